@@ -1,0 +1,13 @@
+"""nmfsep: audio source separation with non-negative factorisations in PyTorch.
+
+Layers (see DEVELOPERS.md):
+
+* :mod:`nmfsep.core` -- factorisation models, updates, solvers, metrics (no audio);
+* :mod:`nmfsep.pipeline` -- audio in, time-frequency transforms, masks, separation;
+* :mod:`nmfsep.apps` -- command line, evaluation, plots.
+
+The torchnmf-compatible faces are :mod:`nmfsep.nmf`, :mod:`nmfsep.plca`,
+:mod:`nmfsep.metrics` and :mod:`nmfsep.trainer`.
+"""
+
+__version__ = "0.1.0"

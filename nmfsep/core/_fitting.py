@@ -1,0 +1,73 @@
+"""The iteration loop shared by every model's ``fit``: stopping rule, loss history, progress."""
+
+from __future__ import annotations
+
+from typing import Callable, List, Optional
+
+from tqdm.auto import tqdm
+
+__all__ = ["run_iterations"]
+
+
+def run_iterations(
+    model,
+    step: Callable[[], None],
+    loss_fn: Callable[[], float],
+    *,
+    tol: float,
+    max_iter: int,
+    verbose: bool,
+    check_every: int = 10,
+    callback: Optional[Callable] = None,
+    desc: str = "fit",
+    increasing: bool = False,
+) -> int:
+    """Run ``step`` until the relative improvement of the loss falls under ``tol``.
+
+    The loss is evaluated before the first step and every ``check_every`` steps; the fit stops
+    when ``(previous - current) / initial < tol`` (scikit-learn's and torchnmf's rule). With
+    ``increasing=True`` the objective is a log-likelihood to maximise (PLCA).
+
+    Sets ``model.loss_curve_`` (list of float) and ``model.loss_iterations_`` (list of int, the
+    iteration after which each value was measured, 0 = initial), and ``model.n_iter_``.
+    ``callback(model, n_iter, loss)`` runs after every step (``loss`` is None where it was not
+    evaluated); returning ``False`` stops the fit.
+
+    Returns
+    -------
+    int
+        Number of steps taken.
+    """
+    if max_iter < 1:
+        raise ValueError(f"max_iter must be at least 1, got {max_iter}")
+    if check_every < 1:
+        raise ValueError(f"check_every must be at least 1, got {check_every}")
+    if tol < 0:
+        raise ValueError(f"tol must be non-negative, got {tol}")
+    sign = -1.0 if increasing else 1.0
+    curve: List[float] = [float(loss_fn())]
+    iterations: List[int] = [0]
+    initial = previous = sign * curve[0]
+    n_iter = 0
+    with tqdm(total=max_iter, disable=not verbose, desc=desc, leave=False) as bar:
+        for n_iter in range(1, max_iter + 1):
+            step()
+            loss = None
+            if n_iter % check_every == 0 or n_iter == max_iter:
+                loss = float(loss_fn())
+                curve.append(loss)
+                iterations.append(n_iter)
+                bar.set_postfix(loss=f"{loss:.6g}")
+            bar.update(1)
+            if callback is not None and callback(model, n_iter, loss) is False:
+                break
+            if loss is not None:
+                current = sign * loss
+                scale = abs(initial) if initial != 0 else 1.0
+                if (previous - current) / scale < tol:
+                    break
+                previous = current
+    model.loss_curve_ = curve
+    model.loss_iterations_ = iterations
+    model.n_iter_ = n_iter
+    return n_iter

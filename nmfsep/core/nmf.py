@@ -1,0 +1,609 @@
+"""NMF-family models: NMF, NMFD, NMF2D and NMF3D as ``torch.nn.Module`` s.
+
+Shapes follow torchnmf 0.3 (the component axis is axis 1 of both factors):
+
+=========  ====================  =====================  ==============================
+model      V                     W (templates)          H (activations)
+=========  ====================  =====================  ==============================
+NMF        (N, C)                (C, R)                 (N, R)
+NMFD       (N, C, L)             (C, R, T)              (N, R, L - T + 1)
+NMF2D      (N, C, L, M)          (C, R, K1, K2)         (N, R, L - K1 + 1, M - K2 + 1)
+NMF3D      (N, C, L, M, O)       (C, R, K1, K2, K3)     (N, R, L-K1+1, M-K2+1, O-K3+1)
+=========  ====================  =====================  ==============================
+
+``fit`` minimises the beta-divergence with multiplicative updates (any real beta). Any subset
+of components can be held fixed: ``fixed_W`` (template columns) and ``fixed_H`` (activation
+rows) take one boolean per component (or a list of component indices); those slices stay
+bit-exact through every update, with or without regularisation.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from typing import Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ._fitting import run_iterations
+from ._validation import (
+    check_beta,
+    check_component_mask,
+    check_fraction,
+    check_nonnegative,
+    check_rank,
+    eps_for,
+)
+from .metrics import beta_div
+from .trainer import BetaMu, SparsityProj, _OneParamAtATime
+from . import fastpaths
+from .updates import autograd_parts, flush_denormal, multiplicative_update_
+
+__all__ = ["BaseComponent", "NMF", "NMFD", "NMF2D", "NMF3D"]
+
+_SizeOrTensor = Union[Sequence[int], Tensor, None]
+
+
+def _new_factor(spec, name: str, generator: Optional[torch.Generator]) -> Optional[Tensor]:
+    """A factor from a size (random, non-negative) or a tensor (validated copy)."""
+    if spec is None:
+        return None
+    if isinstance(spec, Tensor):
+        return check_nonnegative(spec, name).detach().clone()
+    if isinstance(spec, Iterable):
+        shape = tuple(int(s) for s in spec)
+        if any(s < 1 for s in shape):
+            raise ValueError(f"{name} size must be positive in every axis, got {shape}")
+        return torch.rand(shape, generator=generator)
+    raise TypeError(f"{name} must be a size (tuple of ints) or a tensor, got {type(spec).__name__}")
+
+
+class BaseComponent(nn.Module):
+    r"""Base class of the NMF-family modules (torchnmf-compatible).
+
+    Parameters
+    ----------
+    rank : int, optional
+        Number of components R. Inferred from ``W`` or ``H`` when omitted.
+    W, H : tuple of int or Tensor, optional
+        Size (random non-negative initialisation) or initial values of the templates and the
+        activations. A tensor with fewer than ``rank`` components is completed with random ones.
+    trainable_W, trainable_H : bool
+        Whether the whole factor is learned by :meth:`fit` (default True).
+    fixed_W, fixed_H : sequence of bool or of int, optional
+        Components held fixed in ``W`` (template columns ``W[:, r]``) or in ``H`` (activation
+        rows ``H[:, r]``): one boolean per component, or the indices of the fixed components.
+        Give their values through ``W`` / ``H``. Fixed slices stay bit-exact.
+    seed : int, optional
+        Seed of the random initialisation (the global torch generator is used otherwise).
+
+    Attributes
+    ----------
+    W, H : Parameter or None
+        Templates and activations.
+    rank : int
+        Number of components.
+    loss_curve_ : list of float
+        Loss before fitting and at every ``check_every`` iteration of the last ``fit``.
+    n_iter_ : int
+        Iterations taken by the last ``fit``.
+    """
+
+    def __init__(
+        self,
+        rank: Optional[int] = None,
+        W: _SizeOrTensor = None,
+        H: _SizeOrTensor = None,
+        trainable_W: bool = True,
+        trainable_H: bool = True,
+        *,
+        fixed_W=None,
+        fixed_H=None,
+        seed: Optional[int] = None,
+    ):
+        super().__init__()
+        generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+        W_init = _new_factor(W, "W", generator)
+        H_init = _new_factor(H, "H", generator)
+        given = [t.shape[1] for t in (W_init, H_init) if t is not None and t.dim() > 1]
+        if rank is None:
+            if not given:
+                raise ValueError("give rank, or W / H with a component axis (axis 1)")
+            rank = max(given)
+        rank = check_rank(rank)
+        W_init = self._complete(W_init, rank, "W", generator)
+        H_init = self._complete(H_init, rank, "H", generator)
+        self.rank = rank
+        self.W = None if W_init is None else nn.Parameter(W_init, requires_grad=bool(trainable_W))
+        self.H = None if H_init is None else nn.Parameter(H_init, requires_grad=bool(trainable_H))
+        for name, mask in (("W", fixed_W), ("H", fixed_H)):
+            mask = check_component_mask(mask, rank, f"fixed_{name}")
+            if mask is not None and getattr(self, name) is None:
+                raise ValueError(f"fixed_{name} was given but the module has no {name}")
+            self.register_buffer(f"fixed_{name}_mask", mask)
+
+    @staticmethod
+    def _complete(factor: Optional[Tensor], rank: int, name: str, generator) -> Optional[Tensor]:
+        if factor is None or factor.dim() < 2:
+            return factor
+        have = factor.shape[1]
+        if have > rank:
+            raise ValueError(f"{name} has {have} components but rank is {rank}")
+        if have < rank:
+            extra_shape = (factor.shape[0], rank - have) + tuple(factor.shape[2:])
+            scale = factor.mean() if factor.numel() else 1.0
+            extra = torch.rand(extra_shape, generator=generator, dtype=factor.dtype) * 2 * scale
+            factor = torch.cat([factor, extra], 1)
+        return factor
+
+    # -- component masks -------------------------------------------------------------------
+    def _fixed(self, name: str) -> Optional[Tensor]:
+        """The fixed-component mask of ``name`` shaped to broadcast against the factor."""
+        mask = getattr(self, f"fixed_{name}_mask", None)
+        param = getattr(self, name)
+        if mask is None or param is None:
+            return None
+        shape = [1] * param.dim()
+        shape[1] = -1
+        return mask.view(shape)
+
+    def _publish_masks(self) -> None:
+        # BetaMu / SparsityProj only see parameters: hang the current masks on them.
+        for name in ("W", "H"):
+            param = getattr(self, name)
+            if param is not None:
+                param._nmfsep_fixed = self._fixed(name)
+
+    # -- the model -------------------------------------------------------------------------
+    def forward(self, H: Optional[Tensor] = None, W: Optional[Tensor] = None) -> Tensor:
+        """Reconstruct from ``H`` and ``W`` (the module's own where not given)."""
+        self._publish_masks()
+        if H is None:
+            H = self.H
+        if W is None:
+            W = self.W
+        if H is None or W is None:
+            raise ValueError(
+                f"{type(self).__name__} has no {'H' if H is None else 'W'}: pass it to forward()"
+            )
+        return self.reconstruct(H, W)
+
+    @staticmethod
+    def reconstruct(H: Tensor, W: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _output_shape(self) -> Tuple[int, ...]:
+        raise NotImplementedError
+
+    def _check_fits(self, Vshape) -> None:
+        """With ``Vshape`` given, the given ``W`` / ``H`` tensors must reconstruct that shape."""
+        if Vshape is None or self.W is None or self.H is None:
+            return
+        if self._output_shape() != tuple(Vshape):
+            raise ValueError(
+                f"the given W {tuple(self.W.shape)} and H {tuple(self.H.shape)} reconstruct "
+                f"{self._output_shape()}, not Vshape {tuple(Vshape)}; check the templates' shape "
+                f"(see the class docstring for the expected shapes)"
+            )
+
+    # -- fitting ---------------------------------------------------------------------------
+    _supports_sparse = False
+
+    def _trainable_names(self):
+        return [n for n in ("W", "H") if getattr(self, n) is not None and getattr(self, n).requires_grad]
+
+    def _prepare_target(self, V) -> Tensor:
+        if self.W is None or self.H is None:
+            raise ValueError("fit needs both W and H on the module (build it with Vshape and rank)")
+        V = check_nonnegative(V, "V")
+        if V.is_sparse and not self._supports_sparse:
+            raise ValueError(
+                f"{type(self).__name__} does not fit sparse targets; pass V.to_dense() "
+                f"(only NMF supports sparse COO V)"
+            )
+        expected = self._output_shape()
+        if tuple(V.shape) != expected:
+            raise ValueError(
+                f"V has shape {tuple(V.shape)} but this {type(self).__name__} reconstructs "
+                f"{expected}; build the model with Vshape=V.shape"
+            )
+        if V.dtype not in (torch.float32, torch.float64):
+            V = V.float()
+        self.to(device=V.device, dtype=V.dtype)
+        if not self._trainable_names():
+            raise ValueError("nothing to fit: both W and H are held fixed (trainable_W/H=False)")
+        return V
+
+    def _gradient_parts(self, name: str, V: Tensor, beta: float) -> Tuple[Tensor, Tensor]:
+        """Negative and positive parts of the gradient w.r.t. factor ``name`` (autograd)."""
+        param = getattr(self, name)
+        with _OneParamAtATime(list(self.parameters())):
+            param.requires_grad_(True)
+            with torch.enable_grad():
+                output = self()
+            return autograd_parts(V, output, param, beta)
+
+    @torch.no_grad()
+    def _loss(self, V: Tensor, beta: float) -> Tensor:
+        return beta_div(self(), V.to_dense() if V.is_sparse else V, beta)
+
+    def _mu_step(self, V: Tensor, beta: float, l1: float, l2: float):
+        names = self._trainable_names()
+
+        def step():
+            for name in names:
+                negative, positive = self._gradient_parts(name, V, beta)
+                multiplicative_update_(
+                    getattr(self, name).data, negative, positive, beta=beta, l1=l1, l2=l2,
+                    fixed=self._fixed(name),
+                )
+
+        return step
+
+    def fit(
+        self,
+        V: Tensor,
+        beta: float = 1,
+        tol: float = 1e-4,
+        max_iter: int = 200,
+        verbose: bool = False,
+        alpha: float = 0,
+        l1_ratio: float = 0,
+        *,
+        check_every: int = 10,
+        callback=None,
+    ) -> int:
+        r"""Learn the factors by minimising :math:`D_\beta(V \mid \hat V)` (multiplicative updates).
+
+        Parameters
+        ----------
+        V : Tensor
+            Non-negative data of the shape the model reconstructs (see the class). ``NMF``
+            also accepts a sparse COO tensor. The model moves to V's dtype and device.
+        beta : float
+            Divergence: 2 Euclidean, 1 Kullback-Leibler (default), 0 Itakura-Saito, any real.
+        tol : float
+            Stop when the loss decrease between two checks, relative to the initial loss,
+            falls under ``tol``.
+        max_iter : int
+            Maximum number of iterations (one update of every trainable factor).
+        verbose : bool
+            Show a progress bar with the loss.
+        alpha : float
+            Regularisation strength (applied to W and H).
+        l1_ratio : float
+            Mix of L1 (1) and L2 (0) regularisation.
+        check_every : int
+            Evaluate the loss (stopping rule, ``loss_curve_``) every this many iterations.
+        callback : callable, optional
+            ``callback(model, n_iter, loss)`` after every iteration; return False to stop.
+
+        Returns
+        -------
+        int
+            Number of iterations run.
+
+        Examples
+        --------
+        >>> torch.manual_seed(0)
+        >>> V = torch.rand(20, 4) @ torch.rand(4, 30)
+        >>> model = NMF(V.shape, rank=4)
+        >>> n_iter = model.fit(V, beta=2, max_iter=50)
+        >>> model().shape
+        torch.Size([20, 30])
+        """
+        beta = check_beta(beta)
+        l1_ratio = check_fraction(l1_ratio, "l1_ratio")
+        if alpha < 0:
+            raise ValueError(f"alpha must be non-negative, got {alpha}")
+        V = self._prepare_target(V)
+        V = self._densify_if_needed(V, beta)
+        step = self._mu_step(V, beta, alpha * l1_ratio, alpha * (1 - l1_ratio))
+        with flush_denormal(V.device):
+            return run_iterations(
+                self, step, lambda: self._loss(V, beta), tol=tol, max_iter=max_iter,
+                verbose=verbose, check_every=check_every, callback=callback,
+                desc=f"{type(self).__name__} beta={beta:g}",
+            )
+
+    def _densify_if_needed(self, V: Tensor, beta: float) -> Tensor:
+        return V
+
+    def sparse_fit(self, V, beta=2, max_iter=200, verbose=False, sW=None, sH=None) -> int:
+        """Fit with Hoyer's sparseness constraints on ``W`` and/or ``H``.
+
+        Factors with a target sparseness (``sW``, ``sH`` in (0, 1), see
+        :func:`nmfsep.metrics.sparseness`) take projected gradient steps (:class:`SparsityProj`),
+        the others multiplicative updates. Hoyer, "Non-negative Matrix Factorization with
+        Sparseness Constraints", JMLR 2004.
+
+        Returns
+        -------
+        int
+            Number of iterations run (``max_iter``).
+        """
+        beta = check_beta(beta)
+        V = self._prepare_target(V)
+        V = V.to_dense() if V.is_sparse else V
+        targets = {"W": sW, "H": sH}
+        projectors = {}
+        for name in self._trainable_names():
+            if targets[name] is not None:
+                param = getattr(self, name)
+                # start from the projection so every iterate satisfies the constraint
+                with torch.no_grad():
+                    param.copy_(SparsityProj._project(param, check_fraction(
+                        targets[name], f"s{name}", inclusive=False), 1))
+                projectors[name] = SparsityProj([param], targets[name], dim=1)
+        mu_names = [n for n in self._trainable_names() if n not in projectors]
+
+        def loss_closure():
+            return beta_div(self(), V, beta)
+
+        def step():
+            for name in self._trainable_names():
+                if name in projectors:
+                    with _OneParamAtATime(list(self.parameters())):
+                        getattr(self, name).requires_grad_(True)
+                        projectors[name].step(loss_closure)
+                elif name in mu_names:
+                    negative, positive = self._gradient_parts(name, V, beta)
+                    multiplicative_update_(getattr(self, name).data, negative, positive, beta=beta,
+                                           fixed=self._fixed(name))
+
+        with flush_denormal(V.device):
+            return run_iterations(self, step, lambda: self._loss(V, beta), tol=0.0, max_iter=max_iter,
+                                  verbose=verbose, check_every=max_iter, desc="sparse_fit")
+
+
+class NMF(BaseComponent):
+    r"""Non-negative matrix factorisation :math:`V \approx H W^\top`.
+
+    Parameters
+    ----------
+    Vshape : tuple of int, optional
+        ``(N, C)``, the shape of V; infers the sizes of ``W`` and ``H``.
+    rank : int, optional
+        Number of components R.
+    **kwargs
+        Passed to :class:`BaseComponent` (``W``, ``H``, ``trainable_W``, ``trainable_H``,
+        ``fixed_W``, ``fixed_H``, ``seed``).
+
+    Shape
+    -----
+    V: (N, C); W: (C, R); H: (N, R).
+
+    Notes
+    -----
+    ``fit`` computes the updates in closed form (no autograd): for beta = 2 from
+    :math:`V^\top H` and :math:`W (H^\top H)` without forming :math:`H W^\top`; sparse COO V is
+    supported for beta = 1 and 2 without densifying.
+
+    Examples
+    --------
+    >>> V = torch.rand(20, 30)
+    >>> m = NMF(V.shape, 5)
+    >>> m.W.size(), m.H.size()
+    (torch.Size([30, 5]), torch.Size([20, 5]))
+    >>> m().size()
+    torch.Size([20, 30])
+    """
+
+    _supports_sparse = True
+
+    def __init__(self, Vshape: Optional[Sequence[int]] = None, rank: Optional[int] = None, **kwargs):
+        if Vshape is not None:
+            Vshape = tuple(int(s) for s in Vshape)
+            if len(Vshape) != 2:
+                raise ValueError(f"NMF needs a 2-D Vshape (N, C), got {Vshape}")
+            N, C = Vshape
+            rank = check_rank(rank) if rank is not None else None
+            if rank is None:
+                raise ValueError("NMF(Vshape, rank): rank is required with Vshape")
+            if not isinstance(kwargs.get("W"), Tensor):
+                kwargs["W"] = (C, rank)
+            if not isinstance(kwargs.get("H"), Tensor):
+                kwargs["H"] = (N, rank)
+            if rank * (N + C) >= N * C:
+                warnings.warn(
+                    f"rank {rank} gives at least as many parameters as V {Vshape} has entries: "
+                    f"the factorisation can fit V exactly and need not be meaningful",
+                    stacklevel=2,
+                )
+        super().__init__(rank, **kwargs)
+        self._check_fits(Vshape)
+
+    @staticmethod
+    def reconstruct(H: Tensor, W: Tensor) -> Tensor:
+        return F.linear(H, W)
+
+    def _output_shape(self):
+        return (self.H.shape[0], self.W.shape[0])
+
+    def _closed_form(self) -> bool:
+        # a subclass that changes the model, or hooks on forward, needs the autograd path
+        return (
+            type(self).reconstruct is NMF.reconstruct
+            and not self._forward_hooks
+            and not self._forward_pre_hooks
+        )
+
+    def _densify_if_needed(self, V, beta):
+        if V.is_sparse and beta not in (1.0, 2.0):
+            return V.to_dense()
+        return V
+
+    def _gradient_parts(self, name, V, beta):
+        if not self._closed_form():
+            return super()._gradient_parts(name, V.to_dense() if V.is_sparse else V, beta)
+        return fastpaths.nmf_parts(name, V, self.W.detach(), self.H.detach(), beta)
+
+    @torch.no_grad()
+    def _loss(self, V, beta):
+        if not V.is_sparse:
+            return super()._loss(V, beta)
+        W, H = self.W, self.H
+        rows, cols = V.indices()
+        values = V.values()
+        model = (H[rows] * W[cols]).sum(1)
+        if beta == 2:  # ||V||² - 2<V, HWᵀ> + ||HWᵀ||², the last from R x R Gram matrices
+            total = (values ** 2).sum() - 2 * (values * model).sum() + ((H.t() @ H) * (W.t() @ W)).sum()
+            return total / 2
+        eps = eps_for(V.dtype)
+        return (torch.xlogy(values, values) - torch.xlogy(values, model + eps) - values).sum() + (
+            H.sum(0) * W.sum(0)
+        ).sum()
+
+
+class _Deconvolution(BaseComponent):
+    """NMF with templates convolved along ``n_dims`` axes (NMFD, NMF2D, NMF3D)."""
+
+    n_dims = 1
+
+    def __init__(self, Vshape=None, rank=None, kernel_size=1, **kwargs):
+        kernel = self._kernel_tuple(kernel_size)
+        if Vshape is not None:
+            Vshape = tuple(int(s) for s in Vshape)
+            if len(Vshape) != self.n_dims + 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs a {self.n_dims + 2}-D Vshape (N, C, ...), got {Vshape}"
+                )
+            if rank is None:
+                raise ValueError(f"{type(self).__name__}(Vshape, rank, ...): rank is required")
+            rank = check_rank(rank)
+            N, C, *spatial = Vshape
+            if any(k > s for k, s in zip(kernel, spatial)):
+                raise ValueError(
+                    f"kernel size {kernel} is larger than V's shifted axes {tuple(spatial)}: "
+                    f"use a shorter kernel or a longer input"
+                )
+            if not isinstance(kwargs.get("W"), Tensor):
+                kwargs["W"] = (C, rank) + kernel
+            if not isinstance(kwargs.get("H"), Tensor):
+                kwargs["H"] = (N, rank) + tuple(s - k + 1 for s, k in zip(spatial, kernel))
+        super().__init__(rank, **kwargs)
+        for name in ("W", "H"):
+            factor = getattr(self, name)
+            if factor is not None and factor.dim() != self.n_dims + 2:
+                raise ValueError(
+                    f"{type(self).__name__}'s {name} must have {self.n_dims + 2} axes, got shape "
+                    f"{tuple(factor.shape)}"
+                )
+        self._check_fits(Vshape)
+
+    @classmethod
+    def _kernel_tuple(cls, kernel_size) -> Tuple[int, ...]:
+        if isinstance(kernel_size, int):
+            kernel = (kernel_size,) * cls.n_dims
+        else:
+            kernel = tuple(int(k) for k in kernel_size)
+        if len(kernel) != cls.n_dims or any(k < 1 for k in kernel):
+            raise ValueError(f"kernel size must be {cls.n_dims} positive int(s), got {kernel_size!r}")
+        return kernel
+
+    @property
+    def kernel_size(self) -> Tuple[int, ...]:
+        return tuple(self.W.shape[2:])
+
+    @classmethod
+    def _conv(cls):
+        return (F.conv1d, F.conv2d, F.conv3d)[cls.n_dims - 1]
+
+    @classmethod
+    def reconstruct(cls, H: Tensor, W: Tensor) -> Tensor:
+        axes = tuple(range(2, 2 + cls.n_dims))
+        padding = tuple(k - 1 for k in W.shape[2:])
+        return cls._conv()(H, W.flip(axes), padding=padding)
+
+    def _output_shape(self):
+        spatial = tuple(h + k - 1 for h, k in zip(self.H.shape[2:], self.W.shape[2:]))
+        return (self.H.shape[0], self.W.shape[0]) + spatial
+
+
+class NMFD(_Deconvolution):
+    r"""Non-negative matrix factor deconvolution (Smaragdis 2004).
+
+    .. math:: V_{n,c,l} \approx \sum_{t=0}^{T-1} \sum_r W_{c,r,t} H_{n,r,l-t}
+
+    Parameters
+    ----------
+    Vshape : tuple of int, optional
+        ``(N, C, L)``: batch, channels (frequency bins) and length (frames).
+    rank : int, optional
+        Number of components R.
+    T : int
+        Template length (frames).
+    **kwargs
+        Passed to :class:`BaseComponent`.
+
+    Shape
+    -----
+    V: (N, C, L); W: (C, R, T); H: (N, R, L - T + 1). ``H`` is T - 1 frames shorter than V
+    (activation ``H[..., j]`` starts a template at frame ``j``).
+
+    Examples
+    --------
+    >>> V = torch.rand(33, 50).unsqueeze(0)
+    >>> m = NMFD(V.shape, 16, 3)
+    >>> m.W.size(), m.H.size()
+    (torch.Size([33, 16, 3]), torch.Size([1, 16, 48]))
+    >>> m().size()
+    torch.Size([1, 33, 50])
+    """
+
+    n_dims = 1
+
+    def __init__(self, Vshape=None, rank=None, T=1, **kwargs):
+        super().__init__(Vshape, rank, kernel_size=T, **kwargs)
+
+    def _closed_form(self) -> bool:
+        return (
+            type(self).reconstruct.__func__ is _Deconvolution.reconstruct.__func__
+            and not self._forward_hooks
+            and not self._forward_pre_hooks
+        )
+
+    def _gradient_parts(self, name, V, beta):
+        if not self._closed_form():
+            return super()._gradient_parts(name, V, beta)
+        return fastpaths.nmfd_parts(name, V, self.W.detach(), self.H.detach(), beta)
+
+
+class NMF2D(_Deconvolution):
+    r"""Non-negative matrix factor 2-D deconvolution (Schmidt & Mørup 2006).
+
+    .. math:: V_{n,c,l,m} \approx \sum_{a,b,r} W_{c,r,a,b} H_{n,r,l-a,m-b}
+
+    Shape
+    -----
+    V: (N, C, L, M); W: (C, R, K1, K2); H: (N, R, L - K1 + 1, M - K2 + 1).
+
+    Examples
+    --------
+    >>> V = torch.rand(33, 50).unsqueeze(0).unsqueeze(0)
+    >>> m = NMF2D(V.shape, 16, 3)
+    >>> m.W.size(), m.H.size()
+    (torch.Size([1, 16, 3, 3]), torch.Size([1, 16, 31, 48]))
+    """
+
+    n_dims = 2
+
+
+class NMF3D(_Deconvolution):
+    r"""Non-negative matrix factor 3-D deconvolution.
+
+    Shape
+    -----
+    V: (N, C, L, M, O); W: (C, R, K1, K2, K3); H: (N, R, L-K1+1, M-K2+1, O-K3+1).
+
+    Examples
+    --------
+    >>> V = torch.rand(3, 16, 16, 20).unsqueeze(0)
+    >>> m = NMF3D(V.shape, 4, (5, 5, 8))
+    >>> m.W.size(), m.H.size()
+    (torch.Size([3, 4, 5, 5, 8]), torch.Size([1, 4, 12, 12, 13]))
+    """
+
+    n_dims = 3

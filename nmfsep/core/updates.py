@@ -1,0 +1,155 @@
+"""Multiplicative updates for the beta-divergence, shared by every model and by :class:`BetaMu`.
+
+For a model :math:`\\Lambda(\\theta)` that is linear and non-negative in each factor
+:math:`\\theta`, the gradient of :math:`D_\\beta(V \\mid \\Lambda)` splits into a positive and a
+negative part,
+
+.. math::
+    \\nabla_\\theta D = J^\\top \\Lambda^{\\beta-1} - J^\\top (V \\Lambda^{\\beta-2})
+                     = P - N,
+
+and :math:`\\theta \\leftarrow \\theta \\, (N / P)^{\\gamma(\\beta)}` never increases the loss with
+:math:`\\gamma = 1/(2-\\beta)` for :math:`\\beta < 1`, :math:`1` for :math:`1 \\le \\beta \\le 2` and
+:math:`1/(\\beta-1)` for :math:`\\beta > 2` (Févotte & Idier, "Algorithms for nonnegative matrix
+factorization with the beta-divergence", Neural Computation 2011).
+
+:func:`autograd_parts` obtains ``N`` and ``P`` for any differentiable model with two backward
+passes (this is what trains chains of modules); the models' fast paths compute them in closed
+form. Both end in :func:`multiplicative_update_`, the one place where parameters change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from ._validation import eps_for
+
+__all__ = [
+    "mu_exponent",
+    "multiplicative_update_",
+    "autograd_parts",
+    "data_weights",
+    "flush_denormal",
+]
+
+
+def mu_exponent(beta: float) -> float:
+    """Exponent :math:`\\gamma(\\beta)` that makes the multiplicative update monotone."""
+    if beta < 1:
+        return 1.0 / (2.0 - beta)
+    if beta > 2:
+        return 1.0 / (beta - 1.0)
+    return 1.0
+
+
+def data_weights(V: Tensor, model: Tensor, beta: float) -> Tuple[Tensor, Optional[Tensor]]:
+    """The two elementwise weights whose back-projections give the negative and positive parts.
+
+    Returns ``(V * model**(beta-2), model**(beta-1))``; the second is ``None`` for ``beta == 1``
+    (a tensor of ones, which callers replace by a cheap sum). ``model`` is guarded by the
+    dtype's machine epsilon so that zeros never give NaN or Inf.
+    """
+    eps = eps_for(model.dtype)
+    if beta == 2:
+        return V, model
+    model = model + eps
+    if beta == 1:
+        return V / model, None
+    power = model.pow(beta - 2)
+    return V * power, power * model
+
+
+def multiplicative_update_(
+    param: Tensor,
+    negative: Tensor,
+    positive: Tensor,
+    *,
+    beta: float,
+    l1: float = 0.0,
+    l2: float = 0.0,
+    orthogonal: float = 0.0,
+    fixed: Optional[Tensor] = None,
+    exponent: Optional[float] = None,
+) -> Tensor:
+    """Apply ``param *= (negative / (positive + penalties)) ** gamma`` in place.
+
+    Parameters
+    ----------
+    param : Tensor
+        The factor to update (modified in place, outside autograd).
+    negative, positive : Tensor, broadcastable to ``param``
+        The two parts of the gradient (``negative`` may be modified in place).
+    beta : float
+        Divergence, selects the monotone exponent unless ``exponent`` is given.
+    l1, l2 : float
+        L1 penalty and L2 penalty (weight decay) added to the positive part.
+    orthogonal : float
+        Penalty on overlap between components (along axis 1): adds
+        ``orthogonal * (sum over components - param)``.
+    fixed : Tensor of bool, optional
+        Broadcastable to ``param``; entries where it is True are left bit-exact.
+    exponent : float, optional
+        Override of :func:`mu_exponent`.
+    """
+    with torch.no_grad():
+        denominator = positive
+        # penalties broadcast (the positive part may be a (1, R) sum), so no in-place here
+        if l1:
+            denominator = denominator + l1
+        if l2:
+            denominator = denominator + l2 * param
+        if orthogonal:
+            denominator = denominator + orthogonal * (param.sum(1, keepdim=True) - param)
+        denominator = denominator.clamp_min(eps_for(param.dtype) ** 2)
+        if negative.shape == param.shape:
+            ratio = negative.div_(denominator)
+        else:
+            ratio = negative / denominator
+        gamma = mu_exponent(beta) if exponent is None else exponent
+        if gamma != 1.0:
+            ratio.pow_(gamma)
+        if fixed is not None:
+            ratio = ratio.expand_as(param).masked_fill(fixed.to(param.device), 1.0)
+        param.mul_(ratio)
+    return param
+
+
+def autograd_parts(
+    V: Tensor, model: Tensor, param: Tensor, beta: float
+) -> Tuple[Tensor, Tensor]:
+    """Negative and positive gradient parts of :math:`D_\\beta(V|\\text{model})` w.r.t. ``param``.
+
+    ``model`` must have been computed with ``param.requires_grad`` set; the graph is used twice.
+    Works for any model whose Jacobian is non-negative (NMF modules and their chains).
+    """
+    weight_neg, weight_pos = data_weights(V, model.detach(), beta)
+    if V.is_sparse:
+        weight_neg = weight_neg.to_dense()
+    (negative,) = torch.autograd.grad(model, param, weight_neg, retain_graph=True)
+    if weight_pos is None:
+        weight_pos = torch.ones_like(model)
+    (positive,) = torch.autograd.grad(model, param, weight_pos)
+    return negative.clamp_min_(0), positive.clamp_min_(0)
+
+
+@contextlib.contextmanager
+def flush_denormal(device: torch.device):
+    """Flush denormal numbers to zero on the CPU while the block runs.
+
+    Multiplicative updates with ``beta < 2`` drive small entries towards zero, where x86 CPUs
+    slow down by orders of magnitude on denormals. torch offers no getter for the flag, so it is
+    reset to torch's default (off) afterwards.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    changed = torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        if changed:
+            torch.set_flush_denormal(False)

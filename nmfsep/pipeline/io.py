@@ -1,0 +1,451 @@
+"""Reading and writing audio files (soundfile / libsndfile), with validation.
+
+Waveforms are tensors of shape ``(channels, samples)`` with float samples nominally in
+``[-1, 1]``, as in torchaudio. Any format libsndfile reads is accepted (WAV, FLAC, OGG
+Vorbis/Opus, AIFF, and MP3 with libsndfile >= 1.1); files are written atomically and never
+overwrite an existing file unless ``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import uuid
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+import soundfile as sf
+import torch
+from torch import Tensor
+
+from ._backend import require_torchaudio
+
+__all__ = ["AudioInfo", "check_audio", "info", "load", "save"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+# Subtypes that store floats; every other subtype has a fixed range and clips at ±1.
+_FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})
+# Extensions whose format name differs from the upper-cased extension.
+_EXTENSION_FORMATS = {"aif": "AIFF", "aifc": "AIFF", "oga": "OGG", "opus": "OGG", "snd": "AU"}
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What an audio file holds, read from its header.
+
+    Attributes
+    ----------
+    sample_rate : int
+        Samples per second per channel, in Hz.
+    channels : int
+        Number of channels.
+    frames : int
+        Number of samples per channel.
+    duration : float
+        Length in seconds, ``frames / sample_rate``.
+    format : str
+        libsndfile container name, e.g. ``"WAV"`` or ``"FLAC"``.
+    subtype : str
+        libsndfile sample encoding, e.g. ``"PCM_16"`` or ``"FLOAT"``.
+    """
+
+    sample_rate: int
+    channels: int
+    frames: int
+    duration: float
+    format: str
+    subtype: str
+
+
+# --------------------------------------------------------------------------- validation
+def check_audio(waveform, *, name: str = "waveform", allow_silent: bool = False) -> Tensor:
+    """Validate a waveform and return it as a tensor.
+
+    Parameters
+    ----------
+    waveform : Tensor or ndarray, shape (..., samples)
+        Real floating-point signal(s); typically ``(channels, samples)``.
+    name : str, default "waveform"
+        What to call the signal in error messages (e.g. a file path).
+    allow_silent : bool, default False
+        Accept an all-zero signal. It is valid audio, but nothing can be separated from it
+        (and divergences such as KL are undefined on it), so it is rejected by default.
+
+    Returns
+    -------
+    Tensor
+        ``waveform`` itself when it is a tensor, otherwise ``torch.as_tensor(waveform)``.
+
+    Raises
+    ------
+    TypeError
+        If ``waveform`` is not a real floating-point tensor/array.
+    ValueError
+        If it has no samples, contains NaN/Inf, or is silent and ``allow_silent=False``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from nmfsep.pipeline.io import check_audio
+    >>> check_audio(torch.zeros(1, 100), name="mixture.wav")
+    Traceback (most recent call last):
+    ...
+    ValueError: mixture.wav is silent (all 100 samples are zero): there is nothing to separate. Pass allow_silent=True to accept silence.
+    >>> check_audio(torch.zeros(1, 100), allow_silent=True).shape
+    torch.Size([1, 100])
+    """
+    if isinstance(waveform, np.ndarray):
+        waveform = torch.as_tensor(waveform)
+    if not isinstance(waveform, Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor or numpy array of shape (channels, samples), "
+            f"got {type(waveform).__name__}."
+        )
+    if waveform.is_complex() or not waveform.is_floating_point():
+        raise TypeError(
+            f"{name} must hold real floating-point samples in [-1, 1], got {waveform.dtype}; "
+            f"convert integer PCM with e.g. x.float() / 32768 for 16-bit audio."
+        )
+    if waveform.ndim < 1 or waveform.numel() == 0:
+        raise ValueError(
+            f"{name} is empty (shape {tuple(waveform.shape)}): an audio signal needs at "
+            f"least one sample."
+        )
+    finite = torch.isfinite(waveform)
+    if not finite.all():
+        raise ValueError(
+            f"{name} contains {int((~finite).sum())} NaN or Inf sample(s); repair or "
+            f"re-export the audio (e.g. torch.nan_to_num) before using it."
+        )
+    if not allow_silent and not waveform.any():
+        raise ValueError(
+            f"{name} is silent (all {waveform.numel()} samples are zero): there is nothing "
+            f"to separate. Pass allow_silent=True to accept silence."
+        )
+    return waveform
+
+
+def _check_sample_rate(sample_rate, name: str = "sample_rate") -> int:
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Integral):
+        if isinstance(sample_rate, numbers.Real) and float(sample_rate).is_integer():
+            sample_rate = int(sample_rate)
+        else:
+            raise TypeError(f"{name} must be a whole number of Hz, got {sample_rate!r}.")
+    sample_rate = int(sample_rate)
+    if sample_rate < 1:
+        raise ValueError(f"{name} must be a positive number of Hz, got {sample_rate}.")
+    return sample_rate
+
+
+def _readable_formats() -> str:
+    available = sf.available_formats()
+    common = [fmt for fmt in ("WAV", "FLAC", "OGG", "AIFF", "MP3") if fmt in available]
+    return ", ".join(common) + " (and the rest of soundfile.available_formats())"
+
+
+def _open_for_reading(path: PathLike) -> tuple[Path, sf.SoundFile]:
+    """Open ``path`` with libsndfile, turning its errors into FileNotFoundError/ValueError."""
+    path = Path(os.fspath(path))
+    if not path.exists():
+        raise FileNotFoundError(f"audio file not found: '{path}'")
+    if path.is_dir():
+        raise ValueError(f"'{path}' is a folder, not an audio file.")
+    try:
+        return path, sf.SoundFile(path)
+    except (sf.SoundFileError, RuntimeError) as err:
+        raise ValueError(
+            f"could not decode '{path}' as audio ({err}). Readable formats: "
+            f"{_readable_formats()}; convert others (e.g. m4a/aac/wma) with ffmpeg first."
+        ) from err
+
+
+# --------------------------------------------------------------------------- reading
+def info(path: PathLike) -> AudioInfo:
+    """Read an audio file's header.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Audio file in any format libsndfile reads.
+
+    Returns
+    -------
+    AudioInfo
+        ``sample_rate``, ``channels``, ``frames``, ``duration`` (seconds), ``format``,
+        ``subtype``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file cannot be decoded as audio.
+
+    Examples
+    --------
+    >>> import tempfile, os, torch
+    >>> from nmfsep.pipeline.io import info, save
+    >>> path = os.path.join(tempfile.mkdtemp(), "tone.wav")
+    >>> _ = save(path, torch.zeros(2, 8000), 16000)
+    >>> info(path)
+    AudioInfo(sample_rate=16000, channels=2, frames=8000, duration=0.5, format='WAV', subtype='FLOAT')
+    """
+    path, handle = _open_for_reading(path)
+    with handle:
+        return AudioInfo(
+            sample_rate=int(handle.samplerate),
+            channels=int(handle.channels),
+            frames=int(handle.frames),
+            duration=handle.frames / handle.samplerate,
+            format=handle.format,
+            subtype=handle.subtype,
+        )
+
+
+def load(
+    path: PathLike,
+    *,
+    sample_rate: Optional[int] = None,
+    mono: bool = False,
+    dtype: torch.dtype = torch.float32,
+    offset: float = 0.0,
+    duration: Optional[float] = None,
+) -> tuple[Tensor, int]:
+    """Load an audio file as a ``(channels, samples)`` tensor.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Audio file in any format libsndfile reads (WAV, FLAC, OGG, AIFF, MP3, ...), at any
+        sample rate, mono or multichannel.
+    sample_rate : int, optional
+        Resample to this rate in Hz (with :func:`torchaudio.functional.resample`); by
+        default keep the file's rate.
+    mono : bool, default False
+        Average the channels into one (the channel axis is kept, of size 1).
+    dtype : torch.dtype, default torch.float32
+        Floating-point dtype of the result.
+    offset : float, default 0.0
+        Start reading this many seconds into the file.
+    duration : float, optional
+        Read at most this many seconds (default: to the end).
+
+    Returns
+    -------
+    waveform : Tensor, shape (channels, samples)
+        Samples nominally in ``[-1, 1]``.
+    sample_rate : int
+        Rate of ``waveform`` in Hz.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file cannot be decoded, holds no samples (in the requested window), or
+        contains NaN/Inf samples. A silent file loads fine.
+
+    Examples
+    --------
+    >>> import tempfile, os, torch
+    >>> from nmfsep.pipeline.io import load, save
+    >>> path = os.path.join(tempfile.mkdtemp(), "noise.flac")
+    >>> _ = save(path, 0.1 * torch.randn(2, 44100), 44100)
+    >>> waveform, rate = load(path, sample_rate=22050, mono=True)
+    >>> waveform.shape, rate
+    (torch.Size([1, 22050]), 22050)
+    """
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}.")
+    target_rate = None if sample_rate is None else _check_sample_rate(sample_rate)
+    offset = float(offset)
+    if not (math.isfinite(offset) and offset >= 0):
+        raise ValueError(f"offset must be a non-negative number of seconds, got {offset}.")
+    if duration is not None:
+        duration = float(duration)
+        if not (math.isfinite(duration) and duration > 0):
+            raise ValueError(f"duration must be a positive number of seconds, got {duration}.")
+
+    path, handle = _open_for_reading(path)
+    with handle:
+        file_rate = int(handle.samplerate)
+        total = int(handle.frames)
+        if total == 0:
+            raise ValueError(f"'{path}' contains no audio samples (0 frames).")
+        start = round(offset * file_rate)
+        if start >= total:
+            raise ValueError(
+                f"offset={offset} s starts past the end of '{path}' "
+                f"({total / file_rate:.3f} s long)."
+            )
+        n_frames = -1 if duration is None else round(duration * file_rate)
+        if n_frames == 0:
+            raise ValueError(
+                f"duration={duration} s is shorter than one sample at {file_rate} Hz."
+            )
+        read_dtype = "float64" if dtype == torch.float64 else "float32"
+        try:
+            if start:
+                handle.seek(start)
+            data = handle.read(n_frames, dtype=read_dtype, always_2d=True)
+        except (sf.SoundFileError, RuntimeError) as err:
+            raise ValueError(f"could not decode the audio data of '{path}' ({err}).") from err
+
+    # soundfile gives (samples, channels); we use (channels, samples).
+    waveform = torch.from_numpy(np.ascontiguousarray(data.T))
+    check_audio(waveform, name=f"'{path}'", allow_silent=True)
+    if mono:
+        waveform = waveform.mean(dim=0, keepdim=True)
+    if target_rate is not None and target_rate != file_rate:
+        torchaudio = require_torchaudio()
+        waveform = torchaudio.functional.resample(
+            waveform, orig_freq=file_rate, new_freq=target_rate
+        )
+    return waveform.to(dtype), file_rate if target_rate is None else target_rate
+
+
+# --------------------------------------------------------------------------- writing
+def _format_for(path: Path) -> str:
+    extension = path.suffix.lower().lstrip(".")
+    fmt = _EXTENSION_FORMATS.get(extension, extension.upper())
+    if not extension or fmt not in sf.available_formats():
+        raise ValueError(
+            f"cannot tell the audio format of '{path}' from its extension; use one of "
+            f".wav, .flac, .ogg, .aiff (or another format in soundfile.available_formats())."
+        )
+    return fmt
+
+
+def save(
+    path: PathLike,
+    waveform,
+    sample_rate: int,
+    *,
+    overwrite: bool = False,
+    subtype: Optional[str] = None,
+) -> Path:
+    """Write a waveform to an audio file, atomically.
+
+    The data goes to a temporary file in the destination folder, which then replaces
+    ``path`` in one step (:func:`os.replace`): a reader never sees a half-written file and a
+    failure leaves any existing file untouched (the temporary file is removed).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Destination; the format follows the extension (``.wav``, ``.flac``, ``.ogg``,
+        ``.aiff``, ...). Missing parent folders are created.
+    waveform : Tensor or ndarray, shape (samples,) or (channels, samples)
+        Real floating-point samples, nominally in ``[-1, 1]``.
+    sample_rate : int
+        Sampling rate in Hz.
+    overwrite : bool, default False
+        Replace an existing file at ``path``.
+    subtype : str, optional
+        libsndfile sample encoding, e.g. ``"PCM_16"``, ``"PCM_24"``, ``"FLOAT"``. Defaults
+        to ``"FLOAT"`` for WAV (lossless for float32 and never clips) and to soundfile's
+        default otherwise (``"PCM_16"`` for FLAC, ``"VORBIS"`` for OGG).
+
+    Returns
+    -------
+    Path
+        The path written.
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    ValueError
+        On an empty waveform, NaN/Inf samples, an unknown extension, a subtype the format
+        cannot store, or a shape that is not ``(channels, samples)``.
+
+    Warns
+    -----
+    UserWarning
+        When samples exceed ``[-1, 1]`` and ``subtype`` is not ``FLOAT``/``DOUBLE``: such
+        encodings have a fixed range, so the samples are clipped to ``[-1, 1]`` (rather
+        than left to wrap around). Normalise the signal or use ``subtype="FLOAT"`` to keep
+        them.
+
+    Examples
+    --------
+    >>> import tempfile, os, torch
+    >>> from nmfsep.pipeline.io import save
+    >>> folder = tempfile.mkdtemp()
+    >>> save(os.path.join(folder, "out", "source1.wav"), torch.zeros(16000), 16000).name
+    'source1.wav'
+    """
+    path = Path(os.fspath(path))
+    sample_rate = _check_sample_rate(sample_rate)
+    waveform = check_audio(waveform, name="waveform to save", allow_silent=True)
+    if waveform.ndim == 1:
+        waveform = waveform.unsqueeze(0)
+    if waveform.ndim != 2 or waveform.shape[0] > waveform.shape[1]:
+        raise ValueError(
+            f"waveform to save must have shape (samples,) or (channels, samples), got "
+            f"{tuple(waveform.shape)}; for a (samples, channels) array pass its transpose."
+        )
+    fmt = _format_for(path)
+    if subtype is None:
+        subtype = "FLOAT" if fmt == "WAV" else sf.default_subtype(fmt)
+    subtype = subtype.upper()
+    if not sf.check_format(fmt, subtype):
+        raise ValueError(
+            f"{fmt} files cannot store subtype {subtype!r}; use one of "
+            f"{sorted(sf.available_subtypes(fmt))}."
+        )
+    if path.is_dir():
+        raise ValueError(f"'{path}' is a folder; pass a file name such as '{path / 'out.wav'}'.")
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"'{path}' already exists; pass overwrite=True (--overwrite on the command line) "
+            f"to replace it."
+        )
+
+    data = waveform.detach().cpu()
+    data = data.double() if data.dtype == torch.float64 else data.float()
+    data = data.numpy().T  # soundfile wants (samples, channels)
+    if subtype not in _FLOAT_SUBTYPES:
+        peak = float(np.abs(data).max())
+        if peak > 1.0:
+            n_clipped = int((np.abs(data) > 1.0).sum())
+            warnings.warn(
+                f"clipping {n_clipped} sample(s) of '{path}' to [-1, 1] (peak {peak:.3f}): "
+                f"subtype {subtype} has a fixed range. Normalise the signal or save with "
+                f"subtype='FLOAT' (.wav) to keep the full range.",
+                UserWarning,
+                stacklevel=2,
+            )
+            data = np.clip(data, -1.0, 1.0)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = _create_temporary(path)
+    try:
+        sf.write(temporary, np.ascontiguousarray(data), sample_rate, subtype=subtype, format=fmt)
+        os.replace(temporary, path)
+    except BaseException as err:
+        temporary.unlink(missing_ok=True)
+        if isinstance(err, (sf.SoundFileError, RuntimeError)):
+            raise ValueError(f"could not write '{path}' as {fmt}/{subtype}: {err}") from err
+        raise
+    return path
+
+
+def _create_temporary(path: Path) -> Path:
+    """Create an empty, uniquely named file next to ``path``.
+
+    ``os.open`` with mode 0o666 lets the umask set the permissions, so the final file gets
+    the same ones as a normally created file (``tempfile.mkstemp`` would make it 0o600).
+    """
+    while True:
+        candidate = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+        try:
+            os.close(os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            return candidate
+        except FileExistsError:
+            continue

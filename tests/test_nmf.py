@@ -291,3 +291,27 @@ def test_seed_example_chain_and_sequential_with_betamu():
     after = float(beta_div(model(None), V.t(), 1))
     assert after < 0.5 * before
     assert all(bool((p >= 0).all()) for p in model.parameters())
+
+
+# -- transform: activations for new data ------------------------------------------------------
+
+def test_transform_recovers_activations_with_fixed_templates():
+    W, H = planted_nmf(3)
+    model = NMF(W=W, H=(60, 4))
+    g = torch.Generator().manual_seed(5)
+    H_new = torch.rand(25, 4, generator=g, dtype=F64)
+    H_est = model.transform(H_new @ W.t(), beta=2, tol=0, max_iter=3000)
+    assert H_est.shape == (25, 4)
+    assert relative_error(H_est @ W.t(), H_new @ W.t()) < 1e-3
+    assert torch.equal(model.W, W.to(model.W.dtype)) and model.H.shape == (60, 4)
+
+
+def test_transform_batch_equals_one_at_a_time_for_nmfd():
+    model = NMFD((1, 20, 40), 3, T=4, seed=0)
+    V = torch.rand(3, 20, 40, dtype=F64)
+    batch = model.transform(V, beta=1, tol=0, max_iter=30, warm_start=False)
+    single = torch.cat([model.transform(V[i:i + 1], beta=1, tol=0, max_iter=30, warm_start=False) for i in range(3)])
+    assert batch.shape == (3, 3, 37)
+    torch.testing.assert_close(batch, single)
+    with pytest.raises(ValueError, match="for these templates"):
+        model.transform(torch.rand(1, 19, 40))

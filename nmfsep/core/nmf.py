@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._fitting import run_iterations
+from ._transform import TransformMixin
 from ._validation import (
     check_beta,
     check_component_mask,
@@ -60,7 +61,7 @@ def _new_factor(spec, name: str, generator: Optional[torch.Generator]) -> Option
     raise TypeError(f"{name} must be a size (tuple of ints) or a tensor, got {type(spec).__name__}")
 
 
-class BaseComponent(nn.Module):
+class BaseComponent(TransformMixin, nn.Module):
     r"""Base class of the NMF-family modules (torchnmf-compatible).
 
     Parameters
@@ -422,6 +423,11 @@ class NMF(BaseComponent):
     def _output_shape(self):
         return (self.H.shape[0], self.W.shape[0])
 
+    def _activation_shape(self, Vshape):
+        if len(Vshape) != 2 or Vshape[1] != self.W.shape[0]:
+            raise ValueError(f"V must have shape (N, {self.W.shape[0]}) for these templates, got {Vshape}")
+        return (Vshape[0], self.rank)
+
     def _closed_form(self) -> bool:
         # a subclass that changes the model, or hooks on forward, needs the autograd path
         return (
@@ -520,6 +526,16 @@ class _Deconvolution(BaseComponent):
     def _output_shape(self):
         spatial = tuple(h + k - 1 for h, k in zip(self.H.shape[2:], self.W.shape[2:]))
         return (self.H.shape[0], self.W.shape[0]) + spatial
+
+    def _activation_shape(self, Vshape):
+        kernel = self.W.shape[2:]
+        if (len(Vshape) != self.n_dims + 2 or Vshape[1] != self.W.shape[0]
+                or any(s < k for s, k in zip(Vshape[2:], kernel))):
+            raise ValueError(
+                f"V must have shape (N, {self.W.shape[0]}, ...) with {self.n_dims} shifted axes at "
+                f"least {tuple(kernel)} long for these templates, got {Vshape}"
+            )
+        return (Vshape[0], self.rank) + tuple(s - k + 1 for s, k in zip(Vshape[2:], kernel))
 
 
 class NMFD(_Deconvolution):

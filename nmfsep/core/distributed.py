@@ -1,0 +1,131 @@
+"""Data-parallel fitting on ``torch.distributed`` (gloo on CPU, NCCL on GPU).
+
+Each rank holds a shard of the data -- rows of ``V`` for :class:`~nmfsep.nmf.NMF` (frames, in
+torchnmf's ``V (N, C)`` orientation) or whole items of the batch axis for NMFD / NMF2D / NMF3D
+(e.g. one spectrogram per file) -- and its own activations ``H``. The templates ``W`` are shared:
+every iteration each rank computes the two parts of the template update from its shard, the parts
+are summed with one ``all_reduce`` each, and every rank applies the same multiplicative update.
+Because the template update is a sum over the data, the result equals the single-process fit up
+to the order of floating-point summation.
+
+Communicated per iteration (float32, bytes, before the all-reduce algorithm's own factor of
+about ``2 (p - 1) / p``): ``4 * 2 * C * R * T`` for the two template parts of an NMFD with
+``W (C, R, T)`` (``T = 1`` for NMF; ``4 * (C * R * T + R)`` for beta = 1, whose positive part is
+a length-R sum), plus 8 bytes for the loss every ``check_every`` iterations. It does not grow
+with the amount of data, which is why the method scales with the number of ranks.
+
+Launch with ``torchrun --nproc-per-node 2 my_script.py`` (see ``docs/distributed.md``).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.distributed as dist
+
+from ._fitting import run_iterations
+from ._validation import check_beta, check_fraction
+from .updates import flush_denormal, multiplicative_update_
+
+__all__ = ["distributed_fit", "shard_rows", "bytes_per_iteration"]
+
+
+def _require_initialised(group):
+    if not dist.is_available() or not dist.is_initialized():
+        raise RuntimeError(
+            "distributed_fit needs an initialised process group: launch with torchrun and call "
+            "torch.distributed.init_process_group('gloo' or 'nccl') first"
+        )
+    return group if group is not None else dist.group.WORLD
+
+
+def shard_rows(n_rows: int, rank: int, world_size: int) -> slice:
+    """The contiguous rows ``[start, stop)`` of ``n_rows`` that ``rank`` holds (balanced split).
+
+    Examples
+    --------
+    >>> shard_rows(10, 0, 3), shard_rows(10, 2, 3)
+    (slice(0, 4, None), slice(7, 10, None))
+    """
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank {rank} is outside [0, {world_size})")
+    if n_rows < world_size:
+        raise ValueError(f"{n_rows} rows cannot be split over {world_size} ranks: give each rank some data")
+    base, extra = divmod(n_rows, world_size)
+    start = rank * base + min(rank, extra)
+    return slice(start, start + base + (rank < extra))
+
+
+def bytes_per_iteration(model, beta: float = 1.0) -> int:
+    """Bytes that one rank contributes to the all-reduces of one iteration (no loss check)."""
+    W = model.W
+    element = W.element_size()
+    positive = W.shape[1] if beta == 1 else W.numel()
+    return element * (W.numel() + positive)
+
+
+def distributed_fit(
+    model,
+    V_local: torch.Tensor,
+    beta: float = 1,
+    tol: float = 1e-4,
+    max_iter: int = 200,
+    verbose: bool = False,
+    alpha: float = 0,
+    l1_ratio: float = 0,
+    *,
+    check_every: int = 10,
+    group=None,
+    callback=None,
+) -> int:
+    """Fit an NMF-family model on this rank's shard with templates shared across ranks.
+
+    Parameters
+    ----------
+    model : NMF, NMFD, NMF2D or NMF3D
+        The same templates on every rank (rank 0's are broadcast at the start); ``H`` holds the
+        activations of this rank's shard.
+    V_local : Tensor
+        This rank's data: the rows of V (NMF) or the batch items (NMFD/NMF2D/NMF3D). Shards may
+        have different sizes.
+    beta, tol, max_iter, verbose, alpha, l1_ratio, check_every, callback
+        As in :meth:`nmfsep.nmf.BaseComponent.fit`; the loss and the stopping rule use the sum of
+        the shards' losses, so every rank stops at the same iteration. Only rank 0 shows progress.
+    group : ProcessGroup, optional
+        Defaults to the whole world.
+
+    Returns
+    -------
+    int
+        Number of iterations run.
+    """
+    group = _require_initialised(group)
+    beta = check_beta(beta)
+    l1_ratio = check_fraction(l1_ratio, "l1_ratio")
+    V_local = model._prepare_target(V_local)
+    with torch.no_grad():
+        dist.broadcast(model.W.data, src=0, group=group)
+    l1, l2 = alpha * l1_ratio, alpha * (1 - l1_ratio)
+    names = model._trainable_names()
+
+    def step():
+        for name in names:
+            negative, positive = model._gradient_parts(name, V_local, beta)
+            if name == "W":  # the template update sums over all shards
+                negative, positive = negative.contiguous(), positive.contiguous()
+                dist.all_reduce(negative, group=group)
+                dist.all_reduce(positive, group=group)
+            multiplicative_update_(getattr(model, name).data, negative, positive, beta=beta, l1=l1, l2=l2,
+                                   fixed=model._fixed(name))
+
+    def loss():
+        total = model._loss(V_local, beta).detach().reshape(1).to(torch.float64)
+        dist.all_reduce(total, group=group)
+        return float(total)
+
+    show = verbose and dist.get_rank(group) == 0
+    with flush_denormal(V_local.device):
+        return run_iterations(model, step, loss, tol=tol, max_iter=max_iter, verbose=show,
+                              check_every=check_every, callback=callback,
+                              desc=f"{type(model).__name__} x{dist.get_world_size(group)} beta={beta:g}")

@@ -60,11 +60,15 @@ def main():
     parser.add_argument("--rank", type=int, default=32)
     parser.add_argument("--iters", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--hours", type=float, default=500.0, help="corpus size for the scaling estimate")
+    parser.add_argument("--bandwidth-gbs", type=float, default=10.0, help="interconnect GB/s (estimate)")
+    parser.add_argument("--latency-us", type=float, default=10.0, help="per-message latency (estimate)")
     args = parser.parse_args()
     V = make_data(args.frames, args.freq, args.rank)
     print(f"V {args.frames} x {args.freq} float32, rank {args.rank}, {args.iters} iterations, "
           f"median of {args.repeats} alternating runs")
     print(f"{'beta':>5} {'1 proc 1 thr':>13} {'1 proc 2 thr':>13} {'2 ranks':>10} {'speed-up':>9} {'bytes/iter/rank':>16}")
+    estimates = []
     for beta in (1.0, 2.0):
         one, two_threads, ranks, sent = [], [], [], 0
         for _ in range(args.repeats):
@@ -78,8 +82,31 @@ def main():
             sent = result["bytes"]
         t1, t2, tr = (statistics.median(x) * 1e3 for x in (one, two_threads, ranks))
         print(f"{beta:5.1f} {t1:11.1f}ms {t2:11.1f}ms {tr:8.1f}ms {t1 / tr:8.2f}x {sent:16,d}")
+        estimates.append((beta, t2 / 1e3 / args.frames, sent))
     print("bytes/iter/rank = 4 * (C*R*T + C*R*T) for beta != 1, 4 * (C*R*T + R) for beta = 1 "
           "(T = 1 for NMF); independent of the number of frames")
+    print_scaling_estimate(estimates, args)
+
+
+def print_scaling_estimate(estimates, args):
+    """Time per epoch (one update of every factor over the whole corpus) on 1, 8 and 64 nodes.
+
+    compute = frames / nodes * (measured seconds per frame on one node of this machine);
+    all-reduce (ring) = 2 (p - 1) / p * bytes / bandwidth + 2 (p - 1) * latency, twice per epoch
+    (numerator and denominator).
+    """
+    frames = args.hours * 3600 * 22050 / 512  # hop 512 at 22.05 kHz
+    print(f"\nestimate: {args.hours:g} h of audio = {frames:,.0f} frames, {args.bandwidth_gbs:g} GB/s, "
+          f"{args.latency_us:g} us latency, one node = this 2-core machine")
+    print(f"{'beta':>5} {'nodes':>6} {'compute s':>10} {'comm s':>9} {'epoch s':>9} {'efficiency':>11}")
+    for beta, seconds_per_frame, sent in estimates:
+        single = frames * seconds_per_frame
+        for nodes in (1, 8, 64):
+            compute = single / nodes
+            comm = 0.0 if nodes == 1 else 2 * (2 * (nodes - 1) / nodes * sent / (args.bandwidth_gbs * 1e9)
+                                               + 2 * (nodes - 1) * args.latency_us * 1e-6)
+            total = compute + comm
+            print(f"{beta:5.1f} {nodes:6d} {compute:10.2f} {comm:9.5f} {total:9.2f} {single / nodes / total:10.1%}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,478 @@
+"""The ``nmfsep`` command line (also ``python -m nmfsep``).
+
+Each subcommand is a small handler that validates its paths and calls the public API:
+
+* ``separate`` -> :func:`nmfsep.recipes.run_recipe`, once per mixture;
+* ``learn-templates`` -> :func:`nmfsep.recipes.learn_templates_cli`;
+* ``evaluate`` -> :func:`nmfsep.evaluation.evaluate_dirs`;
+* ``plot`` -> :mod:`nmfsep.plot`.
+
+Errors caused by the input (a missing file, unreadable audio, an output that already exists)
+are printed as one line on stderr and give exit status 1; usage errors and missing optional
+components give 2. ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import uuid
+import warnings
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence
+
+__all__ = ["build_parser", "main"]
+
+PROG = "nmfsep"
+#: Output formats of ``separate``.
+AUDIO_FORMATS = ("wav", "flac")
+#: What ``plot`` can draw.
+PLOT_KINDS = ("spectrogram", "cqt")
+_IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+
+
+class CommandError(Exception):
+    """An error the user can fix; printed as one line. ``status`` is the exit code."""
+
+    def __init__(self, message: str, status: int = 1):
+        super().__init__(message)
+        self.status = status
+
+
+# --------------------------------------------------------------------------- parser
+_DESCRIPTION = """\
+Audio source separation with non-negative factorisations (NMF, NMFD, PLCA, ...).
+
+Separate mixtures with a recipe, learn templates from isolated sounds, score
+estimates against references (SDR/SIR/SAR/SI-SDR) and plot spectrograms."""
+
+_EPILOG = """\
+examples:
+  nmfsep separate song.wav --recipe drums --hits kick.wav snare.wav hihat.wav --out stems/
+  nmfsep learn-templates kick.wav snare.wav hihat.wav --sources kick snare hihat --out kit.pt
+  nmfsep evaluate stems/ references/ --json scores.json
+  nmfsep plot song.wav --kind cqt --out song.png
+
+'nmfsep COMMAND --help' explains each command."""
+
+_SEPARATE_EPILOG = """\
+Each mixture's sources are written to OUT/<mixture name>/<source>.<format>, the
+layout 'nmfsep evaluate' reads. Existing files are kept unless --overwrite.
+
+examples:
+  nmfsep separate drums_mix.wav --recipe drums --hits audio_examples/hits/ --out stems/
+  nmfsep separate a.wav b.wav --recipe drums --hits kick.wav snare.wav hihat.wav --out stems/
+  nmfsep separate song.wav --recipe RECIPE --templates kit.pt --out stems/ --format flac"""
+
+_LEARN_EPILOG = """\
+examples:
+  nmfsep learn-templates hits/kick_0.wav hits/snare_0.wav --sources kick snare --out kit.pt
+  nmfsep learn-templates train/piano/*.wav --sources piano --out piano.pt --overwrite"""
+
+_EVALUATE_EPILOG = """\
+Files are paired by folder and name: EST_DIR/<mix>/<source>.wav is scored against
+REF_DIR/<mix>/<source>.wav (any depth of <mix>, or flat: EST_DIR/<source>.wav).
+All reference sources of a folder except 'mixture' need an estimate.
+
+Metrics (dB, higher is better): SDR/SIR/SAR are BSS Eval v4 source metrics with
+512-tap distortion filters on the full signal (fast_bss_eval, no permutation);
+SI-SDR is the zero-mean scale-invariant SDR. All are clamped to +-100 dB.
+
+examples:
+  nmfsep evaluate separated/ data/dev/drums3
+  nmfsep evaluate separated/ references/ --sources kick snare --json scores.json
+  nmfsep evaluate long_est/ long_ref/ --chunk-seconds 10        # bounded memory"""
+
+_PLOT_EPILOG = """\
+With one AUDIO file and an --out ending in .png/.pdf/.svg/.jpg, that file is
+written; otherwise --out is a folder that receives <audio name>_<kind>.png.
+
+examples:
+  nmfsep plot song.wav --out song.png
+  nmfsep plot song.wav --kind spectrogram --y-axis log --n-fft 4096 --out song.pdf
+  nmfsep plot separated/mix000/*.wav --kind cqt --out plots/"""
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
+    """The options every command takes, before or after the command name.
+
+    Subcommands get them with ``SUPPRESS`` defaults so that a value given before the command
+    name is not reset by the subparser's default.
+    """
+    default = (lambda value: value) if top_level else (lambda value: argparse.SUPPRESS)
+    group = parser.add_argument_group("global options")
+    group.add_argument("-q", "--quiet", action="store_true", default=default(False),
+                       help="print only results and errors (no progress bars or notes)")
+    group.add_argument("--seed", type=int, metavar="N", default=default(None),
+                       help="seed of the random initialisations, for reproducible results")
+    group.add_argument("--device", metavar="DEVICE", default=default(None),
+                       help="torch device to compute on, e.g. cpu, cuda, cuda:1 (default: cpu)")
+    group.add_argument("--debug", action="store_true", default=default(False),
+                       help="show the full traceback of errors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``nmfsep`` argument parser (subcommands ``separate``, ``learn-templates``,
+    ``evaluate``, ``plot``)."""
+    from .. import __version__  # noqa: PLC0415
+
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog=PROG, description=_DESCRIPTION, epilog=_EPILOG,
+                                     formatter_class=formatter)
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    _add_global_options(parser, top_level=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+
+    separate = commands.add_parser(
+        "separate", help="separate mixtures into sources with a recipe",
+        description="Separate each MIXTURE into sources with a separation recipe.",
+        epilog=_SEPARATE_EPILOG, formatter_class=formatter)
+    separate.add_argument("mixtures", nargs="+", metavar="MIXTURE", type=Path,
+                          help="audio file(s) to separate (wav, flac, ogg, aiff, mp3)")
+    separate.add_argument("--recipe", required=True, metavar="NAME",
+                          help="separation recipe to run (see the documentation's recipe list)")
+    informed = separate.add_mutually_exclusive_group()
+    informed.add_argument("--templates", type=Path, metavar="FILE",
+                          help="templates learned with 'nmfsep learn-templates'")
+    informed.add_argument("--hits", nargs="+", type=Path, metavar="FILE",
+                          help="isolated one-shot recordings of the sources (e.g. drum hits), "
+                               "or a folder of them")
+    separate.add_argument("--out", "-o", required=True, type=Path, metavar="DIR",
+                          help="output folder; sources go to DIR/<mixture name>/")
+    separate.add_argument("--format", choices=AUDIO_FORMATS, default="wav",
+                          help="audio format of the sources (default: wav, 32-bit float)")
+    separate.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    _add_global_options(separate, top_level=False)
+    separate.set_defaults(handler=_separate)
+
+    learn = commands.add_parser(
+        "learn-templates", help="learn spectral templates from isolated sounds",
+        description="Learn spectral templates from FILES of isolated sources and save them.",
+        epilog=_LEARN_EPILOG, formatter_class=formatter)
+    learn.add_argument("files", nargs="+", metavar="FILE", type=Path,
+                       help="audio files of isolated sources (one-shot hits, notes, stems)")
+    learn.add_argument("--out", "-o", required=True, type=Path, metavar="FILE",
+                       help="where to save the templates (e.g. kit.pt)")
+    learn.add_argument("--sources", nargs="+", metavar="NAME",
+                       help="source name of each file, in order (default: the file names)")
+    learn.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    _add_global_options(learn, top_level=False)
+    learn.set_defaults(handler=_learn_templates)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="score estimated sources against references",
+        description="Print SDR/SIR/SAR/SI-SDR per mixture and source, then the means.",
+        epilog=_EVALUATE_EPILOG, formatter_class=formatter)
+    evaluate.add_argument("est_dir", type=Path, metavar="EST_DIR", help="folder of estimates")
+    evaluate.add_argument("ref_dir", type=Path, metavar="REF_DIR", help="folder of references")
+    evaluate.add_argument("--sources", nargs="+", metavar="NAME",
+                          help="evaluate only these sources (default: all references)")
+    evaluate.add_argument("--json", type=Path, metavar="FILE",
+                          help="also write the rows and means to this JSON file")
+    evaluate.add_argument("--chunk-seconds", type=float, metavar="S",
+                          help="evaluate over chunks of S seconds (bounded memory on long files)")
+    evaluate.add_argument("--aggregate", choices=("global", "median"), default="global",
+                          help="combine chunks by energy (global, default) or by median (museval)")
+    evaluate.add_argument("--filter-length", type=int, default=512, metavar="N",
+                          help="taps of the BSS Eval distortion filters (default: 512)")
+    evaluate.add_argument("--overwrite", action="store_true", help="replace an existing --json")
+    _add_global_options(evaluate, top_level=False)
+    evaluate.set_defaults(handler=_evaluate)
+
+    plot = commands.add_parser(
+        "plot", help="draw the spectrogram of audio files",
+        description="Draw a spectrogram (STFT or constant-Q) of each AUDIO file.",
+        epilog=_PLOT_EPILOG, formatter_class=formatter)
+    plot.add_argument("audio", nargs="+", type=Path, metavar="AUDIO", help="audio file(s)")
+    plot.add_argument("--out", "-o", required=True, type=Path, metavar="PATH",
+                      help="image file (one AUDIO) or folder")
+    plot.add_argument("--kind", choices=PLOT_KINDS, default="spectrogram",
+                      help="spectrogram: STFT magnitude in dB; cqt: constant-Q transform")
+    plot.add_argument("--y-axis", choices=("linear", "log"), default="linear",
+                      help="frequency axis of --kind spectrogram (default: linear)")
+    plot.add_argument("--n-fft", type=int, default=2048, metavar="N",
+                      help="STFT size in samples (default: 2048)")
+    plot.add_argument("--hop-length", type=int, default=512, metavar="N",
+                      help="STFT hop in samples (default: 512)")
+    plot.add_argument("--bins-per-octave", type=int, default=12, metavar="N",
+                      help="CQT resolution (default: 12)")
+    plot.add_argument("--dpi", type=int, default=150, help="image resolution (default: 150)")
+    plot.add_argument("--overwrite", action="store_true", help="replace existing images")
+    _add_global_options(plot, top_level=False)
+    plot.set_defaults(handler=_plot)
+    return parser
+
+
+# --------------------------------------------------------------------------- helpers
+def _check_inputs(paths: Sequence[Path], what: str) -> None:
+    for path in paths:
+        if not path.exists():
+            raise CommandError(f"{what} not found: '{path}'")
+        if path.is_dir():
+            raise CommandError(
+                f"{what} '{path}' is a folder; pass audio files (e.g. '{path}/*.wav').")
+
+
+def _check_outputs(paths: Sequence[Path], overwrite: bool) -> None:
+    if overwrite:
+        return
+    existing = [p for p in paths if p.exists()]
+    if existing:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise CommandError(f"'{existing[0]}'{more} already exists; pass --overwrite to replace it.")
+
+
+def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """``write(temporary)`` next to ``path``, then move it into place in one step."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:12]}{path.suffix}")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _recipes(args):
+    """``nmfsep.recipes``, or a CommandError (status 2) saying why it is unavailable."""
+    import importlib  # noqa: PLC0415
+
+    try:
+        # Imported here: it is heavy, and only separate / learn-templates need it.
+        recipes = importlib.import_module("nmfsep.recipes")
+    except ModuleNotFoundError as err:
+        if err.name != "nmfsep.recipes":  # a dependency of the recipes is missing
+            raise CommandError(f"'{PROG} {args.command}' cannot run: {err}", status=2) from err
+        recipes = None
+    except ImportError as err:
+        raise CommandError(f"'{PROG} {args.command}' cannot run: {err}", status=2) from err
+    needed = {"separate": "run_recipe", "learn-templates": "learn_templates_cli"}[args.command]
+    if recipes is None or not hasattr(recipes, needed):
+        raise CommandError(
+            f"'{PROG} {args.command}' needs nmfsep.recipes.{needed}, which this installation "
+            f"does not provide yet; upgrade nmfsep.", status=2)
+    return recipes
+
+
+def _note(args, message: str) -> None:
+    if not args.quiet:
+        print(message, file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- handlers
+def _expand_hits(paths: Sequence[Path]) -> List[Path]:
+    """Hit files as given, with each folder replaced by the audio files inside it (sorted)."""
+    from .evaluation import _audio_files  # noqa: PLC0415 - the same listing rule as evaluate
+
+    files: List[Path] = []
+    for path in paths:
+        if not path.exists():
+            raise CommandError(f"hit file not found: '{path}'")
+        if path.is_dir():
+            inside = sorted(_audio_files(path).values())
+            if not inside:
+                raise CommandError(f"--hits folder '{path}' holds no audio files.")
+            files.extend(inside)
+        else:
+            files.append(path)
+    return files
+
+
+def _separate(args) -> int:
+    _check_inputs(args.mixtures, "mixture")
+    if args.templates is not None:
+        _check_inputs([args.templates], "templates file")
+    hits = _expand_hits(args.hits) if args.hits else None
+    names = [m.stem for m in args.mixtures]
+    clashes = sorted({n for n in names if names.count(n) > 1})
+    if clashes:
+        raise CommandError(
+            f"several mixtures are named '{clashes[0]}'; their outputs would collide in "
+            f"'{args.out / clashes[0]}'. Rename them or run one command per folder.")
+    recipes = _recipes(args)
+    failed = 0
+    for mixture in args.mixtures:
+        try:
+            written = recipes.run_recipe(
+                args.recipe, mixture, args.out / mixture.stem, templates=args.templates,
+                hits=hits, overwrite=args.overwrite, fmt=args.format, seed=args.seed,
+                device=args.device, verbose=not args.quiet)
+        except Exception as err:
+            if args.debug or len(args.mixtures) == 1:
+                raise
+            # One bad file does not stop the others; each failure is one line.
+            failed += 1
+            print(f"{PROG} separate: error: {mixture}: {_one_line(err)}", file=sys.stderr)
+            continue
+        for source, path in written.items():
+            _note(args, f"{mixture}: {source} -> {path}")
+    if failed:
+        raise CommandError(f"{failed} of {len(args.mixtures)} mixtures failed (see above).")
+    return 0
+
+
+def _learn_templates(args) -> int:
+    _check_inputs(args.files, "audio file")
+    _check_outputs([args.out], args.overwrite)
+    recipes = _recipes(args)
+    written = recipes.learn_templates_cli(
+        args.files, args.out, sources=args.sources, overwrite=args.overwrite, seed=args.seed,
+        device=args.device, verbose=not args.quiet)
+    _note(args, f"templates -> {written if written is not None else args.out}")
+    return 0
+
+
+def _json_ready(value):
+    """Rows/means with NaN as null, so the file is strict JSON."""
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _evaluate(args) -> int:
+    from ..evaluation import evaluate_dirs, format_table  # noqa: PLC0415
+
+    if args.json is not None:
+        _check_outputs([args.json], args.overwrite)
+    rows, means = evaluate_dirs(
+        args.est_dir, args.ref_dir, sources=args.sources, filter_length=args.filter_length,
+        chunk_seconds=args.chunk_seconds, aggregate=args.aggregate,
+        verbose=not args.quiet and sys.stderr.isatty())  # no progress bars in logs
+    print(format_table(rows, means))
+    if args.json is not None:
+        document = {"rows": [_json_ready(r) for r in rows], "means": _json_ready(means)}
+        _write_atomically(args.json, lambda tmp: tmp.write_text(
+            json.dumps(document, indent=1, allow_nan=False) + "\n"))
+        _note(args, f"scores -> {args.json}")
+    return 0
+
+
+def _plot_targets(audio: Sequence[Path], out: Path, kind: str) -> List[Path]:
+    if len(audio) == 1 and out.suffix.lower() in _IMAGE_SUFFIXES:
+        return [out]
+    if out.suffix.lower() in _IMAGE_SUFFIXES:
+        raise CommandError(f"with {len(audio)} AUDIO files, --out must be a folder, not "
+                           f"the image '{out}'.", status=2)
+    if out.exists() and not out.is_dir():
+        raise CommandError(f"--out '{out}' is a file; give a folder or an image name ending in "
+                           f"{', '.join(_IMAGE_SUFFIXES)}.", status=2)
+    targets = [out / f"{path.stem}_{kind}.png" for path in audio]
+    duplicates = sorted({t.name for t in targets if targets.count(t) > 1})
+    if duplicates:
+        raise CommandError(f"several AUDIO files would be drawn to '{out / duplicates[0]}'; "
+                           f"plot them into different folders.", status=2)
+    return targets
+
+
+def _plot(args) -> int:
+    _check_inputs(args.audio, "audio file")
+    for name in ("n_fft", "hop_length", "bins_per_octave", "dpi"):
+        if getattr(args, name) < 1:
+            raise CommandError(f"--{name.replace('_', '-')} must be a positive integer, got "
+                               f"{getattr(args, name)}.", status=2)
+    targets = _plot_targets(args.audio, args.out, args.kind)
+    _check_outputs(targets, args.overwrite)
+
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")  # files only: never open a window
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    from .. import functional, io, plot, transforms  # noqa: PLC0415
+
+    for path, target in zip(args.audio, targets):
+        waveform, rate = io.load(path, mono=True)
+        title = f"{path.name} ({rate} Hz)"
+        if args.kind == "cqt":
+            transform = transforms.CQT(rate, bins_per_octave=args.bins_per_octave, power=1.0)
+            ax = plot.spectrogram(transform(waveform[0]), sample_rate=rate,
+                                  hop_length=transform.hop_length, y_axis="cqt",
+                                  frequencies=transform.frequencies, title=title)
+        else:
+            spec = functional.magnitude(functional.stft(
+                waveform[0], n_fft=args.n_fft, hop_length=args.hop_length))
+            ax = plot.spectrogram(spec, sample_rate=rate, hop_length=args.hop_length,
+                                  y_axis=args.y_axis, title=title)
+        try:
+            fmt = target.suffix.lower().lstrip(".") or "png"
+            _write_atomically(target, lambda tmp: ax.figure.savefig(tmp, dpi=args.dpi, format=fmt))
+        finally:
+            plt.close(ax.figure)
+        _note(args, f"{path} -> {target}")
+    return 0
+
+
+# --------------------------------------------------------------------------- entry point
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return text or type(err).__name__
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the ``nmfsep`` command line; returns the exit status.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success, 1 when the input is at fault (missing or unreadable file, existing
+        output, bad audio), 2 on usage errors or missing optional components, 130 on Ctrl-C.
+
+    Examples
+    --------
+    >>> from nmfsep.apps.cli import main
+    >>> main(["--version"])                                  # doctest: +SKIP
+    nmfsep 0.1.0
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    if args.device is not None:
+        import torch  # noqa: PLC0415
+
+        try:
+            torch.device(args.device)
+        except (RuntimeError, ValueError):
+            parser.error(f"--device {args.device!r} is not a torch device (try cpu or cuda:0)")
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        if not args.quiet:
+            print(f"{PROG}: warning: {_one_line(message)}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = show_warning
+        try:
+            return args.handler(args)
+        except KeyboardInterrupt:
+            print(f"{PROG}: interrupted", file=sys.stderr)
+            return 130
+        except CommandError as err:
+            if args.debug:
+                raise
+            print(f"{PROG} {args.command}: error: {_one_line(err)}", file=sys.stderr)
+            return err.status
+        except Exception as err:  # one line for the user; --debug for the traceback
+            if args.debug:
+                raise
+            expected = isinstance(err, (OSError, ValueError, TypeError, ImportError))
+            hint = ("" if expected else
+                    f" ({type(err).__name__}; run with --debug for the traceback)")
+            status = 2 if isinstance(err, ImportError) else 1
+            print(f"{PROG} {args.command}: error: {_one_line(err)}{hint}", file=sys.stderr)
+            return status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

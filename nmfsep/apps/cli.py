@@ -145,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     separate.add_argument("--format", choices=AUDIO_FORMATS, default="wav",
                           help="audio format of the sources (default: wav, 32-bit float)")
     separate.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    separate.add_argument("--distributed", action="store_true",
+                          help="split the mixtures across the ranks of a torchrun launch; each "
+                               "mixture's folder appears only when complete and finished ones are "
+                               "skipped, so rerunning resumes (see docs/distributed.md)")
     _add_global_options(separate, top_level=False)
     separate.set_defaults(handler=_separate)
 
@@ -293,6 +297,8 @@ def _separate(args) -> int:
             f"several mixtures are named '{clashes[0]}'; their outputs would collide in "
             f"'{args.out / clashes[0]}'. Rename them or run one command per folder.")
     recipes = _recipes(args)
+    if args.distributed:
+        return _separate_distributed(args, recipes, hits)
     failed = 0
     for mixture in args.mixtures:
         try:
@@ -311,6 +317,25 @@ def _separate(args) -> int:
             _note(args, f"{mixture}: {source} -> {path}")
     if failed:
         raise CommandError(f"{failed} of {len(args.mixtures)} mixtures failed (see above).")
+    return 0
+
+
+def _separate_distributed(args, recipes, hits) -> int:
+    from .batch import separate_many  # noqa: PLC0415
+
+    def run(mixture, folder):
+        # the folder is a fresh staging folder, renamed into place when complete
+        recipes.run_recipe(args.recipe, mixture, folder, templates=args.templates, hits=hits,
+                           overwrite=True, fmt=args.format, seed=args.seed, device=args.device,
+                           verbose=False)
+
+    report = separate_many(args.mixtures, args.out, run, distributed=True, verbose=not args.quiet)
+    for mixture, reason in report.failed.items():
+        print(f"{PROG} separate: error: {mixture}: {reason}", file=sys.stderr)
+    _note(args, f"{len(report.written)} separated, {len(report.skipped)} already done, "
+                f"{len(report.failed)} failed")
+    if report.failed:
+        raise CommandError(f"{len(report.failed)} of {len(args.mixtures)} mixtures failed (see above).")
     return 0
 
 

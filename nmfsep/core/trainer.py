@@ -12,7 +12,7 @@ Both follow torchnmf's closure protocol::
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Optional
+from typing import Callable, Optional
 
 import torch
 from torch import Tensor

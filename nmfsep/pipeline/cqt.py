@@ -57,13 +57,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-import operator
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Optional, Tuple, Union
 
 import torch
 from torch import Tensor, nn
+
+from ._checks import as_int, check_finite, check_sample_rate_hz
 
 __all__ = ["CQT", "CQTFrame", "cqt", "cqt_frequencies", "icqt"]
 
@@ -76,17 +77,6 @@ _SMOOTH_PRIMES = (2, 3, 5, 7)
 
 
 # --------------------------------------------------------------------------- validation
-def _as_int(value, name: str) -> int:
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, got a bool ({value!r}).")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(
-            f"{name} must be an integer, got {type(value).__name__} ({value!r})."
-        ) from None
-
-
 def _as_real(value, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} ({value!r}).")
@@ -94,15 +84,6 @@ def _as_real(value, name: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}.")
     return value
-
-
-def _check_finite(tensor: Tensor, name: str) -> None:
-    finite = torch.isfinite(tensor)
-    if not bool(finite.all()):
-        raise ValueError(
-            f"{name} contains {int((~finite).sum())} NaN or Inf value(s); clean the input "
-            f"(e.g. torch.nan_to_num) before transforming it."
-        )
 
 
 def _check_waveform(waveform) -> int:
@@ -122,7 +103,7 @@ def _check_waveform(waveform) -> int:
             f"waveform is empty (shape {tuple(waveform.shape)}); the CQT needs a signal of "
             f"shape (..., samples) with at least one sample."
         )
-    _check_finite(waveform, "waveform")
+    check_finite(waveform, "waveform")
     return waveform.shape[-1]
 
 
@@ -146,7 +127,7 @@ def _check_coefficients(coefficients) -> torch.dtype:
 
 
 def _check_length(length) -> int:
-    length = _as_int(length, "length")
+    length = as_int(length, "length")
     if length < 1:
         raise ValueError(
             f"length must be a positive number of samples (the original signal's length), "
@@ -205,13 +186,9 @@ def _resolve_design(
     sample_rate, fmin, fmax, n_bins, bins_per_octave, gamma, hop_length
 ) -> _Design:
     """Validate the CQT settings and fill ``n_bins`` and ``hop_length``."""
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real):
-        raise TypeError(f"sample_rate must be a number in Hz, got {type(sample_rate).__name__}.")
-    sample_rate = float(sample_rate)
-    if not (math.isfinite(sample_rate) and sample_rate > 0):
-        raise ValueError(f"sample_rate must be a positive number of Hz, got {sample_rate}.")
+    sample_rate = check_sample_rate_hz(sample_rate)
     nyquist = sample_rate / 2
-    bins_per_octave = _as_int(bins_per_octave, "bins_per_octave")
+    bins_per_octave = as_int(bins_per_octave, "bins_per_octave")
     if bins_per_octave < 1:
         raise ValueError(f"bins_per_octave must be at least 1, got {bins_per_octave}.")
     fmin = _as_real(fmin, "fmin")
@@ -251,7 +228,7 @@ def _resolve_design(
             raise ValueError(f"fmax={fmax} Hz is below fmin={fmin} Hz; use fmax >= fmin.")
         n_bins = math.floor(bins_per_octave * math.log2(fmax / fmin) + 1e-9) + 1
     else:
-        n_bins = _as_int(n_bins, "n_bins")
+        n_bins = as_int(n_bins, "n_bins")
         if n_bins < 1:
             raise ValueError(f"n_bins must be at least 1, got {n_bins}.")
         if n_bins > max_bins:
@@ -272,7 +249,7 @@ def _resolve_design(
     if hop_length is None:
         hop_length = _previous_smooth(max_hop)
     else:
-        hop_length = _as_int(hop_length, "hop_length")
+        hop_length = as_int(hop_length, "hop_length")
         if not 1 <= hop_length <= max_hop:
             raise ValueError(
                 f"hop_length must be between 1 and {max_hop} samples for these bins (the "
@@ -599,13 +576,13 @@ def cqt_frequencies(
     >>> cqt_frequencies(3, fmin=110.0, bins_per_octave=1)
     tensor([110., 220., 440.], dtype=torch.float64)
     """
-    n_bins = _as_int(n_bins, "n_bins")
+    n_bins = as_int(n_bins, "n_bins")
     if n_bins < 1:
         raise ValueError(f"n_bins must be at least 1, got {n_bins}.")
     fmin = _as_real(fmin, "fmin")
     if fmin <= 0:
         raise ValueError(f"fmin must be a positive frequency in Hz, got {fmin}.")
-    bins_per_octave = _as_int(bins_per_octave, "bins_per_octave")
+    bins_per_octave = as_int(bins_per_octave, "bins_per_octave")
     if bins_per_octave < 1:
         raise ValueError(f"bins_per_octave must be at least 1, got {bins_per_octave}.")
     octaves = torch.arange(n_bins, dtype=torch.float64) / bins_per_octave
@@ -782,7 +759,7 @@ def icqt(
             f"settings with length={length} give {expected}; pass the settings and length "
             f"used by cqt."
         )
-    _check_finite(coefficients, "coefficients")
+    check_finite(coefficients, "coefficients")
     waveform = _synthesise(coefficients, frame, length)
     if residual is None:
         return waveform
@@ -794,7 +771,7 @@ def icqt(
             f"{tuple(waveform.shape)}; pass the residual that cqt(..., return_residual=True) "
             f"returned for this signal."
         )
-    _check_finite(residual, "residual")
+    check_finite(residual, "residual")
     return waveform + residual
 
 
@@ -862,7 +839,7 @@ class CQT(nn.Module):
             if power <= 0:
                 raise ValueError(f"power must be positive (1: magnitude, 2: power), got {power}.")
         self.power = power
-        self.cache_size = _as_int(cache_size, "cache_size")
+        self.cache_size = as_int(cache_size, "cache_size")
         if self.cache_size < 1:
             raise ValueError(f"cache_size must be at least 1, got {self.cache_size}.")
         self.register_buffer("frequencies", self._design.frequencies(), persistent=False)

@@ -11,12 +11,12 @@ and the module :class:`STFT`, whose ``forward`` / ``inverse`` call the functions
 from __future__ import annotations
 
 import math
-import numbers
-import operator
 from typing import Optional, Sequence, Union
 
 import torch
 from torch import Tensor, nn
+
+from ._checks import as_int, check_finite, check_sample_rate_hz
 
 from ._backend import require_torchaudio
 
@@ -48,32 +48,21 @@ WindowLike = Union[str, Tensor]
 
 
 # --------------------------------------------------------------------------- validation
-def _as_int(value, name: str) -> int:
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, got a bool ({value!r}).")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(
-            f"{name} must be an integer, got {type(value).__name__} ({value!r})."
-        ) from None
-
-
 def _resolve_sizes(n_fft, hop_length, win_length) -> tuple[int, int, int]:
     """Validate the frame sizes and fill the torchaudio/librosa defaults.
 
     ``win_length`` defaults to ``n_fft`` and ``hop_length`` to ``win_length // 4``.
     """
-    n_fft = _as_int(n_fft, "n_fft")
+    n_fft = as_int(n_fft, "n_fft")
     if n_fft < 2:
         raise ValueError(f"n_fft must be at least 2, got {n_fft}.")
-    win_length = n_fft if win_length is None else _as_int(win_length, "win_length")
+    win_length = n_fft if win_length is None else as_int(win_length, "win_length")
     if not 1 <= win_length <= n_fft:
         raise ValueError(
             f"win_length must be between 1 and n_fft={n_fft}, got {win_length}; "
             f"leave it as None to use win_length=n_fft."
         )
-    hop_length = max(win_length // 4, 1) if hop_length is None else _as_int(hop_length, "hop_length")
+    hop_length = max(win_length // 4, 1) if hop_length is None else as_int(hop_length, "hop_length")
     if not 1 <= hop_length <= win_length:
         raise ValueError(
             f"hop_length must be between 1 and win_length={win_length}, got {hop_length}: "
@@ -113,15 +102,6 @@ def _check_pad_mode(pad_mode) -> str:
     return pad_mode
 
 
-def _check_finite(tensor: Tensor, name: str) -> None:
-    if not torch.isfinite(tensor).all():
-        bad = int((~torch.isfinite(tensor)).sum())
-        raise ValueError(
-            f"{name} contains {bad} NaN or Inf value(s); clean the input "
-            f"(e.g. torch.nan_to_num) before transforming it."
-        )
-
-
 def _check_waveform(waveform, n_fft: int, center: bool, pad_mode: str) -> None:
     if not isinstance(waveform, Tensor):
         raise TypeError(
@@ -150,7 +130,7 @@ def _check_waveform(waveform, n_fft: int, center: bool, pad_mode: str) -> None:
             f"waveform has {length} samples but n_fft={n_fft} with {how} needs at least "
             f"{needed}; use a smaller n_fft or pad the signal."
         )
-    _check_finite(waveform, "waveform")
+    check_finite(waveform, "waveform")
 
 
 def _check_spec(spec, n_fft: Optional[int]) -> int:
@@ -171,7 +151,7 @@ def _check_spec(spec, n_fft: Optional[int]) -> int:
     if n_fft is None:
         n_fft = 2 * (n_freqs - 1)
     else:
-        n_fft = _as_int(n_fft, "n_fft")
+        n_fft = as_int(n_fft, "n_fft")
         if n_freqs != n_fft // 2 + 1:
             raise ValueError(
                 f"spec has {n_freqs} frequency bins but n_fft={n_fft} gives "
@@ -315,7 +295,7 @@ def istft(
     n_fft = _check_spec(spec, n_fft)
     n_fft, hop_length, win_length = _resolve_sizes(n_fft, hop_length, win_length)
     if length is not None:
-        length = _as_int(length, "length")
+        length = as_int(length, "length")
         if length < 1:
             raise ValueError(f"length must be a positive number of samples, got {length}.")
     elif center and spec.shape[-1] < 2:
@@ -323,7 +303,7 @@ def istft(
             "a single centred frame covers no complete samples; pass length= (the number "
             "of samples of the original signal)."
         )
-    _check_finite(spec, "spec")
+    check_finite(spec, "spec")
     real_dtype = torch.float32 if spec.dtype == torch.complex64 else torch.float64
     window = _resolve_window(window, win_length, real_dtype, spec.device)
     torchaudio = require_torchaudio()
@@ -414,7 +394,7 @@ def stft_frequencies(
     tensor([   0., 2000., 4000., 6000., 8000.])
     """
     n_fft, _, _ = _resolve_sizes(n_fft, None, None)
-    sample_rate = _check_sample_rate(sample_rate)
+    sample_rate = check_sample_rate_hz(sample_rate)
     return torch.fft.rfftfreq(n_fft, d=1.0 / sample_rate, dtype=dtype, device=device)
 
 
@@ -452,25 +432,16 @@ def frames_to_time(
     >>> frames_to_time([0, 1, 2], sample_rate=16000, hop_length=160)
     tensor([0.0000, 0.0100, 0.0200], dtype=torch.float64)
     """
-    sample_rate = _check_sample_rate(sample_rate)
-    hop_length = _as_int(hop_length, "hop_length")
+    sample_rate = check_sample_rate_hz(sample_rate)
+    hop_length = as_int(hop_length, "hop_length")
     if hop_length < 1:
         raise ValueError(f"hop_length must be at least 1, got {hop_length}.")
-    offset = 0 if n_fft is None else _as_int(n_fft, "n_fft") // 2
+    offset = 0 if n_fft is None else as_int(n_fft, "n_fft") // 2
     frames = torch.as_tensor(frames)
     if frames.is_complex() or frames.is_floating_point() or frames.dtype == torch.bool:
         raise TypeError(f"frames must be integer frame indices, got {frames.dtype}.")
     samples = frames.to(torch.float64) * hop_length + offset
     return samples / sample_rate
-
-
-def _check_sample_rate(sample_rate) -> float:
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real):
-        raise TypeError(f"sample_rate must be a number in Hz, got {type(sample_rate).__name__}.")
-    value = float(sample_rate)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"sample_rate must be a positive number of Hz, got {sample_rate}.")
-    return value
 
 
 # --------------------------------------------------------------------------- module

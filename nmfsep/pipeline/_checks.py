@@ -1,0 +1,44 @@
+"""Argument checks shared by the pipeline's transforms (one place for the messages)."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+
+import torch
+from torch import Tensor
+
+__all__ = ["as_int", "check_finite", "check_sample_rate_hz"]
+
+
+def as_int(value, name: str) -> int:
+    """``value`` as an int; bools and non-integers are a TypeError naming ``name``."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, got a bool ({value!r}).")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"{name} must be an integer, got {type(value).__name__} ({value!r})."
+        ) from None
+
+
+def check_finite(tensor: Tensor, name: str) -> None:
+    """Raise a ValueError counting the NaN/Inf values of ``tensor``."""
+    finite = torch.isfinite(tensor)
+    if not bool(finite.all()):
+        raise ValueError(
+            f"{name} contains {int((~finite).sum())} NaN or Inf value(s); clean the input "
+            f"(e.g. torch.nan_to_num) before transforming it."
+        )
+
+
+def check_sample_rate_hz(sample_rate) -> float:
+    """A positive, finite sample rate in Hz (any real number)."""
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real):
+        raise TypeError(f"sample_rate must be a number in Hz, got {type(sample_rate).__name__}.")
+    value = float(sample_rate)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"sample_rate must be a positive number of Hz, got {sample_rate}.")
+    return value

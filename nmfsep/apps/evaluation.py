@@ -625,7 +625,7 @@ def evaluate_dirs(
     >>> print(format_table(rows, means))                                 # doctest: +SKIP
     """
     from ..io import load  # noqa: PLC0415 - the audio pipeline is only needed here
-    from tqdm.auto import tqdm  # noqa: PLC0415
+    from tqdm import tqdm  # noqa: PLC0415 - text bar: tqdm.auto warns without ipywidgets
 
     if isinstance(sources, str):
         sources = [sources]

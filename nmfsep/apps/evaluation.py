@@ -430,6 +430,11 @@ def si_sdr(reference, estimate, *, clamp_db: Optional[float] = CLAMP_DB) -> Tens
     RuntimeWarning
         When a reference is silent: SI-SDR is undefined there.
 
+    Notes
+    -----
+    A metric for scoring, computed without autograd in float64; to train through an SI-SDR
+    loss, write the three-line formula on your own tensors (``notebooks/chaining_models``).
+
     Examples
     --------
     >>> import torch

@@ -9,7 +9,9 @@ import operator
 import torch
 from torch import Tensor
 
-__all__ = ["as_int", "check_finite", "check_sample_rate_hz"]
+__all__ = ["as_int", "check_finite", "check_sample_rate_hz", "check_signal_type"]
+
+SIGNAL_DTYPES = (torch.float32, torch.float64)
 
 
 def as_int(value, name: str) -> int:
@@ -42,3 +44,17 @@ def check_sample_rate_hz(sample_rate) -> float:
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"sample_rate must be a positive number of Hz, got {sample_rate}.")
     return value
+
+
+def check_signal_type(waveform) -> None:
+    """A real float32/float64 tensor ``(..., samples)``, else a TypeError saying how to convert."""
+    if not isinstance(waveform, Tensor):
+        raise TypeError(
+            f"waveform must be a torch.Tensor of shape (..., samples), got "
+            f"{type(waveform).__name__}; convert it with torch.as_tensor."
+        )
+    if waveform.dtype not in SIGNAL_DTYPES:
+        raise TypeError(
+            f"waveform must be float32 or float64, got {waveform.dtype}; "
+            f"convert it with .float() or .double()."
+        )

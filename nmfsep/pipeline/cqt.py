@@ -64,14 +64,14 @@ from typing import Optional, Tuple, Union
 import torch
 from torch import Tensor, nn
 
-from ._checks import as_int, check_finite, check_sample_rate_hz
+from ._checks import SIGNAL_DTYPES, as_int, check_finite, check_sample_rate_hz, check_signal_type
 
 __all__ = ["CQT", "CQTFrame", "cqt", "cqt_frequencies", "icqt"]
 
 #: Default lowest centre frequency: C1, as :func:`librosa.cqt` uses.
 C1_HZ = 32.70319566257483
 
-_SIGNAL_DTYPES = (torch.float32, torch.float64)
+_SIGNAL_DTYPES = SIGNAL_DTYPES
 _COEFF_DTYPES = (torch.complex64, torch.complex128)
 _SMOOTH_PRIMES = (2, 3, 5, 7)
 
@@ -88,16 +88,7 @@ def _as_real(value, name: str) -> float:
 
 def _check_waveform(waveform) -> int:
     """Validate a real signal ``(..., samples)`` and return its length."""
-    if not isinstance(waveform, Tensor):
-        raise TypeError(
-            f"waveform must be a torch.Tensor of shape (..., samples), got "
-            f"{type(waveform).__name__}; convert it with torch.as_tensor."
-        )
-    if waveform.dtype not in _SIGNAL_DTYPES:
-        raise TypeError(
-            f"waveform must be float32 or float64, got {waveform.dtype}; "
-            f"convert it with .float() or .double()."
-        )
+    check_signal_type(waveform)
     if waveform.ndim < 1 or waveform.shape[-1] == 0:
         raise ValueError(
             f"waveform is empty (shape {tuple(waveform.shape)}); the CQT needs a signal of "

@@ -16,7 +16,7 @@ from typing import Optional, Sequence, Union
 import torch
 from torch import Tensor, nn
 
-from ._checks import as_int, check_finite, check_sample_rate_hz
+from ._checks import SIGNAL_DTYPES, as_int, check_finite, check_sample_rate_hz, check_signal_type
 
 from ._backend import require_torchaudio
 
@@ -41,7 +41,7 @@ _WINDOW_FUNCTIONS = {
 }
 
 _PAD_MODES = ("reflect", "constant", "replicate", "circular")
-_SIGNAL_DTYPES = (torch.float32, torch.float64)
+_SIGNAL_DTYPES = SIGNAL_DTYPES
 _SPEC_DTYPES = (torch.complex64, torch.complex128)
 
 WindowLike = Union[str, Tensor]
@@ -103,16 +103,7 @@ def _check_pad_mode(pad_mode) -> str:
 
 
 def _check_waveform(waveform, n_fft: int, center: bool, pad_mode: str) -> None:
-    if not isinstance(waveform, Tensor):
-        raise TypeError(
-            f"waveform must be a torch.Tensor of shape (..., samples), got "
-            f"{type(waveform).__name__}; convert it with torch.as_tensor."
-        )
-    if waveform.dtype not in _SIGNAL_DTYPES:
-        raise TypeError(
-            f"waveform must be float32 or float64, got {waveform.dtype}; "
-            f"convert it with .float() or .double()."
-        )
+    check_signal_type(waveform)
     if waveform.ndim < 1:
         raise ValueError("waveform must have at least one dimension (..., samples).")
     length = waveform.shape[-1]

@@ -1,6 +1,10 @@
 import pytest
 import torch
 
+# The tests fit tiny problems: one thread avoids thread start-up and contention costs that
+# dominate them on a small or shared machine. Speed is measured in benchmarks/, not here.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _seed_everything():

@@ -105,6 +105,7 @@ class BaseComponent(TransformMixin, nn.Module):
         seed: Optional[int] = None,
     ):
         super().__init__()
+        self.seed = seed  # also seeds fit(init=...) when fit is given no seed of its own
         generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
         W_init = _new_factor(W, "W", generator)
         H_init = _new_factor(H, "H", generator)
@@ -232,15 +233,26 @@ class BaseComponent(TransformMixin, nn.Module):
 
     def _mu_step(self, V: Tensor, beta: float, l1: float, l2: float):
         names = self._trainable_names()
+        # scratch buffers that the closed-form parts and loss (NMF, NMFD) find through the model
+        # and reuse every iteration, instead of allocating their large temporaries anew
+        workspace = fastpaths.attach_workspace(self)
+
+        def update(name, negative, positive, rows=slice(None)):
+            multiplicative_update_(
+                getattr(self, name).data[rows], negative, positive, beta=beta, l1=l1, l2=l2,
+                fixed=self._fixed(name),
+            )
+
+        # a fast path may update a factor itself, block by block (its parts are then None)
+        workspace.update = update
 
         def step():
             for name in names:
-                negative, positive = self._gradient_parts(name, V, beta)
-                multiplicative_update_(
-                    getattr(self, name).data, negative, positive, beta=beta, l1=l1, l2=l2,
-                    fixed=self._fixed(name),
-                )
+                parts = self._gradient_parts(name, V, beta)
+                if parts is not None:
+                    update(name, *parts)
 
+        step.workspace = workspace  # owned by the step: freed with it when the fit ends
         return step
 
     def fit(
@@ -255,58 +267,153 @@ class BaseComponent(TransformMixin, nn.Module):
         *,
         check_every: int = 10,
         callback=None,
+        solver: str = "mu",
+        init: Optional[str] = None,
+        seed: Optional[int] = None,
+        inner_iter: Optional[int] = None,
+        keep_activations: bool = False,
     ) -> int:
-        r"""Learn the factors by minimising :math:`D_\beta(V \mid \hat V)` (multiplicative updates).
+        r"""Learn the factors by minimising :math:`D_\beta(V \mid \hat V)`.
 
         Parameters
         ----------
-        V : Tensor
+        V : Tensor or iterable of Tensor
             Non-negative data of the shape the model reconstructs (see the class). ``NMF``
-            also accepts a sparse COO tensor. The model moves to V's dtype and device.
+            also accepts a sparse COO tensor, and an iterable of chunks of rows ``(n_i, C)``
+            (a list of tensors, a ``DataLoader``) for data that do not fit in memory: see
+            :func:`nmfsep.core.online.fit_chunks`. The model moves to V's dtype and device.
         beta : float
             Divergence: 2 Euclidean, 1 Kullback-Leibler (default), 0 Itakura-Saito, any real.
         tol : float
             Stop when the loss decrease between two checks, relative to the initial loss,
             falls under ``tol``.
         max_iter : int
-            Maximum number of iterations (one update of every trainable factor).
+            Maximum number of iterations (one update of every trainable factor; epochs for
+            chunks).
         verbose : bool
             Show a progress bar with the loss.
         alpha : float
             Regularisation strength (applied to W and H).
         l1_ratio : float
-            Mix of L1 (1) and L2 (0) regularisation.
+            Mix of L1 (1) and L2 (0) regularisation: the penalty is
+            ``alpha * (l1_ratio * sum(X) + (1 - l1_ratio) / 2 * ||X||²)`` on each factor.
         check_every : int
             Evaluate the loss (stopping rule, ``loss_curve_``) every this many iterations.
         callback : callable, optional
             ``callback(model, n_iter, loss)`` after every iteration; return False to stop.
+        solver : {'mu', 'hals', 'anls', 'pgd'}
+            ``'mu'``: multiplicative updates (every model, any beta). For ``NMF`` at
+            ``beta=2`` (dense or sparse V, with regularisation) also the least-squares solvers
+            of :mod:`nmfsep.core.solvers`: ``'hals'`` (hierarchical ALS, one sweep of exact
+            column updates), ``'anls'`` (alternating non-negative least squares, each block
+            solved by Nesterov's method) and ``'pgd'`` (one projected gradient step of size
+            1/L). Other combinations raise a ValueError.
+        init : {None, 'random', 'nndsvd', 'nndsvda', 'nndsvdar'}
+            None keeps the current factors; otherwise they are replaced by
+            :func:`nmfsep.core.init.random_init` (every model) or
+            :func:`nmfsep.core.init.nndsvd` (``NMF``) computed from ``V``. Only what ``fit``
+            learns is written: fixed components and non-trainable factors are kept.
+        seed : int, optional
+            Seed of ``init`` (torch's global generator when None).
+        inner_iter, keep_activations
+            Chunked data only: see :func:`nmfsep.core.online.fit_chunks`. After a chunked
+            fit without ``keep_activations`` the model's ``H`` is left as it was: get
+            activations with :meth:`transform`.
 
         Returns
         -------
         int
             Number of iterations run.
 
+        Notes
+        -----
+        Choosing a solver and an init at ``beta=2``: relative error ``||V - HWᵀ|| / ||V||``
+        after 300 iterations (float64), for inits random / nndsvd / nndsvda / nndsvdar, on
+        exact rank-10 data ``(200, 100)`` fitted with rank 10 and with rank 15, and on the
+        magnitude STFT of ``drums_mix.wav`` ``(259, 513)`` with rank 20. Cost of one
+        iteration on the spectrogram, one thread: mu 0.4 ms, pgd 0.7, hals 1.1, anls 2.8.
+
+        ======  =========================  ===========================  =========================
+        solver  rank 10 (= data's rank)    rank 15 (> data's rank)      spectrogram, rank 20
+        ======  =========================  ===========================  =========================
+        mu      2e-2 / 0.2 / 4e-2 / 4e-2   2e-2 / 0.2 / 6e-2 / 5e-2     .134 / .169 / .131 / .132
+        hals    1e-15 (every init)         1e-4 / 1e-15 / 4e-4 / 2e-4   .125 / .123 / .124 / .123
+        anls    1e-15 (every init)         1e-6 / 1e-15 / 2e-15 / 2e-4  .123 (every init)
+        pgd     2e-3 / 2e-3 / 7e-2 / 2e-3  2e-2 / 2e-3 / 5e-2 / 4e-3    .133 / .131 / .133 / .131
+        ======  =========================  ===========================  =========================
+
+        - ``'hals'`` and ``'anls'`` converge in far fewer iterations than ``'mu'`` and
+          ``'pgd'``; ``'anls'`` takes the fewest, ``'hals'`` the least time.
+        - ``'mu'`` from ``'nndsvd'`` is a trap: multiplicative updates never move its zeros.
+        - ``'nndsvda'`` fills those zeros with ``mean(V)``, the scale of the data rather than
+          of the factors, which slows HALS and PGD (HALS after 30 iterations: 6e-2 against
+          3e-3 from ``'nndsvd'``), and with a rank above the data's rank HALS stalls from it
+          (4e-4 after 300 iterations): the extra components start large and must be
+          shrunk. ``'nndsvd'`` gives them zero columns that HALS leaves dead (exact fit).
+          Prefer ``'nndsvd'`` with HALS / ANLS / PGD and ``'nndsvdar'`` or ``'random'``
+          with MU.
+
         Examples
         --------
-        >>> torch.manual_seed(0)
+        >>> _ = torch.manual_seed(0)
         >>> V = torch.rand(20, 4) @ torch.rand(4, 30)
         >>> model = NMF(V.shape, rank=4)
         >>> n_iter = model.fit(V, beta=2, max_iter=50)
         >>> model().shape
         torch.Size([20, 30])
+        >>> n_iter = model.fit(V, beta=2, solver="hals", init="nndsvd", max_iter=50)
+        >>> bool((model().detach() - V).norm() < 0.02 * V.norm())
+        True
         """
+        # imported here: these modules import this one
+        from . import online, solvers
+        from .init import initialise_model_, make_generator
+
         beta = check_beta(beta)
         l1_ratio = check_fraction(l1_ratio, "l1_ratio")
         if alpha < 0:
             raise ValueError(f"alpha must be non-negative, got {alpha}")
+        solver = solvers.check_solver(solver, beta)
+        if seed is None:
+            seed = getattr(self, "seed", None)
+        if online.is_chunk_source(V):
+            if solver != "mu":
+                raise ValueError(f"chunked data are fitted with solver='mu', got solver={solver!r}")
+            return online.fit_chunks(
+                self, V, beta=beta, max_iter=max_iter, inner_iter=inner_iter, tol=tol,
+                verbose=verbose, keep_activations=keep_activations, alpha=alpha,
+                l1_ratio=l1_ratio, check_every=check_every, callback=callback, init=init, seed=seed,
+            )
+        if inner_iter is not None or keep_activations:
+            raise ValueError("inner_iter and keep_activations apply to chunked data (an iterable of "
+                             "(n_i, C) tensors) only")
+        least_squares = solver != "mu"
+        if least_squares and not (isinstance(self, NMF) and self._closed_form()):
+            raise ValueError(
+                f"solver={solver!r} fits plain NMF only (V (N, C) ≈ H Wᵀ); use solver='mu' for "
+                f"{type(self).__name__}"
+            )
         V = self._prepare_target(V)
-        V = self._densify_if_needed(V, beta)
-        step = self._mu_step(V, beta, alpha * l1_ratio, alpha * (1 - l1_ratio))
+        if init is not None:
+            initialise_model_(self, V, init, generator=make_generator(seed, V.device))
+        l1, l2 = alpha * l1_ratio, alpha * (1 - l1_ratio)
+        if least_squares:
+            W, H = self.W, self.H
+
+            def step():
+                solvers.alternating_update_(
+                    W.data, H.data, V, solver=solver, update_W=W.requires_grad,
+                    update_H=H.requires_grad, l1=l1, l2=l2, fixed_W=self._fixed("W"),
+                    fixed_H=self._fixed("H"),
+                )
+        else:
+            V = self._densify_if_needed(V, beta)
+            step = self._mu_step(V, beta, l1, l2)
         with flush_denormal(V.device):
             return run_iterations(
                 self, step, lambda: self._loss(V, beta), tol=tol, max_iter=max_iter,
                 verbose=verbose, check_every=check_every, callback=callback,
-                desc=f"{type(self).__name__} beta={beta:g}",
+                desc=f"{type(self).__name__} {solver} beta={beta:g}",
             )
 
     def _densify_if_needed(self, V: Tensor, beta: float) -> Tensor:
@@ -444,12 +551,23 @@ class NMF(BaseComponent):
     def _gradient_parts(self, name, V, beta):
         if not self._closed_form():
             return super()._gradient_parts(name, V.to_dense() if V.is_sparse else V, beta)
-        return fastpaths.nmf_parts(name, V, self.W.detach(), self.H.detach(), beta)
+        workspace = fastpaths.workspace_of(self)
+        W, H = self.W.detach(), self.H.detach()
+        if (name == "H" and beta == 2 and not V.is_sparse and self.W.requires_grad
+                and workspace is not None and workspace.update is not None):
+            # in a fit that updates W next: update H block by block and take the next W
+            # update's product with V from the same pass (V read once per iteration)
+            fastpaths.nmf_update_H_and_prepare_W_(V, W, H, workspace)
+            return None
+        return fastpaths.nmf_parts(name, V, W, H, beta, workspace)
 
     @torch.no_grad()
     def _loss(self, V, beta):
-        if not V.is_sparse:
+        if not self._closed_form():
             return super()._loss(V, beta)
+        if not V.is_sparse:  # from Gram matrices (beta = 2) or block by block: no H Wᵀ in memory
+            return fastpaths.nmf_loss(V, self.W.detach(), self.H.detach(), beta,
+                                      fastpaths.workspace_of(self))
         W, H = self.W, self.H
         rows, cols = V.indices()
         values = V.values()
@@ -584,7 +702,8 @@ class NMFD(_Deconvolution):
     def _gradient_parts(self, name, V, beta):
         if not self._closed_form():
             return super()._gradient_parts(name, V, beta)
-        return fastpaths.nmfd_parts(name, V, self.W.detach(), self.H.detach(), beta)
+        return fastpaths.nmfd_parts(name, V, self.W.detach(), self.H.detach(), beta,
+                                    fastpaths.workspace_of(self))
 
 
 class NMF2D(_Deconvolution):

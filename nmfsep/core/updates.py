@@ -46,21 +46,43 @@ def mu_exponent(beta: float) -> float:
     return 1.0
 
 
-def data_weights(V: Tensor, model: Tensor, beta: float) -> Tuple[Tensor, Optional[Tensor]]:
+def data_weights(
+    V: Tensor,
+    model: Tensor,
+    beta: float,
+    *,
+    overwrite: bool = False,
+    positive_out: Optional[Tensor] = None,
+) -> Tuple[Tensor, Optional[Tensor]]:
     """The two elementwise weights whose back-projections give the negative and positive parts.
 
     Returns ``(V * model**(beta-2), model**(beta-1))``; the second is ``None`` for ``beta == 1``
     (a tensor of ones, which callers replace by a cheap sum). ``model`` is guarded by the
     dtype's machine epsilon so that zeros never give NaN or Inf.
+
+    Parameters
+    ----------
+    V, model : Tensor, same shape
+        Data and model.
+    beta : float
+        Divergence.
+    overwrite : bool
+        ``model`` may be overwritten: the negative weight is then written into it, which
+        spares the fast paths a temporary as large as V (for ``beta == 2`` the weights are
+        ``V`` and ``model`` themselves and nothing is written).
+    positive_out : Tensor, optional
+        Where to write the positive weight (``beta`` not 1 or 2), same shape as ``model``.
     """
     eps = eps_for(model.dtype)
     if beta == 2:
         return V, model
-    model = model + eps
+    model = model.add_(eps) if overwrite else model + eps  # from here on ``model`` is ours
     if beta == 1:
-        return V / model, None
-    power = model.pow(beta - 2)
-    return V * power, power * model
+        return (V / model if V.is_sparse else torch.div(V, model, out=model)), None
+    # one power: V model^(beta-2) = V model^(beta-1) / model
+    positive = torch.pow(model, beta - 1, out=positive_out)
+    ratio = torch.div(positive, model, out=model)
+    return (V * ratio if V.is_sparse else ratio.mul_(V)), positive
 
 
 def multiplicative_update_(

@@ -20,6 +20,8 @@ undefined: they are NaN (with a :class:`RuntimeWarning`) and means skip them.
 
 from __future__ import annotations
 
+import contextlib
+
 import math
 import numbers
 import os
@@ -153,6 +155,23 @@ def _warn_silent(names: Sequence[str], stacklevel: int) -> None:
 
 
 # --------------------------------------------------------------------------- BSS Eval
+@contextlib.contextmanager
+def _single_thread():
+    """Run the linear solves on one thread.
+
+    With torch 2.11's oneMKL, the batched ``torch.linalg.solve`` inside fast_bss_eval
+    intermittently fails on two threads ("Parameter 6 was incorrect on entry to DLASWP",
+    then "Pivots given to lu_solve must all be greater or equal to 1"); on one thread it is
+    exact. The solves are small, so nothing is lost.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def _segment_energies(
     square_cosine_metrics, references: Tensor, estimates: Tensor, silent: Tensor, filter_length: int
 ) -> Tuple[Tensor, Tensor, Tensor]:
@@ -178,9 +197,10 @@ def _segment_energies(
         # squared cosines of very quiet (but not silent) chunks.
         norm = energy.sqrt().unsqueeze(-1)
         ests = torch.where(norm > 0, estimates / torch.where(norm > 0, norm, 1.0), 0.0)
-        coh_sdr, coh_sar = square_cosine_metrics(
-            refs, ests, filter_length=filter_length, pairwise=True
-        )
+        with _single_thread():
+            coh_sdr, coh_sar = square_cosine_metrics(
+                refs, ests, filter_length=filter_length, pairwise=True
+            )
         coh_sar = coh_sar.reshape(-1, n_sources)[0]  # rows are broadcast copies
         target[active] = coh_sdr[torch.arange(active.numel(), device=active.device), active]
         # Rounding can push the cosines a hair outside 0 <= target <= projected <= 1.

@@ -1,0 +1,44 @@
+"""Separation recipes by name (face of :mod:`nmfsep.apps.recipes`).
+
+:data:`RECIPES` maps names to recipes; :func:`run_recipe` separates an audio file with one
+(``nmfsep separate --recipe NAME``). The drum recipes: ``"drums"`` (NMFD templates from the
+kit's isolated hits) and ``"drums-generic"`` (generic templates shipped with nmfsep); their
+tensor-level functions are :func:`separate_drums` and :func:`drum_onsets`.
+"""
+
+import importlib as _importlib
+
+from .apps.recipes import RECIPES, Recipe, get_recipe, register_recipe, run_recipe
+from .apps.recipes.drums import (
+    DRUM_SOURCES,
+    DrumModel,
+    generic_templates,
+    group_hits,
+    hit_templates,
+    learn_templates_cli,
+    separate_drums,
+    source_of_hit,
+)
+from .apps.recipes.transcription import drum_onsets, onset_f_measure, pick_onsets
+
+__all__ = [
+    "RECIPES", "Recipe", "get_recipe", "register_recipe", "run_recipe",
+    "DRUM_SOURCES", "DrumModel", "generic_templates", "group_hits", "hit_templates",
+    "learn_templates_cli", "separate_drums", "source_of_hit",
+    "drum_onsets", "onset_f_measure", "pick_onsets",
+]
+
+# The other recipe modules' public names, for those installed (see apps/recipes/__init__).
+for _name in ("harmonic", "supervised", "piano_roll"):
+    try:
+        _module = _importlib.import_module(f"{__name__.rsplit('.', 1)[0]}.apps.recipes.{_name}")
+    except ModuleNotFoundError as _err:
+        if not _err.name.endswith(f"apps.recipes.{_name}"):
+            raise
+        continue
+    for _public in getattr(_module, "__all__", ()):
+        if _public not in globals():
+            globals()[_public] = getattr(_module, _public)
+            __all__.append(_public)
+    del _public
+del _name, _module

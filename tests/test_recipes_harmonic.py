@@ -1,0 +1,345 @@
+"""Recipes 3, 4 and 5b on synthetic audio with known answers (no benchmark data needed).
+
+* drums vs harmonic: decaying harmonic notes plus two kinds of drum hits (a pitched-down
+  "kick" and a noise "hat"); the hits given to the recipe are other realisations of the same
+  drums (fresh noise, other levels), as a kit's other velocity layers would be;
+* supervised: two harmonic instruments in different registers (a bright low one with all
+  partials, a hollow high one with odd partials), dictionaries from their chromatic scales,
+  mixtures of other notes at other times;
+* piano roll: planted notes (single notes and a chord) whose pitches and times are known.
+"""
+
+import math
+
+import pytest
+import torch
+
+from nmfsep.apps.recipes.harmonic import (
+    _continuity_parts,
+    fit_percussive_harmonic,
+    hpss_masks,
+    percussive_dictionary,
+    separate_drums_harmonic,
+)
+from nmfsep.apps.recipes.piano_roll import (
+    binarize_roll,
+    frame_scores,
+    harmonic_templates,
+    midi_to_hz,
+    notes_to_roll,
+    piano_roll,
+)
+from nmfsep.apps.recipes.supervised import learn_instrument_dictionaries, separate_supervised
+from nmfsep.separation import Templates
+
+SR = 8000
+
+
+def si_sdr(reference: torch.Tensor, estimate: torch.Tensor) -> float:
+    reference = reference.double().flatten() - reference.double().mean()
+    estimate = estimate.double().flatten() - estimate.double().mean()
+    target = (estimate @ reference) / (reference @ reference) * reference
+    return float(10 * torch.log10(target.pow(2).sum() / (estimate - target).pow(2).sum()))
+
+
+def note(pitch: float, duration: float, *, odd_only: bool = False, n_partials: int = 8,
+         decay: float = 3.0) -> torch.Tensor:
+    t = torch.arange(round(duration * SR), dtype=torch.float64) / SR
+    f0 = midi_to_hz(pitch)
+    signal = torch.zeros_like(t)
+    for h in range(1, n_partials + 1):
+        if (odd_only and h % 2 == 0) or h * f0 >= SR / 2:
+            continue
+        signal += torch.sin(2 * math.pi * h * f0 * t) / h
+    fade = torch.clamp(t / 0.005, max=1.0) * torch.clamp((duration - t) / 0.01, max=1.0)
+    return (signal * torch.exp(-decay * t) * fade).float()
+
+
+def place(events, length: int) -> torch.Tensor:
+    out = torch.zeros(length)
+    for start, sound in events:
+        begin = round(start * SR)
+        end = min(length, begin + sound.numel())
+        out[begin:end] += sound[: end - begin]
+    return out
+
+
+def kick(generator: torch.Generator) -> torch.Tensor:
+    t = torch.arange(round(0.2 * SR)) / SR
+    phase = 2 * math.pi * (50 * t + 60 / 25 * (1 - torch.exp(-25 * t)))  # 110 Hz -> 50 Hz
+    click = 0.3 * torch.randn(t.numel(), generator=generator) * torch.exp(-200 * t)
+    return torch.sin(phase) * torch.exp(-15 * t) + click
+
+
+def hat(generator: torch.Generator) -> torch.Tensor:
+    t = torch.arange(round(0.1 * SR)) / SR
+    noise = torch.randn(t.numel(), generator=generator)
+    bright = noise[1:] - noise[:-1]  # first difference: a high-pass tilt
+    return 0.5 * torch.cat([bright, bright[-1:]]) * torch.exp(-40 * t)
+
+
+@pytest.fixture(scope="module")
+def drums_and_harmony():
+    generator = torch.Generator().manual_seed(0)
+    length = 3 * SR
+    drums = place([(0.25 * k, kick(generator) if k % 2 == 0 else hat(generator)) for k in range(12)],
+                  length)
+    pitches = [55, 59, 62, 57, 60, 64]
+    harmonic = place([(0.5 * k + 0.1, 0.6 * note(p, 0.5)) for k, p in enumerate(pitches)], length)
+    hits = {"kick": [0.7 * kick(generator), kick(generator)], "hat": [0.8 * hat(generator)]}
+    return drums, harmonic, hits
+
+
+STFT = dict(n_fft=512, hop_length=128)
+
+
+def test_drums_harmonic_with_hits(drums_and_harmony):
+    drums, harmonic, hits = drums_and_harmony
+    stems = separate_drums_harmonic(drums + harmonic, SR, hits=hits, max_iter=60, **STFT)
+    assert set(stems) == {"drums", "harmonic"}
+    assert stems["drums"].shape == (1, drums.numel())
+    torch.testing.assert_close(stems["drums"] + stems["harmonic"], (drums + harmonic)[None],
+                               atol=1e-5, rtol=0)
+    assert si_sdr(drums, stems["drums"]) > 12.0
+    assert si_sdr(harmonic, stems["harmonic"]) > 10.0
+
+
+def test_continuity_prior_is_what_separates(drums_and_harmony):
+    # without the prior, free harmonic components soak up drum energy
+    drums, harmonic, hits = drums_and_harmony
+    with_prior = separate_drums_harmonic(drums + harmonic, SR, hits=hits, max_iter=60, **STFT)
+    without = separate_drums_harmonic(drums + harmonic, SR, hits=hits, max_iter=60,
+                                      continuity=0.0, **STFT)
+    assert si_sdr(harmonic, with_prior["harmonic"]) > si_sdr(harmonic, without["harmonic"]) + 1.0
+
+
+def test_drums_harmonic_without_hits(drums_and_harmony):
+    drums, harmonic, _ = drums_and_harmony
+    stems = separate_drums_harmonic(drums + harmonic, SR, drum_templates=None, n_percussive=20,
+                                    max_iter=60, **STFT)
+    assert si_sdr(drums, stems["drums"]) > 4.0
+    assert si_sdr(harmonic, stems["harmonic"]) > 7.0
+
+
+def test_drums_harmonic_multichannel_and_float64(drums_and_harmony):
+    drums, harmonic, hits = drums_and_harmony
+    stereo = torch.stack([drums + harmonic, 0.5 * (drums + harmonic)]).double()
+    stems = separate_drums_harmonic(stereo, SR, hits=hits, max_iter=20, **STFT)
+    assert stems["drums"].shape == stereo.shape and stems["drums"].dtype == torch.float64
+    torch.testing.assert_close(stems["drums"] + stems["harmonic"], stereo, atol=1e-9, rtol=0)
+    for channel, gain in enumerate((1.0, 0.5)):  # each channel is separated, at its own level
+        assert si_sdr(gain * drums, stems["drums"][channel]) > 12.0
+        assert si_sdr(gain * harmonic, stems["harmonic"][channel]) > 10.0
+
+
+def test_percussive_dictionary_atoms_are_hit_frames():
+    generator = torch.Generator().manual_seed(1)
+    hit = hat(generator)
+    dictionary = percussive_dictionary([hit, 0.1 * hit], SR, threshold_db=20.0, **STFT)
+    assert dictionary.sources == ("drums",)
+    torch.testing.assert_close(dictionary.W.sum(0), torch.ones(dictionary.W.shape[1]))
+    # the same hit at another level gives the same atoms (each hit against its own peak)
+    half = dictionary.W.shape[1] // 2
+    torch.testing.assert_close(dictionary.W[:, :half], dictionary.W[:, half:], atol=1e-5, rtol=1e-4)
+
+
+def test_continuity_parts_are_the_gradient():
+    H = torch.rand(2, 3, 12, dtype=torch.float64, requires_grad=True)
+    energy = (H * H).sum(-1)
+    cost = (H.shape[-1] / energy * (H[..., 1:] - H[..., :-1]).pow(2).sum(-1)).sum()
+    (gradient,) = torch.autograd.grad(cost, H)
+    negative, positive = _continuity_parts(H.detach())
+    torch.testing.assert_close(positive - negative, gradient)
+
+
+def test_fit_recovers_a_planted_model():
+    generator = torch.Generator().manual_seed(2)
+    W_p = torch.rand(30, 3, generator=generator)
+    W_h = torch.rand(30, 2, generator=generator)
+    H_p = torch.rand(1, 3, 40, generator=generator)
+    H_h = torch.rand(1, 2, 40, generator=generator)
+    V = W_p @ H_p + W_h @ H_h
+    parts = fit_percussive_harmonic(V, W_p, 2, continuity=0.0, max_iter=300, generator=generator)
+    torch.testing.assert_close(parts["W_p"], W_p / W_p.sum(0))  # fixed templates stay put
+    model = parts["percussive"] + parts["harmonic"]
+    kl = (V * torch.log(V / model) - V + model).sum()
+    assert float(kl) < 1e-3 * float(V.sum())
+
+
+def test_hpss_masks_split_lines():
+    V = torch.zeros(15, 15)
+    V[7, :] = 1.0
+    V[:, 3] += 2.0
+    percussive, harmonic = hpss_masks(V, harmonic_size=5, percussive_size=5)
+    assert float(harmonic[7, 10]) == 1.0 and float(percussive[0, 3]) == 1.0
+    torch.testing.assert_close(percussive + harmonic, torch.ones_like(V))
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    (dict(hits=[]), TypeError),
+    (dict(hits={}), ValueError),
+    (dict(continuity=-1.0), ValueError),
+    (dict(n_harmonic=0), ValueError),
+    (dict(drum_templates=Templates(torch.rand(129, 2), ("drums",), (0, 0), 16000, "stft",
+                                   dict(n_fft=256, hop_length=64, window="hann"))), ValueError),
+    (dict(drum_templates=None, n_percussive=0), ValueError),
+    (dict(drum_templates=None, n_percussive=-1), ValueError),
+])
+def test_drums_harmonic_rejects_bad_input(kwargs, error):
+    with pytest.raises(error):
+        separate_drums_harmonic(torch.randn(SR), SR, **STFT, **kwargs)
+
+
+# --------------------------------------------------------------------------- supervised
+LOW = list(range(36, 48))    # C2..B2, all partials
+HIGH = list(range(60, 72))   # C4..B4, odd partials only
+
+
+def instrument(pitch: int, duration: float) -> torch.Tensor:
+    return note(pitch, duration, odd_only=pitch >= 60, decay=2.0)
+
+
+@pytest.fixture(scope="module")
+def two_instruments():
+    train = {"low": place([(0.3 * k, instrument(p, 0.3)) for k, p in enumerate(LOW)], 4 * SR),
+             "high": place([(0.3 * k, instrument(p, 0.3)) for k, p in enumerate(HIGH)], 4 * SR)}
+    length = 3 * SR
+    low = place([(0.1 + 0.7 * k, 0.8 * instrument(p, 0.6)) for k, p in enumerate([38, 43, 41, 45])],
+                length)
+    high = place([(0.35 * k, 0.5 * instrument(p, 0.3)) for k, p in enumerate([64, 67, 71, 62, 65,
+                                                                                69, 60, 66])],
+                 length)
+    dictionaries = learn_instrument_dictionaries(train, SR, n_fft=1024, hop_length=256)
+    return low, high, dictionaries
+
+
+def test_supervised_separates_two_registers(two_instruments):
+    low, high, dictionaries = two_instruments
+    stems = separate_supervised(low + high, SR, dictionaries, max_iter=60)
+    assert list(stems) == ["low", "high"]
+    torch.testing.assert_close(stems["low"] + stems["high"], (low + high)[None], atol=1e-5, rtol=0)
+    assert si_sdr(low, stems["low"]) > 15.0
+    assert si_sdr(high, stems["high"]) > 12.0
+
+
+def test_dictionaries_save_load_round_trip(two_instruments, tmp_path):
+    low, high, dictionaries = two_instruments
+    path = dictionaries.save(tmp_path / "dictionaries.pt")
+    loaded = Templates.load(path)
+    assert loaded.sources == dictionaries.sources
+    assert loaded.settings == dict(n_fft=1024, hop_length=256, window="hann")
+    torch.testing.assert_close(loaded.W, dictionaries.W)
+    a = separate_supervised(low + high, SR, dictionaries, max_iter=10)
+    b = separate_supervised(low + high, SR, str(path), max_iter=10)
+    torch.testing.assert_close(a["low"], b["low"])
+
+
+def test_exemplars_are_unit_sum_training_frames():
+    tone = instrument(40, 1.0)
+    dictionaries = learn_instrument_dictionaries({"a": tone}, SR, n_fft=256, hop_length=64,
+                                                 exemplar_hop_length=64, threshold_db=60.0)
+    W = dictionaries.W
+    torch.testing.assert_close(W.sum(0), torch.ones(W.shape[1]))
+    assert W.shape[1] <= 1 + SR // 64
+    small = learn_instrument_dictionaries({"a": tone}, SR, n_fft=256, hop_length=64,
+                                          max_exemplars=10)
+    assert small.W.shape[1] == 10
+
+
+def test_nmf_dictionaries():
+    low = place([(0.3 * k, instrument(p, 0.3)) for k, p in enumerate(LOW[:4])], 2 * SR)
+    dictionaries = learn_instrument_dictionaries({"low": low, "other": torch.randn(2 * SR)}, SR,
+                                                 n_fft=512, hop_length=128, method="nmf",
+                                                 n_components=3, max_iter=20)
+    assert dictionaries.W.shape == (257, 6)
+    assert dictionaries.source_components == {"low": [0, 1, 2], "other": [3, 4, 5]}
+
+
+@pytest.mark.parametrize("train, kwargs, error", [
+    ([torch.randn(SR)], {}, TypeError),
+    ({"a": "file.wav"}, {}, TypeError),
+    ({"a": torch.zeros(SR)}, {}, ValueError),
+    ({"a": torch.randn(SR)}, dict(method="pca"), ValueError),
+    ({"a": torch.randn(SR)}, dict(threshold_db=0.0), ValueError),
+    ({"a": torch.randn(SR)}, dict(max_exemplars=0), ValueError),
+    ({"a": torch.randn(100)}, dict(n_fft=512), ValueError),
+])
+def test_learn_dictionaries_rejects_bad_input(train, kwargs, error):
+    with pytest.raises(error):
+        learn_instrument_dictionaries(train, SR, **kwargs)
+
+
+def test_supervised_rejects_other_sample_rate(two_instruments):
+    low, high, dictionaries = two_instruments
+    with pytest.raises(ValueError, match="Hz"):
+        separate_supervised(low + high, 16000, dictionaries)
+
+
+# --------------------------------------------------------------------------- piano roll
+PLANTED = [(45, 0.1, 0.6), (52, 0.7, 1.2), (57, 1.3, 1.9), (60, 1.3, 1.9), (64, 1.3, 1.9),
+           (69, 2.0, 2.5)]
+
+
+@pytest.fixture(scope="module")
+def planted():
+    audio = place([(onset, note(p, offset - onset, decay=1.0)) for p, onset, offset in PLANTED],
+                  3 * SR)
+    return audio
+
+
+ROLL = dict(lowest_pitch=40, n_pitches=32, bins_per_octave=24, frame_rate=50, max_iter=30)
+
+
+def test_piano_roll_finds_planted_notes(planted):
+    roll, times = piano_roll(planted, SR, **ROLL)
+    assert roll.shape == (32, times.numel())
+    assert float(times[1] - times[0]) == pytest.approx(1 / 50, rel=0.15)
+    reference = notes_to_roll(PLANTED, times, lowest_pitch=40, n_pitches=32)
+    scores = frame_scores(binarize_roll(roll, -15.0), reference)
+    assert scores["f_measure"] > 0.85
+    # the strongest pitch of each single note's middle frame is that note
+    for pitch, onset, offset in (PLANTED[0], PLANTED[1], PLANTED[5]):
+        frame = int(torch.argmin((times - (onset + offset) / 2).abs()))
+        assert int(roll[:, frame].argmax()) + 40 == pitch
+
+
+def test_piano_roll_siplca2(planted):
+    roll, times = piano_roll(planted, SR, model="siplca2", **ROLL)
+    reference = notes_to_roll(PLANTED, times, lowest_pitch=40, n_pitches=32)
+    assert frame_scores(binarize_roll(roll, -15.0), reference)["f_measure"] > 0.85
+
+
+def test_harmonic_templates_put_partials_at_log_distances():
+    W = harmonic_templates(2, 36, 6, spread=1)
+    centres = [round(36 * math.log2(h)) for h in range(1, 7)]
+    assert W.shape == (1, 2, centres[-1] + 2, 1)
+    for r in range(2):
+        column = W[0, r, :, 0]
+        peaks = [b for b in range(column.numel()) if column[b] > 0 and all(
+            column[b] > column[c] for c in (b - 1, b + 1) if 0 <= c < column.numel())]
+        assert peaks == centres
+        torch.testing.assert_close(column.sum(), torch.tensor(1.0))
+    # the second template's partials fall off faster
+    assert float(W[0, 1, centres[-1], 0] / W[0, 1, 0, 0]) < float(W[0, 0, centres[-1], 0] / W[0, 0, 0, 0])
+
+
+def test_frame_scores_counts():
+    reference = notes_to_roll([(60, 0.0, 0.3), (62, 0.1, 0.2)], torch.arange(5) / 10,
+                              lowest_pitch=60, n_pitches=3)
+    estimate = torch.zeros(3, 5, dtype=torch.bool)
+    estimate[0, :2] = True   # two hits
+    estimate[2, 0] = True    # one false alarm
+    scores = frame_scores(estimate, reference)
+    assert (scores["tp"], scores["fp"], scores["fn"]) == (2, 1, 2)
+    assert scores["precision"] == pytest.approx(2 / 3)
+    assert scores["recall"] == pytest.approx(0.5)
+    assert scores["f_measure"] == pytest.approx(4 / 7)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(bins_per_octave=30), dict(n_pitches=80, n_harmonics=8), dict(model="nmf"),
+    dict(n_components=0), dict(frame_rate=0.0),
+])
+def test_piano_roll_rejects_bad_settings(kwargs):
+    with pytest.raises(ValueError):
+        piano_roll(torch.randn(SR), SR, **kwargs)

@@ -20,6 +20,7 @@ from nmfsep.apps.recipes.harmonic import (
     hpss_masks,
     percussive_dictionary,
     separate_drums_harmonic,
+    template_spectra,
 )
 from nmfsep.apps.recipes.piano_roll import (
     binarize_roll,
@@ -82,8 +83,8 @@ def hat(generator: torch.Generator) -> torch.Tensor:
 def drums_and_harmony():
     generator = torch.Generator().manual_seed(0)
     length = 3 * SR
-    drums = place([(0.25 * k, kick(generator) if k % 2 == 0 else hat(generator)) for k in range(12)],
-                  length)
+    beats = [(0.25 * k, kick(generator) if k % 2 == 0 else hat(generator)) for k in range(12)]
+    drums = place(beats, length)
     pitches = [55, 59, 62, 57, 60, 64]
     harmonic = place([(0.5 * k + 0.1, 0.6 * note(p, 0.5)) for k, p in enumerate(pitches)], length)
     hits = {"kick": [0.7 * kick(generator), kick(generator)], "hat": [0.8 * hat(generator)]}
@@ -113,7 +114,16 @@ def test_continuity_prior_is_what_separates(drums_and_harmony):
     assert si_sdr(harmonic, with_prior["harmonic"]) > si_sdr(harmonic, without["harmonic"]) + 1.0
 
 
-def test_drums_harmonic_without_hits(drums_and_harmony):
+def test_drums_harmonic_without_hits_generic_templates(drums_and_harmony):
+    # the shipped generic templates (22.05 kHz, STFT 1024) are resampled to this 8 kHz STFT
+    drums, harmonic, _ = drums_and_harmony
+    stems = separate_drums_harmonic(drums + harmonic, SR, max_iter=60, **STFT)
+    assert si_sdr(drums, stems["drums"]) > 10.0
+    assert si_sdr(harmonic, stems["harmonic"]) > 12.0
+
+
+def test_drums_harmonic_without_any_drum_prior(drums_and_harmony):
+    # percussive spectra learned from an HPSS split of the mixture only
     drums, harmonic, _ = drums_and_harmony
     stems = separate_drums_harmonic(drums + harmonic, SR, drum_templates=None, n_percussive=20,
                                     max_iter=60, **STFT)
@@ -141,6 +151,27 @@ def test_percussive_dictionary_atoms_are_hit_frames():
     # the same hit at another level gives the same atoms (each hit against its own peak)
     half = dictionary.W.shape[1] // 2
     torch.testing.assert_close(dictionary.W[:, :half], dictionary.W[:, half:], atol=1e-5, rtol=1e-4)
+
+
+def test_template_spectra_resample_in_frequency():
+    generator = torch.Generator().manual_seed(3)
+    W = torch.rand(129, 3, generator=generator)
+    templates = Templates(W, ("drums",), (0, 0, 0), SR, "stft",
+                          dict(n_fft=256, hop_length=64, window="hann"))
+    unit = W / W.sum(0)
+    torch.testing.assert_close(template_spectra(templates, SR, 256), unit)
+    # twice the FFT size: every other bin is a source bin, those between are midpoints
+    doubled = template_spectra(templates, SR, 512)
+    ratio = doubled[::2] / unit
+    torch.testing.assert_close(ratio, ratio[:1].expand_as(ratio))
+    torch.testing.assert_close(doubled[1::2], (doubled[:-1:2] + doubled[2::2]) / 2)
+    # twice the sample rate: the upper half lies above the templates' Nyquist frequency
+    assert float(template_spectra(templates, 2 * SR, 512)[130:].abs().max()) == 0.0
+    # NMFD frames within the threshold of their template's loudest frame become atoms
+    decay = torch.tensor([1.0, 0.5, 0.01])  # 0, -6 and -40 dB
+    nmfd = Templates(W[:, :2, None] * decay, ("drums",), (0, 0), SR, "stft",
+                     dict(n_fft=256, hop_length=64, window="hann"))
+    assert template_spectra(nmfd, SR, 256, threshold_db=20.0).shape == (129, 4)
 
 
 def test_continuity_parts_are_the_gradient():
@@ -180,8 +211,10 @@ def test_hpss_masks_split_lines():
     (dict(hits={}), ValueError),
     (dict(continuity=-1.0), ValueError),
     (dict(n_harmonic=0), ValueError),
-    (dict(drum_templates=Templates(torch.rand(129, 2), ("drums",), (0, 0), 16000, "stft",
-                                   dict(n_fft=256, hop_length=64, window="hann"))), ValueError),
+    (dict(drum_templates=Templates(torch.rand(1, 2, 5, 3), ("drums",), (0, 0), SR, "cqt",
+                                   dict(fmin=32.7, n_bins=5, bins_per_octave=12,
+                                        hop_length=64))), ValueError),
+    (dict(drum_templates="no_such_templates.pt"), FileNotFoundError),
     (dict(drum_templates=None, n_percussive=0), ValueError),
     (dict(drum_templates=None, n_percussive=-1), ValueError),
 ])
@@ -320,7 +353,8 @@ def test_harmonic_templates_put_partials_at_log_distances():
         assert peaks == centres
         torch.testing.assert_close(column.sum(), torch.tensor(1.0))
     # the second template's partials fall off faster
-    assert float(W[0, 1, centres[-1], 0] / W[0, 1, 0, 0]) < float(W[0, 0, centres[-1], 0] / W[0, 0, 0, 0])
+    top, fundamental = W[0, :, centres[-1], 0], W[0, :, 0, 0]
+    assert float(top[1] / fundamental[1]) < float(top[0] / fundamental[0])
 
 
 def test_frame_scores_counts():
@@ -343,3 +377,33 @@ def test_frame_scores_counts():
 def test_piano_roll_rejects_bad_settings(kwargs):
     with pytest.raises(ValueError):
         piano_roll(torch.randn(SR), SR, **kwargs)
+
+
+# --------------------------------------------------------------------------- registry
+def test_recipes_are_registered_and_run_from_files(drums_and_harmony, two_instruments, tmp_path):
+    from nmfsep.io import load, save
+    from nmfsep.recipes import RECIPES, run_recipe
+
+    assert RECIPES["drums-harmonic"].sources == ("drums", "harmonic")
+    assert RECIPES["drums-harmonic"].uses_hits and RECIPES["piano-bass"].uses_templates
+    drums, harmonic, hits = drums_and_harmony
+    save(tmp_path / "mix.wav", (drums + harmonic)[None], SR)
+    hit_files = [save(tmp_path / "hits" / f"{role}_{k}.wav", hit[None], SR)
+                 for role, items in hits.items() for k, hit in enumerate(items)]
+    paths = run_recipe("drums-harmonic", tmp_path / "mix.wav", tmp_path / "dvh", hits=hit_files,
+                       verbose=False)
+    assert sorted(paths) == ["drums", "harmonic"]
+    estimate, _ = load(paths["drums"])
+    assert si_sdr(drums, estimate) > 10.0  # default STFT at 8 kHz: 1024 / 256
+    folder = run_recipe("drums-harmonic", tmp_path / "mix.wav", tmp_path / "dvh2",
+                        hits=[tmp_path / "hits"], verbose=False)
+    torch.testing.assert_close(load(folder["drums"])[0], estimate, atol=1e-4, rtol=0)
+
+    low, high, dictionaries = two_instruments
+    save(tmp_path / "duo.wav", (low + high)[None], SR)
+    dictionaries.save(tmp_path / "duo.pt")
+    paths = run_recipe("piano-bass", tmp_path / "duo.wav", tmp_path / "duo",
+                       templates=tmp_path / "duo.pt", verbose=False)
+    assert si_sdr(low, load(paths["low"])[0]) > 15.0
+    with pytest.raises(ValueError, match="learn_instrument_dictionaries"):
+        run_recipe("piano-bass", tmp_path / "duo.wav", tmp_path / "none", verbose=False)

@@ -17,9 +17,9 @@ What makes them fast (``benchmarks/speed.py`` measures it):
 
 * beta = 2 never forms the model: products with V and R x R Gram matrices suffice, for the
   loss too (NMFD's Gram matrices come from H's autocorrelation and W's, over the shifts);
-* within a fit, NMF at beta = 2 updates H a block of rows at a time and takes the next W
-  update's ``Hᵀ V`` from the same blocks of V while they are in cache
-  (:func:`nmf_update_H_and_prepare_W_`): V is read once per iteration;
+* within a fit, NMF updates H a block of rows at a time, and at beta = 2 takes the next W
+  update's ``Hᵀ V`` from the same blocks of V while they are in cache (:func:`nmf_update_H_`):
+  V is read once per iteration;
 * other betas form the model one block of rows at a time, in a buffer small enough to stay in
   cache, and turn it into the weights in place: V is read once per update and no temporary
   as large as V is allocated or sent to memory;
@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import functools
 import weakref
-from typing import Dict, Iterator, Optional, Tuple
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -40,7 +42,7 @@ from torch import Tensor
 
 from ._validation import eps_for
 from .metrics import beta_div
-from .updates import data_weights
+from .updates import data_weights, denormals_flushed
 
 __all__ = [
     "Workspace",
@@ -50,7 +52,7 @@ __all__ = [
     "linear_loss",
     "nmf_parts",
     "nmf_loss",
-    "nmf_update_H_and_prepare_W_",
+    "nmf_update_H_",
     "batched_nmf_parts",
     "batched_nmf_loss",
     "nmfd_parts",
@@ -60,7 +62,7 @@ __all__ = [
     "fold_shifts",
 ]
 
-#: Size of one block of the model for beta != 2 on the CPU: a few blocks fit in the caches.
+#: Bytes of V (and of each temporary) per block on the CPU: a few blocks fit in the caches.
 BLOCK_BYTES = 4 * 2 ** 20
 #: The same on GPUs, where the point of blocks is only to bound the temporaries' memory.
 GPU_BLOCK_BYTES = 512 * 2 ** 20
@@ -102,6 +104,14 @@ class Workspace:
             buf = make(shape, dtype=like.dtype, device=like.device)
             self._buffers[name] = buf
         return buf
+
+    def flat(self, name: str, numel: int, like: Tensor) -> Tensor:
+        """The first ``numel`` elements of a 1-D buffer kept under ``name`` (grown if needed)."""
+        buf = self._buffers.get(name)
+        if buf is None or buf.numel() < numel or buf.dtype != like.dtype or buf.device != like.device:
+            buf = torch.empty(numel, dtype=like.dtype, device=like.device)
+            self._buffers[name] = buf
+        return buf[:numel]
 
     def memo(self, name: str, tensor: Tensor, compute) -> Tensor:
         """``compute()``, remembered while it is asked about the same, unmodified ``tensor``."""
@@ -152,27 +162,92 @@ def workspace_of(model) -> Optional[Workspace]:
 
 # -- V (N, M, P) ≈ A @ B, A (M, K) shared or (N, M, K) per item, B (N, K, P) ---------------------
 
-def _blocks(N: int, M: int, P: int, max_elements: int) -> Iterator[Tuple[slice, slice]]:
-    """(items, rows) slices covering V, each block at most ``max_elements`` (one row at least).
+def _blocks(N: int, M: int, P: int, max_elements: int, multiple: int = 1) -> List[Tuple[slice, slice]]:
+    """(items, rows) slices covering V, blocks of about ``max_elements`` (one row at least).
 
-    Small items are taken several at a time, large ones a band of rows at a time.
+    Small items are taken several at a time, large ones a band of rows at a time. The blocks
+    are of equal sizes and, where there are several, their number is a multiple of
+    ``multiple`` (the workers share them evenly).
     """
+    def split(length, pieces):
+        pieces = min(length, -(-pieces // multiple) * multiple)
+        size = -(-length // pieces)
+        return [slice(start, min(start + size, length)) for start in range(0, length, size)]
+
     if M * P <= max_elements:
-        per = max(1, max_elements // (M * P))
-        for n in range(0, N, per):
-            yield slice(n, min(n + per, N)), slice(0, M)
-        return
-    rows = max(1, max_elements // P)
-    for n in range(N):
-        for m in range(0, M, rows):
-            yield slice(n, n + 1), slice(m, min(m + rows, M))
+        return [(items, slice(0, M)) for items in split(N, -(-N * M * P // max_elements))]
+    return [(slice(n, n + 1), rows) for n in range(N) for rows in split(M, -(-M * P // max_elements))]
+
+
+def _plan(V: Tensor, workspace: Workspace) -> Tuple[List[Tuple[slice, slice]], int]:
+    """The blocks of V (N, M, P) and the number of workers for a pass over them."""
+    threads = _pass_threads.get() if V.device.type == "cpu" else None
+    threads = threads or 1
+    blocks = _blocks(*V.shape, _block_elements(V, workspace), multiple=threads)
+    return blocks, min(threads, len(blocks))
 
 
 def _block_elements(V: Tensor, workspace: Workspace) -> int:
     """Elements of V per block: cache-sized on the CPU; on a GPU blocks only add kernel
     launches, so they are as large as a GPU temporary may reasonably be."""
-    block_bytes = workspace.block_bytes if V.device.type == "cpu" else max(workspace.block_bytes, GPU_BLOCK_BYTES)
+    block_bytes = workspace.block_bytes
+    if V.device.type != "cpu":
+        block_bytes = max(block_bytes, GPU_BLOCK_BYTES)
     return max(V.shape[-1], block_bytes // V.element_size())
+
+
+_pool: Optional[ThreadPoolExecutor] = None
+# torch's intra-op thread count when the running fast path started (it runs on one thread)
+_pass_threads: ContextVar[Optional[int]] = ContextVar("nmfsep_pass_threads", default=None)
+
+
+def _on_one_thread(function):
+    """Run a fast path with torch's operations on the calling thread only.
+
+    Its heavy work goes through :func:`_run_blocks` on as many threads as torch had; its small
+    operations are cheaper without waking a thread pool, and much cheaper when another process
+    holds a core (each parallel operation then waits a scheduler time slice, ~10 ms). torch's
+    thread count is process-wide: other threads' torch work runs single-threaded meanwhile.
+    """
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        if _pass_threads.get() is not None:  # called by another fast path
+            return function(*args, **kwargs)
+        threads = torch.get_num_threads()
+        token = _pass_threads.set(threads)
+        torch.set_num_threads(1)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+            _pass_threads.reset(token)
+
+    return wrapper
+
+
+def _run_blocks(blocks, work, n_workers: int) -> None:
+    """Call ``work(worker, items, rows)`` for every block; worker k takes blocks k, k + n, ....
+
+    The workers are threads whose operations (MKL's included) are single-threaded: they meet
+    once per pass, not at every operation of every block, and the static split makes every
+    result the same from run to run.
+    """
+    global _pool
+    if n_workers == 1:
+        for items, rows in blocks:
+            work(0, items, rows)
+        return
+    if _pool is None or _pool._max_workers < n_workers:
+        _pool = ThreadPoolExecutor(n_workers, thread_name_prefix="nmfsep-blocks")
+    flush = denormals_flushed()
+
+    def task(k):
+        torch.set_flush_denormal(flush)  # a per-thread flag: follow the fit's
+        for items, rows in blocks[k::n_workers]:
+            work(k, items, rows)
+
+    for future in [_pool.submit(task, k) for k in range(n_workers)]:
+        future.result()
 
 
 def _block_of(A: Tensor, items: slice, rows: slice) -> Tensor:
@@ -210,7 +285,10 @@ def _add_to_A_part(target: Tensor, weight: Tensor, B: Tensor, first: bool) -> No
 
 
 def _add_to_B_part(target: Tensor, A: Tensor, weight: Tensor, first: bool) -> None:
-    """``target[n] (K, P) (+)= A[n]ᵀ @ weight[n]`` (overwritten when ``first``)."""
+    """``target[n] (K, P) (+)= A[n]ᵀ @ weight[n]`` (overwritten when ``first``).
+
+    ``Aᵀ W``, not ``(Wᵀ A)ᵀ``: with the short K axis first MKL is up to 9x faster for small K.
+    """
     if weight.shape[0] == 1:
         target[0].addmm_(_as_matrix(A).t(), weight[0], beta=0 if first else 1)
     elif first:
@@ -228,14 +306,7 @@ def _gram(B: Tensor, per_item: bool) -> Tensor:
     return gram if per_item else gram.sum(0)
 
 
-def _t_matmul(A: Tensor, V: Tensor) -> Tensor:
-    """``A[n]ᵀ @ V[n]`` (K, P) for every item (A shared or per item)."""
-    if V.shape[0] == 1:
-        # Aᵀ V, not (Vᵀ A)ᵀ: with the short K axis first MKL is up to 9x faster for small K
-        return (_as_matrix(A).t() @ V[0]).unsqueeze(0)
-    return torch.matmul(A.transpose(-1, -2), V)
-
-
+@_on_one_thread
 def linear_parts(
     V: Tensor,
     A: Tensor,
@@ -292,9 +363,9 @@ def _euclidean_parts(V, A, B, wrt, gram_B, workspace):
     # a K x K Gram matrix, so the model is never formed (two GEMMs with V, K x K algebra).
     # The product with V may have been computed by the last loss evaluation.
     other = B if wrt == "A" else A
-    negative = workspace.take(f"product of V for {wrt}", V, other)
+    negative = workspace.take(f"stashed product for {wrt}", V, other)
     if negative is None:
-        negative = _product_with_V(V, A, B, wrt)
+        negative = _product_with_V(V, A, B, wrt, workspace)
     if wrt == "B":
         return negative, torch.matmul(torch.matmul(A.transpose(-1, -2), A), B)
     per_item = A.dim() == 3
@@ -305,25 +376,52 @@ def _euclidean_parts(V, A, B, wrt, gram_B, workspace):
     return negative, positive
 
 
-def _product_with_V(V, A, B, wrt):
-    """The negative part for beta = 2: ``V Bᵀ`` (summed over shared items) or ``Aᵀ V``."""
-    if wrt == "B":
-        return _t_matmul(A, V)
-    per_item = A.dim() == 3
-    if V.shape[0] == 1:  # (B Vᵀ)ᵀ: the short K axis first, as in _t_matmul
-        negative = (B[0] @ V[0].t()).t()
-        return negative.unsqueeze(0) if per_item else negative
-    negative = torch.bmm(V, B.transpose(1, 2))
-    return negative if per_item else negative.sum(0)
+def _product_with_V(V, A, B, wrt, workspace, name=None):
+    """The negative part for beta = 2: ``V Bᵀ`` (summed over shared items) or ``Aᵀ V``, a
+    band of V's rows at a time (written to the workspace buffer ``name``)."""
+    return _accumulate(V, A, B, wrt, workspace, [name or f"product of V for {wrt}"],
+                       lambda k, items, rows, A_block: [V[items, rows]])[0]
+
+
+def _block_weights(V, A_block, B, beta, workspace, k, items, rows):
+    """The weights (negative, and positive unless beta = 1) of a block of V, formed in worker
+    ``k``'s buffers from the block's model ``A_block @ B[items]``."""
+    n, m, P = items.stop - items.start, rows.stop - rows.start, V.shape[2]
+    model = _product(A_block, B[items], _scratch(workspace, "block", k, n * m * P, V).view(n, m, P))
+    pos_out = None if beta == 1 else _scratch(workspace, "positive weight", k, n * m * P, V).view(n, m, P)
+    weights = data_weights(V[items, rows], model, beta, overwrite=True, positive_out=pos_out)
+    return [w for w in weights if w is not None]
 
 
 def _blocked_parts(V, A, B, beta, wrt, workspace):
+    K = A.shape[-1]
+
+    def weights(k, items, rows, A_block):
+        return _block_weights(V, A_block, B, beta, workspace, k, items, rows)
+
+    names = [f"negative {wrt}"] + ([] if beta == 1 else [f"positive {wrt}"])
+    parts = _accumulate(V, A, B, wrt, workspace, names, weights)
+    if beta != 1:
+        return parts[0], parts[1]
+    # the positive weight is one: the parts are sums of the other factor
+    if wrt == "A":
+        return parts[0], B.sum((0, 2)).view(1, K) if A.dim() == 2 else B.sum(2).unsqueeze(1)
+    return parts[0], A.sum(0).view(1, K, 1) if A.dim() == 2 else A.sum(1).unsqueeze(2)
+
+
+def _accumulate(V, A, B, wrt, workspace, names, weights):
+    """The parts ``weight @ Bᵀ`` (``wrt="A"``) or ``Aᵀ @ weight`` (``wrt="B"``) for each weight
+    that ``weights(worker, items, rows, A_block)`` returns for a block of V, one per name.
+
+    Blocks that add into the same entries (bands of rows of an item for B's parts, several
+    items for a shared A's) are summed by each worker into its own zeroed copy, and the copies
+    are added up in worker order at the end.
+    """
     N, M, P = V.shape
     K = A.shape[-1]
     shared = A.dim() == 2
-    max_elements = _block_elements(V, workspace)
-    model_buf = workspace.buffer("block", (max_elements,), V)
-    positive_buf = None if beta == 1 else workspace.buffer("positive weight", (max_elements,), V)
+    blocks, n_workers = _plan(V, workspace)
+    summed = blocks[0][1] != slice(0, M) if wrt == "B" else shared and N > 1
 
     def part(name):
         if wrt == "B":
@@ -332,31 +430,33 @@ def _blocked_parts(V, A, B, beta, wrt, workspace):
             return workspace.buffer(name, (K, M), V).t()
         return workspace.buffer(name, (N, M, K), V)
 
-    negative = part(f"negative {wrt}")
-    positive = None if beta == 1 else part(f"positive {wrt}")
-    for items, rows in _blocks(N, M, P, max_elements):
-        n, m = items.stop - items.start, rows.stop - rows.start
+    copies = [[part(name + (f" {k}" if k else "")) for name in names]
+              for k in range(n_workers if summed else 1)]
+    if summed:
+        for target in sum(copies, []):
+            target.zero_()
+
+    def work(k, items, rows):
         A_block = _block_of(A, items, rows)
-        model = _product(A_block, B[items], model_buf[: n * m * P].view(n, m, P))
-        pos_out = None if positive_buf is None else positive_buf[: n * m * P].view(n, m, P)
-        weight_neg, weight_pos = data_weights(V[items, rows], model, beta, overwrite=True,
-                                              positive_out=pos_out)
-        for target, weight in ((negative, weight_neg), (positive, weight_pos)):
-            if weight is None:
-                continue
-            if wrt == "A":  # a shared A's part sums over the items; a per-item one does not
-                first = items.start == 0 or not shared
-                _add_to_A_part(_block_of(target, items, rows), weight, B[items], first)
+        for target, weight in zip(copies[k if summed else 0], weights(k, items, rows, A_block)):
+            if wrt == "A":
+                _add_to_A_part(_block_of(target, items, rows), weight, B[items], not summed)
             else:
-                _add_to_B_part(target[items], A_block, weight, rows.start == 0)
-    if beta == 1:  # the positive weight is one: the parts are sums of the other factor
-        if wrt == "A":
-            positive = B.sum((0, 2)).view(1, K) if shared else B.sum(2).unsqueeze(1)
-        else:
-            positive = A.sum(0).view(1, K, 1) if shared else A.sum(1).unsqueeze(2)
-    return negative, positive
+                _add_to_B_part(target[items], A_block, weight, not summed)
+
+    _run_blocks(blocks, work, n_workers)
+    for extra in copies[1:]:
+        for target, partial in zip(copies[0], extra):
+            target.add_(partial)
+    return copies[0]
 
 
+def _scratch(workspace: Workspace, name: str, worker: int, numel: int, like: Tensor) -> Tensor:
+    """The first ``numel`` elements of worker ``worker``'s block buffer ``name``."""
+    return workspace.flat(f"{name} {worker}", numel, like)
+
+
+@_on_one_thread
 def linear_loss(
     V: Tensor,
     A: Tensor,
@@ -385,15 +485,16 @@ def linear_loss(
         workspace = Workspace()
     if beta == 2:
         squared_norm = workspace.memo(
-            "sum of V²", V, lambda: _block_sum(V, workspace, lambda v, out, *_: torch.mul(v, v, out=out).sum()))
+            "sum of V²", V,
+            lambda: _block_sum(V, workspace, lambda v, out, *_: torch.mul(v, v, out=out).sum()))
         if gram_B is None:
             gram_B = _gram(B, A.dim() == 3)
         # <V, A B> through the product with V that the next update of ``next_wrt`` needs: it
         # is kept for that update, which then costs no product with V
-        key, factor = f"product of V for {next_wrt}", (B if next_wrt == "A" else A)
+        key, factor = f"stashed product for {next_wrt}", (B if next_wrt == "A" else A)
         product = workspace.take(key, V, factor, keep=True)
-        if product is None:
-            product = _product_with_V(V, A, B, next_wrt)
+        if product is None:  # its own buffer: an update's products must not overwrite it
+            product = _product_with_V(V, A, B, next_wrt, workspace, name=key)
             workspace.stash(key, product, V, factor)
         cross = (product.double() * (A if next_wrt == "A" else B).double()).sum()
         model_norm = (torch.matmul(A.transpose(-1, -2), A).double() * gram_B.double()).sum()
@@ -412,29 +513,34 @@ def linear_loss(
             model(items, rows, out).add_(eps).log_().mul_(v).sum()))
         model_sum = (A.sum(-2) * B.sum(-1)).sum().double()
         return (constant - cross + model_sum).clamp_min(0).to(V.dtype)
-    return _block_sum(V, workspace, lambda v, out, items, rows: beta_div(model(items, rows, out), v, beta)).to(V.dtype)
+    return _block_sum(
+        V, workspace, lambda v, out, items, rows: beta_div(model(items, rows, out), v, beta)).to(V.dtype)
 
 
 def _block_sum(V: Tensor, workspace: Workspace, term) -> Tensor:
     """The float64 sum over V's blocks of ``term(v, out, items, rows)`` (a 0-dim tensor): ``v``
     is the block ``V[items, rows]`` and ``out`` a buffer of its shape.
 
-    Float32 sums of cache-sized blocks, added in float64: accurate to ~1e-9 where one float32
-    sum over all of V can be off by 1e-3, and 20x faster than converting V to float64.
+    Float32 sums of cache-sized blocks, added in float64 in block order: accurate to ~1e-9
+    where one float32 sum over all of V can be off by 1e-3, and 20x faster than converting V
+    to float64.
     """
-    N, M, P = V.shape
-    max_elements = _block_elements(V, workspace)
-    buf = workspace.buffer("block", (max_elements,), V)
-    total = torch.zeros((), dtype=torch.float64, device=V.device)
-    for items, rows in _blocks(N, M, P, max_elements):
+    blocks, n_workers = _plan(V, workspace)
+    sums = [None] * len(blocks)
+    index = {(items.start, rows.start): i for i, (items, rows) in enumerate(blocks)}
+
+    def work(k, items, rows):
         v = V[items, rows]
-        out = buf[: v.numel()].view(v.shape)
-        total += term(v, out, items, rows).double()
-    return total
+        out = _scratch(workspace, "block", k, v.numel(), V).view(v.shape)
+        sums[index[items.start, rows.start]] = term(v, out, items, rows).double()
+
+    _run_blocks(blocks, work, n_workers)
+    return torch.stack(sums).sum() if sums else torch.zeros((), dtype=torch.float64, device=V.device)
 
 
 # -- NMF ----------------------------------------------------------------------------------------
 
+@_on_one_thread
 def nmf_parts(
     name: str, V: Tensor, W: Tensor, H: Tensor, beta: float, workspace: Optional[Workspace] = None
 ) -> Tuple[Tensor, Tensor]:
@@ -452,34 +558,57 @@ def nmf_parts(
     return negative[0].t(), positive[0].t()
 
 
+@_on_one_thread
 def nmf_loss(V: Tensor, W: Tensor, H: Tensor, beta: float, workspace: Optional[Workspace] = None) -> Tensor:
     """:math:`D_\\beta(V \\mid H W^\\top)` without forming ``H Wᵀ`` at once (dense V)."""
     return linear_loss(V.unsqueeze(0), H, W.t().unsqueeze(0), beta, workspace)
 
 
-def nmf_update_H_and_prepare_W_(V: Tensor, W: Tensor, H: Tensor, workspace: Workspace) -> None:
-    """beta = 2: update ``H`` a block of rows at a time, and accumulate ``Hᵀ V`` with each
-    updated block while that block of V is still in cache.
+@_on_one_thread
+def nmf_update_H_(V: Tensor, W: Tensor, H: Tensor, beta: float, workspace: Workspace, *,
+                  prepare_W: bool = False) -> None:
+    """Update ``H`` in place a block of rows at a time, through ``workspace.update``.
 
-    ``Hᵀ V`` is the next update of W's negative part: it is stashed for it (and for the loss),
-    so that an iteration reads V from memory once instead of twice. ``workspace.update``
-    applies the multiplicative update to the rows (H's rows are independent given W).
+    Each block is updated as soon as its parts are known (H's rows are independent given W),
+    on the thread that computed them, while its rows are in cache: no full-size pass over H in
+    the main thread. For beta = 2 with ``prepare_W`` the pass also accumulates ``Hᵀ V`` with
+    the updated rows, the next W update's negative part, while each block of V is still in
+    cache; it is stashed for that update and for the loss, so that an iteration reads V from
+    memory once instead of twice.
     """
     N, C = V.shape
     R = W.shape[1]
-    rows_per_block = max(1, _block_elements(V, workspace) // C)
-    gram = W.t() @ W
-    negative = workspace.buffer("negative A", (R, N), V).t()  # transposed: see _add_to_A_part
-    product = workspace.buffer("product of V for B", (R, C), V)
-    for start in range(0, N, rows_per_block):
-        rows = slice(start, min(start + rows_per_block, N))
-        block = V[rows]
-        negative[rows].addmm_(block, W, beta=0)
-        workspace.update("H", negative[rows], (gram @ H[rows].t()).t(), rows)
-        product.addmm_(H[rows].t(), block, beta=0 if start == 0 else 1)
-    workspace.stash("product of V for B", product.unsqueeze(0), V.unsqueeze(0), H)
+    V3, B = V.unsqueeze(0), W.t().unsqueeze(0)
+    blocks, n_workers = _plan(V3, workspace)
+    gram = W.t() @ W if beta == 2 else None
+    sum_W = W.sum(0, keepdim=True) if beta == 1 else None
+    # parts stored transposed (see _add_to_A_part), the product with V summed per worker
+    negative = workspace.buffer("negative A", (R, N), V).t()
+    positive = workspace.buffer("positive A", (R, N), V).t() if beta not in (1, 2) else None
+    prepare_W = prepare_W and beta == 2
+    products = [workspace.buffer("stashed product for B" + (f" {k}" if k else ""), (R, C), V).zero_()
+                for k in range(n_workers if prepare_W else 0)]
+
+    def work(k, items, rows):
+        if beta == 2:
+            negative[rows].addmm_(V[rows], W, beta=0)
+            workspace.update("H", negative[rows], (gram @ H[rows].t()).t(), rows)
+            if prepare_W:
+                products[k].addmm_(H[rows].t(), V[rows])
+            return
+        weights = _block_weights(V3, H[rows], B, beta, workspace, k, items, rows)
+        for target, weight in zip((negative, positive), weights):
+            _add_to_A_part(target[rows], weight, B, True)
+        workspace.update("H", negative[rows], sum_W if beta == 1 else positive[rows], rows)
+
+    _run_blocks(blocks, work, n_workers)
+    if prepare_W:
+        for partial in products[1:]:
+            products[0].add_(partial)
+        workspace.stash("stashed product for B", products[0].unsqueeze(0), V3, H)
 
 
+@_on_one_thread
 def batched_nmf_parts(
     name: str, V: Tensor, W: Tensor, H: Tensor, beta: float, workspace: Optional[Workspace] = None
 ) -> Tuple[Tensor, Tensor]:
@@ -501,6 +630,7 @@ def batched_nmf_parts(
     return negative.transpose(1, 2), positive.transpose(1, 2)
 
 
+@_on_one_thread
 def batched_nmf_loss(V: Tensor, W: Tensor, H: Tensor, beta: float,
                      workspace: Optional[Workspace] = None) -> Tensor:
     """The summed loss of :func:`batched_nmf_parts`' factorisations."""
@@ -587,6 +717,7 @@ def _shift_kernel(gram: Tensor, R: int, T: int) -> Tensor:
     return diagonals.sum(-1).flip(-1)
 
 
+@_on_one_thread
 def nmfd_parts(
     name: str, V: Tensor, W: Tensor, H: Tensor, beta: float, workspace: Optional[Workspace] = None
 ) -> Tuple[Tensor, Tensor]:
@@ -603,7 +734,7 @@ def nmfd_parts(
     W2 = W.reshape(C, R * T)
     if name == "H" and beta == 2:
         positive = F.conv1d(H, _shift_kernel(W2.t() @ W2, R, T), padding=T - 1)
-        return fold_shifts(_t_matmul(W2, V), T), positive
+        return fold_shifts(_product_with_V(V, W2, None, "B", workspace), T), positive
     Hs = shifted_activations(H, T, workspace)
     if name == "W":
         gram = _shifted_gram(Hs, R, T) if beta == 2 else None
@@ -615,7 +746,9 @@ def nmfd_parts(
     return fold_shifts(negative, T), fold_shifts(positive, T)
 
 
-def nmfd_loss(V: Tensor, W: Tensor, H: Tensor, beta: float, workspace: Optional[Workspace] = None) -> Tensor:
+@_on_one_thread
+def nmfd_loss(V: Tensor, W: Tensor, H: Tensor, beta: float,
+              workspace: Optional[Workspace] = None) -> Tensor:
     """:math:`D_\\beta(V \\mid \\hat V)` for NMFD (shapes of :func:`nmfd_parts`) through the
     shifted activations: for beta = 2 from Gram matrices and ``W₂ᵀ V``, otherwise block by
     block, without the convolution's full-size temporaries.

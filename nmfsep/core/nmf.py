@@ -553,11 +553,10 @@ class NMF(BaseComponent):
             return super()._gradient_parts(name, V.to_dense() if V.is_sparse else V, beta)
         workspace = fastpaths.workspace_of(self)
         W, H = self.W.detach(), self.H.detach()
-        if (name == "H" and beta == 2 and not V.is_sparse and self.W.requires_grad
-                and workspace is not None and workspace.update is not None):
-            # in a fit that updates W next: update H block by block and take the next W
-            # update's product with V from the same pass (V read once per iteration)
-            fastpaths.nmf_update_H_and_prepare_W_(V, W, H, workspace)
+        if name == "H" and not V.is_sparse and workspace is not None and workspace.update is not None:
+            # in a fit: update H block by block as its parts come, and (beta = 2) take the next
+            # W update's product with V from the same pass: V is read once per iteration
+            fastpaths.nmf_update_H_(V, W, H, beta, workspace, prepare_W=self.W.requires_grad)
             return None
         return fastpaths.nmf_parts(name, V, W, H, beta, workspace)
 

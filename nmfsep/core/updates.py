@@ -34,6 +34,7 @@ __all__ = [
     "autograd_parts",
     "data_weights",
     "flush_denormal",
+    "denormals_flushed",
 ]
 
 
@@ -85,6 +86,24 @@ def data_weights(
     return (V * ratio if V.is_sparse else ratio.mul_(V)), positive
 
 
+#: Factors smaller than this are updated on one thread: waking torch's thread pool costs more
+#: than their few microseconds of work (and ~10 ms per operation when the machine is busy).
+SMALL_ON_ONE_THREAD = 2 ** 18
+
+
+@contextlib.contextmanager
+def _one_thread_if(condition: bool):
+    threads = torch.get_num_threads()
+    if not condition or threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def multiplicative_update_(
     param: Tensor,
     negative: Tensor,
@@ -117,7 +136,7 @@ def multiplicative_update_(
     exponent : float, optional
         Override of :func:`mu_exponent`.
     """
-    with torch.no_grad():
+    with torch.no_grad(), _one_thread_if(param.numel() < SMALL_ON_ONE_THREAD):
         denominator = positive
         # penalties broadcast (the positive part may be a (1, R) sum), so no in-place here
         if l1:
@@ -158,20 +177,34 @@ def autograd_parts(
     return negative.clamp_min_(0), positive.clamp_min_(0)
 
 
+# How many flush_denormal blocks are running: threads that work for them (the fast paths'
+# block workers) flush denormals too, the flag being per thread.
+_flushing = 0
+
+
 @contextlib.contextmanager
 def flush_denormal(device: torch.device):
     """Flush denormal numbers to zero on the CPU while the block runs.
 
     Multiplicative updates with ``beta < 2`` drive small entries towards zero, where x86 CPUs
     slow down by orders of magnitude on denormals. torch offers no getter for the flag, so it is
-    reset to torch's default (off) afterwards.
+    reset to torch's default (off) afterwards. The flag is per thread: helper threads started
+    inside the block follow it through :func:`denormals_flushed`.
     """
+    global _flushing
     if device.type != "cpu":
         yield
         return
     changed = torch.set_flush_denormal(True)
+    _flushing += 1
     try:
         yield
     finally:
+        _flushing -= 1
         if changed:
             torch.set_flush_denormal(False)
+
+
+def denormals_flushed() -> bool:
+    """Whether a :func:`flush_denormal` block is running (in any thread)."""
+    return _flushing > 0

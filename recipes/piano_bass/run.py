@@ -44,7 +44,8 @@ def markdown_table(records, seconds, stems):
         cells = [f"{avg(s, m):.2f}" for s in stems for m in metrics]
         mean_sdr = sum(avg(s, "SDR") for s in stems) / len(stems)
         time_cell = sum(seconds[x] for x in chosen) / len(chosen)
-        lines.append(f"| {mix} | " + " | ".join(cells) + f" | **{mean_sdr:.2f}** | {time_cell:.1f} |")
+        lines.append(f"| {mix} | " + " | ".join(cells)
+                     + f" | **{mean_sdr:.2f}** | {time_cell:.1f} |")
     return "\n".join(lines)
 
 
@@ -53,7 +54,8 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=HERE.parents[2] / "shared" / "bench" / "data")
     parser.add_argument("--split", default="dev")
-    parser.add_argument("--out", type=Path, default=None, help="estimates folder (default: temporary)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="estimates folder (default: a temporary one)")
     parser.add_argument("--config", type=Path, default=HERE / "config.json")
     args = parser.parse_args()
     config = json.loads(args.config.read_text())

@@ -48,7 +48,12 @@ from nmfsep.separation import Templates
 
 from nmfsep.apps.recipes import register_recipe
 from nmfsep.apps.recipes.drums import generic_templates
-from nmfsep.apps.recipes.supervised import _as_waveform_list, _check_positive_int, _exemplars
+from nmfsep.apps.recipes.supervised import (
+    _as_waveform_list,
+    _check_positive_int,
+    _exemplars,
+    _stft_settings,
+)
 
 __all__ = ["separate_drums_harmonic", "percussive_dictionary", "template_spectra", "hpss_masks",
            "fit_percussive_harmonic", "CONTINUITY"]
@@ -118,8 +123,8 @@ def percussive_dictionary(
     hits: HitsLike,
     sample_rate: int,
     *,
-    n_fft: int = 2048,
-    hop_length: int = 512,
+    n_fft: Optional[int] = None,
+    hop_length: Optional[int] = None,
     window: str = "hann",
     threshold_db: float = 25.0,
 ) -> Templates:
@@ -134,7 +139,8 @@ def percussive_dictionary(
     sample_rate : int
         Sampling rate in Hz.
     n_fft, hop_length, window
-        STFT settings (those of the mixtures to separate).
+        STFT settings (those of the mixtures to separate); default
+        :func:`~nmfsep.apps.recipes.supervised.default_stft` (2048 / 512 at 22.05 kHz).
     threshold_db : float, default 25.0
         Every frame of a hit within this many dB of the hit's loudest frame becomes an atom:
         the attack and body. Quiet decay frames are left out: they add little to the drums'
@@ -157,11 +163,7 @@ def percussive_dictionary(
     (('drums',), 129)
     """
     waveforms = _hit_list(hits, sample_rate)
-    if not isinstance(window, str):
-        raise TypeError(f"window must be a window name such as 'hann', got {window!r}.")
-    settings = dict(n_fft=_check_positive_int(n_fft, "n_fft"),
-                    hop_length=_check_positive_int(hop_length, "hop_length"),
-                    window=window.lower())
+    settings = _stft_settings(sample_rate, n_fft, hop_length, window)
     threshold_db = _non_negative(threshold_db, "threshold_db")
     # each hit against its own loudest frame: soft and loud hits are equally represented
     W = torch.cat([_exemplars([w], threshold_db=threshold_db, max_exemplars=None, **settings)
@@ -238,7 +240,8 @@ def _continuity_parts(H: Tensor) -> tuple:
 
 
 def _kl_step(factor: Tensor, negative: Tensor, positive: Tensor) -> None:
-    """Multiplicative KL update ``factor *= negative / positive`` in place."""
+    """Multiplicative KL update ``factor *= negative / positive`` in place (``negative`` is
+    overwritten; ``positive`` broadcasts)."""
     factor.mul_(negative.div_(positive.clamp_min(torch.finfo(factor.dtype).tiny)))
 
 
@@ -249,7 +252,6 @@ def fit_percussive_harmonic(
     *,
     continuity: float = 0.3,
     max_iter: int = 100,
-    init: Optional[Dict[str, Tensor]] = None,
     generator: Optional[torch.Generator] = None,
 ) -> Dict[str, Tensor]:
     r"""Fit ``V ≈ W_p H_p + W_h H_h`` (KL, multiplicative updates) with temporal continuity on
@@ -267,8 +269,6 @@ def fit_percussive_harmonic(
         Weight of the temporal continuity cost, relative to the mean frame level per
         harmonic component.
     max_iter : int, default 100
-    init : dict, optional
-        Starting ``W_h`` ``(freq, Rh)``, ``H_h`` ``(channels, Rh, frames)`` and/or ``H_p``.
     generator : torch.Generator, optional
         For the random starts.
 
@@ -277,8 +277,29 @@ def fit_percussive_harmonic(
     dict
         ``W_p``, ``H_p``, ``W_h``, ``H_h`` and the two parts ``percussive`` and ``harmonic``,
         each ``(channels, freq, frames)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> W_p, H_p = torch.rand(30, 3, generator=g), torch.rand(1, 3, 40, generator=g)
+    >>> W_h, H_h = torch.rand(30, 2, generator=g), torch.rand(1, 2, 40, generator=g)
+    >>> V = W_p @ H_p + W_h @ H_h
+    >>> parts = fit_percussive_harmonic(V, W_p, 2, continuity=0.0, max_iter=300, generator=g)
+    >>> model = parts["percussive"] + parts["harmonic"]
+    >>> bool(((model - V).abs().sum() / V.sum()) < 0.02)
+    True
     """
-    init = dict(init or {})
+    if not isinstance(V, Tensor) or V.ndim != 3 or not V.is_floating_point() or \
+            not bool(torch.isfinite(V).all()) or bool((V < 0).any()):
+        raise ValueError("V must be a finite non-negative float tensor of shape "
+                         "(channels, freq, frames).")
+    if not isinstance(percussive_templates, Tensor) or percussive_templates.ndim != 2 or \
+            percussive_templates.shape[0] != V.shape[1] or bool((percussive_templates < 0).any()):
+        raise ValueError(f"percussive_templates must be non-negative of shape ({V.shape[1]}, Rp), "
+                         f"one spectrum per column, got {tuple(percussive_templates.shape)}.")
+    continuity = _non_negative(continuity, "continuity")
+    max_iter = _check_positive_int(max_iter, "max_iter")
     channels, n_freqs, frames = V.shape
     dtype = V.dtype
     W_p = percussive_templates.to(V)
@@ -290,10 +311,12 @@ def fit_percussive_harmonic(
     def random(shape):
         return (0.5 + torch.rand(shape, generator=generator, dtype=dtype)).to(V.device)
 
-    W_h = init.get("W_h", random((n_freqs, Rh)))
+    W_h = random((n_freqs, Rh))
     W_h = W_h / W_h.sum(0)
-    H_h = init.get("H_h", random((channels, Rh, frames)) * level / (Rp + Rh))
-    H_p = init.get("H_p", random((channels, Rp, frames)) * level / (Rp + Rh))
+    H_h = random((channels, Rh, frames)) * level / (Rp + Rh)
+    # fixed templates need no symmetry breaking: a constant start makes the result
+    # independent of the atoms' order
+    H_p = torch.full((channels, Rp, frames), level / (Rp + Rh), dtype=dtype, device=V.device)
     alpha = continuity * level / Rh
     tiny = torch.finfo(dtype).tiny
 
@@ -302,14 +325,14 @@ def fit_percussive_harmonic(
 
     for _ in range(max_iter):
         # KL parts: for H the positive part is the template sums (unit), for W the activation sums
-        _kl_step(H_p, W_p.t() @ ratio(), W_p.sum(0)[:, None].expand_as(H_p).clone())
-        negative, positive = W_h.t() @ ratio(), W_h.sum(0)[:, None].expand_as(H_h).clone()
+        _kl_step(H_p, W_p.t() @ ratio(), W_p.sum(0)[:, None])
+        negative, positive = W_h.t() @ ratio(), W_h.sum(0)[:, None]
         if alpha:
             tc_negative, tc_positive = _continuity_parts(H_h)
             negative, positive = negative + alpha * tc_negative, positive + alpha * tc_positive
         _kl_step(H_h, negative, positive)
         R = ratio()
-        _kl_step(W_h, (R @ H_h.transpose(1, 2)).sum(0), H_h.sum((0, 2))[None, :].expand_as(W_h).clone())
+        _kl_step(W_h, (R @ H_h.transpose(1, 2)).sum(0), H_h.sum((0, 2))[None, :])
         scale = W_h.sum(0)
         W_h /= scale
         H_h *= scale[:, None]
@@ -318,18 +341,18 @@ def fit_percussive_harmonic(
 
 def template_spectra(templates: Templates, sample_rate: int, n_fft: int, *,
                      threshold_db: float = 25.0) -> Tensor:
-    r"""Drum templates of any STFT size as a fixed dictionary of spectra for this recipe.
+    r"""Drum templates of any STFT as a fixed dictionary of spectra for this recipe.
 
     NMF templates ``(freq', R)`` are used as they are; every frame of NMFD templates
     ``(freq', R, T)`` within ``threshold_db`` of that template's loudest frame becomes an
-    atom (as :func:`percussive_dictionary` does with hits). Templates of another ``n_fft``
-    are resampled along frequency (linear interpolation between bin centres, both spanning
-    0 Hz to Nyquist): drum spectra are smooth, so little is lost.
+    atom (as :func:`percussive_dictionary` does with hits). Templates of another FFT size or
+    sample rate are interpolated linearly to this STFT's bin frequencies (drum spectra are
+    smooth); bins above the templates' Nyquist frequency are zero.
 
     Parameters
     ----------
     templates : Templates
-        STFT templates at ``sample_rate`` (e.g. :func:`nmfsep.recipes.generic_templates`).
+        STFT templates (e.g. :func:`nmfsep.recipes.generic_templates`).
     sample_rate : int
         Sampling rate in Hz of the mixture.
     n_fft : int
@@ -351,24 +374,32 @@ def template_spectra(templates: Templates, sample_rate: int, n_fft: int, *,
     torch.Size([1025, 8])
     """
     if not isinstance(templates, Templates):
-        raise TypeError(f"drum templates must be a Templates object, got {type(templates).__name__}.")
-    if templates.front_end != "stft" or templates.W.dim() not in (2, 3) or \
-            templates.sample_rate != int(sample_rate):
-        raise ValueError(
-            f"drum templates must be STFT templates (freq, R) or (freq, R, T) at the mixture's "
-            f"{sample_rate} Hz; got {templates!r}."
-        )
+        raise TypeError(f"drum templates must be a Templates object, got "
+                        f"{type(templates).__name__}.")
+    if templates.front_end != "stft" or templates.W.dim() not in (2, 3):
+        raise ValueError(f"drum templates must be STFT templates (freq, R) or (freq, R, T); "
+                         f"got {templates!r}.")
     threshold_db = _non_negative(threshold_db, "threshold_db")
-    W = templates.W.float()
+    W = templates.W.double()
     if W.dim() == 3:
         level = W.sum(0)  # (R, T)
         keep = level >= level.amax(1, keepdim=True) * 10.0 ** (-threshold_db / 20.0)
         W = W.permute(0, 2, 1)[:, keep.t()]  # frames of every template, in (T, R) order
     n_freqs = _check_positive_int(n_fft, "n_fft") // 2 + 1
-    if W.shape[0] != n_freqs:
-        W = F.interpolate(W.t().unsqueeze(1), size=n_freqs, mode="linear",
-                          align_corners=True).squeeze(1).t()
-    return W / W.sum(0).clamp_min(torch.finfo(W.dtype).tiny)
+    source = torch.linspace(0, templates.sample_rate / 2, W.shape[0], dtype=W.dtype)
+    target = torch.linspace(0, float(sample_rate) / 2, n_freqs, dtype=W.dtype)
+    if W.shape[0] != n_freqs or templates.sample_rate != sample_rate:
+        # linear interpolation between the two source bins around each target frequency
+        upper = torch.searchsorted(source, target).clamp(1, W.shape[0] - 1)
+        weight = ((target - source[upper - 1]) / (source[upper] - source[upper - 1]))[:, None]
+        W = torch.lerp(W[upper - 1], W[upper], weight.clamp(0, 1))
+        W[target > source[-1]] = 0.0
+    W = W.float()
+    total = W.sum(0)
+    if not bool((total > 0).any()):
+        raise ValueError(f"the drum templates hold no energy in this STFT's range "
+                         f"(learned at {templates.sample_rate} Hz).")
+    return W[:, total > 0] / total[total > 0]
 
 
 def _initial_percussive(V: Tensor, n_percussive: int, harmonic_size: int, percussive_size: int,
@@ -391,8 +422,8 @@ def separate_drums_harmonic(
     *,
     hits: HitsLike = None,
     drum_templates: Union[Templates, str, "os.PathLike[str]", None] = "generic",
-    n_fft: int = 2048,
-    hop_length: int = 512,
+    n_fft: Optional[int] = None,
+    hop_length: Optional[int] = None,
     window: str = "hann",
     n_harmonic: int = 20,
     n_percussive: int = 10,
@@ -421,7 +452,9 @@ def separate_drums_harmonic(
         shipped with nmfsep (:func:`nmfsep.recipes.generic_templates`, kick / snare / hi-hat
         of other kits), None none. Ignored with ``hits``.
     n_fft, hop_length, window
-        STFT settings (2048 / 512 suit 22.05 kHz: 93 ms windows resolve bass partials).
+        STFT settings; default
+        :func:`~nmfsep.apps.recipes.supervised.default_stft`: 93 ms windows (2048 / 512 at
+        22.05 kHz), long enough to resolve bass partials.
     n_harmonic : int, default 20
         Free harmonic components.
     n_percussive : int, default 10
@@ -482,9 +515,7 @@ def separate_drums_harmonic(
     max_iter = _check_positive_int(max_iter, "max_iter")
     if continuity is not None:
         continuity = _non_negative(continuity, "continuity")
-    settings = dict(n_fft=_check_positive_int(n_fft, "n_fft"),
-                    hop_length=_check_positive_int(hop_length, "hop_length"),
-                    window=str(window).lower())
+    settings = _stft_settings(sample_rate, n_fft, hop_length, window)
     generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
 
     spectrogram = stft(work, **settings)

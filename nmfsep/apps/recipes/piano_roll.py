@@ -3,17 +3,18 @@
 On a constant-Q axis a change of pitch is a shift of the spectrum: with ``bins_per_octave``
 bins per octave, partial ``h`` of a note lies ``bins_per_octave * log2(h)`` bins above its
 fundamental whatever the note. :func:`piano_roll` therefore factorises the CQT magnitude with
-NMF2D (or SI-PLCA2): a few templates spanning ``n_harmonics`` partials are convolved along the
+SI-PLCA2 (or NMF2D): a few templates spanning ``n_harmonics`` partials are convolved along the
 frequency axis, and the activation of a template at shift ``s`` says how loud a note whose
 fundamental lies in bin ``s`` is, frame by frame.
 
-Templates start as harmonic combs (partial ``h`` with weight ``1 / h``, one bin either side
-for inharmonicity and mistuning) and are zero everywhere else. Multiplicative updates and
-EM keep zeros at zero, so the fit adapts the partials' balance to the instruments while every
-template stays harmonic with its fundamental at bin 0: the shift of an activation *is* the
-fundamental's bin, and pooling the ``bins_per_octave / 12`` bins of each semitone gives the
-roll. This is the harmonicity constraint of Vincent, Bertin & Badeau (2010) applied to the
-shift-invariant models of Schmidt & Mørup (2006) and Smaragdis, Raj & Shashanka (2008).
+Templates start as harmonic combs (partial ``h`` with weight ``h ** -(0.5 + r)`` in template
+``r``, one bin either side for inharmonicity and mistuning) and are zero everywhere else.
+Multiplicative updates and EM keep zeros at zero, so the fit adapts the partials' balance to
+the instruments while every template stays harmonic with its fundamental at bin 0: the shift
+of an activation *is* the fundamental's bin, and pooling the ``bins_per_octave / 12`` bins of
+each semitone gives the roll. This is the harmonicity constraint of Vincent, Bertin & Badeau
+(2010) applied to the shift-invariant models of Schmidt & Mørup (2006) and Smaragdis, Raj &
+Shashanka (2008).
 
 :func:`notes_to_roll`, :func:`binarize_roll` and :func:`frame_scores` turn note lists into
 reference rolls and score an estimate frame by frame (the multi-pitch metric of MIREX and
@@ -117,13 +118,14 @@ def harmonic_templates(n_components: int, bins_per_octave: int, n_harmonics: int
 
 def _cqt_layout(sample_rate: int, lowest_pitch: int, n_pitches: int, bins_per_octave: int,
                 n_harmonics: int, spread: int) -> Tuple[float, int, int, int]:
-    """``(fmin, n_bins, bins_per_semitone, K)``: semitone centres at bins ``b * k + b // 2``."""
+    """``(fmin, n_bins, bins_per_semitone, K)``: the ``b`` bins of semitone ``k`` are
+    ``b * k`` to ``b * k + b - 1``, placed symmetrically around the semitone's centre."""
     if bins_per_octave % 12:
         raise ValueError(f"bins_per_octave must be a multiple of 12 (whole bins per semitone), "
                          f"got {bins_per_octave}.")
     per_semitone = bins_per_octave // 12
     K = round(bins_per_octave * math.log2(n_harmonics)) + spread + 1
-    fmin = midi_to_hz(lowest_pitch) * 2.0 ** (-(per_semitone // 2) / bins_per_octave)
+    fmin = midi_to_hz(lowest_pitch) * 2.0 ** (-(per_semitone - 1) / 2 / bins_per_octave)
     n_bins = per_semitone * n_pitches + K - 1
     top = fmin * 2.0 ** ((n_bins - 1) / bins_per_octave)
     if top >= sample_rate / 2:
@@ -223,7 +225,8 @@ def piano_roll(
     waveform = waveform.reshape(-1, waveform.shape[-1]).mean(0)
     if waveform.dtype not in (torch.float32, torch.float64):
         waveform = waveform.float()
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real) or sample_rate <= 0:
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real) \
+            or sample_rate <= 0:
         raise ValueError(f"sample_rate must be a positive number of Hz, got {sample_rate!r}.")
     if model not in ROLL_MODELS:
         raise ValueError(f"model must be one of {ROLL_MODELS}, got {model!r}.")
@@ -242,7 +245,9 @@ def piano_roll(
                     power=1.0)
     magnitude = transform(waveform)
     group = max(1, round(transform.frame_rate / frame_rate))
-    frames = magnitude.shape[-1] // group
+    # the CQT's frames cover the signal zero-padded to a fast FFT size: keep those inside it
+    inside = min(magnitude.shape[-1], math.ceil(waveform.shape[-1] / transform.hop_length))
+    frames = inside // group
     if frames < 1:
         raise ValueError("the mixture is shorter than one frame of the roll; lower frame_rate.")
     V = magnitude[:, : frames * group].reshape(n_bins, frames, group).sum(-1)

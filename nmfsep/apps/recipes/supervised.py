@@ -15,8 +15,9 @@ Two ways to build a dictionary:
 * ``method="nmf"``: ``n_components`` spectra per instrument learned by KL-NMF
   (:func:`nmfsep.separation.learn_templates`); smaller, hence faster, but less specific.
 
-The defaults (STFT 2048 / 512 at 22050 Hz, beta = 0.5, Wiener masks of power 2) were chosen
-on the benchmark's dev split; see ``recipes/piano_bass/README.md`` for the measurements.
+The defaults (93 ms windows with a quarter hop, i.e. STFT 2048 / 512 at 22.05 kHz; exemplars
+every 256 samples; beta = 0.5; Wiener masks of power 2) were chosen on the benchmark's dev
+split; see ``recipes/piano_bass/README.md`` for the measurements.
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from nmfsep.apps.recipes import register_recipe
 from nmfsep.functional import stft
 from nmfsep.io import check_audio
-from nmfsep.apps.recipes import register_recipe
 from nmfsep.separation import Separator, Templates, learn_templates
 
-__all__ = ["learn_instrument_dictionaries", "separate_supervised", "DICTIONARY_METHODS"]
+__all__ = ["learn_instrument_dictionaries", "separate_supervised", "default_stft",
+           "DICTIONARY_METHODS"]
 
 #: Ways :func:`learn_instrument_dictionaries` builds a dictionary.
 DICTIONARY_METHODS = ("exemplars", "nmf")
@@ -42,25 +44,25 @@ DICTIONARY_METHODS = ("exemplars", "nmf")
 Waveforms = Union[Tensor, np.ndarray, Sequence[Union[Tensor, np.ndarray]]]
 
 
-def _as_waveform_list(source: str, examples) -> list:
-    """The training waveforms of ``source`` as mono ``(samples,)`` float tensors."""
+def _as_waveform_list(label: str, examples) -> list:
+    """``examples`` (a waveform or a list of them) as mono ``(samples,)`` float tensors;
+    ``label`` names them in error messages (e.g. ``"train['piano']"``)."""
     if isinstance(examples, (Tensor, np.ndarray)):
         examples = [examples]
     if not isinstance(examples, Sequence) or isinstance(examples, (str, bytes)) or not examples:
         raise TypeError(
-            f"train[{source!r}] must be a waveform or a non-empty list of waveforms (tensors of "
-            f"shape (samples,) or (channels, samples)), got {type(examples).__name__}; load "
-            f"files with nmfsep.io.load first."
+            f"{label} must be a waveform or a non-empty list of waveforms (tensors of shape "
+            f"(samples,) or (channels, samples)), got {type(examples).__name__}; load files "
+            f"with nmfsep.io.load first."
         )
     waveforms = []
     for k, item in enumerate(examples):
         if not isinstance(item, (Tensor, np.ndarray)):
-            raise TypeError(f"train[{source!r}][{k}] must be a tensor or array, got "
-                            f"{type(item).__name__}.")
-        waveform = check_audio(torch.as_tensor(item), name=f"train[{source!r}][{k}]")
+            raise TypeError(f"{label}[{k}] must be a tensor or array, got {type(item).__name__}.")
+        waveform = check_audio(torch.as_tensor(item), name=f"{label}[{k}]")
         if waveform.ndim > 2:
-            raise ValueError(f"train[{source!r}][{k}] must have shape (samples,) or "
-                             f"(channels, samples), got {tuple(waveform.shape)}.")
+            raise ValueError(f"{label}[{k}] must have shape (samples,) or (channels, samples), "
+                             f"got {tuple(waveform.shape)}.")
         # dictionaries are spectra: channels are averaged
         waveforms.append(waveform.reshape(-1, waveform.shape[-1]).mean(0).float())
     return waveforms
@@ -70,6 +72,34 @@ def _check_positive_int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
     return int(value)
+
+
+def default_stft(sample_rate: int) -> Dict[str, int]:
+    """The recipes' STFT at ``sample_rate``: 93 ms windows (2048 at 22.05 kHz), hop a quarter.
+
+    ``n_fft`` is the power of two closest to 93 ms, so 44.1 kHz gives 4096 / 1024 and
+    16 kHz 1024 / 256 (the bass partials stay resolved whatever the rate).
+
+    Examples
+    --------
+    >>> default_stft(22050), default_stft(44100)["n_fft"]
+    ({'n_fft': 2048, 'hop_length': 512}, 4096)
+    """
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real) or \
+            not sample_rate > 0:
+        raise ValueError(f"sample_rate must be a positive number of Hz, got {sample_rate!r}.")
+    n_fft = 2 ** max(4, round(math.log2(2048 * sample_rate / 22050)))
+    return dict(n_fft=n_fft, hop_length=n_fft // 4)
+
+
+def _stft_settings(sample_rate, n_fft, hop_length, window) -> Dict[str, object]:
+    """Validated ``n_fft``, ``hop_length`` and ``window``; None takes :func:`default_stft`."""
+    defaults = default_stft(sample_rate)
+    n_fft = defaults["n_fft"] if n_fft is None else _check_positive_int(n_fft, "n_fft")
+    hop_length = n_fft // 4 if hop_length is None else _check_positive_int(hop_length, "hop_length")
+    if not isinstance(window, str):
+        raise TypeError(f"window must be a window name such as 'hann', got {window!r}.")
+    return dict(n_fft=n_fft, hop_length=hop_length, window=window.lower())
 
 
 def _exemplars(waveforms, n_fft: int, hop_length: int, window: str, threshold_db: float,
@@ -96,8 +126,8 @@ def learn_instrument_dictionaries(
     train: Mapping[str, Waveforms],
     sample_rate: int,
     *,
-    n_fft: int = 2048,
-    hop_length: int = 512,
+    n_fft: Optional[int] = None,
+    hop_length: Optional[int] = None,
     window: str = "hann",
     method: str = "exemplars",
     threshold_db: float = 40.0,
@@ -120,7 +150,8 @@ def learn_instrument_dictionaries(
     sample_rate : int
         Sampling rate in Hz of the recordings (and of the mixtures to separate).
     n_fft, hop_length, window
-        STFT settings; the mixtures are analysed with the same ones.
+        STFT settings; the mixtures are analysed with the same ones. Default
+        :func:`default_stft` (2048 / 512 at 22.05 kHz).
     method : {"exemplars", "nmf"}, default "exemplars"
         ``"exemplars"``: the training frames themselves (see the module docstring);
         ``"nmf"``: ``n_components`` spectra per instrument learned by NMF.
@@ -182,10 +213,12 @@ def learn_instrument_dictionaries(
         )
     if method not in DICTIONARY_METHODS:
         raise ValueError(f"method must be one of {DICTIONARY_METHODS}, got {method!r}.")
-    waveforms = {source: _as_waveform_list(source, examples) for source, examples in train.items()}
+    waveforms = {source: _as_waveform_list(f"train[{source!r}]", examples)
+                 for source, examples in train.items()}
+    settings = _stft_settings(sample_rate, n_fft, hop_length, window)
     if method == "nmf":
         return learn_templates(
-            waveforms, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, window=window,
+            waveforms, sample_rate=sample_rate, **settings,
             n_components_per_source=_check_positive_int(n_components, "n_components"),
             beta=beta, max_iter=max_iter, seed=seed, verbose=verbose,
         )
@@ -194,11 +227,6 @@ def learn_instrument_dictionaries(
         raise ValueError(f"threshold_db must be a positive number of dB, got {threshold_db}.")
     if max_exemplars is not None:
         max_exemplars = _check_positive_int(max_exemplars, "max_exemplars")
-    if not isinstance(window, str):
-        raise TypeError(f"window must be a window name such as 'hann', got {window!r}.")
-    settings = dict(n_fft=_check_positive_int(n_fft, "n_fft"),
-                    hop_length=_check_positive_int(hop_length, "hop_length"),
-                    window=window.lower())
     exemplar_settings = dict(settings, hop_length=max(1, settings["hop_length"] // 2)
                              if exemplar_hop_length is None
                              else _check_positive_int(exemplar_hop_length, "exemplar_hop_length"))

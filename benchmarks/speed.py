@@ -2,7 +2,8 @@
 
     python benchmarks/speed.py                     # the issue's sizes (tens of minutes)
     python benchmarks/speed.py --quick             # small sizes (a few minutes)
-    python benchmarks/speed.py --sections fit,batch --rounds 5
+    python benchmarks/speed.py --sections fit,batch --rounds 5 --cases nmf2,nmfd1
+    python benchmarks/speed.py --threads 1 --clock cpu   # steady numbers on a busy machine
 
 Sections (``--sections``, all by default):
 
@@ -10,10 +11,11 @@ fit
     The same float32 data and initial factors, fitted by nmfsep, torchnmf and scikit-learn's MU
     solver (``NMF(solver='mu', init='custom', tol=0)``) for the same number of iterations,
     alternating runs within each round. Prints milliseconds per iteration (median and spread),
-    nmfsep's speed-up over each peer (median of per-round ratios), the measured GEMM rate and the
-    FLOP-count lower bound (the products with V that one iteration cannot avoid, at that rate),
-    nmfsep's ratio to the bound, and every fit's final loss (one float64 formula for all: the
-    peers' own conventions differ, see below). Cases: NMF V 1025 x 15504 (a 3-minute
+    nmfsep's speed-up over each peer (median of per-round ratios), the measured GEMM rate (one
+    core, these shapes) and the FLOP-count lower bound (the products with V that one iteration
+    cannot avoid, at that rate times the threads), nmfsep's ratio to the bound, and every
+    fit's final loss (one float64 formula for all: the peers' own conventions differ, see
+    below). Cases: NMF V 1025 x 15504 (a 3-minute
     spectrogram, 44.1 kHz, n_fft 2048, hop 512), rank 32, beta 2 and 1; NMFD V 1025 x 2000,
     T 16, rank 8, beta 2 and 1. nmfsep runs as users call it (the loss checked every 10
     iterations, stopping rule off); a short fit of the generic autograd path checks that the

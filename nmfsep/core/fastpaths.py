@@ -30,6 +30,7 @@ What makes them fast (``benchmarks/speed.py`` measures it):
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -123,11 +124,13 @@ class Workspace:
         self._memo[name] = (key, value)
         return value
 
-    def stash(self, name: str, value: Tensor, data: Tensor, factor: Tensor) -> None:
-        """Keep ``value``, computed from ``data`` and ``factor``, for one :meth:`take`."""
-        self._stash[name] = (_identity(data), factor.clone(), value)
+    def stash(self, name: str, value, data: Tensor, factor: Tensor,
+              factor_copy: Optional[Tensor] = None) -> None:
+        """Keep ``value``, computed from ``data`` and ``factor``, for one :meth:`take`
+        (``factor_copy``: a copy of ``factor`` the caller has already made)."""
+        self._stash[name] = (_identity(data), factor.clone() if factor_copy is None else factor_copy, value)
 
-    def take(self, name: str, data: Tensor, factor: Tensor, *, keep: bool = False) -> Optional[Tensor]:
+    def take(self, name: str, data: Tensor, factor: Tensor, *, keep: bool = False):
         """The stashed value if it came from this ``data`` and a ``factor`` equal to this one
         (compared by content: parameters change through ``.data``, which no version counter
         sees), else None. The stash is emptied unless ``keep``."""
@@ -223,6 +226,21 @@ def _on_one_thread(function):
             _pass_threads.reset(token)
 
     return wrapper
+
+
+@contextlib.contextmanager
+def _all_threads():
+    """Inside a fast path, give torch its threads back for a medium-sized product (tens of
+    MFLOP: one parallel operation, which gains more than it waits)."""
+    threads = _pass_threads.get()
+    if not threads or threads == 1:
+        yield
+        return
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(1)
 
 
 def _run_blocks(blocks, work, n_workers: int) -> None:
@@ -362,25 +380,41 @@ def _euclidean_parts(V, A, B, wrt, gram_B, workspace):
     # beta = 2: the weights are V and the model itself, and the model's part factors through
     # a K x K Gram matrix, so the model is never formed (two GEMMs with V, K x K algebra).
     # The product with V may have been computed by the last loss evaluation.
-    other = B if wrt == "A" else A
-    negative = workspace.take(f"stashed product for {wrt}", V, other)
-    if negative is None:
-        negative = _product_with_V(V, A, B, wrt, workspace)
+    # The product with V and the other factor's Gram matrix may come from the last loss
+    # evaluation or from NMF's pass over H (see nmf_update_H_).
+    kept = workspace.take(f"stashed products for {wrt}", V, B if wrt == "A" else A)
+    negative, gram = kept if kept is not None else (_product_with_V(V, A, B, wrt, workspace), None)
     if wrt == "B":
-        return negative, torch.matmul(torch.matmul(A.transpose(-1, -2), A), B)
+        gram_A = gram if gram is not None else torch.matmul(A.transpose(-1, -2), A)
+        return negative, torch.matmul(gram_A, B)
     per_item = A.dim() == 3
-    if gram_B is None:
-        gram_B = _gram(B, per_item)
+    gram_B = gram if gram is not None else gram_B if gram_B is not None else _gram(B, per_item)
     # the positive part in the negative's layout, so that the update reads both alike
-    positive = torch.matmul(A, gram_B) if per_item else (gram_B @ A.t()).t()  # gram_B is symmetric
+    with _all_threads():
+        positive = torch.matmul(A, gram_B) if per_item else (gram_B @ A.t()).t()  # gram_B is symmetric
     return negative, positive
 
 
 def _product_with_V(V, A, B, wrt, workspace, name=None):
-    """The negative part for beta = 2: ``V Bᵀ`` (summed over shared items) or ``Aᵀ V``, a
-    band of V's rows at a time (written to the workspace buffer ``name``)."""
-    return _accumulate(V, A, B, wrt, workspace, [name or f"product of V for {wrt}"],
-                       lambda k, items, rows, A_block: [V[items, rows]])[0]
+    """The negative part for beta = 2: ``V Bᵀ`` (summed over shared items) or ``Aᵀ V``
+    (written to the workspace buffer ``name``).
+
+    One item is one GEMM on torch's threads (MKL's own split of a single product is ~10%
+    faster than our blocks, and it is still one parallel operation); several go by blocks.
+    """
+    name = name or f"product of V for {wrt}"
+    if V.shape[0] > 1:
+        return _accumulate(V, A, B, wrt, workspace, [name], lambda k, items, rows, A_block: [V[items, rows]])[0]
+    A2 = A if A.dim() == 2 else A[0]
+    with _all_threads():
+        if wrt == "B":  # Aᵀ V with the short K axis first, as in _add_to_B_part
+            out = workspace.buffer(name, (1, A2.shape[1], V.shape[2]), V)
+            torch.mm(A2.t(), V[0], out=out[0])
+            return out
+        # (B Vᵀ)ᵀ, likewise; stored transposed as in _add_to_A_part
+        out = workspace.buffer(name, (B.shape[1], V.shape[1]), V)
+        torch.mm(B[0], V[0].t(), out=out)
+        return out.t() if A.dim() == 2 else out.t().unsqueeze(0)
 
 
 def _block_weights(V, A_block, B, beta, workspace, k, items, rows):
@@ -487,17 +521,23 @@ def linear_loss(
         squared_norm = workspace.memo(
             "sum of V²", V,
             lambda: _block_sum(V, workspace, lambda v, out, *_: torch.mul(v, v, out=out).sum()))
-        if gram_B is None:
-            gram_B = _gram(B, A.dim() == 3)
-        # <V, A B> through the product with V that the next update of ``next_wrt`` needs: it
-        # is kept for that update, which then costs no product with V
-        key, factor = f"stashed product for {next_wrt}", (B if next_wrt == "A" else A)
-        product = workspace.take(key, V, factor, keep=True)
-        if product is None:  # its own buffer: an update's products must not overwrite it
+        # <V, A B> through the product with V that the next update of ``next_wrt`` needs, kept
+        # for that update with the other factor's Gram matrix: it then costs no product with V
+        key, factor = f"stashed products for {next_wrt}", (B if next_wrt == "A" else A)
+        kept = workspace.take(key, V, factor, keep=True)
+        if kept is None:  # its own buffer: an update's products must not overwrite it
             product = _product_with_V(V, A, B, next_wrt, workspace, name=key)
-            workspace.stash(key, product, V, factor)
+            if next_wrt == "A":
+                gram = gram_B if gram_B is not None else _gram(B, A.dim() == 3)
+            else:
+                gram = torch.matmul(A.transpose(-1, -2), A)
+            kept = (product, gram)
+            workspace.stash(key, kept, V, factor)
+        product, gram = kept
+        gram_A = gram if next_wrt == "B" else torch.matmul(A.transpose(-1, -2), A)
+        gram_B = gram if next_wrt == "A" else gram_B if gram_B is not None else _gram(B, A.dim() == 3)
         cross = (product.double() * (A if next_wrt == "A" else B).double()).sum()
-        model_norm = (torch.matmul(A.transpose(-1, -2), A).double() * gram_B.double()).sum()
+        model_norm = (gram_A.double() * gram_B.double()).sum()
         return (0.5 * (squared_norm - 2 * cross + model_norm)).clamp_min(0).to(V.dtype)
 
     def model(items, rows, out):
@@ -586,8 +626,11 @@ def nmf_update_H_(V: Tensor, W: Tensor, H: Tensor, beta: float, workspace: Works
     negative = workspace.buffer("negative A", (R, N), V).t()
     positive = workspace.buffer("positive A", (R, N), V).t() if beta not in (1, 2) else None
     prepare_W = prepare_W and beta == 2
-    products = [workspace.buffer("stashed product for B" + (f" {k}" if k else ""), (R, C), V).zero_()
+    # per worker: Hᵀ V and Hᵀ H with the updated rows; and a copy of them, the stash's key
+    products = [workspace.buffer(f"Hᵀ V {k}", (R, C), V).zero_()
                 for k in range(n_workers if prepare_W else 0)]
+    grams = [torch.zeros(R, R, dtype=V.dtype, device=V.device) for _ in products]
+    H_copy = workspace.buffer("H after the update", H.shape, H) if prepare_W else None
 
     def work(k, items, rows):
         if beta == 2:
@@ -595,6 +638,8 @@ def nmf_update_H_(V: Tensor, W: Tensor, H: Tensor, beta: float, workspace: Works
             workspace.update("H", negative[rows], (gram @ H[rows].t()).t(), rows)
             if prepare_W:
                 products[k].addmm_(H[rows].t(), V[rows])
+                grams[k].addmm_(H[rows].t(), H[rows])
+                H_copy[rows].copy_(H[rows])
             return
         weights = _block_weights(V3, H[rows], B, beta, workspace, k, items, rows)
         for target, weight in zip((negative, positive), weights):
@@ -603,9 +648,10 @@ def nmf_update_H_(V: Tensor, W: Tensor, H: Tensor, beta: float, workspace: Works
 
     _run_blocks(blocks, work, n_workers)
     if prepare_W:
-        for partial in products[1:]:
-            products[0].add_(partial)
-        workspace.stash("stashed product for B", products[0].unsqueeze(0), V3, H)
+        for product, gram_H in zip(products[1:], grams[1:]):
+            products[0].add_(product)
+            grams[0].add_(gram_H)
+        workspace.stash("stashed products for B", (products[0].unsqueeze(0), grams[0]), V3, H, H_copy)
 
 
 @_on_one_thread
@@ -733,7 +779,9 @@ def nmfd_parts(
         workspace = Workspace()
     W2 = W.reshape(C, R * T)
     if name == "H" and beta == 2:
-        positive = F.conv1d(H, _shift_kernel(W2.t() @ W2, R, T), padding=T - 1)
+        with _all_threads():
+            gram_W = W2.t() @ W2
+        positive = F.conv1d(H, _shift_kernel(gram_W, R, T), padding=T - 1)
         return fold_shifts(_product_with_V(V, W2, None, "B", workspace), T), positive
     Hs = shifted_activations(H, T, workspace)
     if name == "W":

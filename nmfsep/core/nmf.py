@@ -38,7 +38,7 @@ from ._validation import (
     eps_for,
 )
 from .metrics import beta_div
-from .trainer import BetaMu, SparsityProj, _OneParamAtATime
+from .trainer import SparsityProj, _OneParamAtATime
 from . import fastpaths
 from .updates import autograd_parts, flush_denormal, multiplicative_update_
 
@@ -139,6 +139,40 @@ class BaseComponent(TransformMixin, nn.Module):
             extra = torch.rand(extra_shape, generator=generator, dtype=factor.dtype) * 2 * scale
             factor = torch.cat([factor, extra], 1)
         return factor
+
+    def _sizes_from(self, Vshape, rank, kernel: Tuple[int, ...], kwargs: dict) -> Optional[int]:
+        """Put the sizes of ``W`` and ``H`` that reconstruct ``Vshape`` into ``kwargs``; return rank.
+
+        ``kernel`` is the template length along each shifted axis (``()`` for NMF). Tensors
+        already given as ``W`` / ``H`` are kept (and checked later by :meth:`_check_fits`).
+        """
+        if Vshape is None:
+            return rank
+        name = type(self).__name__
+        Vshape = tuple(int(s) for s in Vshape)
+        if len(Vshape) != len(kernel) + 2:
+            axes = "(N, C, ...)" if kernel else "(N, C)"
+            raise ValueError(f"{name} needs a {len(kernel) + 2}-D Vshape {axes}, got {Vshape}")
+        if rank is None:
+            raise ValueError(f"{name}(Vshape, rank): rank is required with Vshape")
+        rank = check_rank(rank)
+        N, C, *spatial = Vshape
+        if any(k > s for k, s in zip(kernel, spatial)):
+            raise ValueError(
+                f"kernel size {kernel} is larger than V's shifted axes {tuple(spatial)}: "
+                f"use a shorter kernel or a longer input"
+            )
+        if not isinstance(kwargs.get("W"), Tensor):
+            kwargs["W"] = (C, rank) + kernel
+        if not isinstance(kwargs.get("H"), Tensor):
+            kwargs["H"] = (N, rank) + tuple(s - k + 1 for s, k in zip(spatial, kernel))
+        if not kernel and rank * (N + C) >= N * C:
+            warnings.warn(
+                f"rank {rank} gives at least as many parameters as V {Vshape} has entries: "
+                f"the factorisation can fit V exactly and need not be meaningful",
+                stacklevel=3,
+            )
+        return rank
 
     # -- component masks -------------------------------------------------------------------
     def _fixed(self, name: str) -> Optional[Tensor]:
@@ -502,24 +536,7 @@ class NMF(BaseComponent):
     _supports_sparse = True
 
     def __init__(self, Vshape: Optional[Sequence[int]] = None, rank: Optional[int] = None, **kwargs):
-        if Vshape is not None:
-            Vshape = tuple(int(s) for s in Vshape)
-            if len(Vshape) != 2:
-                raise ValueError(f"NMF needs a 2-D Vshape (N, C), got {Vshape}")
-            N, C = Vshape
-            rank = check_rank(rank) if rank is not None else None
-            if rank is None:
-                raise ValueError("NMF(Vshape, rank): rank is required with Vshape")
-            if not isinstance(kwargs.get("W"), Tensor):
-                kwargs["W"] = (C, rank)
-            if not isinstance(kwargs.get("H"), Tensor):
-                kwargs["H"] = (N, rank)
-            if rank * (N + C) >= N * C:
-                warnings.warn(
-                    f"rank {rank} gives at least as many parameters as V {Vshape} has entries: "
-                    f"the factorisation can fit V exactly and need not be meaningful",
-                    stacklevel=2,
-                )
+        rank = self._sizes_from(Vshape, rank, (), kwargs)
         super().__init__(rank, **kwargs)
         self._check_fits(Vshape)
 
@@ -586,26 +603,7 @@ class _Deconvolution(BaseComponent):
     n_dims = 1
 
     def __init__(self, Vshape=None, rank=None, kernel_size=1, **kwargs):
-        kernel = self._kernel_tuple(kernel_size)
-        if Vshape is not None:
-            Vshape = tuple(int(s) for s in Vshape)
-            if len(Vshape) != self.n_dims + 2:
-                raise ValueError(
-                    f"{type(self).__name__} needs a {self.n_dims + 2}-D Vshape (N, C, ...), got {Vshape}"
-                )
-            if rank is None:
-                raise ValueError(f"{type(self).__name__}(Vshape, rank, ...): rank is required")
-            rank = check_rank(rank)
-            N, C, *spatial = Vshape
-            if any(k > s for k, s in zip(kernel, spatial)):
-                raise ValueError(
-                    f"kernel size {kernel} is larger than V's shifted axes {tuple(spatial)}: "
-                    f"use a shorter kernel or a longer input"
-                )
-            if not isinstance(kwargs.get("W"), Tensor):
-                kwargs["W"] = (C, rank) + kernel
-            if not isinstance(kwargs.get("H"), Tensor):
-                kwargs["H"] = (N, rank) + tuple(s - k + 1 for s, k in zip(spatial, kernel))
+        rank = self._sizes_from(Vshape, rank, self._kernel_tuple(kernel_size), kwargs)
         super().__init__(rank, **kwargs)
         for name in ("W", "H"):
             factor = getattr(self, name)

@@ -43,7 +43,6 @@ zero adds :math:`(1 - \alpha)\,|\log(\text{tiny})|`). Entries clamped to zero st
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
@@ -205,36 +204,10 @@ class BaseComponent(_NMFBaseComponent):
         self.Z = nn.Parameter(_normalised(Z.to(dtype), "Z"), requires_grad=bool(trainable_Z))
 
     def _sizes_from(self, Vshape, rank, kernel: Tuple[int, ...], kwargs: dict) -> Optional[int]:
-        """Put the sizes of ``W`` and ``H`` that reconstruct ``Vshape`` into ``kwargs``; return rank."""
-        if Vshape is None:
-            return rank
-        name = type(self).__name__
-        Vshape = tuple(int(s) for s in Vshape)
-        if len(Vshape) != len(kernel) + 2:
-            axes = "(N, C, ...)" if kernel else "(N, C)"
-            raise ValueError(f"{name} needs a {len(kernel) + 2}-D Vshape {axes}, got {Vshape}")
-        if rank is None and isinstance(kwargs.get("Z"), Tensor):
+        # with Vshape, a given Z also says the rank
+        if Vshape is not None and rank is None and isinstance(kwargs.get("Z"), Tensor):
             rank = kwargs["Z"].numel()
-        if rank is None:
-            raise ValueError(f"{name}(Vshape, rank): rank is required with Vshape")
-        rank = check_rank(rank)
-        N, C, *spatial = Vshape
-        if any(k > s for k, s in zip(kernel, spatial)):
-            raise ValueError(
-                f"kernel size {kernel} is larger than V's shifted axes {tuple(spatial)}: "
-                f"use a shorter kernel or a longer input"
-            )
-        if not isinstance(kwargs.get("W"), Tensor):
-            kwargs["W"] = (C, rank) + kernel
-        if not isinstance(kwargs.get("H"), Tensor):
-            kwargs["H"] = (N, rank) + tuple(s - k + 1 for s, k in zip(spatial, kernel))
-        if not kernel and rank * (N + C) >= N * C:
-            warnings.warn(
-                f"rank {rank} gives at least as many parameters as V {Vshape} has entries: "
-                f"the factorisation can fit V exactly and need not be meaningful",
-                stacklevel=3,
-            )
-        return rank
+        return super()._sizes_from(Vshape, rank, kernel, kwargs)
 
     # -- the model -------------------------------------------------------------------------
     def forward(

@@ -140,7 +140,8 @@ class BaseComponent(TransformMixin, nn.Module):
             factor = torch.cat([factor, extra], 1)
         return factor
 
-    def _sizes_from(self, Vshape, rank, kernel: Tuple[int, ...], kwargs: dict) -> Optional[int]:
+    def _sizes_from(self, Vshape, rank, kernel: Tuple[int, ...], kwargs: dict,
+                    stacklevel: int = 3) -> Optional[int]:
         """Put the sizes of ``W`` and ``H`` that reconstruct ``Vshape`` into ``kwargs``; return rank.
 
         ``kernel`` is the template length along each shifted axis (``()`` for NMF). Tensors
@@ -170,7 +171,7 @@ class BaseComponent(TransformMixin, nn.Module):
             warnings.warn(
                 f"rank {rank} gives at least as many parameters as V {Vshape} has entries: "
                 f"the factorisation can fit V exactly and need not be meaningful",
-                stacklevel=3,
+                stacklevel=stacklevel,
             )
         return rank
 

@@ -207,7 +207,7 @@ class BaseComponent(_NMFBaseComponent):
         # with Vshape, a given Z also says the rank
         if Vshape is not None and rank is None and isinstance(kwargs.get("Z"), Tensor):
             rank = kwargs["Z"].numel()
-        return super()._sizes_from(Vshape, rank, kernel, kwargs)
+        return super()._sizes_from(Vshape, rank, kernel, kwargs, stacklevel=4)  # warn at the caller
 
     # -- the model -------------------------------------------------------------------------
     def forward(

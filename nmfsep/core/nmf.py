@@ -703,6 +703,15 @@ class NMFD(_Deconvolution):
         return fastpaths.nmfd_parts(name, V, self.W.detach(), self.H.detach(), beta,
                                     fastpaths.workspace_of(self))
 
+    @torch.no_grad()
+    def _loss(self, V, beta):
+        if not self._closed_form():
+            return super()._loss(V, beta)
+        # through the shifted activations: no full-size convolution, and (beta = 2) the product
+        # with V is kept for the next W update
+        return fastpaths.nmfd_loss(V, self.W.detach(), self.H.detach(), beta,
+                                   fastpaths.workspace_of(self))
+
 
 class NMF2D(_Deconvolution):
     r"""Non-negative matrix factor 2-D deconvolution (Schmidt & Mørup 2006).

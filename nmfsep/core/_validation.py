@@ -62,14 +62,14 @@ def check_nonnegative(x: Tensor, name: str = "V", *, allow_empty: bool = False) 
     if x.numel() == 0 and not allow_empty:
         raise ValueError(f"{name} is empty (shape {tuple(x.shape)}); nothing to factorise.")
     if values.numel():
-        finite = torch.isfinite(values)
-        if not bool(finite.all()):
-            n_bad = int((~finite).sum())
+        # one pass, no V-sized temporaries: NaN propagates to both ends, Inf shows at one
+        low, high = (float(v) for v in torch.aminmax(values))
+        if not (math.isfinite(low) and math.isfinite(high)):
+            n_bad = int((~torch.isfinite(values)).sum())
             raise ValueError(
                 f"{name} contains {n_bad} NaN or Inf value(s); clean the input first "
                 f"(e.g. torch.nan_to_num) or check the step that produced it."
             )
-        low = float(values.min())
         if low < 0:
             raise ValueError(
                 f"{name} has negative values (min {low:.3g}); non-negative factorisations need "

@@ -30,7 +30,6 @@ What makes them fast (``benchmarks/speed.py`` measures it):
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -228,19 +227,23 @@ def _on_one_thread(function):
     return wrapper
 
 
-@contextlib.contextmanager
-def _all_threads():
-    """Inside a fast path, give torch its threads back for a medium-sized product (tens of
-    MFLOP: one parallel operation, which gains more than it waits)."""
-    threads = _pass_threads.get()
-    if not threads or threads == 1:
-        yield
-        return
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(1)
+def _split_product(left: Tensor, right: Tensor, out: Tensor) -> Tensor:
+    """``out (P, Q) = left (P, K) @ right (K, Q)``, a band of columns per worker of the pass.
+
+    For the single large products of a fast path (one item's product with V, Gram matrices):
+    the bands are disjoint, so nothing is summed and the result does not depend on the number
+    of workers; the workers' MKL calls are single-threaded, so a core taken by another process
+    slows one band down instead of every step of MKL's own fine-grained split.
+    """
+    threads = _pass_threads.get() if out.device.type == "cpu" else None
+    Q = out.shape[1]
+    workers = min(threads or 1, Q // 64)  # narrow bands run below BLAS's speed
+    if workers <= 1:
+        return out.addmm_(left, right, beta=0)  # beta=0: out's old content is ignored
+    size = -(-Q // workers)
+    bands = [(None, slice(start, min(start + size, Q))) for start in range(0, Q, size)]
+    _run_blocks(bands, lambda k, _, cols: out[:, cols].addmm_(left, right[:, cols], beta=0), len(bands))
+    return out
 
 
 def _run_blocks(blocks, work, n_workers: int) -> None:
@@ -390,8 +393,11 @@ def _euclidean_parts(V, A, B, wrt, gram_B, workspace):
     per_item = A.dim() == 3
     gram_B = gram if gram is not None else gram_B if gram_B is not None else _gram(B, per_item)
     # the positive part in the negative's layout, so that the update reads both alike
-    with _all_threads():
-        positive = torch.matmul(A, gram_B) if per_item else (gram_B @ A.t()).t()  # gram_B is symmetric
+    if per_item:
+        positive = torch.matmul(A, gram_B)
+    else:  # gram_B is symmetric: (gram_B Aᵀ)ᵀ
+        M, K = A.shape
+        positive = _split_product(gram_B, A.t(), workspace.buffer("Gram part for A", (K, M), A)).t()
     return negative, positive
 
 
@@ -399,22 +405,21 @@ def _product_with_V(V, A, B, wrt, workspace, name=None):
     """The negative part for beta = 2: ``V Bᵀ`` (summed over shared items) or ``Aᵀ V``
     (written to the workspace buffer ``name``).
 
-    One item is one GEMM on torch's threads (MKL's own split of a single product is ~10%
-    faster than our blocks, and it is still one parallel operation); several go by blocks.
+    One item is one GEMM split into bands of columns (:func:`_split_product`); several go by
+    blocks.
     """
     name = name or f"product of V for {wrt}"
     if V.shape[0] > 1:
         return _accumulate(V, A, B, wrt, workspace, [name], lambda k, items, rows, A_block: [V[items, rows]])[0]
     A2 = A if A.dim() == 2 else A[0]
-    with _all_threads():
-        if wrt == "B":  # Aᵀ V with the short K axis first, as in _add_to_B_part
-            out = workspace.buffer(name, (1, A2.shape[1], V.shape[2]), V)
-            torch.mm(A2.t(), V[0], out=out[0])
-            return out
-        # (B Vᵀ)ᵀ, likewise; stored transposed as in _add_to_A_part
-        out = workspace.buffer(name, (B.shape[1], V.shape[1]), V)
-        torch.mm(B[0], V[0].t(), out=out)
-        return out.t() if A.dim() == 2 else out.t().unsqueeze(0)
+    if wrt == "B":  # Aᵀ V with the short K axis first, as in _add_to_B_part
+        out = workspace.buffer(name, (1, A2.shape[1], V.shape[2]), V)
+        _split_product(A2.t(), V[0], out[0])
+        return out
+    # (B Vᵀ)ᵀ, likewise; stored transposed as in _add_to_A_part
+    out = workspace.buffer(name, (B.shape[1], V.shape[1]), V)
+    _split_product(B[0], V[0].t(), out)
+    return out.t() if A.dim() == 2 else out.t().unsqueeze(0)
 
 
 def _block_weights(V, A_block, B, beta, workspace, k, items, rows):
@@ -779,8 +784,7 @@ def nmfd_parts(
         workspace = Workspace()
     W2 = W.reshape(C, R * T)
     if name == "H" and beta == 2:
-        with _all_threads():
-            gram_W = W2.t() @ W2
+        gram_W = _split_product(W2.t(), W2, torch.empty(R * T, R * T, dtype=W.dtype, device=W.device))
         positive = F.conv1d(H, _shift_kernel(gram_W, R, T), padding=T - 1)
         return fold_shifts(_product_with_V(V, W2, None, "B", workspace), T), positive
     Hs = shifted_activations(H, T, workspace)

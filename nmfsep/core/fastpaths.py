@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import functools
 import weakref
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextvars import ContextVar
 from typing import Dict, List, Optional, Tuple
 
@@ -117,7 +117,7 @@ class Workspace:
         """``compute()``, remembered while it is asked about the same, unmodified ``tensor``."""
         key = _identity(tensor)
         kept = self._memo.get(name)
-        if kept is not None and kept[0] == key:
+        if kept is not None and _same(kept[0], key):
             return kept[1]
         value = compute()
         self._memo[name] = (key, value)
@@ -134,14 +134,27 @@ class Workspace:
         (compared by content: parameters change through ``.data``, which no version counter
         sees), else None. The stash is emptied unless ``keep``."""
         kept = self._stash.get(name) if keep else self._stash.pop(name, None)
-        if kept is None or kept[0] != _identity(data) or kept[1].shape != factor.shape:
+        if kept is None or not _same(kept[0], _identity(data)) or kept[1].shape != factor.shape:
             return None
         return kept[2] if torch.equal(kept[1], factor) else None
 
 
 def _identity(tensor: Tensor) -> tuple:
-    """Same memory, layout and version counter (views share their base's): same values."""
-    return (tensor.data_ptr(), tensor.shape, tensor.stride(), tensor.dtype, tensor.device, tensor._version)
+    """Same memory, layout and version counter (views share their base's): same values.
+
+    The tensor that owns the memory (a view's base) is held by a weak reference, so that
+    memory freed and handed to a new tensor at the same address does not look the same.
+    In-place changes through ``.data`` escape the version counter: a workspace belongs to
+    one fit, whose data do not change.
+    """
+    owner = tensor if tensor._base is None else tensor._base
+    return (weakref.ref(owner), tensor.data_ptr(), tuple(tensor.shape), tensor.stride(), tensor.dtype,
+            tensor.device, tensor._version)
+
+
+def _same(key: tuple, other: tuple) -> bool:
+    """Two :func:`_identity` keys of the same live tensor's same state."""
+    return key[0]() is not None and key[0]() is other[0]() and key[1:] == other[1:]
 
 
 # The workspace of the fit running on each model, for the parts and the loss to find. Weak both
@@ -167,14 +180,14 @@ def workspace_of(model) -> Optional[Workspace]:
 def _blocks(N: int, M: int, P: int, max_elements: int, multiple: int = 1) -> List[Tuple[slice, slice]]:
     """(items, rows) slices covering V, blocks of about ``max_elements`` (one row at least).
 
-    Small items are taken several at a time, large ones a band of rows at a time. The blocks
-    are of equal sizes and, where there are several, their number is a multiple of
-    ``multiple`` (the workers share them evenly).
+    Small items are taken several at a time, large ones a band of rows at a time. Their sizes
+    differ by one row (or item) at most and, where there are several, their number is a
+    multiple of ``multiple`` (the workers share them evenly) unless there are fewer rows.
     """
     def split(length, pieces):
         pieces = min(length, -(-pieces // multiple) * multiple)
-        size = -(-length // pieces)
-        return [slice(start, min(start + size, length)) for start in range(0, length, size)]
+        bounds = [length * i // pieces for i in range(pieces + 1)]
+        return [slice(start, stop) for start, stop in zip(bounds, bounds[1:])]
 
     if M * P <= max_elements:
         return [(items, slice(0, M)) for items in split(N, -(-N * M * P // max_elements))]
@@ -259,6 +272,8 @@ def _run_blocks(blocks, work, n_workers: int) -> None:
             work(0, items, rows)
         return
     if _pool is None or _pool._max_workers < n_workers:
+        if _pool is not None:
+            _pool.shutdown(wait=False)
         _pool = ThreadPoolExecutor(n_workers, thread_name_prefix="nmfsep-blocks")
     flush = denormals_flushed()
 
@@ -267,7 +282,9 @@ def _run_blocks(blocks, work, n_workers: int) -> None:
         for items, rows in blocks[k::n_workers]:
             work(k, items, rows)
 
-    for future in [_pool.submit(task, k) for k in range(n_workers)]:
+    futures = [_pool.submit(task, k) for k in range(n_workers)]
+    wait(futures)  # all of them: none may still write into the buffers once this returns
+    for future in futures:
         future.result()
 
 

@@ -114,22 +114,31 @@ def _add_global_options(parser: argparse.ArgumentParser, *, top_level: bool) -> 
                        help="show the full traceback of errors")
 
 
+def _add_command(commands, name: str, handler: Callable, *, summary: str, description: str,
+                 epilog: str) -> argparse.ArgumentParser:
+    """A subcommand's parser, run by ``handler``; the global options are added last by
+    :func:`build_parser`, so that the command's own options come first in its usage line."""
+    command = commands.add_parser(name, help=summary, description=description, epilog=epilog,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    command.set_defaults(handler=handler)
+    return command
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``nmfsep`` argument parser (subcommands ``separate``, ``learn-templates``,
     ``evaluate``, ``plot``)."""
     from .. import __version__  # noqa: PLC0415
 
-    formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(prog=PROG, description=_DESCRIPTION, epilog=_EPILOG,
-                                     formatter_class=formatter)
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     _add_global_options(parser, top_level=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
-    separate = commands.add_parser(
-        "separate", help="separate mixtures into sources with a recipe",
+    separate = _add_command(
+        commands, "separate", _separate, summary="separate mixtures into sources with a recipe",
         description="Separate each MIXTURE into sources with a separation recipe.",
-        epilog=_SEPARATE_EPILOG, formatter_class=formatter)
+        epilog=_SEPARATE_EPILOG)
     separate.add_argument("mixtures", nargs="+", metavar="MIXTURE", type=Path,
                           help="audio file(s) to separate (wav, flac, ogg, aiff, mp3)")
     separate.add_argument("--recipe", required=True, metavar="NAME",
@@ -149,13 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
                           help="split the mixtures across the ranks of a torchrun launch; each "
                                "mixture's folder appears only when complete and finished ones are "
                                "skipped, so rerunning resumes (see docs/distributed.md)")
-    _add_global_options(separate, top_level=False)
-    separate.set_defaults(handler=_separate)
 
-    learn = commands.add_parser(
-        "learn-templates", help="learn spectral templates from isolated sounds",
+    learn = _add_command(
+        commands, "learn-templates", _learn_templates,
+        summary="learn spectral templates from isolated sounds",
         description="Learn spectral templates from FILES of isolated sources and save them.",
-        epilog=_LEARN_EPILOG, formatter_class=formatter)
+        epilog=_LEARN_EPILOG)
     learn.add_argument("files", nargs="+", metavar="FILE", type=Path,
                        help="audio files of isolated sources (one-shot hits, notes, stems)")
     learn.add_argument("--out", "-o", required=True, type=Path, metavar="FILE",
@@ -163,13 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
     learn.add_argument("--sources", nargs="+", metavar="NAME",
                        help="source name of each file, in order (default: the file names)")
     learn.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    _add_global_options(learn, top_level=False)
-    learn.set_defaults(handler=_learn_templates)
 
-    evaluate = commands.add_parser(
-        "evaluate", help="score estimated sources against references",
+    evaluate = _add_command(
+        commands, "evaluate", _evaluate, summary="score estimated sources against references",
         description="Print SDR/SIR/SAR/SI-SDR per mixture and source, then the means.",
-        epilog=_EVALUATE_EPILOG, formatter_class=formatter)
+        epilog=_EVALUATE_EPILOG)
     evaluate.add_argument("est_dir", type=Path, metavar="EST_DIR", help="folder of estimates")
     evaluate.add_argument("ref_dir", type=Path, metavar="REF_DIR", help="folder of references")
     evaluate.add_argument("--sources", nargs="+", metavar="NAME",
@@ -183,13 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--filter-length", type=int, default=512, metavar="N",
                           help="taps of the BSS Eval distortion filters (default: 512)")
     evaluate.add_argument("--overwrite", action="store_true", help="replace an existing --json")
-    _add_global_options(evaluate, top_level=False)
-    evaluate.set_defaults(handler=_evaluate)
 
-    plot = commands.add_parser(
-        "plot", help="draw the spectrogram of audio files",
+    plot = _add_command(
+        commands, "plot", _plot, summary="draw the spectrogram of audio files",
         description="Draw a spectrogram (STFT or constant-Q) of each AUDIO file.",
-        epilog=_PLOT_EPILOG, formatter_class=formatter)
+        epilog=_PLOT_EPILOG)
     plot.add_argument("audio", nargs="+", type=Path, metavar="AUDIO", help="audio file(s)")
     plot.add_argument("--out", "-o", required=True, type=Path, metavar="PATH",
                       help="image file (one AUDIO) or folder")
@@ -205,8 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="CQT resolution (default: 12)")
     plot.add_argument("--dpi", type=int, default=150, help="image resolution (default: 150)")
     plot.add_argument("--overwrite", action="store_true", help="replace existing images")
-    _add_global_options(plot, top_level=False)
-    plot.set_defaults(handler=_plot)
+
+    for command in commands.choices.values():  # last: each command's own options come first
+        _add_global_options(command, top_level=False)
     return parser
 
 

@@ -215,6 +215,20 @@ def _component_names(names, n: int) -> list:
     return names
 
 
+def _label_components(ax, axis: str, positions, names: Sequence[str]) -> None:
+    """One tick per component on ``axis`` ("x" or "y"), labelled with its name."""
+    getattr(ax, f"set_{axis}ticks")(positions)
+    getattr(ax, f"set_{axis}ticklabels")(names)
+    getattr(ax, f"set_{axis}label")("component")
+
+
+def _with_title(ax, title: Optional[str]):
+    """``ax``, titled when a title is given: the last step of every single-axes plot."""
+    if title:
+        ax.set_title(title)
+    return ax
+
+
 def _factor(x, attribute: str, name: str):
     """``x`` itself, or ``x.<attribute>`` when a fitted model is given."""
     # Check for an array first: tensor.H is torch's conjugate transpose, not activations.
@@ -312,9 +326,7 @@ def spectrogram(
                 time_edges=_frame_edges(data.shape[1], sample_rate, hop_length), cmap=cmap,
                 vmin=vmin, vmax=vmax, colorbar=colorbar,
                 colorbar_label="dB" if db else None)
-    if title:
-        ax.set_title(title)
-    return ax
+    return _with_title(ax, title)
 
 
 def templates(
@@ -404,12 +416,8 @@ def templates(
     _draw_image(ax, image, frequencies=frequencies, y_axis=y_axis, time_edges=None, cmap=cmap,
                 vmin=float(np.nanmin(image)), vmax=float(np.nanmax(image)), colorbar=colorbar,
                 colorbar_label="dB" if db else None)
-    ax.set_xticks([r * (width + gap) + (width - 1) / 2 for r in range(rank)])
-    ax.set_xticklabels(names)
-    ax.set_xlabel("component")
-    if title:
-        ax.set_title(title)
-    return ax
+    _label_components(ax, "x", [r * (width + gap) + (width - 1) / 2 for r in range(rank)], names)
+    return _with_title(ax, title)
 
 
 def activations(
@@ -482,15 +490,11 @@ def activations(
         base = rank - 1 - r
         line, = ax.plot(x, base + 0.9 * lanes[r], linewidth=0.8)
         ax.fill_between(x, base, base + 0.9 * lanes[r], color=line.get_color(), alpha=0.4)
-    ax.set_yticks([rank - 1 - r + 0.45 for r in range(rank)])
-    ax.set_yticklabels(names)
+    _label_components(ax, "y", [rank - 1 - r + 0.45 for r in range(rank)], names)
     ax.set_ylim(-0.1, rank)
     ax.set_xlim(x[0], x[-1] if n_frames > 1 else x[0] + 1)
     ax.set_xlabel("frame" if time_edges is None else "time (s)")
-    ax.set_ylabel("component")
-    if title:
-        ax.set_title(title)
-    return ax
+    return _with_title(ax, title)
 
 
 def masks(
@@ -652,6 +656,4 @@ def loss_curve(
     ax.set_ylabel("loss")
     if any(name is not None for name in curves):
         ax.legend()
-    if title:
-        ax.set_title(title)
-    return ax
+    return _with_title(ax, title)

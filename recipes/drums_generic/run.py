@@ -7,13 +7,11 @@ Runs ``recipes/drums_with_hits/run.py`` (same options, same tables) with this fo
     python recipes/drums_generic/run.py [--data ../shared/bench/data] [--out EST] [--readme]
 """
 
-import importlib.util
+import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("drums_run", HERE.parent / "drums_with_hits" / "run.py")
-_runner = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_runner)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # recipes/_common.py
+from _common import run_drums_recipe  # noqa: E402
 
 if __name__ == "__main__":
-    raise SystemExit(_runner.main(HERE))
+    raise SystemExit(run_drums_recipe(Path(__file__).resolve().parent))

@@ -11,20 +11,16 @@ and prints a Markdown table (per mixture and mean SDR / SIR / SAR, seconds per m
     python recipes/piano_bass/run.py --data ../shared/bench/data --out /tmp/est
 """
 
-import argparse
-import json
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from nmfsep.io import load
 from nmfsep.recipes import learn_instrument_dictionaries, separate_supervised
-from nmfsep.separation import write_stems
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # recipes/_report.py, shared by the recipe scripts
+sys.path.insert(0, str(HERE.parent))  # recipes/_common.py and _report.py, shared by the scripts
+from _common import parse_benchmark_args, score_estimates, separate_mixtures  # noqa: E402
 from _report import markdown_table  # noqa: E402
 
 TASK = "piano_bass"
@@ -32,16 +28,7 @@ STEMS = ("piano", "bass")
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=HERE.parents[2] / "shared" / "bench" / "data")
-    parser.add_argument("--split", default="dev")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="estimates folder (default: a temporary one)")
-    parser.add_argument("--config", type=Path, default=HERE / "config.json")
-    args = parser.parse_args()
-    config = json.loads(args.config.read_text())
-    out = args.out or Path(tempfile.mkdtemp(prefix="nmfsep_pb_"))
+    args, config, out = parse_benchmark_args(__doc__, HERE, "nmfsep_pb_")
     task_dir = args.data / args.split / TASK
 
     start = time.perf_counter()
@@ -53,21 +40,14 @@ def main():
     learning = time.perf_counter() - start
     print(f"dictionaries {tuple(dictionaries.W.shape)} in {learning:.1f} s", file=sys.stderr)
 
-    seconds = {}
-    for mix_dir in sorted(task_dir.glob("mix*")):
-        mixture, sample_rate = load(mix_dir / "mixture.wav")
-        start = time.perf_counter()
-        stems = separate_supervised(mixture, sample_rate, dictionaries, **config["separation"])
-        seconds[mix_dir.name] = time.perf_counter() - start
-        write_stems(stems, out / args.split / TASK / mix_dir.name, sample_rate, overwrite=True)
-        print(f"{mix_dir.name}: {seconds[mix_dir.name]:.1f} s", file=sys.stderr)
-    scores = out / "scores.json"
-    subprocess.run([sys.executable, str(args.data.parent / "score.py"), str(out), "--ref",
-                    str(args.data), "--splits", args.split, "--tasks", TASK, "--json", str(scores)],
-                   check=True, stdout=subprocess.DEVNULL)
+    seconds = separate_mixtures(
+        task_dir, out / args.split / TASK,
+        lambda mixture, rate: separate_supervised(mixture, rate, dictionaries,
+                                                  **config["separation"]))
+    records = score_estimates(args.data, args.split, TASK, out)
     atoms = {s: len(c) for s, c in dictionaries.source_components.items()}
     print(f"### {TASK}, {args.split} split (exemplar atoms {atoms}, learned in {learning:.1f} s)\n")
-    print(markdown_table(json.loads(scores.read_text()), seconds, STEMS))
+    print(markdown_table(records, seconds, STEMS))
 
 
 if __name__ == "__main__":

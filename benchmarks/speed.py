@@ -174,21 +174,41 @@ def generic_fit(case: Case, iters: int) -> Tuple[float, float]:
 
 def bound_products(case: Case):
     """The GEMMs with V that one iteration needs (beta = 2: one per factor; other betas twice
-    as many, model and weights), each in two orientations (the faster one counts), and their
-    FLOP count."""
+    as many, model and weights), each in two orientations (the faster one counts) as
+    ``(left, right)`` operands, and their FLOP count."""
     V = case.V
     if case.kind == "nmf":
         W, H = case.W0, case.H0
-        products = [(lambda: H.t() @ V, lambda: V.t() @ H), (lambda: W.t() @ V.t(), lambda: V @ W)]
+        products = [((H.t(), V), (V.t(), H)), ((W.t(), V.t()), (V, W))]
         flops = 2 * 2 * V.numel() * W.shape[1]
     else:
         C, R, T = case.W0.shape
         W2 = case.W0.reshape(C, R * T)
         Hs = fastpaths.shifted_activations(case.H0, T).clone()
-        products = [(lambda: W2.t() @ V[0], lambda: V[0].t() @ W2),
-                    (lambda: V[0] @ Hs[0].t(), lambda: Hs[0] @ V[0].t())]
+        products = [((W2.t(), V[0]), (V[0].t(), W2)), ((V[0], Hs[0].t()), (Hs[0], V[0].t()))]
         flops = 2 * 2 * V.numel() * R * T
     return products, flops * (1 if case.beta == 2 else 2), (1 if case.beta == 2 else 2)
+
+
+def numpy_blas_seconds(products, per_gemm: int) -> Optional[float]:
+    """CPU seconds of the bound's products through numpy's BLAS (scikit-learn's) on one thread,
+    or None without threadpoolctl (numpy's BLAS threads cannot be limited then)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    total = 0.0
+    with threadpool_limits(1):
+        for pair in products:
+            best = float("inf")
+            for left, right in pair:
+                left, right = left.numpy(), right.numpy()
+                for _ in range(3):
+                    start = time.process_time()
+                    np.matmul(left, right)
+                    best = min(best, time.process_time() - start)
+            total += best
+    return per_gemm * total
 
 
 def run_fit_section(args, peers, out):
@@ -232,11 +252,16 @@ def run_fit_section(args, peers, out):
         # the ceiling: one core's GEMM rate times the threads (the wall clock's bound; the CPU
         # clock counts every thread's work, so its bound is one core's time)
         threads = torch.get_num_threads()
-        core_seconds = per_gemm * sum(min(one_thread_seconds([f]) for f in pair) for pair in products)
+        core_seconds = per_gemm * sum(min(one_thread_seconds([lambda a=a, b=b: a @ b]) for a, b in pair)
+                                      for pair in products)
         bound = core_seconds / (threads if args.clock == "wall" else 1)
         out(f"### {case.name}")
         out(f"GEMM rate {flops / core_seconds / 1e9:.0f} GFLOP/s per core (one thread, CPU time) x {threads} "
             f"threads; lower bound {bound * 1e3:.2f} ms/iter ({flops / 1e9:.2f} GFLOP of products with V)")
+        numpy_seconds = numpy_blas_seconds(products, per_gemm)
+        if numpy_seconds:  # scikit-learn's BLAS on the same products: its own ceiling
+            out(f"numpy's BLAS on the same products: {flops / numpy_seconds / 1e9:.0f} GFLOP/s per core "
+                f"({core_seconds / numpy_seconds:.2f}x torch's)")
         for name, values in per_iter.items():
             line = f"  {name:9s} {format_ms(values)} /iter"
             line += f"  loss {losses[name]:.6e} ({case.iterations[name]} it)"
@@ -245,8 +270,8 @@ def run_fit_section(args, peers, out):
                 rel = abs(losses[name] - losses["nmfsep"]) / losses["nmfsep"]
                 line += f"  nmfsep {ratio:5.2f}x faster; loss differs by {rel:.1e}"
                 line += "" if rel <= LOSS_TOLERANCE else f" (> {LOSS_TOLERANCE:g}!)"
-            else:
-                line += f"  {median(values) / bound:.2f}x the lower bound"
+            line += f"  {median(values) / bound:.2f}x the bound" if name != "nmfsep" else \
+                f"  {median(values) / bound:.2f}x the lower bound"
             out(line)
             rows.append((case.name, name, median(values) * 1e3,
                          paired_ratio(values, per_iter["nmfsep"]) if name != "nmfsep" else 1.0))

@@ -83,6 +83,15 @@ def test_eps_sets_the_silence_threshold():
     torch.testing.assert_close(ratio_mask(estimates)[:, 0], torch.tensor([1.0, 0.0], dtype=torch.float64))
 
 
+@pytest.mark.parametrize("power", [1.0, 2.0, 0.5])
+def test_wiener_mask_same_with_and_without_autograd(power):
+    # Without autograd the steps run in place; the masks must be the same numbers.
+    estimates = _estimates(torch.float64)
+    plain = wiener_mask(estimates, power=power)
+    tracked = wiener_mask(estimates.clone().requires_grad_(), power=power)
+    assert torch.equal(plain, tracked.detach())
+
+
 def test_wiener_mask_gradients():
     estimates = (_estimates(torch.float64)[:, 1, :4, :4] + 0.1).requires_grad_()
     assert torch.autograd.gradcheck(lambda e: wiener_mask(e, power=2.0), (estimates,))

@@ -9,7 +9,10 @@ import operator
 import torch
 from torch import Tensor
 
-__all__ = ["as_int", "check_finite", "check_sample_rate_hz", "check_signal_type"]
+from ..core._validation import value_range
+
+__all__ = ["all_finite", "as_int", "check_finite", "check_sample_rate_hz", "check_signal_type",
+           "value_range"]
 
 SIGNAL_DTYPES = (torch.float32, torch.float64)
 
@@ -26,10 +29,15 @@ def as_int(value, name: str) -> int:
         ) from None
 
 
+def all_finite(tensor: Tensor) -> bool:
+    """Whether ``tensor`` holds no NaN or Inf (one pass, see :func:`value_range`)."""
+    return all(math.isfinite(v) for v in value_range(tensor))
+
+
 def check_finite(tensor: Tensor, name: str) -> None:
     """Raise a ValueError counting the NaN/Inf values of ``tensor``."""
-    finite = torch.isfinite(tensor)
-    if not bool(finite.all()):
+    if not all_finite(tensor):
+        finite = torch.isfinite(tensor)  # only to count them for the message
         raise ValueError(
             f"{name} contains {int((~finite).sum())} NaN or Inf value(s); clean the input "
             f"(e.g. torch.nan_to_num) before transforming it."

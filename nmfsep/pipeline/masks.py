@@ -17,6 +17,8 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
+from ._checks import all_finite, value_range
+
 __all__ = ["SoftMask", "apply_masks", "binary_mask", "ratio_mask", "wiener_mask"]
 
 
@@ -36,11 +38,12 @@ def _check_estimates(estimates, name: str = "estimates") -> None:
             f"{name} must have shape (sources, ...) with at least one source, "
             f"got {tuple(estimates.shape)}."
         )
-    if not torch.isfinite(estimates).all():
+    low, high = value_range(estimates)
+    if not (math.isfinite(low) and math.isfinite(high)):
         raise ValueError(f"{name} contains NaN or Inf values.")
-    if (estimates < 0).any():
+    if low < 0:
         raise ValueError(
-            f"{name} contains negative values (min {float(estimates.min()):.3g}); model "
+            f"{name} contains negative values (min {low:.3g}); model "
             f"spectrograms must be non-negative: pass magnitudes or clamp(min=0)."
         )
 
@@ -64,9 +67,16 @@ def _check_power(power) -> float:
     return power
 
 
-def _equal_split_where_silent(masks: Tensor, silent: Tensor) -> Tensor:
-    """Replace the masks of silent bins (all sources ≈ 0) by ``1 / S``."""
-    return torch.where(silent, torch.full_like(masks, 1.0 / masks.shape[0]), masks)
+def _equal_split_where_silent(masks: Tensor, silent: Tensor, in_place: bool = False) -> Tensor:
+    """Replace the masks of silent bins (all sources ≈ 0) by ``1 / S`` (in ``masks`` itself
+    when ``in_place``)."""
+    fill = 1.0 / masks.shape[0]
+    return masks.masked_fill_(silent, fill) if in_place else masks.masked_fill(silent, fill)
+
+
+def _one_where(silent: Tensor, values: Tensor, in_place: bool) -> Tensor:
+    """``values`` with ones on the silent bins (in ``values`` itself when ``in_place``)."""
+    return values.masked_fill_(silent, 1.0) if in_place else values.masked_fill(silent, 1.0)
 
 
 def wiener_mask(estimates: Tensor, power: float = 2.0, eps: Optional[float] = None) -> Tensor:
@@ -110,14 +120,19 @@ def wiener_mask(estimates: Tensor, power: float = 2.0, eps: Optional[float] = No
     _check_estimates(estimates)
     power = _check_power(power)
     eps = _resolve_eps(eps, estimates.dtype)
+    # Without autograd the steps work in place (the same numbers): for long mixtures every
+    # temporary of the estimates' size is hundreds of MB.
+    in_place = not (torch.is_grad_enabled() and estimates.requires_grad)
     peak = estimates.amax(dim=0, keepdim=True)
     silent = peak <= eps
-    # Safe denominators keep the unused branch of torch.where finite, so gradients stay finite.
-    relative = estimates / torch.where(silent, torch.ones_like(peak), peak)
-    weights = relative if power == 1.0 else relative.pow(power)
-    total = weights.sum(dim=0, keepdim=True)  # >= 1 on non-silent bins: the peak gives 1
-    masks = weights / torch.where(silent, torch.ones_like(total), total)
-    return _equal_split_where_silent(masks, silent)
+    # Safe denominators (one on silent bins) keep the values and the gradients finite.
+    relative = estimates / _one_where(silent, peak, in_place)
+    if power != 1.0:
+        relative = relative.pow_(power) if in_place else relative.pow(power)
+    total = relative.sum(dim=0, keepdim=True)  # >= 1 on non-silent bins: the peak gives 1
+    total = _one_where(silent, total, in_place)
+    masks = relative.div_(total) if in_place else relative / total
+    return _equal_split_where_silent(masks, silent, in_place)
 
 
 def ratio_mask(estimates: Tensor, eps: Optional[float] = None) -> Tensor:
@@ -178,7 +193,7 @@ def binary_mask(estimates: Tensor, eps: Optional[float] = None) -> Tensor:
     winner = estimates.argmax(dim=0, keepdim=True)
     masks = torch.zeros_like(estimates).scatter_(0, winner, 1.0)
     silent = estimates.amax(dim=0, keepdim=True) <= eps
-    return _equal_split_where_silent(masks, silent)
+    return _equal_split_where_silent(masks, silent, in_place=True)
 
 
 def apply_masks(masks: Tensor, mixture_spec: Tensor) -> Tensor:
@@ -214,7 +229,7 @@ def apply_masks(masks: Tensor, mixture_spec: Tensor) -> Tensor:
             raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}.")
         if not (tensor.is_complex() or tensor.is_floating_point()):
             raise TypeError(f"{name} must be a floating-point or complex tensor, got {tensor.dtype}.")
-        if not torch.isfinite(tensor).all():
+        if not all_finite(tensor):
             raise ValueError(f"{name} contains NaN or Inf values.")
     if masks.ndim < 1 or masks.shape[0] < 1:
         raise ValueError(f"masks must have shape (sources, ...), got {tuple(masks.shape)}.")

@@ -569,16 +569,32 @@ def _normalised(W: Tensor, H: Tensor) -> Tuple[Tensor, Tensor]:
     return W / safe, H * safe.view(1, -1, 1)
 
 
+def _fit(model: NMFD, V: Tensor, n_iter: int) -> NMFD:
+    """``n_iter`` KL updates of ``model``. Without a stopping rule the loss is evaluated
+    only at the start and the end, not every 10 updates (each costs one or two updates)."""
+    model.fit(V, beta=1, max_iter=n_iter, tol=0, check_every=n_iter)
+    return model
+
+
 def _fit_activations(V: Tensor, W: Tensor, H: Tensor, n_iter: int) -> Tensor:
-    model = NMFD(W=W, H=H, trainable_W=False)
-    model.fit(V, beta=1, max_iter=n_iter, tol=0)
-    return model.H.detach()
+    return _fit(NMFD(W=W, H=H, trainable_W=False), V, n_iter).H.detach()
 
 
 def _source_parts(W: Tensor, H: Tensor, components: Tensor, n_sources: int) -> Tensor:
     """Model spectrogram of each source, ``(sources, channels, freq, frames)``."""
-    return torch.stack([NMFD.reconstruct(H[:, components == s], W[:, components == s])
-                        for s in range(n_sources)])
+    parts = H.new_empty((n_sources, H.shape[0], W.shape[0], H.shape[2] + W.shape[2] - 1))
+    for s in range(n_sources):  # into one tensor: a list to stack would need twice the memory
+        parts[s] = NMFD.reconstruct(H[:, components == s], W[:, components == s])
+    return parts
+
+
+def _channel_masks(W: Tensor, H: Tensor, components: Tensor, n_sources: int, power: float,
+                   channel: int) -> Tensor:
+    """Soft masks ``(sources, freq, frames)`` of one channel, from the sources' parts raised
+    to ``power``. The recipe takes the channels in turn: the masks of all channels at once,
+    with their temporaries, are its largest tensors for long mixtures."""
+    parts = _source_parts(W, H[channel:channel + 1], components, n_sources)[:, 0]
+    return wiener_mask(parts, power=power)
 
 
 def _fit_drum_model(V: Tensor, W: Tensor, components: Tensor, n_sources: int, *, n_iter: int,
@@ -593,18 +609,21 @@ def _fit_drum_model(V: Tensor, W: Tensor, components: Tensor, n_sources: int, *,
         H = _fit_activations(V, W, H, n_iter)
         bar.update(1)
         for _ in range(n_rounds):
-            shares = wiener_mask(_source_parts(W, H, components, n_sources), power=1.0) * V
+            shares = V.new_empty((n_sources, *V.shape))
+            for c in range(V.shape[0]):
+                torch.mul(_channel_masks(W, H, components, n_sources, 1.0, c), V[c],
+                          out=shares[:, c])
             W, H = W.clone(), H.clone()
             for s in range(n_sources):
                 mine = components == s
                 if float(shares[s].sum()) <= tiny * V.numel():
                     continue  # nothing of this source in the mixture: nothing to adapt to
-                model = NMFD(W=W[:, mine], H=H[:, mine])
-                model.fit(shares[s], beta=1, max_iter=n_adapt, tol=0)
+                model = _fit(NMFD(W=W[:, mine], H=H[:, mine]), shares[s], n_adapt)
                 W_s, H_s = _normalised(model.W.detach(), model.H.detach())
                 alive = W_s.sum((0, 2)) > 0  # a template that died keeps its old shape
                 W[:, mine] = torch.where(alive.view(1, -1, 1), W_s, W[:, mine])
                 H[:, mine] = H_s
+            del shares  # the refit needs V only
             bar.update(1)
             H = _fit_activations(V, W, H, n_refit)
             bar.update(1)
@@ -745,17 +764,27 @@ def separate_drums(
                          f"{n_fft // 2}.")
     # T - 1 silent frames after the end let hits near the end use whole templates
     padded = F.pad(signal, (0, (T - 1) * hop_length))
-    spectrogram = stft(padded, n_fft=n_fft, hop_length=hop_length, window=window)
-    V = spectrogram.abs() ** power
+    n_padded = padded.shape[-1]
+    # contiguous: torch.stft's frames-major layout makes every pass of the fit over V up to
+    # twice as slow (strided elementwise reads)
+    spectrogram = stft(padded, n_fft=n_fft, hop_length=hop_length, window=window).contiguous()
+    V = spectrogram.abs().pow_(power)
     W = W.to(work_device) ** power
     W = W / W.sum((0, 2), keepdim=True).clamp_min(torch.finfo(W.dtype).tiny)
     components = torch.tensor(templates.components, device=work_device)
 
     W, H = _fit_drum_model(V, W, components, len(sources), n_iter=n_iter, n_rounds=n_rounds,
                            n_adapt=n_adapt, n_refit=n_refit, verbose=verbose)
-    masks = wiener_mask(_source_parts(W, H, components, len(sources)), power=mask_power / power)
-    estimates = istft(masks * spectrogram, n_fft=n_fft, hop_length=hop_length, window=window,
-                      length=padded.shape[-1])[..., :n_samples]
+    del V, padded  # only the fit needs them
+    estimates = signal.new_empty((len(sources), *signal.shape))
+    # one source and channel at a time: the masked spectrograms of all at once (twice the
+    # masks, complex) and the inverse STFT's frames would be the largest temporaries
+    for c in range(signal.shape[0]):
+        masks = _channel_masks(W, H, components, len(sources), mask_power / power, c)
+        for s in range(len(sources)):
+            estimates[s, c] = istft(masks[s] * spectrogram[c], n_fft=n_fft, hop_length=hop_length,
+                                    window=window, length=n_padded)[:n_samples]
+        del masks  # before the next channel's
     shape = (-1, n_samples) if waveform.ndim == 2 else (1, n_samples)
     stems = {source: estimates[s].reshape(shape).to(device=out_device, dtype=out_dtype)
              for s, source in enumerate(sources)}

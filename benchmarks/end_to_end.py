@@ -1,0 +1,345 @@
+"""Wall time and peak memory of a drum separation end to end: audio file in, stems written.
+
+    python benchmarks/end_to_end.py                  # 3 minutes, stereo, 44.1 kHz, 3 rounds
+    python benchmarks/end_to_end.py --quick          # 30 s, one round
+    python benchmarks/end_to_end.py --threads 1 --minutes 1 --keep /tmp/stems
+    python benchmarks/end_to_end.py --baseline /tmp/base   # against another version's CLI
+
+The recording is built from the drum example's stems (``audio_examples/drums_stems``, the
+6 s rock pattern at 22.05 kHz): resampled to 44.1 kHz, tiled to ``--minutes`` with every
+instrument's level varied from one tile to the next (±4 dB, seeded), panned like
+``drums_mix_stereo.wav`` (the gains in ``audio_examples/meta.json``), peak-normalised to 0.9
+and written as a 16-bit stereo WAV file into a temporary folder.
+
+Then, in turn within each round (the order rotating from round to round):
+
+* **CLI**: ``nmfsep separate MIX --recipe drums --hits audio_examples/hits --out DIR
+  --overwrite --quiet`` in a subprocess, exactly as a user runs it (``make example`` runs
+  the same command on the 6 s example). Wall time from the start of the process to its
+  exit, and the child's peak resident memory (``os.wait4``: the rusage of that child
+  alone, the per-child form of ``getrusage(RUSAGE_CHILDREN).ru_maxrss``, taken by a small
+  launcher process: a child's peak also counts the memory of the process it was forked from).
+* **API**: :func:`nmfsep.recipes.run_recipe` in this process (what the CLI calls: load,
+  the ``drums`` recipe, write the stems), with a breakdown by stage: every stage's function
+  is wrapped by a timer for the run (the outermost wrapped call takes the time, so e.g. the
+  STFT of the hits counts as *templates* and the model parts computed during the fit as
+  *fit*). Peak memory is the growth of this process's peak RSS over its RSS before the run.
+* **baseline** (with ``--baseline TREE``): the CLI of another version, ``python -m nmfsep``
+  with ``PYTHONPATH=TREE``, e.g. the last commit's from ``mkdir /tmp/base && git archive
+  HEAD nmfsep | tar -x -C /tmp/base``; the speed-up is the median of the rounds' ratios.
+
+The start-up cost (``python -c pass``, ``import torch``, ``import nmfsep.recipes``, the
+interpreter's and the imports' share of the CLI's time) is measured apart, in fresh
+processes. Printed: the audio's duration and size in memory (float32), medians over the
+rounds of wall time, real-time factor (audio seconds per wall second), peak RSS in MiB and
+as a multiple of the mixture's size, the stages, and the SI-SDR of the CLI's (and the
+baseline's) stems against the known stems (a check that the separation is the real one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import soundfile as sf
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import machine_summary, median, peak_rss_bytes, reset_peak_rss, rss_bytes  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "audio_examples"
+HITS = EXAMPLES / "hits"
+SOURCES = ("kick", "snare", "hihat")
+SR = 44100
+MiB = 2.0 ** 20
+
+
+# --------------------------------------------------------------------------- the recording
+def drum_recording(minutes: float, seed: int = 0):
+    """Stereo mixture ``(2, samples)`` at 44.1 kHz and its stereo stems ``{source: (2, samples)}``.
+
+    Tiles of the 6 s example pattern, each instrument at a random level per tile, panned with
+    the example's constant-power channel gains.
+    """
+    import torchaudio  # noqa: PLC0415 - the pipeline needs it anyway
+
+    meta = json.loads((EXAMPLES / "meta.json").read_text())["drums_mix_stereo"]
+    mono = {}
+    for source in SOURCES:
+        data, rate = sf.read(EXAMPLES / meta["stems"][source], dtype="float32")
+        mono[source] = torchaudio.functional.resample(torch.from_numpy(data), rate, SR)
+    tile = mono[SOURCES[0]].shape[0]
+    n = round(minutes * 60 * SR)
+    n_tiles = math.ceil(n / tile)
+    generator = torch.Generator().manual_seed(seed)
+    stems = {}
+    for source in SOURCES:
+        gains_db = (torch.rand(n_tiles, generator=generator) - 0.5) * 8  # ±4 dB per tile
+        levels = torch.repeat_interleave(10 ** (gains_db / 20), tile)[:n]
+        signal = mono[source].repeat(n_tiles)[:n] * levels
+        channel_gains = torch.tensor(meta["channel_gains"][source], dtype=torch.float32)
+        stems[source] = channel_gains.view(2, 1) * signal
+    mixture = sum(stems.values())
+    scale = 0.9 / float(mixture.abs().max())
+    return mixture * scale, {s: x * scale for s, x in stems.items()}
+
+
+def si_sdr(estimate: torch.Tensor, reference: torch.Tensor) -> float:
+    """SI-SDR in dB of two ``(samples,)`` signals (zero-mean, float64)."""
+    e, r = estimate.double() - estimate.double().mean(), reference.double() - reference.double().mean()
+    target = (e @ r) / (r @ r) * r
+    return 10 * math.log10(float(target @ target) / max(float((e - target) @ (e - target)), 1e-30))
+
+
+# --------------------------------------------------------------------------- subprocesses
+# Runs argv[1:] and prints its wall seconds and peak RSS (KiB). A child's peak RSS counts the
+# memory of the process it was forked from (Linux carries the high-water mark through fork
+# and exec), so the commands are started from this small launcher, not from the benchmark.
+_LAUNCHER = """
+import os, subprocess, sys, time
+start = time.perf_counter()
+process = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+err = process.stderr.read()
+_, status, usage = os.wait4(process.pid, 0)
+seconds = time.perf_counter() - start
+code = os.waitstatus_to_exitcode(status)
+sys.stderr.buffer.write(err)
+print(seconds, usage.ru_maxrss, code)
+sys.exit(code)
+"""
+
+
+def run_child(command: List[str], env: Dict[str, str], cwd: Optional[Path] = None):
+    """Wall seconds and peak RSS in bytes of a fresh process running ``command``."""
+    done = subprocess.run([sys.executable, "-c", _LAUNCHER, *command], env=env, cwd=cwd,
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr}")
+    seconds, peak_kib, _ = done.stdout.split()
+    return float(seconds), int(peak_kib) * 1024  # Linux reports KiB
+
+
+def startup_costs(env: Dict[str, str], rounds: int) -> Dict[str, tuple]:
+    """Median seconds and peak RSS of fresh interpreters that only import."""
+    commands = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "import torch": [sys.executable, "-c", "import torch"],
+        "import nmfsep.recipes": [sys.executable, "-c", "import nmfsep.recipes"],
+    }
+    results = {name: [] for name in commands}
+    for _ in range(rounds):
+        for name, command in commands.items():
+            results[name].append(run_child(command, env))
+    return {name: (median([s for s, _ in runs]), max(m for _, m in runs))
+            for name, runs in results.items()}
+
+
+# --------------------------------------------------------------------------- in process
+class StageTimer:
+    """Wall time of named stages, recorded by wrapping the functions that do them.
+
+    Only the outermost wrapped call is timed: a stage's functions may call the functions of
+    another stage (the hits' STFTs inside the templates) without counting twice.
+    """
+
+    def __init__(self):
+        self.seconds: Dict[str, float] = {}
+        self._depth = 0
+
+    def wrap(self, stage: str, function: Callable) -> Callable:
+        @functools.wraps(function)
+        def timed(*args, **kwargs):
+            if self._depth:
+                return function(*args, **kwargs)
+            self._depth += 1
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self._depth -= 1
+                self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+        return timed
+
+    @contextlib.contextmanager
+    def patched(self, targets):
+        """Replace ``(module, attribute, stage)`` targets by timed wrappers for the block."""
+        saved = [(module, name, getattr(module, name)) for module, name, _ in targets]
+        try:
+            for module, name, stage in targets:
+                setattr(module, name, self.wrap(stage, getattr(module, name)))
+            yield self
+        finally:
+            for module, name, original in saved:
+                setattr(module, name, original)
+
+
+def stage_targets():
+    """What each stage of the ``drums`` recipe calls, as ``(module, attribute, stage)``."""
+    import nmfsep.io  # noqa: PLC0415
+    import nmfsep.separation  # noqa: PLC0415
+    from nmfsep.apps.recipes import drums  # noqa: PLC0415
+
+    return [
+        (nmfsep.io, "load", "load"),                     # run_recipe imports it at call time
+        (drums, "hit_templates", "templates"),
+        (drums, "stft", "STFT"),
+        (drums, "_fit_drum_model", "fit"),
+        (drums, "_channel_masks", "masks"),
+        (drums, "istft", "inverse STFT"),
+        (nmfsep.separation, "write_stems", "write"),     # likewise
+    ]
+
+
+def run_in_process(mixture_path: Path, out_dir: Path):
+    """Seconds, stage seconds and peak RSS growth of :func:`run_recipe` in this process."""
+    from nmfsep.recipes import run_recipe  # noqa: PLC0415
+
+    timer = StageTimer()
+    before = rss_bytes()
+    reset_peak_rss()
+    with timer.patched(stage_targets()):
+        start = time.perf_counter()
+        run_recipe("drums", mixture_path, out_dir, hits=[HITS], overwrite=True, verbose=False)
+        seconds = time.perf_counter() - start
+    return seconds, timer.seconds, peak_rss_bytes() - before
+
+
+# --------------------------------------------------------------------------- main
+def report_child(title: str, runs, duration: float, mixture_bytes: int, imports) -> None:
+    seconds = median([s for s, _ in runs])
+    peak = max(m for _, m in runs)
+    above = peak - imports[1]
+    print(f"\n{title}, {len(runs)} run(s): " + ", ".join(f"{s:.1f}" for s, _ in runs) + " s")
+    print(f"  wall {seconds:7.2f} s   real-time factor {duration / seconds:5.2f}x  "
+          f"(of which start-up ~{imports[0]:.2f} s)")
+    print(f"  peak RSS {peak / MiB:7.0f} MiB = {peak / mixture_bytes:.1f} x the mixture "
+          f"(above the imports: {above / MiB:.0f} MiB = {above / mixture_bytes:.1f} x)")
+
+
+def report_api(runs, duration: float, mixture_bytes: int) -> None:
+    seconds = median([s for s, _, _ in runs])
+    peak = max(m for _, _, m in runs)
+    print(f"\nAPI  nmfsep.recipes.run_recipe('drums', ...) (in process, {len(runs)} run(s): "
+          + ", ".join(f"{s:.1f}" for s, _, _ in runs) + " s)")
+    print(f"  wall {seconds:7.2f} s   real-time factor {duration / seconds:5.2f}x")
+    print(f"  peak RSS growth {peak / MiB:7.0f} MiB = {peak / mixture_bytes:.1f} x the mixture")
+    print("  stage              s   share")
+    for stage in dict.fromkeys(stage for _, _, stage in stage_targets()):
+        stage_seconds = median([stages.get(stage, 0.0) for _, stages, _ in runs])
+        print(f"  {stage:<14} {stage_seconds:7.2f}  {100 * stage_seconds / seconds:5.1f} %")
+    other = median([total - sum(stages.values()) for total, stages, _ in runs])
+    print(f"  {'other':<14} {other:7.2f}  {100 * other / seconds:5.1f} %"
+          "  (validation, mask products, the recipe's glue)")
+
+
+def stems_si_sdr(folder: Path, references) -> str:
+    scores = []
+    for source in SOURCES:
+        estimate, _ = sf.read(folder / f"{source}.wav", dtype="float32", always_2d=True)
+        estimate = torch.from_numpy(estimate.T.copy())
+        scores.append([si_sdr(estimate[c], references[source][c]) for c in range(2)])
+    return (", ".join(f"{s} {left:.2f} / {right:.2f}" for s, (left, right) in zip(SOURCES, scores))
+            + f"; mean {sum(map(sum, scores)) / 6:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="length of the recording (default 3; 0.5 with --quick)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads here and in the CLI's process (default: torch's)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 3; 1 with --quick)")
+    parser.add_argument("--keep", type=Path, metavar="DIR", default=None,
+                        help="copy the mixture and the CLI's stems to DIR")
+    parser.add_argument("--quick", action="store_true", help="30 s of audio, one round")
+    parser.add_argument("--no-api", action="store_true", help="skip the in-process run")
+    parser.add_argument("--baseline", type=Path, metavar="TREE", default=None,
+                        help="a source tree of another version (a folder holding its nmfsep/ "
+                             "package, e.g. from 'git archive HEAD nmfsep | tar -x -C TREE'): "
+                             "its CLI runs in turn with this tree's, on the same mixture")
+    args = parser.parse_args()
+    minutes = args.minutes if args.minutes is not None else (0.5 if args.quick else 3.0)
+    rounds = args.rounds if args.rounds is not None else (1 if args.quick else 3)
+    env = dict(os.environ)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        # the child's torch reads these at start-up (the CLI has no threads option)
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(args.threads)
+    print(machine_summary())
+
+    mixture, references = drum_recording(minutes)
+    duration = mixture.shape[1] / SR
+    mixture_bytes = mixture.numel() * 4  # as the pipeline holds it: float32
+    work = Path(tempfile.mkdtemp(prefix="nmfsep_e2e_"))
+    try:
+        mixture_path = work / "drums_mix.wav"
+        sf.write(mixture_path, mixture.T.numpy(), SR, subtype="PCM_16")
+        del mixture
+        print(f"mixture: {duration:.1f} s, 2 channels, {SR} Hz, 16-bit WAV "
+              f"{mixture_path.stat().st_size / MiB:.1f} MiB on disk, "
+              f"{mixture_bytes / MiB:.1f} MiB as float32")
+
+        startup = startup_costs(env, rounds=max(rounds, 3))
+        options = [str(mixture_path), "--recipe", "drums", "--hits", str(HITS), "--overwrite",
+                   "--quiet", "--out"]
+        contenders = {"cli": lambda: run_child(
+            [str(Path(sys.executable).with_name("nmfsep")), "separate", *options, str(work / "cli")],
+            env, cwd=work)}
+        if args.baseline:
+            # python -m from outside the repository, so that PYTHONPATH picks the package
+            baseline_env = dict(env, PYTHONPATH=str(args.baseline.resolve()))
+            contenders["baseline"] = lambda: run_child(
+                [sys.executable, "-m", "nmfsep", "separate", *options, str(work / "baseline")],
+                baseline_env, cwd=work)
+        if not args.no_api:
+            contenders["api"] = lambda: run_in_process(mixture_path, work / "api")
+        runs = {name: [] for name in contenders}
+        names = list(contenders)
+        for r in range(rounds):  # in turn, rotating the order, so that load hits all alike
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                runs[name].append(contenders[name]())
+
+        print(f"torch threads: {torch.get_num_threads()} (this process; the CLI's: "
+              f"{env.get('OMP_NUM_THREADS', 'torch default')}); rounds: {rounds}, medians")
+        print("\nstart-up (fresh processes)      wall s   peak RSS MiB")
+        for name, (seconds, peak) in startup.items():
+            print(f"  {name:<28} {seconds:8.2f}   {peak / MiB:10.0f}")
+        imports = startup["import nmfsep.recipes"]
+        report_child("CLI  nmfsep separate --recipe drums, subprocess", runs["cli"], duration,
+                     mixture_bytes, imports)
+        if "baseline" in runs:
+            report_child(f"baseline CLI from {args.baseline}, subprocess", runs["baseline"],
+                         duration, mixture_bytes, imports)
+            ratio = median([b[0] / c[0] for b, c in zip(runs["baseline"], runs["cli"])])
+            print(f"  this tree is {ratio:.2f}x faster (median of the rounds' ratios)")
+        if "api" in runs:
+            report_api(runs["api"], duration, mixture_bytes)
+
+        print("\nSI-SDR of the stems against the known stems (dB, L / R):")
+        for name in ("cli", "baseline"):
+            if name in runs:
+                print(f"  {name:<9} " + stems_si_sdr(work / name / mixture_path.stem, references))
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(mixture_path, args.keep / mixture_path.name)
+            shutil.copytree(work / "cli" / mixture_path.stem, args.keep / "stems", dirs_exist_ok=True)
+            print(f"kept the mixture and the stems in '{args.keep}'")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

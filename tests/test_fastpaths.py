@@ -447,6 +447,30 @@ def test_thread_count_restored(tiny_blocks, call):
     assert_many_blocks_on_two_workers(tiny_blocks)
 
 
+@pytest.mark.parametrize("rows, inner, columns, bands", [
+    (128, 128, 256, 2),   # 8.4 MFLOP: two bands of 128 columns
+    (128, 128, 301, 2),   # uneven bands
+    (128, 128, 200, 1),   # 6.6 MFLOP: bands below MIN_BAND_FLOPS
+    (2048, 64, 100, 1),   # many FLOPs, but bands narrower than 64 columns
+    (4, 8, 4096, 1),      # wide, few FLOPs
+])
+def test_split_product_in_bands_equals_one_product(two_threads, passes, rows, inner, columns, bands):
+    # inside a fast path's pass (torch on one thread, two workers): large products go out in
+    # disjoint bands of columns, the others stay on the calling thread
+    assert fastpaths.MIN_BAND_FLOPS == 4_000_000  # the cases above are sized for it
+    g = torch.Generator().manual_seed(columns)
+    left = torch.rand(rows, inner, generator=g, dtype=F64)
+    right = torch.rand(columns, inner, generator=g, dtype=F64).t()  # strided, as V[0].t()
+    out = torch.full((rows, columns), float("nan"), dtype=F64)  # beta=0 must ignore it
+    token = fastpaths._pass_threads.set(2)
+    try:
+        fastpaths._split_product(left, right, out)
+    finally:
+        fastpaths._pass_threads.reset(token)
+    assert passes == ([(bands, bands)] if bands > 1 else [])
+    torch.testing.assert_close(out, left @ right, rtol=1e-13, atol=0)
+
+
 # -- 7. NMFD's shifts and the batched NMF ------------------------------------------------------
 
 @pytest.mark.parametrize("T", [1, 3, 5])

@@ -66,6 +66,9 @@ __all__ = [
 BLOCK_BYTES = 4 * 2 ** 20
 #: The same on GPUs, where the point of blocks is only to bound the temporaries' memory.
 GPU_BLOCK_BYTES = 512 * 2 ** 20
+#: Smallest band of a split product (FLOPs, ~50 µs on one core): handing a band to another
+#: thread costs tens of µs.
+MIN_BAND_FLOPS = 4_000_000
 
 
 class Workspace:
@@ -250,7 +253,9 @@ def _split_product(left: Tensor, right: Tensor, out: Tensor) -> Tensor:
     """
     threads = _pass_threads.get() if out.device.type == "cpu" else None
     Q = out.shape[1]
-    workers = min(threads or 1, Q // 64)  # narrow bands run below BLAS's speed
+    # narrow bands run below BLAS's speed; small bands cost less than handing them over
+    flops = 2 * left.shape[0] * left.shape[1] * Q
+    workers = min(threads or 1, Q // 64, flops // MIN_BAND_FLOPS)
     if workers <= 1:
         return out.addmm_(left, right, beta=0)  # beta=0: out's old content is ignored
     size = -(-Q // workers)

@@ -92,6 +92,9 @@ class BatchNMF(BaseComponent):
     torch.Size([30, 4])
     """
 
+    # the batched products, and the stacked rows of shared templates, read V in one layout
+    _contiguous_target = True
+
     def __init__(self, Vshape: Optional[Sequence[int]] = None, rank: Optional[int] = None, *,
                  shared_W: Optional[bool] = None, **kwargs):
         W_axes = _n_axes(kwargs.get("W"))
@@ -244,10 +247,6 @@ class BatchNMF(BaseComponent):
             self._initialise_(V, init, self.seed if seed is None else seed)
         return super().fit(V, beta, tol, max_iter, verbose, alpha, l1_ratio, check_every=check_every,
                            callback=callback, seed=seed)
-
-    def _prepare_target(self, V) -> Tensor:
-        # the batched products, and the stacked rows of shared templates, read V in one layout
-        return super()._prepare_target(V).contiguous()
 
     def _stacked(self, V: Tensor, H: Tensor) -> Tuple[Tensor, Tensor]:
         """Shared templates: the items' rows as one NMF, ``V (B N, C)`` and ``H (B N, R)`` (views)."""

@@ -487,6 +487,8 @@ class PLCA(BaseComponent):
 class _ShiftInvariant(BaseComponent):
     """PLCA with templates shifted along ``n_dims`` axes (SIPLCA, SIPLCA2, SIPLCA3)."""
 
+    _contiguous_target = True  # as the NMFD family's
+
     def __init__(self, Vshape=None, rank=None, kernel_size=1, **kwargs):
         kernel = self._nmf_model._kernel_tuple(kernel_size)
         rank = self._sizes_from(Vshape, rank, kernel, kwargs)

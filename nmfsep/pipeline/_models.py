@@ -198,15 +198,14 @@ class ModelSpec:
     def target(self, X: Tensor) -> Tensor:
         """The model's ``V`` for a magnitude spectrogram ``X (channels, freq, frames)``.
 
-        Always contiguous: the STFT's frames are stored frequency-first (``X.transpose(1,
-        2)`` is contiguous), which suits NMF's ``V`` as it is but makes every elementwise
-        pass of a deconvolution over ``V`` up to 2x slower.
+        A view where possible: the shift-invariant models fit a contiguous copy of a
+        strided ``V`` themselves (``_contiguous_target``).
         """
         if self.kind in ("nmf", "plca"):
             return X.transpose(1, 2).reshape(-1, X.shape[1])
         if self.kind in ("nmfd", "siplca"):
-            return X.contiguous()
-        return X.unsqueeze(1).contiguous()
+            return X
+        return X.unsqueeze(1)
 
     def activation_shape(self, rank: int, channels: int, frames: int) -> tuple:
         if self.kind in ("nmf", "plca"):

@@ -67,16 +67,14 @@ def _check_power(power) -> float:
     return power
 
 
+def _fill_where(values: Tensor, silent: Tensor, fill: float, in_place: bool) -> Tensor:
+    """``values`` with ``fill`` on the silent bins (in ``values`` itself when ``in_place``)."""
+    return values.masked_fill_(silent, fill) if in_place else values.masked_fill(silent, fill)
+
+
 def _equal_split_where_silent(masks: Tensor, silent: Tensor, in_place: bool = False) -> Tensor:
-    """Replace the masks of silent bins (all sources ≈ 0) by ``1 / S`` (in ``masks`` itself
-    when ``in_place``)."""
-    fill = 1.0 / masks.shape[0]
-    return masks.masked_fill_(silent, fill) if in_place else masks.masked_fill(silent, fill)
-
-
-def _one_where(silent: Tensor, values: Tensor, in_place: bool) -> Tensor:
-    """``values`` with ones on the silent bins (in ``values`` itself when ``in_place``)."""
-    return values.masked_fill_(silent, 1.0) if in_place else values.masked_fill(silent, 1.0)
+    """Replace the masks of silent bins (all sources ≈ 0) by ``1 / S``."""
+    return _fill_where(masks, silent, 1.0 / masks.shape[0], in_place)
 
 
 def wiener_mask(estimates: Tensor, power: float = 2.0, eps: Optional[float] = None) -> Tensor:
@@ -126,11 +124,11 @@ def wiener_mask(estimates: Tensor, power: float = 2.0, eps: Optional[float] = No
     peak = estimates.amax(dim=0, keepdim=True)
     silent = peak <= eps
     # Safe denominators (one on silent bins) keep the values and the gradients finite.
-    relative = estimates / _one_where(silent, peak, in_place)
+    relative = estimates / _fill_where(peak, silent, 1.0, in_place)
     if power != 1.0:
         relative = relative.pow_(power) if in_place else relative.pow(power)
     total = relative.sum(dim=0, keepdim=True)  # >= 1 on non-silent bins: the peak gives 1
-    total = _one_where(silent, total, in_place)
+    total = _fill_where(total, silent, 1.0, in_place)
     masks = relative.div_(total) if in_place else relative / total
     return _equal_split_where_silent(masks, silent, in_place)
 

@@ -55,6 +55,8 @@ from typing import Callable, Dict, List, Optional
 import soundfile as sf
 import torch
 
+from nmfsep.evaluation import si_sdr
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _timing import machine_summary, median, peak_rss_bytes, reset_peak_rss, rss_bytes  # noqa: E402
 
@@ -94,13 +96,6 @@ def drum_recording(minutes: float, seed: int = 0):
     mixture = sum(stems.values())
     scale = 0.9 / float(mixture.abs().max())
     return mixture * scale, {s: x * scale for s, x in stems.items()}
-
-
-def si_sdr(estimate: torch.Tensor, reference: torch.Tensor) -> float:
-    """SI-SDR in dB of two ``(samples,)`` signals (zero-mean, float64)."""
-    e, r = estimate.double() - estimate.double().mean(), reference.double() - reference.double().mean()
-    target = (e @ r) / (r @ r) * r
-    return 10 * math.log10(float(target @ target) / max(float((e - target) @ (e - target)), 1e-30))
 
 
 # --------------------------------------------------------------------------- subprocesses
@@ -249,7 +244,7 @@ def stems_si_sdr(folder: Path, references) -> str:
     for source in SOURCES:
         estimate, _ = sf.read(folder / f"{source}.wav", dtype="float32", always_2d=True)
         estimate = torch.from_numpy(estimate.T.copy())
-        scores.append([si_sdr(estimate[c], references[source][c]) for c in range(2)])
+        scores.append(si_sdr(references[source], estimate).tolist())  # per channel
     return (", ".join(f"{s} {left:.2f} / {right:.2f}" for s, (left, right) in zip(SOURCES, scores))
             + f"; mean {sum(map(sum, scores)) / 6:.2f}")
 

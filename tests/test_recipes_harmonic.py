@@ -16,7 +16,11 @@ import torch
 
 from nmfsep.apps.recipes.harmonic import (
     _continuity_parts,
+    _decimated_median_filter,
+    _median_filter,
+    _pseudo_median_filter,
     fit_percussive_harmonic,
+    hpss_cascade,
     hpss_masks,
     percussive_dictionary,
     separate_drums_harmonic,
@@ -117,7 +121,8 @@ def test_continuity_prior_is_what_separates(drums_and_harmony):
 def test_drums_harmonic_without_hits_generic_templates(drums_and_harmony):
     # the shipped generic templates (22.05 kHz, STFT 1024) are resampled to this 8 kHz STFT
     drums, harmonic, _ = drums_and_harmony
-    stems = separate_drums_harmonic(drums + harmonic, SR, max_iter=60, **STFT)
+    stems = separate_drums_harmonic(drums + harmonic, SR, method="dictionary", max_iter=60,
+                                    **STFT)
     assert si_sdr(drums, stems["drums"]) > 10.0
     assert si_sdr(harmonic, stems["harmonic"]) > 12.0
 
@@ -125,8 +130,8 @@ def test_drums_harmonic_without_hits_generic_templates(drums_and_harmony):
 def test_drums_harmonic_without_any_drum_prior(drums_and_harmony):
     # percussive spectra learned from an HPSS split of the mixture only
     drums, harmonic, _ = drums_and_harmony
-    stems = separate_drums_harmonic(drums + harmonic, SR, drum_templates=None, n_percussive=20,
-                                    max_iter=60, **STFT)
+    stems = separate_drums_harmonic(drums + harmonic, SR, method="dictionary",
+                                    drum_templates=None, n_percussive=20, max_iter=60, **STFT)
     assert si_sdr(drums, stems["drums"]) > 4.0
     assert si_sdr(harmonic, stems["harmonic"]) > 7.0
 
@@ -215,12 +220,105 @@ def test_hpss_masks_split_lines():
                                    dict(fmin=32.7, n_bins=5, bins_per_octave=12,
                                         hop_length=64))), ValueError),
     (dict(drum_templates="no_such_templates.pt"), FileNotFoundError),
-    (dict(drum_templates=None, n_percussive=0), ValueError),
-    (dict(drum_templates=None, n_percussive=-1), ValueError),
+    (dict(method="dictionary", drum_templates=None, n_percussive=0), ValueError),
+    (dict(method="dictionary", drum_templates=None, n_percussive=-1), ValueError),
+    (dict(method="median"), ValueError),
+    (dict(method="cascade", hits={"kick": [torch.randn(800)]}), ValueError),
 ])
 def test_drums_harmonic_rejects_bad_input(kwargs, error):
     with pytest.raises(error):
         separate_drums_harmonic(torch.randn(SR), SR, **STFT, **kwargs)
+
+
+# --------------------------------------------------------------------------- cascade
+def test_pseudo_median_is_the_median_of_three_and_drops_short_outliers():
+    generator = torch.Generator().manual_seed(0)
+    X = torch.rand(4, 50, generator=generator)
+    torch.testing.assert_close(_pseudo_median_filter(X, 3, -1), _median_filter(X, 3, -1))
+    # along any axis, and a ramp (every window's median is its centre) comes back unchanged
+    torch.testing.assert_close(_pseudo_median_filter(X.t(), 3, 0), _median_filter(X, 3, -1).t())
+    ramp = torch.arange(40.0).repeat(2, 1)
+    torch.testing.assert_close(_pseudo_median_filter(ramp, 9, -1)[:, 4:-4], ramp[:, 4:-4])
+    spikes = torch.ones(1, 60)
+    spikes[0, [10, 30, 31, 50]] = 100.0  # one- and two-sample outliers in a 17 window
+    torch.testing.assert_close(_pseudo_median_filter(spikes, 17, -1), torch.ones(1, 60))
+
+
+def test_decimated_median_follows_the_exact_one():
+    t = torch.arange(400.0)
+    slow = 1 + 0.5 * torch.sin(2 * math.pi * t / 200)
+    X = (slow + (t % 37 == 0) * 5.0)[None]  # a slow envelope with isolated clicks
+    exact, decimated = _median_filter(X, 17, -1), _decimated_median_filter(X, 17)
+    assert float((decimated - exact).abs().max()) < 0.05
+    assert float((decimated - slow)[:, 8:-8].abs().max()) < 0.05  # the clicks are gone
+
+
+def _kick_over_bass(sample_rate: int) -> tuple:
+    """A 45 Hz sustained bass note and 70 Hz kick bursts every 0.5 s, 3 s long."""
+    t = torch.arange(3 * sample_rate) / sample_rate
+    bass = 0.3 * torch.sin(2 * math.pi * 45 * t)
+    burst_t = torch.arange(round(0.15 * sample_rate)) / sample_rate
+    burst = torch.sin(2 * math.pi * 70 * burst_t) * torch.exp(-30 * burst_t)
+    kicks = torch.zeros_like(t)
+    for start in torch.arange(0.25, 3.0, 0.5):
+        begin = round(float(start) * sample_rate)
+        kicks[begin:begin + burst.numel()] += burst[: kicks.numel() - begin]
+    return kicks, bass
+
+
+def test_cascade_keeps_clicks_and_sustained_tones_apart():
+    t = torch.arange(4 * SR) / SR
+    fade = torch.clamp(torch.minimum(t, 4 - t) / 0.3, max=1.0)  # no step at either end
+    tone = fade * (0.5 * torch.sin(2 * math.pi * 330 * t) + 0.3 * torch.sin(2 * math.pi * 660 * t))
+    clicks = torch.zeros(4 * SR)
+    clicks[1000::4000] = 1.0
+    drums = hpss_cascade(tone + clicks, SR)
+    assert drums.shape == tone.shape
+    assert si_sdr(clicks, drums) > 15.0
+    assert si_sdr(tone, tone + clicks - drums) > 15.0
+
+
+def test_cascade_low_band_gives_the_kick_to_the_drums():
+    # below low_cutoff a bin is judged by time alone: the kick's short body rises above its
+    # running median, the bass note does not; without the rule the kick goes with the bass
+    kicks, bass = _kick_over_bass(SR)
+    with_rule = hpss_cascade(kicks + bass, SR)
+    without = hpss_cascade(kicks + bass, SR, low_cutoff=0.0)
+    assert si_sdr(kicks, with_rule) > 5.0
+    assert si_sdr(kicks, with_rule) > si_sdr(kicks, without) + 3.0
+    assert si_sdr(bass, kicks + bass - with_rule) > 10.0
+
+
+def test_cascade_settings_are_in_seconds_and_hz():
+    # the same sounds at twice the rate give the same separation
+    scores = []
+    for rate in (SR, 2 * SR):
+        kicks, bass = _kick_over_bass(rate)
+        scores.append(si_sdr(kicks, hpss_cascade(kicks + bass, rate)))
+    assert abs(scores[0] - scores[1]) < 1.5
+
+
+def test_cascade_is_the_default_without_hits_and_scales_with_each_channel(drums_and_harmony):
+    drums, harmonic, _ = drums_and_harmony
+    stereo = torch.stack([drums + harmonic, 0.25 * (drums + harmonic)])
+    stems = separate_drums_harmonic(stereo, SR)
+    torch.testing.assert_close(stems["drums"], hpss_cascade(stereo, SR))
+    torch.testing.assert_close(stems["drums"] + stems["harmonic"], stereo, atol=1e-6, rtol=0)
+    # masks are ratios of medians: a channel at a quarter of the level gives a quarter
+    torch.testing.assert_close(stems["drums"][1], 0.25 * stems["drums"][0], atol=1e-6, rtol=1e-4)
+
+
+@pytest.mark.parametrize("kwargs", [dict(margin=-1.0), dict(harmonic_kernel=(0.4,)),
+                                    dict(percussive_kernel=(0.0, 300.0)),
+                                    dict(long_window=float("nan"))])
+def test_cascade_rejects_bad_settings(kwargs):
+    with pytest.raises(ValueError):
+        hpss_cascade(torch.randn(SR), SR, **kwargs)
+
+
+def test_cascade_rejects_too_short_input():
+    with pytest.raises(ValueError, match="samples"):
+        hpss_cascade(torch.randn(100), SR)
 
 
 # --------------------------------------------------------------------------- supervised

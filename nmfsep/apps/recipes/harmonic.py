@@ -55,7 +55,8 @@ from nmfsep.apps.recipes.supervised import (
     _stft_settings,
 )
 
-__all__ = ["separate_drums_harmonic", "percussive_dictionary", "template_spectra", "hpss_masks",
+__all__ = ["separate_drums_harmonic", "hpss_cascade", "percussive_dictionary", "template_spectra",
+           "hpss_masks",
            "fit_percussive_harmonic", "CONTINUITY"]
 
 #: Default weight of the temporal continuity prior: with drum spectra known in advance (hits
@@ -172,14 +173,66 @@ def percussive_dictionary(
 
 
 def _median_filter(X: Tensor, size: int, dim: int) -> Tensor:
-    """Centred running median of ``X`` along ``dim`` (reflect-padded at the edges)."""
+    """Centred running median of ``X`` along ``dim`` (reflect-padded at the edges).
+
+    Rows are taken in blocks so that the unfolded windows stay near 16 Mi values.
+    """
     moved = X.movedim(dim, -1)
     half = size // 2
     if moved.shape[-1] <= half:  # reflect padding needs more samples than the half window
         return X.clone()
-    padded = F.pad(moved.reshape(-1, 1, moved.shape[-1]), (half, half), mode="reflect")
-    median = padded.unfold(-1, size, 1).median(-1).values
-    return median.reshape(moved.shape).movedim(-1, dim)
+    rows = moved.reshape(-1, moved.shape[-1])
+    out = torch.empty_like(rows)
+    block = max(1, (1 << 24) // (size * rows.shape[-1]))
+    for start in range(0, rows.shape[0], block):
+        padded = F.pad(rows[start:start + block, None], (half, half), mode="reflect")[:, 0]
+        out[start:start + block] = padded.unfold(-1, size, 1).median(-1).values
+    return out.reshape(moved.shape).movedim(-1, dim)
+
+
+def _reflect_pad(X: Tensor, width: int, dim: int) -> Tensor:
+    """``X`` with ``width`` mirrored samples (edge excluded) on both sides along ``dim``."""
+    n = X.shape[dim]
+    return torch.cat([X.narrow(dim, 1, width).flip(dim), X,
+                      X.narrow(dim, n - 1 - width, width).flip(dim)], dim)
+
+
+def _pseudo_median_filter(X: Tensor, size: int, dim: int) -> Tensor:
+    """Running pseudo-median of ``X`` along ``dim``: nested medians of three (Tukey's
+    ninther, continued) at spacings 1, 3, 9, ... whose span is ``size`` (odd).
+
+    Like the median it ignores outliers shorter than about a third of the window, at a
+    fraction of its cost; the cascade uses it where the exact median gives the same
+    separation.
+    """
+    dim = dim % X.ndim
+    n = X.shape[dim]
+    half, spacing = size // 2, 1
+    while half > 0:
+        step = min(spacing, half)
+        half -= step
+        spacing *= 3
+        if n <= step:
+            continue
+        padded = _reflect_pad(X, step, dim)
+        a, b, c = (padded.narrow(dim, k * step, n) for k in range(3))
+        low, high = torch.minimum(a, b), torch.maximum(a, b)
+        X = torch.maximum(low, torch.minimum(high, c, out=high), out=low)  # median of a, b, c
+        del padded, a, b, c
+    return X
+
+
+def _decimated_median_filter(X: Tensor, size: int) -> Tensor:
+    """Running median of ``X`` across its last axis (frames) computed on every second frame
+    with a half-length window, then linearly interpolated: a quarter of the cost of the
+    exact filter, with the same separation on the dev songs (within 0.03 dB)."""
+    n = X.shape[-1]
+    if n < 4:
+        return _median_filter(X, size, -1)
+    coarse = _median_filter(X[..., ::2], _odd_count(size / 2), -1)
+    fine = F.interpolate(coarse.reshape(-1, 1, coarse.shape[-1]), scale_factor=2.0,
+                         mode="linear", align_corners=False)[..., :n]
+    return fine.reshape(*X.shape[:-1], fine.shape[-1])
 
 
 def hpss_masks(magnitude: Tensor, *, harmonic_size: int = 17, percussive_size: int = 17,
@@ -219,6 +272,144 @@ def hpss_masks(magnitude: Tensor, *, harmonic_size: int = 17, percussive_size: i
     harmonic = _median_filter(magnitude, _odd_size(harmonic_size, "harmonic_size"), -1)
     percussive = _median_filter(magnitude, _odd_size(percussive_size, "percussive_size"), -2)
     return wiener_mask(torch.stack([percussive, harmonic]), power)
+
+
+def _odd_count(value: float) -> int:
+    """The odd integer nearest to ``value`` (at least 1): a centred filter's length."""
+    count = max(1, int(round(value)))
+    return count if count % 2 else count + 1
+
+
+def _window_size(seconds: float, sample_rate: int) -> int:
+    """The power of two nearest to ``seconds`` of samples (an FFT size)."""
+    return 2 ** max(4, round(math.log2(seconds * sample_rate)))
+
+
+def _margin_mask(target: Tensor, other: Tensor, margin: float) -> Tensor:
+    """Soft mask ``target² / (target² + (margin · other)²)``, written into ``target``."""
+    other = other.mul_(margin).square_()
+    target = target.square_()
+    return target.div_(other.add_(target).clamp_min_(torch.finfo(target.dtype).tiny))
+
+
+def hpss_cascade(
+    mixture: Tensor,
+    sample_rate: int,
+    *,
+    long_window: float = 0.186,
+    short_window: float = 0.046,
+    harmonic_kernel: Sequence[float] = (0.42, 0.2),
+    percussive_kernel: Sequence[float] = (178.0, 365.0),
+    margin: float = 2.0,
+    low_cutoff: float = 150.0,
+    low_margin: float = 1.0,
+) -> Tensor:
+    r"""The percussive part of a mixture by a two-resolution median-filter cascade.
+
+    1. **Harmonic removal at high frequency resolution.** On an STFT of ``long_window``
+       seconds, the running median across time (``harmonic_kernel[0]`` seconds) estimates the
+       sustained part and the running median across frequency (``percussive_kernel[0]`` Hz)
+       the transient part (Fitzgerald 2010); the bins where the sustained part exceeds
+       ``margin`` times the transient one (soft mask, Driedger et al. 2014) are harmonic and
+       subtracted. At this resolution the partials of bass notes, sung vowels and strummed
+       chords are resolved lines, so their attacks leave with them.
+    2. **Percussive extraction at high time resolution.** On an STFT of ``short_window``
+       seconds of the remainder, the same two filters (``harmonic_kernel[1]`` s,
+       ``percussive_kernel[1]`` Hz) and a soft mask with the same margin keep the transient
+       part: the drums. **Below** ``low_cutoff`` Hz the median across frequency means nothing
+       (kick drum and bass are both a few bins wide there), so a bin is percussive by time
+       alone: where it rises above its running median across time (mask
+       ``V² / (V² + (low_margin · median)²)``). On the dev songs this low band rule lifts the
+       drums' SDR by 1.1 dB (the kick drum's body, which the other filters give to the bass).
+
+    Kernels are given in seconds and Hz, so the result does not depend on the sample rate.
+    The bins that neither filter claims (the residual of Driedger et al.) stay with the
+    accompaniment. Filters across frequency use a pseudo-median
+    (:func:`_pseudo_median_filter`), as does stage 1's across time; stage 2's filter across
+    time is a true median (on every second frame, interpolated): on the real-music dev songs
+    a pseudo-median there costs 0.6 dB, anywhere else nothing.
+
+    Parameters
+    ----------
+    mixture : Tensor, shape (..., samples)
+        Waveform(s) at ``sample_rate``; leading axes (channels) are separated independently.
+    sample_rate : int
+        Sampling rate in Hz.
+    long_window, short_window : float, default 0.186, 0.046
+        Window lengths in seconds of the two stages (the FFT size is the nearest power of two,
+        the hop a quarter of it).
+    harmonic_kernel : pair of float, default (0.42, 0.2)
+        Lengths in seconds of the medians across time of the two stages.
+    percussive_kernel : pair of float, default (178.0, 365.0)
+        Widths in Hz of the medians across frequency of the two stages.
+    margin : float, default 2.0
+        How much a part must exceed the other to claim a bin (1: plain Wiener-like split).
+    low_cutoff : float, default 150.0
+        Frequency in Hz under which stage 2 judges bins by time alone (0 turns this off).
+    low_margin : float, default 1.0
+        The margin of that low band.
+
+    Returns
+    -------
+    Tensor, shape of ``mixture``
+        The percussive estimate; the accompaniment is ``mixture - drums``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> sr = 8000
+    >>> t = torch.arange(4 * sr) / sr
+    >>> tone = 0.5 * torch.sin(2 * torch.pi * 330 * t)
+    >>> clicks = torch.zeros(4 * sr)
+    >>> clicks[2000::4000] = 1.0
+    >>> drums = hpss_cascade(tone + clicks, sr)
+    >>> residual = tone + clicks - drums           # the accompaniment estimate
+    >>> bool((residual - tone).pow(2).sum() < 0.1 * tone.pow(2).sum())
+    True
+    """
+    if not isinstance(mixture, Tensor) or mixture.ndim < 1 or not mixture.is_floating_point():
+        raise TypeError("mixture must be a floating-point waveform tensor (..., samples).")
+    sample_rate = _check_positive_int(sample_rate, "sample_rate")
+    margin = _non_negative(margin, "margin")
+    low_cutoff = _non_negative(low_cutoff, "low_cutoff")
+    low_margin = _non_negative(low_margin, "low_margin")
+    windows = [_non_negative(w, name) for w, name in ((long_window, "long_window"),
+                                                      (short_window, "short_window"))]
+    kernels = []
+    for name, pair in (("harmonic_kernel", harmonic_kernel), ("percussive_kernel", percussive_kernel)):
+        if not isinstance(pair, Sequence) or len(pair) != 2:
+            raise ValueError(f"{name} must be a pair (stage 1, stage 2), got {pair!r}.")
+        kernels.append([_non_negative(v, name) for v in pair])
+    if min(windows) <= 0 or min(min(k) for k in kernels) <= 0:
+        raise ValueError("windows and kernels must be positive.")
+    drums = mixture
+    for stage, seconds in enumerate(windows):
+        n_fft = _window_size(seconds, sample_rate)
+        hop = n_fft // 4
+        if drums.shape[-1] <= n_fft // 2:
+            raise ValueError(f"the mixture has {drums.shape[-1]} samples; the cascade needs more "
+                             f"than {n_fft // 2} ({seconds} s windows at {sample_rate} Hz).")
+        settings = dict(n_fft=n_fft, hop_length=hop, window="hann")
+        spectrogram = stft(drums, **settings)
+        V = spectrogram.abs()
+        across_time = _odd_count(kernels[0][stage] * sample_rate / hop)
+        across_freq = _odd_count(kernels[1][stage] * n_fft / sample_rate)
+        sustained = (_pseudo_median_filter(V, across_time, -1) if stage == 0
+                     else _decimated_median_filter(V, across_time))
+        transient = _pseudo_median_filter(V, across_freq, -2)
+        if stage == 0:  # take the harmonic part away
+            del V
+            mask = _margin_mask(sustained, transient, margin)
+            drums = drums - istft(spectrogram * mask, length=drums.shape[-1], **settings)
+        else:           # keep the percussive part
+            low = slice(0, min(V.shape[-2], int(math.ceil(low_cutoff * n_fft / sample_rate))))
+            transient[..., low, :] = V[..., low, :]
+            sustained[..., low, :] *= low_margin / margin if margin else 0.0
+            mask = _margin_mask(transient, sustained, margin)
+            del V
+            drums = istft(spectrogram * mask, length=drums.shape[-1], **settings)
+        del spectrogram, mask, sustained, transient
+    return drums
 
 
 def _continuity_parts(H: Tensor) -> tuple:
@@ -421,6 +612,7 @@ def separate_drums_harmonic(
     sample_rate: int,
     *,
     hits: HitsLike = None,
+    method: str = "auto",
     drum_templates: Union[Templates, str, "os.PathLike[str]", None] = "generic",
     n_fft: Optional[int] = None,
     hop_length: Optional[int] = None,
@@ -446,8 +638,17 @@ def separate_drums_harmonic(
         Isolated hits of the kit (e.g. ``{"kick": [k0, k1], "snare": [s0]}``, or hit files):
         their frames form a fixed percussive dictionary (:func:`percussive_dictionary`).
         Other velocity layers than the mixture's are fine.
+    method : {"auto", "cascade", "dictionary"}, default "auto"
+        ``"cascade"``: the two-resolution median-filter cascade (:func:`hpss_cascade`), which
+        needs nothing of the kit and is the method for real recordings (on studio songs it
+        is 1.5 dB above the best single HPSS and 4.7 dB above the dictionary model without
+        hits: ``recipes/drums_vs_harmonic/README.md``). ``"dictionary"``: the NMF model of the
+        module docstring, with a fixed drum dictionary from ``hits`` (or ``drum_templates``);
+        it wins when the kit's own hits are known. ``"auto"``: ``"dictionary"`` with hits or
+        ``drum_templates`` other than ``"generic"``, ``"cascade"`` otherwise. The STFT and
+        NMF settings below apply to ``"dictionary"`` (they are checked either way).
     drum_templates : Templates, path, "generic" or None, default "generic"
-        Without ``hits``: fixed drum spectra from templates of the same sample rate (NMF or
+        With ``method="dictionary"`` and no ``hits``: fixed drum spectra from templates of the same sample rate (NMF or
         NMFD, any STFT size: see :func:`template_spectra`); ``"generic"`` uses the templates
         shipped with nmfsep (:func:`nmfsep.recipes.generic_templates`, kick / snare / hi-hat
         of other kits), None none. Ignored with ``hits``.
@@ -507,6 +708,11 @@ def separate_drums_harmonic(
     if waveform.ndim > 2:
         raise ValueError(f"mixture must have shape (samples,) or (channels, samples), got "
                          f"{tuple(waveform.shape)}.")
+    if method not in ("auto", "cascade", "dictionary"):
+        raise ValueError(f"method must be 'auto', 'cascade' or 'dictionary', got {method!r}.")
+    if method == "cascade" and hits is not None:
+        raise ValueError("the cascade uses no hits; pass method='dictionary' (or 'auto') to "
+                         "separate with the kit's hits.")
     out_device, out_dtype = waveform.device, waveform.dtype
     work = waveform.reshape(-1, waveform.shape[-1])
     work = work.to(device=device if device is not None else out_device,
@@ -517,6 +723,13 @@ def separate_drums_harmonic(
         continuity = _non_negative(continuity, "continuity")
     settings = _stft_settings(sample_rate, n_fft, hop_length, window)
     generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+    if method == "auto":
+        method = "dictionary" if hits is not None or not (
+            isinstance(drum_templates, str) and drum_templates == "generic") else "cascade"
+    if method == "cascade":
+        drums = hpss_cascade(work, int(sample_rate))
+        stems = torch.stack([drums, work - drums]).to(device=out_device, dtype=out_dtype)
+        return {"drums": stems[0], "harmonic": stems[1]}
 
     spectrogram = stft(work, **settings)
     V = spectrogram.abs()
@@ -553,6 +766,7 @@ def separate_drums_harmonic(
 # --------------------------------------------------------------------------- recipe
 def _drums_harmonic_recipe(mixture, sample_rate, *, templates=None, hits=None, seed=None,
                            device=None, verbose=False):
+    # drum templates given by the user are a dictionary, as hits are ("auto" sees them)
     return separate_drums_harmonic(mixture, sample_rate, hits=hits,
                                    drum_templates="generic" if templates is None else templates,
                                    seed=0 if seed is None else seed, device=device)
@@ -561,7 +775,7 @@ def _drums_harmonic_recipe(mixture, sample_rate, *, templates=None, hits=None, s
 register_recipe(
     "drums-harmonic", _drums_harmonic_recipe, sources=("drums", "harmonic"), uses_hits=True,
     uses_templates=True,
-    description="drums vs harmonic accompaniment: fixed drum dictionary from the kit's hits "
-                "(--hits; without them generic drum templates and spectra of an HPSS split) "
-                "plus free harmonic NMF with temporal continuity",
+    description="drums vs accompaniment: without hits a two-resolution harmonic/percussive "
+                "cascade (real recordings); with --hits (or --templates) a fixed drum "
+                "dictionary plus free harmonic NMF with temporal continuity",
 )

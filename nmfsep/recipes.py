@@ -8,6 +8,7 @@ tensor-level functions are :func:`separate_drums` and :func:`drum_onsets`.
 
 import importlib as _importlib
 
+from .apps.onsets_io import GM_DRUM_NOTES, read_drum_midi, save_onsets, write_drum_midi
 from .apps.recipes import RECIPES, Recipe, get_recipe, register_recipe, run_recipe
 from .apps.recipes.drums import (
     DRUM_SOURCES,
@@ -26,6 +27,7 @@ __all__ = [
     "DRUM_SOURCES", "DrumModel", "generic_templates", "group_hits", "hit_templates",
     "learn_templates_cli", "separate_drums", "source_of_hit",
     "drum_onsets", "onset_f_measure", "pick_onsets",
+    "save_onsets", "write_drum_midi", "read_drum_midi", "GM_DRUM_NOTES",
 ]
 
 # The other recipe modules' public names, for those installed (see apps/recipes/__init__).

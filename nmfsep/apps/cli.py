@@ -3,6 +3,8 @@
 Each subcommand is a small handler that validates its paths and calls the public API:
 
 * ``separate`` -> :func:`nmfsep.recipes.run_recipe`, once per mixture;
+* ``transcribe`` -> :func:`nmfsep.recipes.drum_onsets` then :func:`nmfsep.recipes.save_onsets`,
+  once per mixture;
 * ``learn-templates`` -> :func:`nmfsep.recipes.learn_templates_cli`;
 * ``evaluate`` -> :func:`nmfsep.evaluation.evaluate_dirs`;
 * ``plot`` -> :mod:`nmfsep.plot`.
@@ -19,6 +21,7 @@ import json
 import math
 import os
 import sys
+import time
 import uuid
 import warnings
 from pathlib import Path
@@ -29,6 +32,8 @@ __all__ = ["build_parser", "main"]
 PROG = "nmfsep"
 #: Output formats of ``separate``.
 AUDIO_FORMATS = ("wav", "flac")
+#: Output formats of ``transcribe`` (those of :func:`nmfsep.recipes.save_onsets`).
+ONSET_FORMATS = ("json", "csv", "mid")
 #: What ``plot`` can draw.
 PLOT_KINDS = ("spectrogram", "cqt")
 _IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
@@ -46,12 +51,14 @@ class CommandError(Exception):
 _DESCRIPTION = """\
 Audio source separation with non-negative factorisations (NMF, NMFD, PLCA, ...).
 
-Separate mixtures with a recipe, learn templates from isolated sounds, score
-estimates against references (SDR/SIR/SAR/SI-SDR) and plot spectrograms."""
+Separate mixtures with a recipe, transcribe drum onsets, learn templates from
+isolated sounds, score estimates against references (SDR/SIR/SAR/SI-SDR) and
+plot spectrograms."""
 
 _EPILOG = """\
 examples:
   nmfsep separate song.wav --recipe drums --hits kick.wav snare.wav hihat.wav --out stems/
+  nmfsep transcribe song.wav --hits kick.wav snare.wav hihat.wav --out onsets/
   nmfsep learn-templates kick.wav snare.wav hihat.wav --sources kick snare hihat --out kit.pt
   nmfsep evaluate stems/ references/ --json scores.json
   nmfsep plot song.wav --kind cqt --out song.png
@@ -66,6 +73,18 @@ examples:
   nmfsep separate drums_mix.wav --recipe drums --hits audio_examples/hits/ --out stems/
   nmfsep separate a.wav b.wav --recipe drums --hits kick.wav snare.wav hihat.wav --out stems/
   nmfsep separate song.wav --recipe RECIPE --templates kit.pt --out stems/ --format flac"""
+
+_TRANSCRIBE_EPILOG = """\
+Each mixture's kick, snare and hi-hat onsets are written to OUT/<mixture name>/:
+onsets.json ({"kick": [seconds, ...], "snare": [...], "hihat": [...]}), onsets.csv
+(time,instrument rows sorted by time) and drums.mid (General-MIDI drums on channel
+10: kick 36, snare 38, closed hi-hat 42). Without --hits or --templates the generic
+templates shipped with nmfsep are used. Existing files are kept unless --overwrite.
+
+examples:
+  nmfsep transcribe song.wav --out onsets/
+  nmfsep transcribe drums_mix.wav --hits audio_examples/hits/ --drums-only --out onsets/
+  nmfsep transcribe a.wav b.wav --templates kit.pt --formats json mid --out onsets/"""
 
 _LEARN_EPILOG = """\
 examples:
@@ -125,8 +144,8 @@ def _add_command(commands, name: str, handler: Callable, *, summary: str, descri
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``nmfsep`` argument parser (subcommands ``separate``, ``learn-templates``,
-    ``evaluate``, ``plot``)."""
+    """The ``nmfsep`` argument parser (subcommands ``separate``, ``transcribe``,
+    ``learn-templates``, ``evaluate``, ``plot``)."""
     from .. import __version__  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(prog=PROG, description=_DESCRIPTION, epilog=_EPILOG,
@@ -158,6 +177,29 @@ def build_parser() -> argparse.ArgumentParser:
                           help="split the mixtures across the ranks of a torchrun launch; each "
                                "mixture's folder appears only when complete and finished ones are "
                                "skipped, so rerunning resumes (see docs/distributed.md)")
+
+    transcribe = _add_command(
+        commands, "transcribe", _transcribe,
+        summary="write the drum onsets of mixtures as JSON, CSV and MIDI",
+        description="Find the kick, snare and hi-hat onsets of each MIXTURE (from NMFD "
+                    "activations)\nand write them as JSON, CSV and a General-MIDI drum track.",
+        epilog=_TRANSCRIBE_EPILOG)
+    transcribe.add_argument("mixtures", nargs="+", metavar="MIXTURE", type=Path,
+                            help="audio file(s) to transcribe (wav, flac, ogg, aiff, mp3)")
+    transcribe.add_argument("--out", "-o", required=True, type=Path, metavar="DIR",
+                            help="output folder; onsets go to DIR/<mixture name>/")
+    kit = transcribe.add_mutually_exclusive_group()
+    kit.add_argument("--hits", nargs="+", type=Path, metavar="FILE",
+                     help="isolated hits of the kit, named by instrument (kick_0.wav, "
+                          "snare_0.wav, hihat_0.wav, ...), or a folder of them")
+    kit.add_argument("--templates", type=Path, metavar="FILE",
+                     help="templates learned with 'nmfsep learn-templates'")
+    transcribe.add_argument("--drums-only", action="store_true",
+                            help="the mixtures hold drums only (no accompaniment to model)")
+    transcribe.add_argument("--formats", nargs="+", choices=ONSET_FORMATS,
+                            default=list(ONSET_FORMATS), metavar="FORMAT",
+                            help="files to write: json, csv, mid (default: all three)")
+    transcribe.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
     learn = _add_command(
         commands, "learn-templates", _learn_templates,
@@ -258,7 +300,8 @@ def _recipes(args):
         recipes = None
     except ImportError as err:
         raise CommandError(f"'{PROG} {args.command}' cannot run: {err}", status=2) from err
-    needed = {"separate": "run_recipe", "learn-templates": "learn_templates_cli"}[args.command]
+    needed = {"separate": "run_recipe", "learn-templates": "learn_templates_cli",
+              "transcribe": "drum_onsets"}[args.command]
     if recipes is None or not hasattr(recipes, needed):
         raise CommandError(
             f"'{PROG} {args.command}' needs nmfsep.recipes.{needed}, which this installation "
@@ -290,17 +333,22 @@ def _expand_hits(paths: Sequence[Path]) -> List[Path]:
     return files
 
 
+def _check_mixture_names(mixtures: Sequence[Path], out: Path) -> None:
+    """Each mixture's outputs go to OUT/<mixture name>/: the names must differ."""
+    names = [m.stem for m in mixtures]
+    clashes = sorted({n for n in names if names.count(n) > 1})
+    if clashes:
+        raise CommandError(
+            f"several mixtures are named '{clashes[0]}'; their outputs would collide in "
+            f"'{out / clashes[0]}'. Rename them or run one command per folder.")
+
+
 def _separate(args) -> int:
     _check_inputs(args.mixtures, "mixture")
     if args.templates is not None:
         _check_inputs([args.templates], "templates file")
     hits = _expand_hits(args.hits) if args.hits else None
-    names = [m.stem for m in args.mixtures]
-    clashes = sorted({n for n in names if names.count(n) > 1})
-    if clashes:
-        raise CommandError(
-            f"several mixtures are named '{clashes[0]}'; their outputs would collide in "
-            f"'{args.out / clashes[0]}'. Rename them or run one command per folder.")
+    _check_mixture_names(args.mixtures, args.out)
     recipes = _recipes(args)
     if args.distributed:
         return _separate_distributed(args, recipes, hits)
@@ -341,6 +389,53 @@ def _separate_distributed(args, recipes, hits) -> int:
                 f"{len(report.failed)} failed")
     if report.failed:
         raise CommandError(f"{len(report.failed)} of {len(args.mixtures)} mixtures failed (see above).")
+    return 0
+
+
+def _transcribe(args) -> int:
+    _check_inputs(args.mixtures, "mixture")
+    if args.templates is not None:
+        _check_inputs([args.templates], "templates file")
+    hits = _expand_hits(args.hits) if args.hits else None
+    _check_mixture_names(args.mixtures, args.out)
+    if args.out.exists() and not args.out.is_dir():
+        raise CommandError(f"--out '{args.out}' is a file; give a folder.")
+    recipes = _recipes(args)
+    from .. import io  # noqa: PLC0415
+    from .onsets_io import ONSET_FORMATS as FILE_NAMES  # noqa: PLC0415
+    from .onsets_io import save_onsets  # noqa: PLC0415
+
+    formats = list(dict.fromkeys(args.formats))
+    _check_outputs([args.out / m.stem / FILE_NAMES[f] for m in args.mixtures for f in formats],
+                   args.overwrite)  # before any work
+    if args.seed is not None:
+        import torch  # noqa: PLC0415
+
+        torch.manual_seed(args.seed)
+    failed = 0
+    for mixture in args.mixtures:
+        start = time.perf_counter()
+        folder = args.out / mixture.stem
+        try:
+            waveform, sample_rate = io.load(mixture)
+            onsets = recipes.drum_onsets(
+                waveform, sample_rate, hits=hits, templates=args.templates,
+                accompaniment=not args.drums_only, device=args.device, verbose=not args.quiet)
+            save_onsets(onsets, folder, formats=formats, overwrite=args.overwrite,
+                        sample_rate=sample_rate, source=mixture)
+        except Exception as err:
+            if args.debug or len(args.mixtures) == 1:
+                raise
+            # One bad file does not stop the others; each failure is one line.
+            failed += 1
+            print(f"{PROG} transcribe: error: {mixture}: {_one_line(err)}", file=sys.stderr)
+            continue
+        if not args.quiet:
+            counts = ", ".join(f"{name} {len(times)}" for name, times in onsets.items())
+            print(f"{mixture}: {counts} onsets -> {folder}{os.sep} "
+                  f"({time.perf_counter() - start:.1f} s)")
+    if failed:
+        raise CommandError(f"{failed} of {len(args.mixtures)} mixtures failed (see above).")
     return 0
 
 

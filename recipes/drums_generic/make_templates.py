@@ -15,6 +15,9 @@ Usage::
 
     python recipes/drums_generic/make_templates.py [--kits-dir /usr/share/hydrogen/data/drumkits]
         [--per-source 8] [--out nmfsep/data/drum_templates.pt] [--overwrite]
+    # the kit templates of drum transcription (toms and cymbals too):
+    python recipes/drums_generic/make_templates.py --sources kick snare hihat tom cymbal \
+        --out nmfsep/data/drum_kit_templates.pt
 """
 
 from __future__ import annotations
@@ -49,7 +52,8 @@ SAMPLE_RATE = 22050
 
 
 def instrument_class(name: str):
-    """kick / snare / hihat from a Hydrogen instrument name, or None (toms, cymbals, rolls)."""
+    """kick / snare / hihat / tom / cymbal from a Hydrogen instrument name, or None (rolls,
+    claps, percussion)."""
     name = name.lower()
     if "roll" in name:
         return None
@@ -59,18 +63,22 @@ def instrument_class(name: str):
         return "snare"
     if re.search(r"\bhh\b|hat|hi-hat", name):
         return "hihat"
+    if re.search(r"\btom\b", name):
+        return "tom"
+    if re.search(r"crash|ride|china|splash|cymbal", name):
+        return "cymbal"
     return None
 
 
-def kit_samples(kit_dir: Path) -> dict:
+def kit_samples(kit_dir: Path, sources=DRUM_SOURCES) -> dict:
     """``{source: [sample paths]}`` of a kit, from its drumkit.xml (every layer)."""
     root = ET.parse(kit_dir / "drumkit.xml").getroot()
     ns = re.match(r"\{.*\}", root.tag)
     ns = ns.group(0) if ns else ""
-    samples = {s: [] for s in DRUM_SOURCES}
+    samples = {s: [] for s in sources}
     for instrument in root.iter(ns + "instrument"):
         source = instrument_class(instrument.findtext(ns + "name") or "")
-        if source is None:
+        if source not in samples:
             continue
         files = [layer.findtext(ns + "filename") for layer in instrument.iter(ns + "layer")]
         if not files and instrument.findtext(ns + "filename"):
@@ -111,15 +119,19 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "nmfsep" / "data" / "drum_templates.pt")
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--float32", action="store_true", help="store float32 (default float16)")
+    parser.add_argument("--sources", nargs="+", default=list(DRUM_SOURCES),
+                        choices=list(DRUM_SOURCES) + ["tom", "cymbal"],
+                        help="instruments to learn (default kick snare hihat; the kit templates "
+                             "for transcription add tom cymbal)")
     args = parser.parse_args(argv)
     assert not set(KITS) & set(EXCLUDED)
 
-    hits = {s: [] for s in DRUM_SOURCES}
+    hits = {s: [] for s in args.sources}
     for kit in KITS:
-        for source, files in kit_samples(args.kits_dir / kit).items():
+        for source, files in kit_samples(args.kits_dir / kit, args.sources).items():
             hits[source] += files
             print(f"{kit:22s} {source:6s} {len(files):3d} samples", file=sys.stderr)
-    every = hit_templates(hits, SAMPLE_RATE)              # (513, R, 16), unit-sum columns
+    every = hit_templates(hits, SAMPLE_RATE, sources=args.sources)  # (513, R, 16), unit sum
     W = every.W.double()
     components = torch.tensor(every.components)
     kept, owners = [], []

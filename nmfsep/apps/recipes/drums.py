@@ -78,6 +78,7 @@ __all__ = [
     "DRUM_SOURCES",
     "HIT_NAME_PREFIXES",
     "GENERIC_TEMPLATES_PATH",
+    "GENERIC_KIT_TEMPLATES_PATH",
     "DrumModel",
     "source_of_hit",
     "group_hits",
@@ -100,6 +101,8 @@ HIT_NAME_PREFIXES = {
 
 #: The generic drum templates shipped with nmfsep (see ``nmfsep/data/README.md``).
 GENERIC_TEMPLATES_PATH = Path(__file__).resolve().parents[2] / "data" / "drum_templates.pt"
+#: The same for a whole kit (kick, snare, hi-hat, tom, cymbal), used by drum transcription.
+GENERIC_KIT_TEMPLATES_PATH = GENERIC_TEMPLATES_PATH.with_name("drum_kit_templates.pt")
 
 # Default STFT of the hit templates at 22.05 kHz: 46 ms windows, 11.6 ms hop. At other
 # rates the same durations are used (see _stft_sizes).
@@ -357,19 +360,26 @@ def hit_templates(
                      "stft", dict(n_fft=n_fft, hop_length=hop_length, window=window))
 
 
-def generic_templates(path: Union[str, os.PathLike, None] = None) -> Templates:
+def generic_templates(path: Union[str, os.PathLike, None] = None, *,
+                      full_kit: bool = False) -> Templates:
     """The generic drum templates shipped with nmfsep (or another templates file).
 
     Learned by ``recipes/drums_generic/make_templates.py`` from isolated hits of Hydrogen
     drum kits (kits and licences in ``nmfsep/data/README.md``): magnitude NMFD templates
     ``(513, R, 16)`` at 22.05 kHz, STFT 1024 / 256 (Hann), for the sources
-    ``("kick", "snare", "hihat")``.
+    ``("kick", "snare", "hihat")``, or with ``full_kit=True`` also ``"tom"`` and
+    ``"cymbal"`` (crash, ride, china and splash), 8 templates each.
 
     Parameters
     ----------
     path : str or PathLike, optional
         A templates file written by :meth:`Templates.save`; default
-        :data:`GENERIC_TEMPLATES_PATH`.
+        :data:`GENERIC_TEMPLATES_PATH` (:data:`GENERIC_KIT_TEMPLATES_PATH` with
+        ``full_kit``).
+    full_kit : bool, default False
+        The five-instrument templates: a model of the whole kit gives toms and cymbals a
+        place of their own, so they do not pass for snare or hi-hat hits (drum
+        transcription uses them).
 
     Returns
     -------
@@ -380,8 +390,12 @@ def generic_templates(path: Union[str, os.PathLike, None] = None) -> Templates:
     >>> templates = generic_templates()
     >>> templates.sources, templates.W.shape[0], templates.sample_rate
     (('kick', 'snare', 'hihat'), 513, 22050)
+    >>> generic_templates(full_kit=True).sources
+    ('kick', 'snare', 'hihat', 'tom', 'cymbal')
     """
-    templates = Templates.load(GENERIC_TEMPLATES_PATH if path is None else path)
+    if path is None:
+        path = GENERIC_KIT_TEMPLATES_PATH if full_kit else GENERIC_TEMPLATES_PATH
+    templates = Templates.load(path)
     return Templates(templates.W.float(), templates.sources, templates.components,
                      templates.sample_rate, templates.front_end, templates.settings)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from nmfsep.io import load
-from nmfsep.recipes import DRUM_SOURCES, drum_onsets, onset_f_measure
+from nmfsep.recipes import DRUM_SOURCES, drum_onsets, generic_templates, onset_f_measure
 from nmfsep.separation import write_stems
 
 HERE = Path(__file__).resolve().parent
@@ -114,9 +114,11 @@ def main(folder: Path = HERE, argv=None) -> int:
         meta = json.loads((mix_dir / "meta.json").read_text())
         mixture, sample_rate = load(mix_dir / "mixture.wav")
         hits = kit_hits(mix_dir, meta) if use_hits else None
+        # drums-generic is separate_drums with the three-instrument generic templates
+        templates = None if use_hits else generic_templates()
         start = time.perf_counter()
-        onsets, stems = drum_onsets(mixture, sample_rate, hits=hits, return_stems=True,
-                                    **config["onsets"], **config["separate"])
+        onsets, stems = drum_onsets(mixture, sample_rate, hits=hits, templates=templates,
+                                    return_stems=True, **config["onsets"], **config["separate"])
         seconds[mix_dir.name] = time.perf_counter() - start
         write_stems(stems, out / args.split / TASK / mix_dir.name, sample_rate, overwrite=True)
         reference = reference_onsets(mix_dir, meta)

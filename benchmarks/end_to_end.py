@@ -4,6 +4,7 @@
     python benchmarks/end_to_end.py --quick          # 30 s, one round
     python benchmarks/end_to_end.py --threads 1 --minutes 1 --keep /tmp/stems
     python benchmarks/end_to_end.py --baseline /tmp/base   # against another version's CLI
+    python benchmarks/end_to_end.py --only drums-harmonic  # only the drums-harmonic part
 
 The recording is built from the drum example's stems (``audio_examples/drums_stems``, the
 6 s rock pattern at 22.05 kHz): resampled to 44.1 kHz, tiled to ``--minutes`` with every
@@ -34,6 +35,27 @@ processes. Printed: the audio's duration and size in memory (float32), medians o
 rounds of wall time, real-time factor (audio seconds per wall second), peak RSS in MiB and
 as a multiple of the mixture's size, the stages, and the SI-SDR of the CLI's (and the
 baseline's) stems against the known stems (a check that the separation is the real one).
+
+**drums-harmonic** (the part ``--only drums-harmonic`` runs alone), on the same recording
+and on a mono version of it (the channels' mean, also a 16-bit WAV), in the same rounds:
+
+* **CLI**: ``nmfsep separate MIX --recipe drums-harmonic --out DIR --overwrite --quiet``
+  (no hits: the two-resolution HPSS cascade of real recordings), measured as above (wall
+  time with start-up, peak RSS of the child);
+* **librosa HPSS**: a bare child process (numpy, soundfile, librosa; no torch) that reads
+  the WAV, takes ``librosa.decompose.hpss`` with margin 2 of ``librosa.stft(n_fft=2048,
+  hop_length=512)`` channel by channel (``real_music.librosa_hpss_drums``, the baseline of
+  ``real_music.py``), drums = percussive part, rest = mixture - drums, and writes both as
+  float WAVs: the same file-to-stems job, measured the same way; it also reports the seconds
+  of the HPSS itself (file I/O and imports excluded);
+* **API** (unless ``--no-api``): :func:`nmfsep.recipes.separate_drums_harmonic` on the
+  loaded tensor in this process (file I/O excluded) with its peak RSS growth.
+
+Printed: wall time, real-time factor and peak RSS of each, and the ratios librosa / nmfsep
+(medians of the rounds' ratios) of the file-to-stems wall time, of the compute alone and of
+the peak RSS. The drums stem's share of the recording's energy is printed as a check that
+both ran on the real data (the recording holds drums only, but both methods leave the
+sustained part of the drums, such as the kick's tonal body, to the rest: about 50-60 %).
 """
 
 from __future__ import annotations
@@ -66,6 +88,7 @@ HITS = EXAMPLES / "hits"
 SOURCES = ("kick", "snare", "hihat")
 SR = 44100
 MiB = 2.0 ** 20
+PARTS = ("drums", "drums-harmonic")
 
 
 # --------------------------------------------------------------------------- the recording
@@ -126,13 +149,16 @@ def run_child(command: List[str], env: Dict[str, str], cwd: Optional[Path] = Non
     return float(seconds), int(peak_kib) * 1024  # Linux reports KiB
 
 
-def startup_costs(env: Dict[str, str], rounds: int) -> Dict[str, tuple]:
+def startup_costs(env: Dict[str, str], rounds: int, librosa: bool = False) -> Dict[str, tuple]:
     """Median seconds and peak RSS of fresh interpreters that only import."""
     commands = {
         "python -c pass": [sys.executable, "-c", "pass"],
         "import torch": [sys.executable, "-c", "import torch"],
         "import nmfsep.recipes": [sys.executable, "-c", "import nmfsep.recipes"],
     }
+    if librosa:  # what the HPSS child imports
+        commands["import librosa"] = [sys.executable, "-c", "import soundfile, librosa; "
+                                      "librosa.stft, librosa.istft, librosa.decompose.hpss"]
     results = {name: [] for name in commands}
     for _ in range(rounds):
         for name, command in commands.items():
@@ -211,6 +237,99 @@ def run_in_process(mixture_path: Path, out_dir: Path):
     return seconds, timer.seconds, peak_rss_bytes() - before
 
 
+# --------------------------------------------------------------------------- drums-harmonic
+# The file-to-stems job of librosa's HPSS (real_music.py's baseline) in a bare process: reads
+# the WAV, separates channel by channel, writes float WAVs and the seconds of the HPSS alone
+# (after an untimed run on 1 s of noise: librosa's first call compiles and caches ~0.5 s).
+_HPSS_CHILD = """
+import sys, time
+from pathlib import Path
+import numpy as np
+import soundfile as sf
+sys.path.insert(0, sys.argv[1])
+from real_music import librosa_hpss_drums
+source, out, margin = Path(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4])
+x, rate = sf.read(source, dtype="float32", always_2d=True)
+x = x.T.copy()
+librosa_hpss_drums(np.random.default_rng(0).standard_normal(rate, dtype="float32"), margin)
+start = time.perf_counter()
+drums = librosa_hpss_drums(x, margin)
+rest = x - drums
+seconds = time.perf_counter() - start
+out.mkdir(parents=True, exist_ok=True)
+sf.write(out / "drums.wav", drums.T, rate, subtype="FLOAT")
+sf.write(out / "rest.wav", rest.T, rate, subtype="FLOAT")
+(out / "seconds.txt").write_text(repr(seconds))
+"""
+HPSS_MARGIN = 2.0
+
+
+def run_hpss_child(mixture_path: Path, out_dir: Path, env: Dict[str, str]):
+    """Wall seconds, peak RSS and HPSS seconds of librosa's HPSS from file to stems."""
+    seconds, peak = run_child([sys.executable, "-c", _HPSS_CHILD, str(Path(__file__).parent),
+                               str(mixture_path), str(out_dir), str(HPSS_MARGIN)], env)
+    return seconds, peak, float((out_dir / "seconds.txt").read_text())
+
+
+def run_dh_in_process(mixture_path: Path):
+    """Seconds and peak RSS growth of :func:`separate_drums_harmonic` on the loaded file."""
+    from nmfsep.io import load  # noqa: PLC0415
+    from nmfsep.recipes import separate_drums_harmonic  # noqa: PLC0415
+
+    waveform, rate = load(mixture_path)
+    separate_drums_harmonic(waveform[..., :rate], rate)  # untimed: first-call costs
+    before = rss_bytes()
+    reset_peak_rss()
+    start = time.perf_counter()
+    stems = separate_drums_harmonic(waveform, rate)
+    seconds = time.perf_counter() - start
+    peak = peak_rss_bytes() - before
+    del stems
+    return seconds, peak
+
+
+def drums_share(mixture_path: Path, drums_path: Path) -> float:
+    """The drums stem's share of the mixture's energy (the recording holds drums only)."""
+    mixture, _ = sf.read(mixture_path, dtype="float64")
+    drums, _ = sf.read(drums_path, dtype="float64")
+    return float((drums ** 2).sum() / (mixture ** 2).sum())
+
+
+def report_drums_harmonic(runs, layouts, duration: float, startup, rounds: int) -> None:
+    """The drums-harmonic part: every contender's times and peaks, and librosa / nmfsep."""
+    nmfsep_imports, librosa_imports = startup["import nmfsep.recipes"], startup["import librosa"]
+    print(f"\ndrums-harmonic (no hits) against librosa HPSS margin {HPSS_MARGIN:g}, "
+          f"{duration:.0f} s at {SR} Hz, {rounds} round(s), medians")
+    print("  layout  contender                      wall s    RTF   peak RSS MiB (above imports)"
+          "   compute s    RTF")
+    for layout, mixture_bytes in layouts.items():
+        cli, hpss = runs[f"dh_cli_{layout}"], runs[f"dh_hpss_{layout}"]
+        api = runs.get(f"dh_api_{layout}")
+        rows = [("nmfsep separate (CLI)", cli, max(m for _, m in cli) - nmfsep_imports[1], None),
+                ("librosa HPSS (child)", hpss, max(r[1] for r in hpss) - librosa_imports[1],
+                 median([r[2] for r in hpss]))]
+        for name, results, above, compute in rows:
+            seconds, peak = median([r[0] for r in results]), max(r[1] for r in results)
+            compute_cells = (f"{compute:11.2f} {duration / compute:6.1f}x" if compute is not None
+                             else f"{'—':>11} {'':>7}")
+            print(f"  {layout:<7} {name:<28} {seconds:8.2f} {duration / seconds:6.1f}x "
+                  f"{peak / MiB:9.0f} ({above / MiB:5.0f})       {compute_cells}")
+        if api:
+            compute = median([s for s, _ in api])
+            print(f"  {layout:<7} {'nmfsep API (in process)':<28} {'':>8} {'':>7} "
+                  f"{max(m for _, m in api) / MiB:9.0f} growth       "
+                  f"{compute:11.2f} {duration / compute:6.1f}x")
+        wall = median([h[0] / c[0] for h, c in zip(hpss, cli)])
+        peak = max(r[1] for r in hpss) / max(m for _, m in cli)
+        line = (f"  {layout}: librosa / nmfsep: file to stems {wall:.2f}x the wall time, "
+                f"{peak:.2f}x the peak RSS")
+        if api:
+            line += f", {median([h[2] / a[0] for h, a in zip(hpss, api)]):.2f}x the compute"
+        print(line + f" (the mixture: {mixture_bytes / MiB:.0f} MiB as float32)")
+    print(f"  start-up in these times: nmfsep ~{nmfsep_imports[0]:.2f} s, librosa "
+          f"~{librosa_imports[0]:.2f} s (fresh processes that only import)")
+
+
 # --------------------------------------------------------------------------- main
 def report_child(title: str, runs, duration: float, mixture_bytes: int, imports) -> None:
     seconds = median([s for s, _ in runs])
@@ -260,7 +379,10 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, metavar="DIR", default=None,
                         help="copy the mixture and the CLI's stems to DIR")
     parser.add_argument("--quick", action="store_true", help="30 s of audio, one round")
-    parser.add_argument("--no-api", action="store_true", help="skip the in-process run")
+    parser.add_argument("--no-api", action="store_true", help="skip the in-process runs")
+    parser.add_argument("--only", choices=PARTS, default=None,
+                        help="run one part: 'drums' (the drum recipe with the kit's hits) or "
+                             "'drums-harmonic' (no hits, stereo and mono, against librosa HPSS)")
     parser.add_argument("--baseline", type=Path, metavar="TREE", default=None,
                         help="a source tree of another version (a folder holding its nmfsep/ "
                              "package, e.g. from 'git archive HEAD nmfsep | tar -x -C TREE'): "
@@ -275,6 +397,7 @@ def main() -> None:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(args.threads)
     print(machine_summary())
 
+    parts = PARTS if args.only is None else (args.only,)
     mixture, references = drum_recording(minutes)
     duration = mixture.shape[1] / SR
     mixture_bytes = mixture.numel() * 4  # as the pipeline holds it: float32
@@ -282,25 +405,41 @@ def main() -> None:
     try:
         mixture_path = work / "drums_mix.wav"
         sf.write(mixture_path, mixture.T.numpy(), SR, subtype="PCM_16")
+        mono_path = work / "drums_mix_mono.wav"
+        if "drums-harmonic" in parts:
+            sf.write(mono_path, mixture.mean(0).numpy(), SR, subtype="PCM_16")
         del mixture
         print(f"mixture: {duration:.1f} s, 2 channels, {SR} Hz, 16-bit WAV "
               f"{mixture_path.stat().st_size / MiB:.1f} MiB on disk, "
               f"{mixture_bytes / MiB:.1f} MiB as float32")
 
-        startup = startup_costs(env, rounds=max(rounds, 3))
+        startup = startup_costs(env, rounds=max(rounds, 3),
+                                librosa="drums-harmonic" in parts)
         options = [str(mixture_path), "--recipe", "drums", "--hits", str(HITS), "--overwrite",
                    "--quiet", "--out"]
-        contenders = {"cli": lambda: run_child(
-            [str(Path(sys.executable).with_name("nmfsep")), "separate", *options, str(work / "cli")],
-            env, cwd=work)}
-        if args.baseline:
-            # python -m from outside the repository, so that PYTHONPATH picks the package
-            baseline_env = dict(env, PYTHONPATH=str(args.baseline.resolve()))
-            contenders["baseline"] = lambda: run_child(
-                [sys.executable, "-m", "nmfsep", "separate", *options, str(work / "baseline")],
-                baseline_env, cwd=work)
-        if not args.no_api:
-            contenders["api"] = lambda: run_in_process(mixture_path, work / "api")
+        nmfsep_cli = str(Path(sys.executable).with_name("nmfsep"))
+        contenders = {}
+        if "drums" in parts:
+            contenders["cli"] = lambda: run_child(
+                [nmfsep_cli, "separate", *options, str(work / "cli")], env, cwd=work)
+            if args.baseline:
+                # python -m from outside the repository, so that PYTHONPATH picks the package
+                baseline_env = dict(env, PYTHONPATH=str(args.baseline.resolve()))
+                contenders["baseline"] = lambda: run_child(
+                    [sys.executable, "-m", "nmfsep", "separate", *options, str(work / "baseline")],
+                    baseline_env, cwd=work)
+            if not args.no_api:
+                contenders["api"] = lambda: run_in_process(mixture_path, work / "api")
+        layouts = {"stereo": (mixture_path, mixture_bytes), "mono": (mono_path, mixture_bytes // 2)}
+        if "drums-harmonic" in parts:
+            for layout, (path, _) in layouts.items():
+                contenders[f"dh_cli_{layout}"] = functools.partial(run_child, [
+                    nmfsep_cli, "separate", str(path), "--recipe", "drums-harmonic",
+                    "--overwrite", "--quiet", "--out", str(work / f"dh_cli_{layout}")], env, cwd=work)
+                contenders[f"dh_hpss_{layout}"] = functools.partial(
+                    run_hpss_child, path, work / f"dh_hpss_{layout}", env)
+                if not args.no_api:
+                    contenders[f"dh_api_{layout}"] = functools.partial(run_dh_in_process, path)
         runs = {name: [] for name in contenders}
         names = list(contenders)
         for r in range(rounds):  # in turn, rotating the order, so that load hits all alike
@@ -313,8 +452,9 @@ def main() -> None:
         for name, (seconds, peak) in startup.items():
             print(f"  {name:<28} {seconds:8.2f}   {peak / MiB:10.0f}")
         imports = startup["import nmfsep.recipes"]
-        report_child("CLI  nmfsep separate --recipe drums, subprocess", runs["cli"], duration,
-                     mixture_bytes, imports)
+        if "cli" in runs:
+            report_child("CLI  nmfsep separate --recipe drums, subprocess", runs["cli"], duration,
+                         mixture_bytes, imports)
         if "baseline" in runs:
             report_child(f"baseline CLI from {args.baseline}, subprocess", runs["baseline"],
                          duration, mixture_bytes, imports)
@@ -322,12 +462,23 @@ def main() -> None:
             print(f"  this tree is {ratio:.2f}x faster (median of the rounds' ratios)")
         if "api" in runs:
             report_api(runs["api"], duration, mixture_bytes)
+        if "drums-harmonic" in parts:
+            report_drums_harmonic(runs, {k: b for k, (_, b) in layouts.items()}, duration,
+                                  startup, rounds)
+            shares = []
+            for layout, (path, _) in layouts.items():
+                for name, folder in (("nmfsep", work / f"dh_cli_{layout}" / path.stem),
+                                     ("librosa", work / f"dh_hpss_{layout}")):
+                    shares.append(f"{layout} {name} {100 * drums_share(path, folder / 'drums.wav'):.1f} %")
+            print("  the drums stem's share of the (drums-only) recording's energy: "
+                  + ", ".join(shares))
 
-        print("\nSI-SDR of the stems against the known stems (dB, L / R):")
-        for name in ("cli", "baseline"):
-            if name in runs:
-                print(f"  {name:<9} " + stems_si_sdr(work / name / mixture_path.stem, references))
-        if args.keep:
+        if "drums" in parts:
+            print("\nSI-SDR of the stems against the known stems (dB, L / R):")
+            for name in ("cli", "baseline"):
+                if name in runs:
+                    print(f"  {name:<9} " + stems_si_sdr(work / name / mixture_path.stem, references))
+        if args.keep and "drums" in parts:
             args.keep.mkdir(parents=True, exist_ok=True)
             shutil.copy2(mixture_path, args.keep / mixture_path.name)
             shutil.copytree(work / "cli" / mixture_path.stem, args.keep / "stems", dirs_exist_ok=True)

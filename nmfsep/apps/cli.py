@@ -343,6 +343,24 @@ def _check_mixture_names(mixtures: Sequence[Path], out: Path) -> None:
             f"'{out / clashes[0]}'. Rename them or run one command per folder.")
 
 
+def _each_mixture(args, command: str, work: Callable[[Path], None]) -> int:
+    """Run ``work`` on every mixture of ``args.mixtures``. With several files one bad file
+    does not stop the others: each failure is one line on stderr, and the command fails at
+    the end; a single file (or ``--debug``) raises as it is."""
+    failed = 0
+    for mixture in args.mixtures:
+        try:
+            work(mixture)
+        except Exception as err:
+            if args.debug or len(args.mixtures) == 1:
+                raise
+            failed += 1
+            print(f"{PROG} {command}: error: {mixture}: {_one_line(err)}", file=sys.stderr)
+    if failed:
+        raise CommandError(f"{failed} of {len(args.mixtures)} mixtures failed (see above).")
+    return 0
+
+
 def _separate(args) -> int:
     _check_inputs(args.mixtures, "mixture")
     if args.templates is not None:
@@ -352,25 +370,16 @@ def _separate(args) -> int:
     recipes = _recipes(args)
     if args.distributed:
         return _separate_distributed(args, recipes, hits)
-    failed = 0
-    for mixture in args.mixtures:
-        try:
-            written = recipes.run_recipe(
-                args.recipe, mixture, args.out / mixture.stem, templates=args.templates,
-                hits=hits, overwrite=args.overwrite, fmt=args.format, seed=args.seed,
-                device=args.device, verbose=not args.quiet)
-        except Exception as err:
-            if args.debug or len(args.mixtures) == 1:
-                raise
-            # One bad file does not stop the others; each failure is one line.
-            failed += 1
-            print(f"{PROG} separate: error: {mixture}: {_one_line(err)}", file=sys.stderr)
-            continue
+
+    def separate_one(mixture: Path) -> None:
+        written = recipes.run_recipe(
+            args.recipe, mixture, args.out / mixture.stem, templates=args.templates,
+            hits=hits, overwrite=args.overwrite, fmt=args.format, seed=args.seed,
+            device=args.device, verbose=not args.quiet)
         for source, path in written.items():
             _note(args, f"{mixture}: {source} -> {path}")
-    if failed:
-        raise CommandError(f"{failed} of {len(args.mixtures)} mixtures failed (see above).")
-    return 0
+
+    return _each_mixture(args, "separate", separate_one)
 
 
 def _separate_distributed(args, recipes, hits) -> int:
@@ -412,31 +421,21 @@ def _transcribe(args) -> int:
         import torch  # noqa: PLC0415
 
         torch.manual_seed(args.seed)
-    failed = 0
-    for mixture in args.mixtures:
+    def transcribe_one(mixture: Path) -> None:
         start = time.perf_counter()
         folder = args.out / mixture.stem
-        try:
-            waveform, sample_rate = io.load(mixture)
-            onsets = recipes.drum_onsets(
-                waveform, sample_rate, hits=hits, templates=args.templates,
-                accompaniment=not args.drums_only, device=args.device, verbose=not args.quiet)
-            save_onsets(onsets, folder, formats=formats, overwrite=args.overwrite,
-                        sample_rate=sample_rate, source=mixture)
-        except Exception as err:
-            if args.debug or len(args.mixtures) == 1:
-                raise
-            # One bad file does not stop the others; each failure is one line.
-            failed += 1
-            print(f"{PROG} transcribe: error: {mixture}: {_one_line(err)}", file=sys.stderr)
-            continue
+        waveform, sample_rate = io.load(mixture)
+        onsets = recipes.drum_onsets(
+            waveform, sample_rate, hits=hits, templates=args.templates,
+            accompaniment=not args.drums_only, device=args.device, verbose=not args.quiet)
+        save_onsets(onsets, folder, formats=formats, overwrite=args.overwrite,
+                    sample_rate=sample_rate, source=mixture)
         if not args.quiet:
             counts = ", ".join(f"{name} {len(times)}" for name, times in onsets.items())
             print(f"{mixture}: {counts} onsets -> {folder}{os.sep} "
                   f"({time.perf_counter() - start:.1f} s)")
-    if failed:
-        raise CommandError(f"{failed} of {len(args.mixtures)} mixtures failed (see above).")
-    return 0
+
+    return _each_mixture(args, "transcribe", transcribe_one)
 
 
 def _learn_templates(args) -> int:

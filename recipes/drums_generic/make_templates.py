@@ -17,7 +17,7 @@ Usage::
         [--per-source 8] [--out nmfsep/data/drum_templates.pt] [--overwrite]
     # the kit templates of drum transcription (toms and cymbals too):
     python recipes/drums_generic/make_templates.py --sources kick snare hihat tom cymbal \
-        --out nmfsep/data/drum_kit_templates.pt
+        --per-source 4 --out nmfsep/data/drum_kit_templates.pt
 """
 
 from __future__ import annotations

@@ -368,7 +368,7 @@ def generic_templates(path: Union[str, os.PathLike, None] = None, *,
     drum kits (kits and licences in ``nmfsep/data/README.md``): magnitude NMFD templates
     ``(513, R, 16)`` at 22.05 kHz, STFT 1024 / 256 (Hann), for the sources
     ``("kick", "snare", "hihat")``, or with ``full_kit=True`` also ``"tom"`` and
-    ``"cymbal"`` (crash, ride, china and splash), 8 templates each.
+    ``"cymbal"`` (crash, ride, china and splash), 4 templates each.
 
     Parameters
     ----------

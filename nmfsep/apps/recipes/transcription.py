@@ -131,8 +131,8 @@ def pick_onsets(
 #: drum extraction (bass notes, strummed chords) fires their templates softly, and the snare
 #: templates also answer toms and ghost notes; the hi-hat's is low: hi-hats are played with
 #: strong accents. Chosen on the real-music dev songs as one setting for all (onset F against
-#: 0.1 for every instrument: 0.51 -> 0.61 in mixtures, 0.76 -> 0.85 on drum recordings;
-#: recipes/drum_onsets/README.md).
+#: 0.1 for every instrument, with 8 templates per instrument: 0.51 -> 0.61 in mixtures,
+#: 0.76 -> 0.85 on drum recordings; recipes/drum_onsets/README.md).
 ONSET_THRESHOLDS = {"kick": 0.3, "snare": 0.3, "hihat": 0.05}
 
 #: Peak-picking threshold of :func:`drum_onsets` for every instrument with the kit's own hits
@@ -143,7 +143,8 @@ KIT_THRESHOLD = 0.1
 #: Fit settings of :func:`drum_onsets` (see :func:`~nmfsep.apps.recipes.drums.separate_drums`):
 #: one round of template adaptation and shorter fits than separation needs. On the
 #: real-music dev songs they give the same onset F as the separation defaults (0.827 vs 0.821
-#: on drum recordings, 0.574 vs 0.569 in mixtures) in 80 instead of 290 iterations.
+#: on drum recordings, 0.574 vs 0.569 in mixtures, 8 templates per instrument) in 80 instead
+#: of 290 iterations.
 ONSET_FIT = {"n_iter": 30, "n_rounds": 1, "n_adapt": 20, "n_refit": 30}
 
 #: Rate in Hz at which :func:`drum_onsets` analyses (higher rates are resampled to it): the

@@ -361,12 +361,19 @@ def _each_mixture(args, command: str, work: Callable[[Path], None]) -> int:
     return 0
 
 
-def _separate(args) -> int:
+def _mixtures_and_hits(args):
+    """Check the mixtures, the templates file and the output names of a command that takes
+    mixtures; the hit files expanded from ``--hits`` (or None)."""
     _check_inputs(args.mixtures, "mixture")
     if args.templates is not None:
         _check_inputs([args.templates], "templates file")
     hits = _expand_hits(args.hits) if args.hits else None
     _check_mixture_names(args.mixtures, args.out)
+    return hits
+
+
+def _separate(args) -> int:
+    hits = _mixtures_and_hits(args)
     recipes = _recipes(args)
     if args.distributed:
         return _separate_distributed(args, recipes, hits)
@@ -402,11 +409,7 @@ def _separate_distributed(args, recipes, hits) -> int:
 
 
 def _transcribe(args) -> int:
-    _check_inputs(args.mixtures, "mixture")
-    if args.templates is not None:
-        _check_inputs([args.templates], "templates file")
-    hits = _expand_hits(args.hits) if args.hits else None
-    _check_mixture_names(args.mixtures, args.out)
+    hits = _mixtures_and_hits(args)
     if args.out.exists() and not args.out.is_dir():
         raise CommandError(f"--out '{args.out}' is a file; give a folder.")
     recipes = _recipes(args)

@@ -398,7 +398,8 @@ def hpss_cascade(
     windows = [_non_negative(w, name) for w, name in ((long_window, "long_window"),
                                                       (short_window, "short_window"))]
     kernels = []
-    for name, pair in (("harmonic_kernel", harmonic_kernel), ("percussive_kernel", percussive_kernel)):
+    for name, pair in (("harmonic_kernel", harmonic_kernel),
+                       ("percussive_kernel", percussive_kernel)):
         if not isinstance(pair, Sequence) or len(pair) != 2:
             raise ValueError(f"{name} must be a pair (stage 1, stage 2), got {pair!r}.")
         kernels.append([_non_negative(v, name) for v in pair])
@@ -678,10 +679,11 @@ def separate_drums_harmonic(
         ``drum_templates`` other than ``"generic"``, ``"cascade"`` otherwise. The STFT and
         NMF settings below apply to ``"dictionary"`` (they are checked either way).
     drum_templates : Templates, path, "generic" or None, default "generic"
-        With ``method="dictionary"`` and no ``hits``: fixed drum spectra from templates of the same sample rate (NMF or
-        NMFD, any STFT size: see :func:`template_spectra`); ``"generic"`` uses the templates
-        shipped with nmfsep (:func:`nmfsep.recipes.generic_templates`, kick / snare / hi-hat
-        of other kits), None none. Ignored with ``hits``.
+        With ``method="dictionary"`` and no ``hits``: fixed drum spectra from templates of the
+        same sample rate (NMF or NMFD, any STFT size: see :func:`template_spectra`);
+        ``"generic"`` uses the templates shipped with nmfsep
+        (:func:`nmfsep.recipes.generic_templates`, kick / snare / hi-hat of other kits), None
+        none. Ignored with ``hits``.
     n_fft, hop_length, window
         STFT settings; default
         :func:`~nmfsep.apps.recipes.supervised.default_stft`: 93 ms windows (2048 / 512 at

@@ -27,8 +27,8 @@ from torch import Tensor
 
 from .drums import DRUM_SOURCES, generic_templates, separate_drums  # noqa: F401 - for users
 
-__all__ = ["pick_onsets", "drum_onsets", "onset_f_measure", "ONSET_THRESHOLDS", "KIT_THRESHOLD", "ONSET_FIT",
-           "ANALYSIS_RATE"]
+__all__ = ["pick_onsets", "drum_onsets", "onset_f_measure", "ONSET_THRESHOLDS", "KIT_THRESHOLD",
+           "ONSET_FIT", "ANALYSIS_RATE"]
 
 
 def _fraction(value, name: str, *, allow_zero: bool = True) -> float:
@@ -127,12 +127,13 @@ def pick_onsets(
 
 
 #: Peak-picking thresholds of :func:`drum_onsets` with the generic templates, by instrument
-#: (fraction of the instrument's largest activation). The snare's and the kick's are high: in songs what leaks through the
-#: drum extraction (bass notes, strummed chords) fires their templates softly, and the snare
-#: templates also answer toms and ghost notes; the hi-hat's is low: hi-hats are played with
-#: strong accents. Chosen on the real-music dev songs as one setting for all (onset F against
-#: 0.1 for every instrument, with 8 templates per instrument: 0.51 -> 0.61 in mixtures,
-#: 0.76 -> 0.85 on drum recordings; recipes/drum_onsets/README.md).
+#: (fraction of the instrument's largest activation). The snare's and the kick's are high: in
+#: songs what leaks through the drum extraction (bass notes, strummed chords) fires their
+#: templates softly, and the snare templates also answer toms and ghost notes; the hi-hat's
+#: is low: hi-hats are played with strong accents. Chosen on the real-music dev songs as one
+#: setting for all (onset F against 0.1 for every instrument, with 8 templates per
+#: instrument: 0.51 -> 0.61 in mixtures, 0.76 -> 0.85 on drum recordings;
+#: recipes/drum_onsets/README.md).
 ONSET_THRESHOLDS = {"kick": 0.3, "snare": 0.3, "hihat": 0.05}
 
 #: Peak-picking threshold of :func:`drum_onsets` for every instrument with the kit's own hits
@@ -163,7 +164,7 @@ def _resampled_hits(hits, sample_rate: int, rate: int):
     resample = require_torchaudio().functional.resample
 
     def one(item):
-        if isinstance(item, (Tensor,)) or hasattr(item, "__array__"):
+        if isinstance(item, Tensor) or hasattr(item, "__array__"):
             return resample(torch.as_tensor(item).float(), sample_rate, rate)
         return item
 

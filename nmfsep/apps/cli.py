@@ -79,7 +79,10 @@ Each mixture's kick, snare and hi-hat onsets are written to OUT/<mixture name>/:
 onsets.json ({"kick": [seconds, ...], "snare": [...], "hihat": [...]}), onsets.csv
 (time,instrument rows sorted by time) and drums.mid (General-MIDI drums on channel
 10: kick 36, snare 38, closed hi-hat 42). Without --hits or --templates the generic
-templates shipped with nmfsep are used. Existing files are kept unless --overwrite.
+templates of a whole kit shipped with nmfsep are used, and tom (45) and cymbal (49)
+onsets are written too. A song is first split into drums and the rest (the
+drums-harmonic recipe's cascade) unless --drums-only. Existing files are kept unless
+--overwrite.
 
 examples:
   nmfsep transcribe song.wav --out onsets/

@@ -19,7 +19,7 @@ from nmfsep.apps.cli import main  # noqa: E402
 from nmfsep.io import save  # noqa: E402
 
 RATE = 8000
-COMMANDS = ("separate", "learn-templates", "evaluate", "plot")
+COMMANDS = ("separate", "learn-templates", "evaluate", "plot", "transcribe")
 
 
 def _noise(n_sources, n_samples, seed):

@@ -20,13 +20,23 @@ from .apps.recipes.drums import (
     separate_drums,
     source_of_hit,
 )
-from .apps.recipes.transcription import drum_onsets, onset_f_measure, pick_onsets
+from .apps.recipes.transcription import (
+    ACCOMPANIMENT_COMPONENTS,
+    ANALYSIS_RATE,
+    KIT_THRESHOLD,
+    ONSET_FIT,
+    ONSET_THRESHOLDS,
+    drum_onsets,
+    onset_f_measure,
+    pick_onsets,
+)
 
 __all__ = [
     "RECIPES", "Recipe", "get_recipe", "register_recipe", "run_recipe",
     "DRUM_SOURCES", "DrumModel", "generic_templates", "group_hits", "hit_templates",
     "learn_templates_cli", "separate_drums", "source_of_hit",
-    "drum_onsets", "onset_f_measure", "pick_onsets",
+    "drum_onsets", "onset_f_measure", "pick_onsets", "ONSET_THRESHOLDS", "KIT_THRESHOLD",
+    "ONSET_FIT", "ANALYSIS_RATE", "ACCOMPANIMENT_COMPONENTS",
     "save_onsets", "write_drum_midi", "read_drum_midi", "GM_DRUM_NOTES",
 ]
 

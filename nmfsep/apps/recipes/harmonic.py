@@ -300,6 +300,27 @@ def _margin_mask(target: Tensor, other: Tensor, margin: float) -> Tensor:
     return target.div_(other.add_(target).clamp_min_(torch.finfo(target.dtype).tiny))
 
 
+def _stage_filters(signal: Tensor, sample_rate: int, seconds: float, time_kernel: float,
+                   freq_kernel: float, *, exact_time: bool) -> tuple:
+    """One stage of :func:`hpss_cascade`: the complex STFT of ``signal`` (``seconds`` windows,
+    hop a quarter), its STFT settings, its magnitude, and the running medians across time
+    (``time_kernel`` s; the decimated true median if ``exact_time``, else the pseudo-median)
+    and across frequency (``freq_kernel`` Hz, pseudo-median)."""
+    n_fft = _window_size(seconds, sample_rate)
+    hop = n_fft // 4
+    if signal.shape[-1] <= n_fft // 2:
+        raise ValueError(f"the mixture has {signal.shape[-1]} samples; the cascade needs more "
+                         f"than {n_fft // 2} ({seconds} s windows at {sample_rate} Hz).")
+    settings = dict(n_fft=n_fft, hop_length=hop, window="hann")
+    spectrogram = stft(signal, **settings)
+    V = spectrogram.abs()
+    across_time = _odd_count(time_kernel * sample_rate / hop)
+    sustained = (_decimated_median_filter(V, across_time) if exact_time
+                 else _pseudo_median_filter(V, across_time, -1))
+    transient = _pseudo_median_filter(V, _odd_count(freq_kernel * n_fft / sample_rate), -2)
+    return spectrogram, settings, V, sustained, transient
+
+
 def hpss_cascade(
     mixture: Tensor,
     sample_rate: int,
@@ -405,41 +426,29 @@ def hpss_cascade(
         kernels.append([_non_negative(v, name) for v in pair])
     if min(windows) <= 0 or min(min(k) for k in kernels) <= 0:
         raise ValueError("windows and kernels must be positive.")
-    drums = mixture
-    for stage, seconds in enumerate(windows):
-        n_fft = _window_size(seconds, sample_rate)
-        hop = n_fft // 4
-        if drums.shape[-1] <= n_fft // 2:
-            raise ValueError(f"the mixture has {drums.shape[-1]} samples; the cascade needs more "
-                             f"than {n_fft // 2} ({seconds} s windows at {sample_rate} Hz).")
-        settings = dict(n_fft=n_fft, hop_length=hop, window="hann")
-        spectrogram = stft(drums, **settings)
-        V = spectrogram.abs()
-        across_time = _odd_count(kernels[0][stage] * sample_rate / hop)
-        across_freq = _odd_count(kernels[1][stage] * n_fft / sample_rate)
-        sustained = (_pseudo_median_filter(V, across_time, -1) if stage == 0
-                     else _decimated_median_filter(V, across_time))
-        transient = _pseudo_median_filter(V, across_freq, -2)
-        if stage == 0:  # take the harmonic part away
-            del V
-            mask = _margin_mask(sustained, transient, margin)
-            drums = drums - istft(spectrogram * mask, length=drums.shape[-1], **settings)
-            first = (spectrogram, settings) if refine else None
-        else:           # keep the percussive part
-            low = slice(0, min(V.shape[-2], int(math.ceil(low_cutoff * n_fft / sample_rate))))
-            transient[..., low, :] = V[..., low, :]
-            sustained[..., low, :] *= low_margin / margin if margin else 0.0
-            mask = _margin_mask(transient, sustained, margin)
-            del V
-            drums = istft(spectrogram * mask, length=drums.shape[-1], **settings)
-        del spectrogram, mask, sustained, transient
-    if refine:
-        spectrogram, settings = first
+    # stage 1: the harmonic part, taken away
+    spectrogram, settings, V, sustained, transient = _stage_filters(
+        mixture, sample_rate, windows[0], kernels[0][0], kernels[1][0], exact_time=False)
+    del V
+    harmonic = spectrogram * _margin_mask(sustained, transient, margin)
+    drums = mixture - istft(harmonic, length=mixture.shape[-1], **settings)
+    del harmonic, sustained, transient
+    if not refine:
+        del spectrogram
+    # stage 2: the percussive part of the remainder, kept
+    remainder, short, V, sustained, transient = _stage_filters(
+        drums, sample_rate, windows[1], kernels[0][1], kernels[1][1], exact_time=True)
+    low = slice(0, min(V.shape[-2], int(math.ceil(low_cutoff * short["n_fft"] / sample_rate))))
+    transient[..., low, :] = V[..., low, :]
+    sustained[..., low, :] *= low_margin / margin if margin else 0.0
+    del V
+    drums = istft(remainder * _margin_mask(transient, sustained, margin),
+                  length=mixture.shape[-1], **short)
+    del remainder, sustained, transient
+    if refine:  # step 3: both estimates' power spectra at stage 1's resolution decide each bin
         estimate = stft(drums, **settings)
-        rest = (spectrogram - estimate).abs().square_()
-        estimate = estimate.abs().square_()
-        mask = estimate.div_(rest.add_(estimate).clamp_min_(torch.finfo(rest.dtype).tiny))
-        drums = istft(spectrogram * mask, length=drums.shape[-1], **settings)
+        mask = _margin_mask(estimate.abs(), (spectrogram - estimate).abs(), 1.0)
+        drums = istft(spectrogram * mask, length=mixture.shape[-1], **settings)
     return drums
 
 

@@ -395,6 +395,17 @@ def test_onsets_in_a_song_skip_the_accompaniment(pattern, f0s):
     assert onset_f_measure(reference["hihat"], in_song["hihat"])["f_measure"] >= 0.9
 
 
+def test_onsets_in_a_song_with_hits_of_some_instruments(pattern):
+    # a mapping of hits names the model's instruments, in songs as on drum recordings
+    stems, reference, hits = pattern
+    song = stems["kick"] + stems["hihat"] + _notes([0.12 + 0.4 * k for k in range(8)],
+                                                  stems["kick"].numel() / SR, (196.0, 247.0))
+    onsets = drum_onsets(song, SR, hits={"kick": hits["kick"], "hihat": hits["hihat"]})
+    assert list(onsets) == ["kick", "hihat"]
+    for source in ("kick", "hihat"):
+        assert onset_f_measure(reference[source], onsets[source])["f_measure"] >= 0.9, source
+
+
 def test_drum_onsets_defaults_to_the_whole_kit_templates():
     stems, reference, _ = _pattern(seed=3)
     onsets = drum_onsets(sum(stems.values()), SR, accompaniment=False)

@@ -518,6 +518,28 @@ def _templates_at_rate(templates: Templates, sample_rate: int, n_fft: Optional[i
     return mapped, n_fft, hop_length, window
 
 
+def _drum_templates(hits, templates, sample_rate: int, *, n_fft: Optional[int] = None,
+                    hop_length: Optional[int] = None, T: int = 16,
+                    full_kit: bool = False) -> Templates:
+    """The templates a drum model starts from: one per hit of ``hits`` (a mapping names its
+    instruments; files are grouped as :data:`DRUM_SOURCES`), else ``templates`` (loaded
+    from a path), else :func:`generic_templates` (of the whole kit with ``full_kit``)."""
+    if hits is not None and templates is not None:
+        raise ValueError("give hits or templates, not both.")
+    if hits is not None:
+        sources = tuple(hits) if isinstance(hits, Mapping) else DRUM_SOURCES
+        return hit_templates(hits, sample_rate, n_fft=n_fft, hop_length=hop_length, T=T,
+                             sources=sources)
+    if templates is None:
+        return generic_templates(full_kit=full_kit)
+    if not isinstance(templates, Templates):
+        if not isinstance(templates, (str, os.PathLike)):
+            raise TypeError(f"templates must be Templates or a path to a templates file, got "
+                            f"{type(templates).__name__}.")
+        templates = Templates.load(templates)
+    return templates
+
+
 # --------------------------------------------------------------------------- the model
 @dataclass
 class DrumModel:
@@ -746,8 +768,6 @@ def separate_drums(
     if waveform.ndim > 2:
         raise ValueError(f"mixture must have shape (samples,) or (channels, samples), got "
                          f"{tuple(waveform.shape)}.")
-    if hits is not None and templates is not None:
-        raise ValueError("give hits or templates, not both.")
     T = _positive_int(T, "T")
     power = _positive_float(spectrogram_power, "spectrogram_power")
     mask_power = _positive_float(mask_power, "mask_power")
@@ -756,17 +776,8 @@ def separate_drums(
     n_adapt = _positive_int(n_adapt, "n_adapt")
     n_refit = _positive_int(n_refit, "n_refit")
 
-    if hits is not None:
-        sources = tuple(hits) if isinstance(hits, Mapping) else DRUM_SOURCES
-        templates = hit_templates(hits, sample_rate, n_fft=n_fft, hop_length=hop_length, T=T,
-                                  sources=sources)
-    elif templates is None:
-        templates = generic_templates()
-    elif not isinstance(templates, Templates):
-        if not isinstance(templates, (str, os.PathLike)):
-            raise TypeError(f"templates must be Templates or a path to a templates file, got "
-                            f"{type(templates).__name__}.")
-        templates = Templates.load(templates)
+    templates = _drum_templates(hits, templates, sample_rate, n_fft=n_fft, hop_length=hop_length,
+                                T=T)
     W, n_fft, hop_length, window = _templates_at_rate(templates, sample_rate, n_fft, hop_length)
     T = W.shape[2]
     sources = templates.sources

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
 from typing import Dict, Optional
 
 import torch
@@ -27,7 +28,8 @@ from torch import Tensor
 
 from nmfsep.functional import stft
 
-from .drums import DRUM_SOURCES, generic_templates, hit_templates, separate_drums  # noqa: F401
+from .drums import DRUM_SOURCES  # noqa: F401 - for users
+from .drums import _check_rate, _drum_templates, _templates_at_rate, separate_drums
 
 __all__ = ["pick_onsets", "drum_onsets", "onset_f_measure", "ONSET_THRESHOLDS", "KIT_THRESHOLD",
            "ONSET_FIT", "ANALYSIS_RATE", "ACCOMPANIMENT_COMPONENTS"]
@@ -157,8 +159,6 @@ ANALYSIS_RATE = 22050
 
 def _resampled_hits(hits, sample_rate: int, rate: int):
     """Waveform hits (in a mapping) resampled to the analysis rate; paths are left to load."""
-    from collections.abc import Mapping  # noqa: PLC0415
-
     if rate == sample_rate or not isinstance(hits, Mapping):
         return hits
     from nmfsep.pipeline._backend import require_torchaudio  # noqa: PLC0415
@@ -186,16 +186,12 @@ ACCOMPANIMENT = "accompaniment"
 
 
 def _with_accompaniment(templates, rest: Tensor, rate: int):
-    """``templates`` (a :class:`Templates` or a path) plus :data:`ACCOMPANIMENT_COMPONENTS`
+    """``templates`` (a :class:`Templates`) plus :data:`ACCOMPANIMENT_COMPONENTS`
     stationary NMFD templates of the accompaniment: KL-NMF spectra of ``rest`` (the song
     without its drums, at ``rate``) in the templates' STFT, repeated over their frames."""
     from nmfsep.nmf import NMF  # noqa: PLC0415
     from nmfsep.separation import Templates  # noqa: PLC0415
 
-    from .drums import _templates_at_rate  # noqa: PLC0415
-
-    if not isinstance(templates, Templates):
-        templates = Templates.load(templates)
     W, n_fft, hop_length, window = _templates_at_rate(templates, rate, None, None)
     spectrogram = stft(rest, n_fft=n_fft, hop_length=hop_length, window=window).abs()
     if float(spectrogram.sum()) <= 0:  # nothing besides the drums
@@ -294,10 +290,7 @@ def drum_onsets(
     if not isinstance(accompaniment, bool):
         raise TypeError(f"accompaniment must be True (a song) or False (drums alone), got "
                         f"{accompaniment!r}.")
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Integral) \
-            or sample_rate <= 0:
-        raise ValueError(f"sample_rate must be a positive integer number of Hz, got "
-                         f"{sample_rate!r}.")
+    sample_rate = _check_rate(sample_rate)
     if threshold is None and (hits is not None or templates is not None):
         threshold = KIT_THRESHOLD
     if threshold is None or isinstance(threshold, dict):
@@ -316,9 +309,9 @@ def drum_onsets(
     if accompaniment:
         from .harmonic import hpss_cascade  # noqa: PLC0415
 
-        drums = hpss_cascade(signal, int(sample_rate))
+        drums = hpss_cascade(signal, sample_rate)
         signal, rest = drums, signal - drums
-    rate = int(sample_rate)
+    rate = sample_rate
     if rate > ANALYSIS_RATE:
         from nmfsep.pipeline._backend import require_torchaudio  # noqa: PLC0415
 
@@ -328,16 +321,13 @@ def drum_onsets(
         hits = _resampled_hits(hits, rate, ANALYSIS_RATE)
         rate = ANALYSIS_RATE
     options = {**ONSET_FIT, **separate_options}
-    if hits is not None and rest is not None:
-        # as templates, so that the accompaniment's can join them
-        sizes = {k: options.pop(k) for k in ("n_fft", "hop_length", "T") if k in options}
-        templates, hits = hit_templates(hits, rate, **sizes), None
-    if hits is None and templates is None:
-        templates = generic_templates(full_kit=True)
+    templates = _drum_templates(hits, templates, rate, n_fft=options.get("n_fft"),
+                                hop_length=options.get("hop_length"), T=options.get("T", 16),
+                                full_kit=True)
     if rest is not None:
         templates = _with_accompaniment(templates, rest, rate)
-    stems, model = separate_drums(signal, rate, hits=hits, templates=templates,
-                                  return_model=True, **options)
+    stems, model = separate_drums(signal, rate, templates=templates, return_model=True,
+                                  **options)
     stems.pop(ACCOMPANIMENT, None)
     strength = model.source_activations().sum(1)          # (sources, frames)
     frame_rate = model.sample_rate / model.hop_length

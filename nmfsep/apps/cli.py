@@ -427,6 +427,7 @@ def _transcribe(args) -> int:
         import torch  # noqa: PLC0415
 
         torch.manual_seed(args.seed)
+
     def transcribe_one(mixture: Path) -> None:
         start = time.perf_counter()
         folder = args.out / mixture.stem

@@ -164,7 +164,7 @@ def test_missing_and_unreadable_files(tmp_path):
     garbage.write_bytes(np.random.default_rng(0).bytes(4096))
     with pytest.raises(ValueError, match=r"could not decode .*garbage\.wav.*WAV, FLAC, OGG"):
         load(garbage)
-    with pytest.raises(ValueError, match="folder"):
+    with pytest.raises(IsADirectoryError, match="folder"):
         load(tmp_path)
 
 

@@ -20,9 +20,9 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 import time
-import uuid
 import warnings
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence
@@ -257,17 +257,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     for command in commands.choices.values():  # last: each command's own options come first
         _add_global_options(command, top_level=False)
+        # its options, for saying the API's keywords in messages as options (_cli_words)
+        command.set_defaults(cli_options=frozenset(
+            option for action in command._actions for option in action.option_strings))
     return parser
 
 
 # --------------------------------------------------------------------------- helpers
 def _check_inputs(paths: Sequence[Path], what: str) -> None:
+    from ..pipeline._files import check_readable_file  # noqa: PLC0415
+
     for path in paths:
-        if not path.exists():
-            raise CommandError(f"{what} not found: '{path}'")
-        if path.is_dir():
-            raise CommandError(
-                f"{what} '{path}' is a folder; pass audio files (e.g. '{path}/*.wav').")
+        try:
+            check_readable_file(path, what)
+        except OSError as err:  # missing, a folder, or not readable: one line, status 1
+            raise CommandError(_one_line(err)) from None
+
+
+def _check_out_folder(folder: Path, option: str = "--out") -> None:
+    """Refuse an output folder that cannot be written before any work is done."""
+    from ..pipeline._files import check_writable_folder  # noqa: PLC0415
+
+    try:
+        check_writable_folder(folder, option)
+    except OSError as err:
+        raise CommandError(_one_line(err)) from None
 
 
 def _check_outputs(paths: Sequence[Path], overwrite: bool) -> None:
@@ -281,13 +295,9 @@ def _check_outputs(paths: Sequence[Path], overwrite: bool) -> None:
 
 def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     """``write(temporary)`` next to ``path``, then move it into place in one step."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:12]}{path.suffix}")
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    from ..pipeline._files import write_atomically  # noqa: PLC0415
+
+    write_atomically({path: write})
 
 
 def _recipes(args):
@@ -358,7 +368,8 @@ def _each_mixture(args, command: str, work: Callable[[Path], None]) -> int:
             if args.debug or len(args.mixtures) == 1:
                 raise
             failed += 1
-            print(f"{PROG} {command}: error: {mixture}: {_one_line(err)}", file=sys.stderr)
+            print(f"{PROG} {command}: error: {mixture}: {_error_line(args, err)}",
+                  file=sys.stderr)
     if failed:
         raise CommandError(f"{failed} of {len(args.mixtures)} mixtures failed (see above).")
     return 0
@@ -540,8 +551,57 @@ def _plot(args) -> int:
 
 # --------------------------------------------------------------------------- entry point
 def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split())
+    text = str(err)
+    if isinstance(err, OSError) and err.strerror and err.filename is None:
+        text = err.strerror  # nmfsep's own OSError(errno, message): no "[Errno N]" prefix
+    text = " ".join(text.split())
     return text or type(err).__name__
+
+
+# "pass overwrite=True (--overwrite on the command line)" -> "pass --overwrite": the API's
+# keyword arguments in messages, said as the options of the command that was run.
+_KEYWORD = re.compile(r"\b([a-z][a-z0-9_]*)=True(?: \((--[a-z0-9-]+)(?: on the command line)?\))?")
+
+
+def _error_line(args, err: BaseException) -> str:
+    """``err`` as one line in the words of the command that was run (:func:`_cli_words`)."""
+    return _cli_words(_one_line(err), getattr(args, "cli_options", frozenset()))
+
+
+def _cli_words(message: str, options) -> str:
+    """``message`` with each ``name=True`` whose ``--name`` is in ``options`` as ``--name``."""
+
+    def option(match):
+        flag = match.group(2) or "--" + match.group(1).replace("_", "-")
+        return flag if flag in options else match.group(0)
+
+    return _KEYWORD.sub(option, message)
+
+
+def _check_device(parser: argparse.ArgumentParser, device: str) -> None:
+    """A usage error unless ``device`` names a torch device that can compute here."""
+    import torch  # noqa: PLC0415
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        parser.error(f"--device {device!r} is not a torch device (try cpu or cuda:0)")
+    if parsed.type == "cpu":
+        return
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            parser.error(f"--device {device!r}: this machine has no CUDA GPU that torch can "
+                         f"use; use --device cpu")
+        if parsed.index is not None and parsed.index >= count:
+            parser.error(f"--device {device!r}: there are only {count} CUDA GPU(s) "
+                         f"(cuda:0 to cuda:{count - 1})")
+        return
+    if parsed.type == "mps" and torch.backends.mps.is_available():
+        return
+    parser.error(f"--device {device!r} cannot run a separation (a {parsed.type!r} device "
+                 f"{'holds no data' if parsed.type == 'meta' else 'is not available here'}); "
+                 f"use cpu or cuda")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -570,16 +630,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     if args.device is not None:
-        import torch  # noqa: PLC0415
-
-        try:
-            torch.device(args.device)
-        except (RuntimeError, ValueError):
-            parser.error(f"--device {args.device!r} is not a torch device (try cpu or cuda:0)")
+        _check_device(parser, args.device)
+    from ..pipeline._files import Terminated  # noqa: PLC0415
 
     def show_warning(message, category, filename, lineno, file=None, line=None):
         if not args.quiet:
-            print(f"{PROG}: warning: {_one_line(message)}", file=sys.stderr)
+            print(f"{PROG}: warning: {_error_line(args, message)}", file=sys.stderr)
 
     with warnings.catch_warnings():
         warnings.simplefilter("default")
@@ -589,10 +645,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except KeyboardInterrupt:
             print(f"{PROG}: interrupted", file=sys.stderr)
             return 130
+        except Terminated as err:  # SIGTERM while writing: the clean-up has run
+            print(f"{PROG}: terminated", file=sys.stderr)
+            return 128 + err.signum
         except CommandError as err:
             if args.debug:
                 raise
-            print(f"{PROG} {args.command}: error: {_one_line(err)}", file=sys.stderr)
+            print(f"{PROG} {args.command}: error: {_error_line(args, err)}", file=sys.stderr)
             return err.status
         except Exception as err:  # one line for the user; --debug for the traceback
             if args.debug:
@@ -601,7 +660,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             hint = ("" if expected else
                     f" ({type(err).__name__}; run with --debug for the traceback)")
             status = 2 if isinstance(err, ImportError) else 1
-            print(f"{PROG} {args.command}: error: {_one_line(err)}{hint}", file=sys.stderr)
+            print(f"{PROG} {args.command}: error: {_error_line(args, err)}{hint}",
+                  file=sys.stderr)
             return status
 
 

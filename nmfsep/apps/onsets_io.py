@@ -25,12 +25,13 @@ import numbers
 import os
 import re
 import struct
-import uuid
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+
+from ..pipeline._files import write_atomically
 
 __all__ = ["GM_DRUM_NOTES", "ONSET_FORMATS", "save_onsets", "write_drum_midi", "read_drum_midi"]
 
@@ -144,40 +145,9 @@ def _refuse_existing(paths: Sequence[Path], overwrite: bool) -> None:
 
 
 def _write_files(contents: Mapping[Path, bytes]) -> None:
-    """Write every file atomically: all temporary files first, then each moved into place.
-
-    If any temporary file cannot be written, no target is touched and no temporary file
-    is left behind.
-    """
-    staged: List[Tuple[Path, Path]] = []
-    created: List[Path] = []  # folders made here, removed again if nothing was written
-    done = False
-    try:
-        for target, data in contents.items():
-            missing = [f for f in (target.parent, *target.parent.parents) if not f.exists()]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            created.extend(missing)  # innermost first
-            temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
-            staged.append((temporary, target))
-            with open(temporary, "xb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-        for temporary, target in staged:
-            os.replace(temporary, target)
-        done = True
-    finally:
-        for temporary, _ in staged:
-            try:
-                temporary.unlink()
-            except FileNotFoundError:
-                pass
-        if not done:
-            for folder in created:
-                try:
-                    folder.rmdir()
-                except OSError:  # not empty: something else is in it now
-                    pass
+    """Write every file all-or-nothing (:func:`nmfsep.pipeline._files.write_atomically`)."""
+    write_atomically({target: (lambda temporary, data=data: temporary.write_bytes(data))
+                      for target, data in contents.items()})
 
 
 # --------------------------------------------------------------------------- MIDI

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
-import uuid
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from ._backend import require_torchaudio
+from ._files import check_readable_file, write_atomically
 
 __all__ = ["AudioInfo", "check_audio", "info", "load", "save"]
 
@@ -149,19 +150,53 @@ def _readable_formats() -> str:
 
 
 def _open_for_reading(path: PathLike) -> tuple[Path, sf.SoundFile]:
-    """Open ``path`` with libsndfile, turning its errors into FileNotFoundError/ValueError."""
-    path = Path(os.fspath(path))
-    if not path.exists():
-        raise FileNotFoundError(f"audio file not found: '{path}'")
-    if path.is_dir():
-        raise ValueError(f"'{path}' is a folder, not an audio file.")
+    """Open ``path`` with libsndfile; a missing, folder or unreadable path raises
+    FileNotFoundError / IsADirectoryError / PermissionError, undecodable audio ValueError."""
+    path = check_readable_file(path, "audio file")
     try:
         return path, sf.SoundFile(path)
     except (sf.SoundFileError, RuntimeError) as err:
         raise ValueError(
-            f"could not decode '{path}' as audio ({err}). Readable formats: "
-            f"{_readable_formats()}; convert others (e.g. m4a/aac/wma) with ffmpeg first."
+            f"could not decode '{path}' as audio ({err}): it is corrupt or not audio. "
+            f"Readable formats: {_readable_formats()}; convert others (e.g. m4a/aac/wma) "
+            f"with ffmpeg first."
         ) from err
+
+
+# libsndfile's header log when the audio chunk is shorter than its size field says, e.g.
+# "data : 32000 (should be 15978)"; it then reads only what is there, without an error.
+_SHORT_CHUNK = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+# Size fields of streamed files (written before their length was known): no promise.
+_UNKNOWN_SIZES = (0, 0x7FFFFFFF, 0xFFFFFFFF)
+
+
+def _truncation(path: Path, handle: sf.SoundFile, promised: int, read: int,
+                allow_truncated: bool) -> None:
+    """Raise (or, with ``allow_truncated``, warn) if ``read`` < ``promised`` frames."""
+    if read >= promised:
+        return
+    rate = handle.samplerate
+    message = (f"'{path}' is truncated: its header promises {promised} frames "
+               f"({promised / rate:.3f} s) but the file holds {read} ({read / rate:.3f} s), "
+               f"e.g. an interrupted download or copy.")
+    if not allow_truncated:
+        raise ValueError(f"{message} Re-export or re-download it, or pass allow_truncated=True "
+                         f"(--allow-truncated on the command line) to use the {read} frames "
+                         f"that are there.")
+    warnings.warn(f"{message} Using the {read} frames that are there.", UserWarning,
+                  stacklevel=3)
+
+
+def _promised_frames(handle: sf.SoundFile) -> int:
+    """Frames the header promises: more than ``handle.frames`` when libsndfile found the audio
+    chunk cut short (it then counts only the frames present)."""
+    match = _SHORT_CHUNK.search(handle.extra_info or "")
+    if match is None:
+        return int(handle.frames)
+    claimed, present = int(match.group(1)), int(match.group(2))
+    if claimed in _UNKNOWN_SIZES or present <= 0 or claimed <= present:
+        return int(handle.frames)
+    return int(round(handle.frames * claimed / present))
 
 
 # --------------------------------------------------------------------------- reading
@@ -215,6 +250,7 @@ def load(
     dtype: torch.dtype = torch.float32,
     offset: float = 0.0,
     duration: Optional[float] = None,
+    allow_truncated: bool = False,
 ) -> tuple[Tensor, int]:
     """Load an audio file as a ``(channels, samples)`` tensor.
 
@@ -234,6 +270,10 @@ def load(
         Start reading this many seconds into the file.
     duration : float, optional
         Read at most this many seconds (default: to the end).
+    allow_truncated : bool, default False
+        Accept a file that holds fewer samples than its header promises (an interrupted
+        download or copy), with a warning, and return the samples that are there. By
+        default that is an error: the audio would silently be shorter than the file says.
 
     Returns
     -------
@@ -246,9 +286,19 @@ def load(
     ------
     FileNotFoundError
         If ``path`` does not exist.
+    IsADirectoryError
+        If ``path`` is a folder.
+    PermissionError
+        If the file may not be read.
     ValueError
-        If the file cannot be decoded, holds no samples (in the requested window), or
-        contains NaN/Inf samples. A silent file loads fine.
+        If the file is corrupt or cannot be decoded, is truncated (fewer samples than its
+        header promises; see ``allow_truncated``), holds no samples (in the requested
+        window), or contains NaN/Inf samples. A silent file loads fine.
+
+    Warns
+    -----
+    UserWarning
+        When a truncated file is read with ``allow_truncated=True``.
 
     Examples
     --------
@@ -275,6 +325,7 @@ def load(
     with handle:
         file_rate = int(handle.samplerate)
         total = int(handle.frames)
+        _truncation(path, handle, _promised_frames(handle), total, allow_truncated)
         if total == 0:
             raise ValueError(f"'{path}' contains no audio samples (0 frames).")
         start = round(offset * file_rate)
@@ -294,7 +345,15 @@ def load(
                 handle.seek(start)
             data = handle.read(n_frames, dtype=read_dtype, always_2d=True)
         except (sf.SoundFileError, RuntimeError) as err:
-            raise ValueError(f"could not decode the audio data of '{path}' ({err}).") from err
+            raise ValueError(f"could not decode the audio data of '{path}' ({err}): the file "
+                             f"is corrupt or truncated; re-export or re-download it.") from err
+        # A decoder that meets the end of the data early returns fewer frames, silently.
+        # (MP3 headers hold only an estimate of the length: no promise to check.)
+        if handle.format != "MPEG":
+            wanted = total - start if n_frames < 0 else min(n_frames, total - start)
+            _truncation(path, handle, wanted, len(data), allow_truncated)
+        if len(data) == 0:
+            raise ValueError(f"'{path}' contains no audio samples (0 frames).")
 
     # soundfile gives (samples, channels); we use (channels, samples).
     waveform = torch.from_numpy(np.ascontiguousarray(data.T))
@@ -333,7 +392,8 @@ def save(
 
     The data goes to a temporary file in the destination folder, which then replaces
     ``path`` in one step (:func:`os.replace`): a reader never sees a half-written file and a
-    failure leaves any existing file untouched (the temporary file is removed).
+    failure, Ctrl-C or SIGTERM leaves any existing file untouched (the temporary file is
+    removed; those of killed runs are removed by the next write into the folder).
 
     Parameters
     ----------
@@ -363,6 +423,8 @@ def save(
     ValueError
         On an empty waveform, NaN/Inf samples, an unknown extension, a subtype the format
         cannot store, or a shape that is not ``(channels, samples)``.
+    OSError
+        With ``errno.ENOSPC`` when the disk is full (the message names the path).
 
     Warns
     -----
@@ -381,6 +443,19 @@ def save(
     'source1.wav'
     """
     path = Path(os.fspath(path))
+    write = _audio_writer(path, waveform, sample_rate, subtype)
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"'{path}' already exists; pass overwrite=True (--overwrite on the command line) "
+            f"to replace it."
+        )
+    write_atomically({path: write})
+    return path
+
+
+def _audio_writer(path: Path, waveform, sample_rate: int, subtype: Optional[str]):
+    """Check a waveform and its file settings for :func:`save`; return ``write(file)``,
+    which encodes it into ``file`` (for :func:`~nmfsep.pipeline._files.write_atomically`)."""
     sample_rate = _check_sample_rate(sample_rate)
     waveform = check_audio(waveform, name="waveform to save", allow_silent=True)
     if waveform.ndim == 1:
@@ -401,11 +476,6 @@ def save(
         )
     if path.is_dir():
         raise ValueError(f"'{path}' is a folder; pass a file name such as '{path / 'out.wav'}'.")
-    if path.exists() and not overwrite:
-        raise FileExistsError(
-            f"'{path}' already exists; pass overwrite=True (--overwrite on the command line) "
-            f"to replace it."
-        )
 
     data = waveform.detach().cpu()
     data = data.double() if data.dtype == torch.float64 else data.float()
@@ -419,33 +489,15 @@ def save(
                 f"subtype {subtype} has a fixed range. Normalise the signal or save with "
                 f"subtype='FLOAT' (.wav) to keep the full range.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
             data = np.clip(data, -1.0, 1.0)
+    data = np.ascontiguousarray(data)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _create_temporary(path)
-    try:
-        sf.write(temporary, np.ascontiguousarray(data), sample_rate, subtype=subtype, format=fmt)
-        os.replace(temporary, path)
-    except BaseException as err:
-        temporary.unlink(missing_ok=True)
-        if isinstance(err, (sf.SoundFileError, RuntimeError)):
-            raise ValueError(f"could not write '{path}' as {fmt}/{subtype}: {err}") from err
-        raise
-    return path
-
-
-def _create_temporary(path: Path) -> Path:
-    """Create an empty, uniquely named file next to ``path``.
-
-    ``os.open`` with mode 0o666 lets the umask set the permissions, so the final file gets
-    the same ones as a normally created file (``tempfile.mkstemp`` would make it 0o600).
-    """
-    while True:
-        candidate = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    def write(temporary: Path) -> None:
         try:
-            os.close(os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-            return candidate
-        except FileExistsError:
-            continue
+            sf.write(temporary, data, sample_rate, subtype=subtype, format=fmt)
+        except (sf.SoundFileError, RuntimeError) as err:
+            raise ValueError(f"could not write '{path}' as {fmt}/{subtype}: {err}") from err
+
+    return write

@@ -25,7 +25,8 @@ from ..core._validation import check_beta, check_rank
 from ._frontend import FRONT_ENDS, FrontEnd, resolve_front_end
 from ._models import LOG_FREQUENCY_MODELS, MODELS, ModelSpec
 from .grouping import FEATURES, METHODS, cluster_components
-from .io import _check_sample_rate, check_audio, load, save
+from ._files import write_atomically
+from .io import _audio_writer, _check_sample_rate, check_audio, load
 from .masks import apply_masks, binary_mask, wiener_mask
 from .templates import Templates, check_source_name
 
@@ -778,8 +779,10 @@ def write_stems(
 ) -> Dict[str, Path]:
     """Write separated sources as ``<out_dir>/<prefix><source>.<extension>``.
 
-    Every file is written atomically with :func:`nmfsep.io.save`. Nothing is written when
-    any target exists and ``overwrite`` is False (no half-written set of stems).
+    The stems are written all-or-nothing: each to a temporary file in ``out_dir``, then all
+    renamed into place once every one is complete; on any failure, Ctrl-C or SIGTERM the
+    temporary files are removed and no stem appears (so a rerun starts clean). Nothing is
+    written when any target exists and ``overwrite`` is False.
 
     Parameters
     ----------
@@ -825,10 +828,12 @@ def write_stems(
     extension = str(extension).lstrip(".")
     out_dir = Path(os.fspath(out_dir))
     paths = {name: out_dir / f"{prefix}{check_source_name(name)}.{extension}" for name in stems}
+    writers = {path: _audio_writer(path, stems[name], sample_rate, subtype)
+               for name, path in paths.items()}  # every stem checked before any is written
     if not overwrite:
         existing = [str(p) for p in paths.values() if p.exists()]
         if existing:
-            raise FileExistsError(f"{existing} already exist; pass overwrite=True to replace them.")
-    for name, path in paths.items():
-        save(path, stems[name], sample_rate, overwrite=overwrite, subtype=subtype)
+            raise FileExistsError(f"{existing} already exist; pass overwrite=True (--overwrite) "
+                                  f"to replace them.")
+    write_atomically(writers)
     return paths

@@ -22,7 +22,8 @@ from torch import Tensor
 from ..core._validation import check_beta, check_nonnegative, check_rank
 from ._frontend import FRONT_ENDS, FrontEnd, resolve_front_end
 from ._models import ModelSpec, normalise_templates
-from .io import _check_sample_rate, _create_temporary, check_audio, load
+from ._files import write_atomically
+from .io import _check_sample_rate, check_audio, load
 
 __all__ = ["Templates", "learn_templates"]
 
@@ -226,19 +227,13 @@ class Templates:
         if path.is_dir():
             raise ValueError(f"'{path}' is a folder; pass a file name such as '{path / 'templates.pt'}'.")
         if path.exists() and not overwrite:
-            raise FileExistsError(f"'{path}' already exists; pass overwrite=True to replace it.")
+            raise FileExistsError(f"'{path}' already exists; pass overwrite=True (--overwrite) "
+                                  f"to replace it.")
         payload = dict(format=_FORMAT, version=_VERSION, W=self.W.clone(),
                        sources=list(self.sources), components=list(self.components),
                        sample_rate=self.sample_rate, front_end=self.front_end,
                        settings=dict(self.settings))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = _create_temporary(path)
-        try:
-            torch.save(payload, temporary)
-            os.replace(temporary, path)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
+        write_atomically({path: lambda temporary: torch.save(payload, temporary)})
         return path
 
     @classmethod

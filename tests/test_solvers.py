@@ -166,3 +166,56 @@ def test_unsupported_combinations_are_errors():
         nnls_block_(torch.rand(3, 2), torch.rand(3, 2), torch.eye(2), max_iter=0)
     with pytest.raises(ValueError, match="solver must be one of"):
         alternating_update_(torch.rand(12, 2), torch.rand(10, 2), V, solver="mu")
+
+
+@pytest.mark.parametrize("solver, sweeps", [("hals", 60), ("anls", 2), ("pgd", 600)])
+def test_block_solvers_with_fixed_entries_reach_the_rowwise_scipy_solution(solver, sweeps):
+    # an entry mask: whole rows (examples), single entries and one whole column held fixed
+    g = torch.Generator().manual_seed(1)
+    B = torch.rand(30, 4, generator=g, dtype=F64) * (torch.rand(30, 4, generator=g, dtype=F64) < 0.4)
+    Y = torch.rand(25, 30, generator=g, dtype=F64) * 2 - 0.5
+    X = torch.rand(25, 4, generator=g, dtype=F64)
+    mask = torch.zeros(25, 4, dtype=torch.bool)
+    mask[[2, 11]] = True
+    mask[[5, 6, 19], [0, 3, 2]] = True
+    mask[:, 1] = True
+    kept = X[mask].clone()
+    start = X.clone()
+    options = {"max_iter": 2000, "tol": 1e-12} if solver == "anls" else {}
+    for _ in range(sweeps):
+        BLOCKS[solver](X, Y @ B, B.t() @ B, fixed=mask, **options)
+    assert torch.equal(X[mask], kept)
+    for i in range(25):
+        if mask[i].all():
+            continue
+        free = ~mask[i]
+        expected = scipy_block_solution(B.numpy(), Y[i:i + 1].numpy(), 0.0, 0.0, mask[i].numpy(),
+                                        start[i:i + 1].numpy())
+        np.testing.assert_allclose(X[i, free].numpy(), expected[0], atol=1e-8)
+
+
+@pytest.mark.parametrize("solver", ["mu", "hals", "anls", "pgd"])
+def test_fixed_entries_stay_bit_exact_and_the_loss_decreases(solver):
+    V = torch.rand(40, 30, dtype=F64)
+    fixed_H = torch.zeros(40, 4, dtype=torch.bool)
+    fixed_H[[3, 7, 20]] = True  # the activations of three examples
+    fixed_H[5, 2] = True
+    model = NMF(V.shape, 4, seed=0, H=torch.rand(40, 4, dtype=F64), fixed_H=fixed_H, fixed_W=[0])
+    W0, H0 = model.W.detach().clone(), model.H.detach().clone()
+    model.fit(V, beta=2, solver=solver, tol=0, max_iter=30, check_every=1)
+    assert torch.equal(model.H[fixed_H], H0[fixed_H]) and torch.equal(model.W[:, 0], W0[:, 0])
+    assert bool((model.H[~fixed_H] != H0[~fixed_H]).all())
+    curve = torch.tensor(model.loss_curve_)
+    assert bool((curve[1:] <= curve[:-1] * (1 + 1e-12)).all()) and curve[-1] < 0.5 * curve[0]
+
+
+def test_entry_masks_are_validated():
+    with pytest.raises(ValueError, match=r"factor's shape \(shape \(10, 2\)\)"):
+        NMF((10, 12), 2, fixed_H=torch.zeros(9, 2, dtype=torch.bool))
+    with pytest.raises(ValueError, match="boolean tensor"):
+        NMF((10, 12), 2, fixed_H=torch.zeros(10, 2))
+    with pytest.raises(ValueError, match="NMFD fixes whole components"):
+        NMFD((1, 12, 20), 2, T=3, fixed_H=torch.zeros(1, 2, 18, dtype=torch.bool))
+    model = NMF((10, 12), 2, fixed_H=torch.ones(10, 2, dtype=torch.bool))
+    with pytest.raises(ValueError, match="fixed_H per component"):
+        model.fit([torch.rand(5, 12), torch.rand(5, 12)], keep_activations=True)

@@ -73,10 +73,12 @@ class BaseComponent(TransformMixin, nn.Module):
         activations. A tensor with fewer than ``rank`` components is completed with random ones.
     trainable_W, trainable_H : bool
         Whether the whole factor is learned by :meth:`fit` (default True).
-    fixed_W, fixed_H : sequence of bool or of int, optional
+    fixed_W, fixed_H : sequence of bool or of int, or Tensor of bool, optional
         Components held fixed in ``W`` (template columns ``W[:, r]``) or in ``H`` (activation
         rows ``H[:, r]``): one boolean per component, or the indices of the fixed components.
-        Give their values through ``W`` / ``H``. Fixed slices stay bit-exact.
+        ``NMF`` also takes a boolean tensor of the factor's own shape, one flag per entry
+        (e.g. ``H`` rows: the activations of some frames or examples). Give their values
+        through ``W`` / ``H``. Fixed slices stay bit-exact.
     seed : int, optional
         Seed of the random initialisation (the global torch generator is used otherwise).
 
@@ -121,7 +123,10 @@ class BaseComponent(TransformMixin, nn.Module):
         self.W = None if W_init is None else nn.Parameter(W_init, requires_grad=bool(trainable_W))
         self.H = None if H_init is None else nn.Parameter(H_init, requires_grad=bool(trainable_H))
         for name, mask in (("W", fixed_W), ("H", fixed_H)):
-            mask = check_component_mask(mask, rank, f"fixed_{name}")
+            if isinstance(mask, Tensor) and mask.dim() > 1:
+                mask = self._entry_mask(mask, getattr(self, name), f"fixed_{name}")
+            else:
+                mask = check_component_mask(mask, rank, f"fixed_{name}")
             if mask is not None and getattr(self, name) is None:
                 raise ValueError(f"fixed_{name} was given but the module has no {name}")
             self.register_buffer(f"fixed_{name}_mask", mask)
@@ -176,12 +181,28 @@ class BaseComponent(TransformMixin, nn.Module):
         return rank
 
     # -- component masks -------------------------------------------------------------------
+    # Whether fixed_W / fixed_H may fix single entries (a mask of the factor's shape): the
+    # models whose every update path handles such masks (NMF's; not the chunked fits).
+    _supports_entry_masks = False
+
+    def _entry_mask(self, mask: Tensor, factor: Optional[Tensor], name: str) -> Tensor:
+        if not self._supports_entry_masks:
+            raise ValueError(f"{type(self).__name__} fixes whole components: give {name} as one "
+                             f"boolean per component or component indices, got a {mask.dim()}-D mask")
+        if mask.dtype != torch.bool or factor is None or mask.shape != factor.shape:
+            expected = "a factor" if factor is None else f"shape {tuple(factor.shape)}"
+            raise ValueError(f"{name} as an entry mask must be a boolean tensor of the factor's "
+                             f"shape ({expected}), got {mask.dtype} of shape {tuple(mask.shape)}")
+        return mask.detach().clone()
+
     def _fixed(self, name: str) -> Optional[Tensor]:
         """The fixed-component mask of ``name`` shaped to broadcast against the factor."""
         mask = getattr(self, f"fixed_{name}_mask", None)
         param = getattr(self, name)
         if mask is None or param is None:
             return None
+        if mask.dim() > 1:  # an entry mask has the factor's shape already
+            return mask
         shape = [1] * param.dim()
         shape[1] = -1
         return mask.view(shape)
@@ -279,9 +300,12 @@ class BaseComponent(TransformMixin, nn.Module):
         workspace = fastpaths.attach_workspace(self)
 
         def update(name, negative, positive, rows=slice(None)):
+            fixed = self._fixed(name)
+            if fixed is not None and fixed.shape[0] > 1:  # an entry mask: the updated rows' part
+                fixed = fixed[rows]
             multiplicative_update_(
                 getattr(self, name).data[rows], negative, positive, beta=beta, l1=l1, l2=l2,
-                fixed=self._fixed(name),
+                fixed=fixed,
             )
 
         # a fast path may update a factor itself, block by block (its parts are then None)
@@ -541,6 +565,7 @@ class NMF(BaseComponent):
     """
 
     _supports_sparse = True
+    _supports_entry_masks = True
 
     def __init__(self, Vshape: Optional[Sequence[int]] = None, rank: Optional[int] = None, **kwargs):
         rank = self._sizes_from(Vshape, rank, (), kwargs)

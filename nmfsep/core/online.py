@@ -205,6 +205,9 @@ def fit_chunks(
     train_H = model.H is not None and model.H.requires_grad
     fixed_W = model._fixed("W")
     fixed_H = model._fixed("H") if keep_activations else None
+    if fixed_H is not None and fixed_H.shape[0] > 1:
+        raise ValueError("chunked fits hold whole components of H fixed: give fixed_H per component, "
+                         "or fit the data as one tensor to fix single entries of H")
     if keep_activations and model.H is None:
         raise ValueError("keep_activations=True needs model.H (N, R): build the model with Vshape=(N, C)")
     if not keep_activations:

@@ -20,7 +20,10 @@ may be sparse COO, ``V (N, C) x (C, R)`` never forms ``H Wᵀ``) and calls them 
 ``H``, the order of the multiplicative updates of :meth:`nmfsep.nmf.BaseComponent.fit`.
 
 Components marked in ``fixed`` (one boolean per component) are left bit-exact: the block
-problems are solved over the free columns only, with the fixed ones moved into ``K``.
+problems are solved over the free columns only, with the fixed ones moved into ``K``. A mask of
+the factor's own shape ``(M, R)`` fixes single entries (e.g. whole rows: the activations of
+some frames or examples): every step is then projected back onto them, which keeps each
+solver exact (HALS' entries of one column are independent) or monotone (PGD, ANLS).
 
 References
 ----------
@@ -79,25 +82,43 @@ def check_solver(solver, beta: float) -> str:
 
 def _free_problem(
     X: Tensor, cross: Tensor, gram: Tensor, fixed: Optional[Tensor], l1: float, l2: float
-) -> Tuple[Optional[Tensor], Tensor, Tensor]:
+) -> Tuple[Optional[Tensor], Optional[Tensor], Tensor, Tensor]:
     """Restrict ``(K, G)`` to the free components and add the penalties.
 
-    Returns ``(free, K_free, G_free)`` with ``free`` the indices of the free components (None
-    when all are free): the fixed columns' contribution ``X_fixed G[fixed, free]`` moves into K.
+    Returns ``(free, entries, K_free, G_free)`` with ``free`` the indices of the free
+    components (None when all are free): the fixed columns' contribution
+    ``X_fixed G[fixed, free]`` moves into K. ``entries`` is None, or for an entry mask
+    ``fixed (M, R)`` its free columns' part, the entries each step must leave as they are.
     """
-    free = None
+    free = entries = None
     if fixed is not None:
-        fixed = fixed.reshape(-1).to(X.device)
+        fixed = fixed.to(X.device)
+        if fixed.dim() == 2 and fixed.shape[0] > 1:  # one flag per entry: (M, R)
+            if fixed.shape != X.shape:
+                raise ValueError(f"an entry mask must have the factor's shape {tuple(X.shape)}, "
+                                 f"got {tuple(fixed.shape)}")
+            entries = fixed
+            fixed = fixed.all(0)  # columns fixed in every row leave the problem altogether
+        fixed = fixed.reshape(-1)
         if bool(fixed.any()):
             free = torch.nonzero(~fixed).flatten()
             kept = torch.nonzero(fixed).flatten()
             cross = cross[:, free] - X[:, kept] @ gram[kept][:, free]
             gram = gram[free][:, free]
+            entries = None if entries is None else entries[:, free]
+    if entries is not None and not bool(entries.any()):
+        entries = None
     if l1:
         cross = cross - l1
     if l2:
         gram = gram + l2 * torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
-    return free, cross, gram
+    return free, entries, cross, gram
+
+
+def _project_(step: Tensor, entries: Optional[Tensor], kept: Tensor) -> Tensor:
+    """Project a step onto the feasible set: non-negative, with the fixed ``entries`` at ``kept``."""
+    step = step.clamp_min_(0)
+    return step if entries is None else torch.where(entries, kept, step)
 
 
 def _lipschitz(gram: Tensor) -> float:
@@ -129,8 +150,8 @@ def hals_block_(X: Tensor, cross: Tensor, gram: Tensor, *, fixed: Optional[Tenso
         ``V W`` (for ``H``) or ``Vᵀ H`` (for ``W``).
     gram : Tensor, shape (R, R)
         ``Wᵀ W`` (for ``H``) or ``Hᵀ H`` (for ``W``).
-    fixed : Tensor of bool, shape (R,) or broadcastable, optional
-        Components left bit-exact.
+    fixed : Tensor of bool, shape (R,) or broadcastable, or (M, R), optional
+        Components (or, with the factor's shape, entries) left bit-exact.
     l1, l2 : float
         L1 penalty and L2 penalty (weight decay), as in the multiplicative updates.
 
@@ -149,15 +170,17 @@ def hals_block_(X: Tensor, cross: Tensor, gram: Tensor, *, fixed: Optional[Tenso
     True
     """
     with torch.no_grad():
-        free, cross, gram = _free_problem(X, cross, gram, fixed, l1, l2)
+        free, entries, cross, gram = _free_problem(X, cross, gram, fixed, l1, l2)
         # rows of the transposed copies are contiguous columns of X
         Xt = (X if free is None else X[:, free]).t().contiguous()
         Kt = cross.t()
+        Et = None if entries is None else entries.t()
         diagonal = gram.diagonal().tolist()
         for k, g_kk in enumerate(diagonal):
             if g_kk <= 0:
                 continue
-            Xt[k] = (Xt[k] + (Kt[k] - gram[k] @ Xt) / g_kk).clamp_min_(0)
+            step = Xt[k] + (Kt[k] - gram[k] @ Xt) / g_kk
+            Xt[k] = _project_(step, None if Et is None else Et[k], Xt[k])
         if free is None:
             X.copy_(Xt.t())
         else:
@@ -181,9 +204,9 @@ def projected_gradient_block_(X: Tensor, cross: Tensor, gram: Tensor, *, fixed: 
     True
     """
     with torch.no_grad():
-        free, cross, gram = _free_problem(X, cross, gram, fixed, l1, l2)
+        free, entries, cross, gram = _free_problem(X, cross, gram, fixed, l1, l2)
         Xf = X if free is None else X[:, free]
-        step = (Xf - (Xf @ gram - cross) / _lipschitz(gram)).clamp_min_(0)
+        step = _project_(Xf - (Xf @ gram - cross) / _lipschitz(gram), entries, Xf)
         if free is None:
             X.copy_(step)
         else:
@@ -217,14 +240,15 @@ def nnls_block_(X: Tensor, cross: Tensor, gram: Tensor, *, fixed: Optional[Tenso
     if max_iter < 1:
         raise ValueError(f"max_iter must be at least 1, got {max_iter}")
     with torch.no_grad():
-        free, cross, gram = _free_problem(X, cross, gram, fixed, l1, l2)
+        free, entries, cross, gram = _free_problem(X, cross, gram, fixed, l1, l2)
         lipschitz = _lipschitz(gram)
-        current = (X if free is None else X[:, free]).clone()
-        momentum = current
+        start = (X if free is None else X[:, free]).clone()
+        current = momentum = start
         t = 1.0
         first = None
         for _ in range(max_iter):
-            nxt = (momentum - (momentum @ gram - cross) / lipschitz).clamp_min_(0)
+            # fixed entries stay at their start in every iterate, hence in the momentum too
+            nxt = _project_(momentum - (momentum @ gram - cross) / lipschitz, entries, start)
             mapping = float((momentum - nxt).norm())
             if first is None:
                 first = mapping
@@ -288,8 +312,8 @@ def alternating_update_(
         Which factors to update.
     l1, l2 : float
         L1 and L2 penalties on both factors.
-    fixed_W, fixed_H : Tensor of bool, shape (R,) or broadcastable, optional
-        Components left bit-exact in ``W`` and ``H``.
+    fixed_W, fixed_H : Tensor of bool, shape (R,) or broadcastable, or the factor's shape, optional
+        Components (or entries) left bit-exact in ``W`` and ``H``.
     **options
         Passed to the block function (``max_iter``, ``tol`` of :func:`nnls_block_`).
 

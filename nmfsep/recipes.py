@@ -9,7 +9,7 @@ tensor-level functions are :func:`separate_drums` and :func:`drum_onsets`.
 import importlib as _importlib
 
 from .apps.onsets_io import GM_DRUM_NOTES, read_drum_midi, save_onsets, write_drum_midi
-from .apps.recipes import RECIPES, Recipe, get_recipe, register_recipe, run_recipe
+from .apps.recipes import RECIPES, Recipe, get_recipe, recipe_table, register_recipe, run_recipe
 from .apps.recipes.drums import (
     DRUM_SOURCES,
     DrumModel,
@@ -32,7 +32,7 @@ from .apps.recipes.transcription import (
 )
 
 __all__ = [
-    "RECIPES", "Recipe", "get_recipe", "register_recipe", "run_recipe",
+    "RECIPES", "Recipe", "get_recipe", "recipe_table", "register_recipe", "run_recipe",
     "DRUM_SOURCES", "DrumModel", "generic_templates", "group_hits", "hit_templates",
     "learn_templates_cli", "separate_drums", "source_of_hit",
     "drum_onsets", "onset_f_measure", "pick_onsets", "ONSET_THRESHOLDS", "KIT_THRESHOLD",

@@ -198,7 +198,8 @@ def test_separate_calls_run_recipe_per_mixture(tmp_path, tone, fake_recipes, cap
     assert [(c[1], c[2].name, c[3]) for c in fake_recipes] == [
         ("drums", "tone.wav", out / "tone"), ("drums", "other.wav", out / "other")]
     assert fake_recipes[0][4] == {"templates": None, "hits": hits, "overwrite": False, "fmt": "flac",
-                                  "seed": 3, "device": "cpu", "verbose": False}
+                                  "seed": 3, "device": "cpu", "verbose": False,
+                                  "allow_truncated": False}
     assert capsys.readouterr().err == ""  # --quiet after the command name is honoured too
 
 

@@ -3,6 +3,7 @@
 Each subcommand is a small handler that validates its paths and calls the public API:
 
 * ``separate`` -> :func:`nmfsep.recipes.run_recipe`, once per mixture;
+* ``recipes`` -> :func:`nmfsep.recipes.recipe_table` (the recipes and what each needs);
 * ``transcribe`` -> :func:`nmfsep.recipes.drum_onsets` then :func:`nmfsep.recipes.save_onsets`,
   once per mixture;
 * ``learn-templates`` -> :func:`nmfsep.recipes.learn_templates_cli`;
@@ -37,6 +38,8 @@ ONSET_FORMATS = ("json", "csv", "mid")
 #: What ``plot`` can draw.
 PLOT_KINDS = ("spectrogram", "cqt")
 _IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+_TRUNCATED_HELP = ("read audio files that hold fewer samples than their header promises (an "
+                   "interrupted copy or download), with a warning; by default they are refused")
 
 
 class CommandError(Exception):
@@ -57,6 +60,7 @@ plot spectrograms."""
 
 _EPILOG = """\
 examples:
+  nmfsep recipes                      # what each separation recipe needs
   nmfsep separate song.wav --recipe drums --hits kick.wav snare.wav hihat.wav --out stems/
   nmfsep transcribe song.wav --hits kick.wav snare.wav hihat.wav --out onsets/
   nmfsep learn-templates kick.wav snare.wav hihat.wav --sources kick snare hihat --out kit.pt
@@ -118,6 +122,28 @@ examples:
   nmfsep plot separated/mix000/*.wav --kind cqt --out plots/"""
 
 
+class _CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser whose ``--help`` may end with text made when it is shown
+    (``more_help()``: e.g. the recipe list, which needs the heavy recipe modules)."""
+
+    more_help: Optional[Callable[[], str]] = None
+
+    def format_help(self) -> str:
+        text = super().format_help()
+        if self.more_help is not None:
+            try:
+                text += "\n" + self.more_help() + "\n"
+            except ImportError:  # the help itself must not fail
+                pass
+        return text
+
+
+def _recipe_help() -> str:
+    from .recipes import recipe_table  # noqa: PLC0415
+
+    return "recipes (also 'nmfsep recipes'):\n" + recipe_table()
+
+
 def _add_global_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
     """The options every command takes, before or after the command name.
 
@@ -155,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     _add_global_options(parser, top_level=True)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands",
+                                     parser_class=_CommandParser)
 
     separate = _add_command(
         commands, "separate", _separate, summary="separate mixtures into sources with a recipe",
@@ -164,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     separate.add_argument("mixtures", nargs="+", metavar="MIXTURE", type=Path,
                           help="audio file(s) to separate (wav, flac, ogg, aiff, mp3)")
     separate.add_argument("--recipe", required=True, metavar="NAME",
-                          help="separation recipe to run (see the documentation's recipe list)")
+                          help="separation recipe to run (listed below and by 'nmfsep recipes')")
+    separate.more_help = _recipe_help
     informed = separate.add_mutually_exclusive_group()
     informed.add_argument("--templates", type=Path, metavar="FILE",
                           help="templates learned with 'nmfsep learn-templates'")
@@ -176,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     separate.add_argument("--format", choices=AUDIO_FORMATS, default="wav",
                           help="audio format of the sources (default: wav, 32-bit float)")
     separate.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    separate.add_argument("--allow-truncated", action="store_true", help=_TRUNCATED_HELP)
     separate.add_argument("--distributed", action="store_true",
                           help="split the mixtures across the ranks of a torchrun launch; each "
                                "mixture's folder appears only when complete and finished ones are "
@@ -203,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
                             default=list(ONSET_FORMATS), metavar="FORMAT",
                             help="files to write: json, csv, mid (default: all three)")
     transcribe.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    transcribe.add_argument("--allow-truncated", action="store_true", help=_TRUNCATED_HELP)
 
     learn = _add_command(
         commands, "learn-templates", _learn_templates,
@@ -254,6 +284,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help="CQT resolution (default: 12)")
     plot.add_argument("--dpi", type=int, default=150, help="image resolution (default: 150)")
     plot.add_argument("--overwrite", action="store_true", help="replace existing images")
+    plot.add_argument("--allow-truncated", action="store_true", help=_TRUNCATED_HELP)
+
+    listing = _add_command(
+        commands, "recipes", _list_recipes,
+        summary="list the separation recipes and what each needs",
+        description="List the recipes of 'nmfsep separate --recipe NAME': the sources each\n"
+                    "writes and whether it needs --hits or --templates.",
+        epilog="example:\n  nmfsep recipes")
+    del listing  # no options of its own
 
     for command in commands.choices.values():  # last: each command's own options come first
         _add_global_options(command, top_level=False)
@@ -314,7 +353,7 @@ def _recipes(args):
     except ImportError as err:
         raise CommandError(f"'{PROG} {args.command}' cannot run: {err}", status=2) from err
     needed = {"separate": "run_recipe", "learn-templates": "learn_templates_cli",
-              "transcribe": "drum_onsets"}[args.command]
+              "transcribe": "drum_onsets", "recipes": "recipe_table"}[args.command]
     if recipes is None or not hasattr(recipes, needed):
         raise CommandError(
             f"'{PROG} {args.command}' needs nmfsep.recipes.{needed}, which this installation "
@@ -386,8 +425,15 @@ def _mixtures_and_hits(args):
     return hits
 
 
+def _list_recipes(args) -> int:
+    recipes = _recipes(args)
+    print(recipes.recipe_table())
+    return 0
+
+
 def _separate(args) -> int:
     hits = _mixtures_and_hits(args)
+    _check_out_folder(args.out)
     recipes = _recipes(args)
     if args.distributed:
         return _separate_distributed(args, recipes, hits)
@@ -396,7 +442,7 @@ def _separate(args) -> int:
         written = recipes.run_recipe(
             args.recipe, mixture, args.out / mixture.stem, templates=args.templates,
             hits=hits, overwrite=args.overwrite, fmt=args.format, seed=args.seed,
-            device=args.device, verbose=not args.quiet)
+            device=args.device, verbose=not args.quiet, allow_truncated=args.allow_truncated)
         for source, path in written.items():
             _note(args, f"{mixture}: {source} -> {path}")
 
@@ -410,7 +456,7 @@ def _separate_distributed(args, recipes, hits) -> int:
         # the folder is a fresh staging folder, renamed into place when complete
         recipes.run_recipe(args.recipe, mixture, folder, templates=args.templates, hits=hits,
                            overwrite=True, fmt=args.format, seed=args.seed, device=args.device,
-                           verbose=False)
+                           verbose=False, allow_truncated=args.allow_truncated)
 
     report = separate_many(args.mixtures, args.out, run, distributed=True, verbose=not args.quiet)
     for mixture, reason in report.failed.items():
@@ -426,6 +472,7 @@ def _transcribe(args) -> int:
     hits = _mixtures_and_hits(args)
     if args.out.exists() and not args.out.is_dir():
         raise CommandError(f"--out '{args.out}' is a file; give a folder.")
+    _check_out_folder(args.out)
     recipes = _recipes(args)
     from .. import io  # noqa: PLC0415
     from .onsets_io import ONSET_FORMATS as FILE_NAMES  # noqa: PLC0415
@@ -442,7 +489,7 @@ def _transcribe(args) -> int:
     def transcribe_one(mixture: Path) -> None:
         start = time.perf_counter()
         folder = args.out / mixture.stem
-        waveform, sample_rate = io.load(mixture)
+        waveform, sample_rate = io.load(mixture, allow_truncated=args.allow_truncated)
         onsets = recipes.drum_onsets(
             waveform, sample_rate, hits=hits, templates=args.templates,
             accompaniment=not args.drums_only, device=args.device, verbose=not args.quiet)
@@ -459,6 +506,7 @@ def _transcribe(args) -> int:
 def _learn_templates(args) -> int:
     _check_inputs(args.files, "audio file")
     _check_outputs([args.out], args.overwrite)
+    _check_out_folder(args.out.parent, "--out's folder")
     recipes = _recipes(args)
     written = recipes.learn_templates_cli(
         args.files, args.out, sources=args.sources, overwrite=args.overwrite, seed=args.seed,
@@ -481,6 +529,7 @@ def _evaluate(args) -> int:
 
     if args.json is not None:
         _check_outputs([args.json], args.overwrite)
+        _check_out_folder(args.json.parent, "--json's folder")
     rows, means = evaluate_dirs(
         args.est_dir, args.ref_dir, sources=args.sources, filter_length=args.filter_length,
         chunk_seconds=args.chunk_seconds, aggregate=args.aggregate,
@@ -519,6 +568,7 @@ def _plot(args) -> int:
                                f"{getattr(args, name)}.", status=2)
     targets = _plot_targets(args.audio, args.out, args.kind)
     _check_outputs(targets, args.overwrite)
+    _check_out_folder(targets[0].parent)
 
     import matplotlib  # noqa: PLC0415
 
@@ -528,7 +578,7 @@ def _plot(args) -> int:
     from .. import functional, io, plot, transforms  # noqa: PLC0415
 
     for path, target in zip(args.audio, targets):
-        waveform, rate = io.load(path, mono=True)
+        waveform, rate = io.load(path, mono=True, allow_truncated=args.allow_truncated)
         title = f"{path.name} ({rate} Hz)"
         if args.kind == "cqt":
             transform = transforms.CQT(rate, bins_per_octave=args.bins_per_octave, power=1.0)

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Mapping, Optional, Tuple, Union
 
-__all__ = ["Recipe", "RECIPES", "register_recipe", "get_recipe", "run_recipe"]
+__all__ = ["Recipe", "RECIPES", "register_recipe", "get_recipe", "run_recipe", "recipe_table"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -45,6 +46,11 @@ class Recipe:
     uses_hits, uses_templates : bool
         Whether the recipe accepts ``hits`` (isolated recordings of the sources) and
         ``templates`` (a templates file or :class:`~nmfsep.separation.Templates`).
+    requires_templates : bool
+        Whether it cannot run without ``templates``.
+    fallback : str
+        What it uses when given neither hits nor templates (e.g. "the generic drum
+        templates shipped with nmfsep"); empty when that is not a choice the user makes.
     """
 
     name: str
@@ -53,6 +59,8 @@ class Recipe:
     description: str
     uses_hits: bool = False
     uses_templates: bool = False
+    requires_templates: bool = False
+    fallback: str = ""
 
     def __call__(self, mixture, sample_rate: int, **options):
         return self.function(mixture, sample_rate, **options)
@@ -70,6 +78,8 @@ def register_recipe(
     description: str = "",
     uses_hits: bool = False,
     uses_templates: bool = False,
+    requires_templates: bool = False,
+    fallback: str = "",
     replace: bool = False,
 ) -> Recipe:
     """Add a recipe to :data:`RECIPES`.
@@ -86,6 +96,10 @@ def register_recipe(
         One line for listings.
     uses_hits, uses_templates : bool
         Whether it accepts ``hits`` / ``templates``; :func:`run_recipe` refuses them otherwise.
+    requires_templates : bool
+        Whether ``templates`` must be given (implies ``uses_templates``).
+    fallback : str
+        What it uses without hits or templates; said when it runs so (see :class:`Recipe`).
     replace : bool, default False
         Replace a recipe of the same name (otherwise that is an error).
 
@@ -118,7 +132,8 @@ def register_recipe(
     if name in RECIPES and not replace:
         raise ValueError(f"a recipe named {name!r} is already registered; pass replace=True.")
     recipe = Recipe(name, function, None if sources is None else tuple(sources), str(description),
-                    bool(uses_hits), bool(uses_templates))
+                    bool(uses_hits), bool(uses_templates) or bool(requires_templates),
+                    bool(requires_templates), str(fallback))
     RECIPES[name] = recipe
     return recipe
 
@@ -146,6 +161,45 @@ def get_recipe(name: str) -> Recipe:
         raise ValueError(f"unknown recipe {name!r}; known recipes: {known}.") from None
 
 
+def recipe_table() -> str:
+    """The registered recipes as a text table: what each separates and what it needs.
+
+    Shown by ``nmfsep recipes`` and ``nmfsep separate --help``. Every recipe takes mono or
+    multichannel mixtures and returns stems with the mixture's channels.
+
+    Examples
+    --------
+    >>> from nmfsep.recipes import recipe_table
+    >>> print(recipe_table())  # doctest: +ELLIPSIS
+    drums  ->  kick, snare, hihat
+      needs: --hits optional, --templates optional; without them: the generic drum...
+    """
+    import textwrap  # noqa: PLC0415
+
+    def needs(recipe: Recipe) -> str:
+        options = [f"--{what} {'required' if required else 'optional'}"
+                   for what, used, required in (
+                       ("hits", recipe.uses_hits, False),
+                       ("templates", recipe.uses_templates, recipe.requires_templates))
+                   if used]
+        text = ", ".join(options) or "nothing but the mixture"
+        if recipe.fallback and not recipe.requires_templates:
+            text += f"; without them: {recipe.fallback}"
+        return text
+
+    lines = []
+    for recipe in sorted(RECIPES.values(), key=lambda r: r.name):
+        sources = ", ".join(recipe.sources) if recipe.sources else "one per templates source"
+        lines.append(f"{recipe.name}  ->  {sources}")
+        for text in (f"needs: {needs(recipe)}", recipe.description):
+            if text:
+                lines.extend(textwrap.wrap(text, width=86, initial_indent="  ",
+                                           subsequent_indent="    "))
+    lines.append("Every recipe takes mono or multichannel (stereo) mixtures at any sample "
+                 "rate;\nthe stems keep the mixture's channels.")
+    return "\n".join(lines)
+
+
 def _hits_summary(hits) -> str:
     if hits is None:
         return ""
@@ -166,6 +220,7 @@ def run_recipe(
     seed: Optional[int] = None,
     device=None,
     verbose: bool = True,
+    allow_truncated: bool = False,
 ) -> Dict[str, Path]:
     """Separate an audio file with a recipe and write one file per source.
 
@@ -193,19 +248,26 @@ def run_recipe(
     device : str or torch.device, optional
         Where to compute.
     verbose : bool, default True
-        Progress bars and a one-line summary with the time taken.
+        Progress bars, a note of what the recipe uses when given neither hits nor
+        templates, and a one-line summary with the time taken.
+    allow_truncated : bool, default False
+        Separate a mixture file that holds fewer samples than its header promises (see
+        :func:`nmfsep.io.load`); otherwise that is an error.
 
     Returns
     -------
     dict of str to Path
-        The file written for every source.
+        The file written for every source. The stems appear all together or not at all
+        (see :func:`nmfsep.separation.write_stems`).
 
     Raises
     ------
     ValueError
-        On an unknown recipe, hits or templates the recipe does not take, or a bad format.
-    FileNotFoundError
-        If the mixture does not exist.
+        On an unknown recipe, hits or templates the recipe does not take, a bad format, or
+        a corrupt or truncated mixture file.
+    FileNotFoundError, IsADirectoryError, PermissionError
+        If the mixture does not exist, is a folder or may not be read; PermissionError also
+        if ``out_dir`` cannot be written (all checked before any work).
     FileExistsError
         If a stem exists and ``overwrite`` is False.
 
@@ -218,6 +280,7 @@ def run_recipe(
     ['hihat', 'kick', 'snare']
     """
     from nmfsep.io import load  # noqa: PLC0415 - keeps the registry importable on its own
+    from nmfsep.pipeline._files import check_readable_file, check_writable_folder  # noqa: PLC0415
     from nmfsep.separation import write_stems  # noqa: PLC0415
 
     recipe = get_recipe(name)
@@ -230,17 +293,17 @@ def run_recipe(
     if not isinstance(fmt, str) or not fmt.strip(".").isalnum():
         raise ValueError(f"fmt must be an audio file extension such as 'wav' or 'flac', got {fmt!r}.")
     fmt = fmt.strip(".").lower()
-    mixture_path = Path(os.fspath(mixture_path))
-    if not mixture_path.is_file():
-        raise FileNotFoundError(f"mixture not found: '{mixture_path}'")
-    out_dir = Path(os.fspath(out_dir))
+    mixture_path = check_readable_file(mixture_path, "mixture")
+    out_dir = check_writable_folder(out_dir, "out_dir")
     if recipe.sources is not None and not overwrite:
         existing = [out_dir / f"{s}.{fmt}" for s in recipe.sources if (out_dir / f"{s}.{fmt}").exists()]
         if existing:
             raise FileExistsError(f"'{existing[0]}' already exists; pass overwrite=True "
                                   f"(--overwrite) to replace it.")
     start = time.perf_counter()
-    mixture, sample_rate = load(mixture_path)
+    mixture, sample_rate = load(mixture_path, allow_truncated=allow_truncated)
+    if verbose and hits is None and templates is None and recipe.fallback:
+        print(f"{name}: no hits or templates given: using {recipe.fallback}", file=sys.stderr)
     stems = recipe(mixture, sample_rate, templates=templates, hits=hits, seed=seed,
                    device=device, verbose=verbose)
     written = write_stems(stems, out_dir, sample_rate, overwrite=overwrite, extension=fmt)

@@ -841,12 +841,14 @@ def _drums_generic_recipe(mixture, sample_rate, *, templates=None, hits=None, se
 
 register_recipe(
     "drums", _drums_recipe, sources=DRUM_SOURCES, uses_hits=True, uses_templates=True,
+    fallback="the generic drum templates shipped with nmfsep (--hits with the kit's own "
+             "isolated hits fit it better)",
     description="kick / snare / hi-hat with NMFD templates from the kit's isolated hits "
                 "(--hits), or from --templates; without either, the generic templates",
 )
 register_recipe(
     "drums-generic", _drums_generic_recipe, sources=DRUM_SOURCES, uses_hits=False,
-    uses_templates=True,
+    uses_templates=True, fallback="the generic drum templates shipped with nmfsep",
     description="kick / snare / hi-hat with the generic drum templates shipped with nmfsep "
                 "(no hits of the kit needed)",
 )

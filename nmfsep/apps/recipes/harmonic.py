@@ -816,6 +816,7 @@ def _drums_harmonic_recipe(mixture, sample_rate, *, templates=None, hits=None, s
 register_recipe(
     "drums-harmonic", _drums_harmonic_recipe, sources=("drums", "harmonic"), uses_hits=True,
     uses_templates=True,
+    fallback="the harmonic/percussive median-filter cascade (no drum templates)",
     description="drums vs accompaniment: without hits a two-resolution harmonic/percussive "
                 "cascade (real recordings); with --hits (or --templates) a fixed drum "
                 "dictionary plus free harmonic NMF with temporal continuity",

@@ -321,7 +321,7 @@ def _piano_bass_recipe(mixture, sample_rate, *, templates=None, hits=None, seed=
 
 
 register_recipe(
-    "piano-bass", _piano_bass_recipe, sources=None, uses_templates=True,
+    "piano-bass", _piano_bass_recipe, sources=None, uses_templates=True, requires_templates=True,
     description="supervised NMF: fixed exemplar dictionaries of each instrument (--templates, "
                 "from learn_instrument_dictionaries), beta = 0.5, Wiener masks",
 )

@@ -48,6 +48,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywidgets
 
 from nmfsep.functional import istft, stft
 from nmfsep.io import check_audio, load
@@ -333,6 +334,7 @@ def hpss_cascade(
     low_cutoff: float = 150.0,
     low_margin: float = 1.0,
     refine: bool = True,
+    verbose: bool = False,
 ) -> Tensor:
     r"""The percussive part of a mixture by a two-resolution median-filter cascade.
 
@@ -391,6 +393,8 @@ def hpss_cascade(
         The margin of that low band.
     refine : bool, default True
         Finish with the Wiener filter of step 3.
+    verbose : bool, default False
+        Show a progress bar over the steps (each takes seconds on a song).
 
     Returns
     -------
@@ -426,29 +430,37 @@ def hpss_cascade(
         kernels.append([_non_negative(v, name) for v in pair])
     if min(windows) <= 0 or min(min(k) for k in kernels) <= 0:
         raise ValueError("windows and kernels must be positive.")
-    # stage 1: the harmonic part, taken away
-    spectrogram, settings, V, sustained, transient = _stage_filters(
-        mixture, sample_rate, windows[0], kernels[0][0], kernels[1][0], exact_time=False)
-    del V
-    harmonic = spectrogram * _margin_mask(sustained, transient, margin)
-    drums = mixture - istft(harmonic, length=mixture.shape[-1], **settings)
-    del harmonic, sustained, transient
-    if not refine:
-        del spectrogram
-    # stage 2: the percussive part of the remainder, kept
-    remainder, short, V, sustained, transient = _stage_filters(
-        drums, sample_rate, windows[1], kernels[0][1], kernels[1][1], exact_time=True)
-    low = slice(0, min(V.shape[-2], int(math.ceil(low_cutoff * short["n_fft"] / sample_rate))))
-    transient[..., low, :] = V[..., low, :]
-    sustained[..., low, :] *= low_margin / margin if margin else 0.0
-    del V
-    drums = istft(remainder * _margin_mask(transient, sustained, margin),
-                  length=mixture.shape[-1], **short)
-    del remainder, sustained, transient
-    if refine:  # step 3: both estimates' power spectra at stage 1's resolution decide each bin
-        estimate = stft(drums, **settings)
-        mask = _margin_mask(estimate.abs(), (spectrogram - estimate).abs(), 1.0)
-        drums = istft(spectrogram * mask, length=mixture.shape[-1], **settings)
+    progress = tqdm(total=5 if refine else 4, desc="drums/harmonic cascade", unit="step",
+                    disable=not verbose, leave=False)
+    with progress:
+        # stage 1: the harmonic part, taken away
+        spectrogram, settings, V, sustained, transient = _stage_filters(
+            mixture, sample_rate, windows[0], kernels[0][0], kernels[1][0], exact_time=False)
+        del V
+        progress.update()
+        harmonic = spectrogram * _margin_mask(sustained, transient, margin)
+        drums = mixture - istft(harmonic, length=mixture.shape[-1], **settings)
+        del harmonic, sustained, transient
+        if not refine:
+            del spectrogram
+        progress.update()
+        # stage 2: the percussive part of the remainder, kept
+        remainder, short, V, sustained, transient = _stage_filters(
+            drums, sample_rate, windows[1], kernels[0][1], kernels[1][1], exact_time=True)
+        low = slice(0, min(V.shape[-2], int(math.ceil(low_cutoff * short["n_fft"] / sample_rate))))
+        transient[..., low, :] = V[..., low, :]
+        sustained[..., low, :] *= low_margin / margin if margin else 0.0
+        del V
+        progress.update()
+        drums = istft(remainder * _margin_mask(transient, sustained, margin),
+                      length=mixture.shape[-1], **short)
+        del remainder, sustained, transient
+        progress.update()
+        if refine:  # step 3: both estimates' power spectra at stage 1's resolution decide each bin
+            estimate = stft(drums, **settings)
+            mask = _margin_mask(estimate.abs(), (spectrogram - estimate).abs(), 1.0)
+            drums = istft(spectrogram * mask, length=mixture.shape[-1], **settings)
+            progress.update()
     return drums
 
 
@@ -484,6 +496,7 @@ def fit_percussive_harmonic(
     continuity: float = 0.3,
     max_iter: int = 100,
     generator: Optional[torch.Generator] = None,
+    verbose: bool = False,
 ) -> Dict[str, Tensor]:
     r"""Fit ``V ≈ W_p H_p + W_h H_h`` (KL, multiplicative updates) with temporal continuity on
     the harmonic activations.
@@ -502,6 +515,8 @@ def fit_percussive_harmonic(
     max_iter : int, default 100
     generator : torch.Generator, optional
         For the random starts.
+    verbose : bool, default False
+        Show a progress bar over the iterations.
 
     Returns
     -------
@@ -554,7 +569,8 @@ def fit_percussive_harmonic(
     def ratio():
         return V / (W_p @ H_p + W_h @ H_h).clamp_min(tiny)
 
-    for _ in range(max_iter):
+    for _ in tqdm(range(max_iter), desc="drums/harmonic NMF", unit="it", disable=not verbose,
+                  leave=False):
         # KL parts: for H the positive part is the template sums (unit), for W the activation sums
         _kl_step(H_p, W_p.t() @ ratio(), W_p.sum(0)[:, None])
         negative, positive = W_h.t() @ ratio(), W_h.sum(0)[:, None]
@@ -665,6 +681,7 @@ def separate_drums_harmonic(
     mask_power: float = 2.0,
     seed: Optional[int] = 0,
     device: Union[str, torch.device, None] = None,
+    verbose: bool = False,
 ) -> Dict[str, Tensor]:
     r"""Separate a mixture into drums and harmonic accompaniment.
 
@@ -719,6 +736,8 @@ def separate_drums_harmonic(
         Seed of the random starts.
     device : str or torch.device, optional
         Where to compute (default: the mixture's device); results return to the mixture's.
+    verbose : bool, default False
+        Progress bars over the cascade's steps or the NMF iterations.
 
     Returns
     -------
@@ -768,7 +787,7 @@ def separate_drums_harmonic(
         method = "dictionary" if hits is not None or not (
             isinstance(drum_templates, str) and drum_templates == "generic") else "cascade"
     if method == "cascade":
-        drums = hpss_cascade(work, int(sample_rate))
+        drums = hpss_cascade(work, int(sample_rate), verbose=verbose)
         stems = torch.stack([drums, work - drums]).to(device=out_device, dtype=out_dtype)
         return {"drums": stems[0], "harmonic": stems[1]}
 
@@ -797,7 +816,7 @@ def separate_drums_harmonic(
     if continuity is None:
         continuity = CONTINUITY["fixed" if fixed_dictionary else "free"]
     parts = fit_percussive_harmonic(V, W_p, n_harmonic, continuity=continuity,
-                                    max_iter=max_iter, generator=generator)
+                                    max_iter=max_iter, generator=generator, verbose=verbose)
     masks = wiener_mask(torch.stack([parts["percussive"], parts["harmonic"]]), mask_power)
     stems = istft(apply_masks(masks, spectrogram), length=work.shape[-1], **settings)
     stems = stems.to(device=out_device, dtype=out_dtype)
@@ -810,7 +829,8 @@ def _drums_harmonic_recipe(mixture, sample_rate, *, templates=None, hits=None, s
     # drum templates given by the user are a dictionary, as hits are ("auto" sees them)
     return separate_drums_harmonic(mixture, sample_rate, hits=hits,
                                    drum_templates="generic" if templates is None else templates,
-                                   seed=0 if seed is None else seed, device=device)
+                                   seed=0 if seed is None else seed, device=device,
+                                   verbose=verbose)
 
 
 register_recipe(

@@ -128,6 +128,8 @@ class _CommandParser(argparse.ArgumentParser):
 
     more_help: Optional[Callable[[], str]] = None
 
+The folder 'separate' wrote for one mixture also pairs with one mixture's references:
+'nmfsep separate mixture.wav --out stems/' then 'nmfsep evaluate stems/ song_refs/'.
     def format_help(self) -> str:
         text = super().format_help()
         if self.more_help is not None:

@@ -498,15 +498,19 @@ def _pair_folders(est_dir: Path, ref_dir: Path, sources, mixture_name: str):
             raise FileNotFoundError(f"{name} '{folder}' is not a folder.")
     pairs, problems = [], []
     folders = [est_dir, *(p for p in est_dir.rglob("*") if p.is_dir())]
-    for folder in sorted(folders):
-        if any(part.startswith(".") for part in folder.relative_to(est_dir).parts):
-            continue  # hidden folders: staging areas of unfinished runs, caches
+    folders = [f for f in sorted(folders)  # hidden ones: staging areas of unfinished runs, caches
+               if not any(part.startswith(".") for part in f.relative_to(est_dir).parts)]
+    with_estimates = [f for f in folders if set(_audio_files(f)) - {mixture_name}]
+    # 'nmfsep separate song.wav --out EST_DIR' writes EST_DIR/song/<source>.wav: scored
+    # against one mixture's references REF_DIR/<source>.wav, its one folder pairs with REF_DIR
+    single = (len(with_estimates) == 1 and with_estimates[0] != est_dir
+              and set(_audio_files(ref_dir)) - {mixture_name}
+              and not (ref_dir / with_estimates[0].relative_to(est_dir)).is_dir())
+    for folder in with_estimates:
         estimates = _audio_files(folder)
         estimates.pop(mixture_name, None)
-        if not estimates:
-            continue
         relative = folder.relative_to(est_dir).as_posix()
-        ref_folder = ref_dir / relative
+        ref_folder = ref_dir if single else ref_dir / relative
         references = _audio_files(ref_folder) if ref_folder.is_dir() else {}
         references.pop(mixture_name, None)
         if sources is not None:

@@ -134,7 +134,7 @@ def test_flat_prior_em_matches_torchnmf(model_cls, shape, kwargs, monkeypatch):
     monkeypatch.setattr(tp, "eps", 1e-300)  # torchnmf biases V / model by float32's eps
     V = torch.rand(shape, dtype=F64) * 10
     start = model_cls(shape, 3, seed=0, **kwargs)
-    ours = model_cls(W=start.W.detach().double(), H=start.H.detach().double())
+    ours = model_cls(None, 3, W=start.W.detach().double(), H=start.H.detach().double())
     theirs = getattr(tp, model_cls.__name__)(W=ours.W.detach(), H=ours.H.detach(), Z=ours.Z.detach()).double()
     with torch.no_grad():  # torchnmf normalises in float32: start from the very same values
         for name in ("W", "H", "Z"):
@@ -313,8 +313,7 @@ def test_bad_priors_factors_and_shapes():
         PLCA(V.shape, 2, Z=torch.ones(2, 1))
     with pytest.raises(ValueError, match="negative"):
         PLCA(V.shape, 2, Z=torch.tensor([1.0, -1.0]))
-    with pytest.raises(ValueError, match="rank is required"):
-        SIPLCA((1, 5, 9), T=3)
+    assert SIPLCA((1, 5, 9), T=3).rank == 5  # torchnmf's default rank: the channels
     with pytest.raises(ValueError, match="3-D Vshape"):
         SIPLCA((5, 9), 2, T=3)
     with pytest.raises(ValueError, match="kernel size"):

@@ -25,7 +25,8 @@ def run_iterations(
     """Run ``step`` until the relative improvement of the loss falls under ``tol``.
 
     The loss is evaluated before the first step and every ``check_every`` steps; the fit stops
-    when ``(previous - current) / initial < tol`` (scikit-learn's and torchnmf's rule). With
+    when ``(previous - current) / initial < tol`` (scikit-learn's and torchnmf's rule); with a
+    negative ``tol`` (e.g. ``-math.inf``) it runs ``max_iter`` steps. With
     ``increasing=True`` the objective is a log-likelihood to maximise (PLCA).
 
     Sets ``model.loss_curve_`` (list of float) and ``model.loss_iterations_`` (list of int, the
@@ -42,8 +43,8 @@ def run_iterations(
         raise ValueError(f"max_iter must be at least 1, got {max_iter}")
     if check_every < 1:
         raise ValueError(f"check_every must be at least 1, got {check_every}")
-    if tol < 0:
-        raise ValueError(f"tol must be non-negative, got {tol}")
+    if tol != tol:  # NaN; a negative tol (torchnmf's -math.inf) runs max_iter steps
+        raise ValueError("tol must be a number (-math.inf runs max_iter iterations), got nan")
     sign = -1.0 if increasing else 1.0
     curve: List[float] = [float(loss_fn())]
     iterations: List[int] = [0]

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "ValueAssertionError",
     "eps_for",
     "as_float_tensor",
     "check_nonnegative",
@@ -19,6 +20,15 @@ __all__ = [
     "check_fraction",
     "check_component_mask",
 ]
+
+
+class ValueAssertionError(ValueError, AssertionError):
+    """Invalid data or factors where torchnmf asserts (negative values, factors that disagree
+    on the rank, a rank that cannot be inferred).
+
+    Both a ``ValueError`` (what callers of a validating API catch) and an ``AssertionError``
+    (what torchnmf raised there), so that code written for either library catches it.
+    """
 
 
 def eps_for(dtype: torch.dtype) -> float:
@@ -70,23 +80,24 @@ def check_nonnegative(x: Tensor, name: str = "V", *, allow_empty: bool = False) 
 
     Raises
     ------
-    ValueError
-        If ``x`` is empty, contains NaN or Inf, or has negative entries.
+    ValueAssertionError
+        If ``x`` is empty, contains NaN or Inf, or has negative entries (a ``ValueError``,
+        and an ``AssertionError`` as torchnmf's checks of the same).
     """
     x = as_float_tensor(x, name)
     values = x._values() if x.is_sparse else x
     if x.numel() == 0 and not allow_empty:
-        raise ValueError(f"{name} is empty (shape {tuple(x.shape)}); nothing to factorise.")
+        raise ValueAssertionError(f"{name} is empty (shape {tuple(x.shape)}); nothing to factorise.")
     if values.numel():
         low, high = value_range(values)
         if not (math.isfinite(low) and math.isfinite(high)):
             n_bad = int((~torch.isfinite(values)).sum())
-            raise ValueError(
+            raise ValueAssertionError(
                 f"{name} contains {n_bad} NaN or Inf value(s); clean the input first "
                 f"(e.g. torch.nan_to_num) or check the step that produced it."
             )
         if low < 0:
-            raise ValueError(
+            raise ValueAssertionError(
                 f"{name} has negative values (min {low:.3g}); non-negative factorisations need "
                 f"non-negative data: use a magnitude or power spectrogram, or clamp with .clamp(min=0)."
             )

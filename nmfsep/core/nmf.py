@@ -36,6 +36,7 @@ from ._validation import (
     check_nonnegative,
     check_rank,
     eps_for,
+    ValueAssertionError,
 )
 from .metrics import beta_div
 from .trainer import SparsityProj, _OneParamAtATime
@@ -67,7 +68,8 @@ class BaseComponent(TransformMixin, nn.Module):
     Parameters
     ----------
     rank : int, optional
-        Number of components R. Inferred from ``W`` or ``H`` when omitted.
+        Number of components R. Inferred from ``W`` or ``H`` when omitted (they must then
+        agree on it, as in torchnmf).
     W, H : tuple of int or Tensor, optional
         Size (random non-negative initialisation) or initial values of the templates and the
         activations. A tensor with fewer than ``rank`` components is completed with random ones.
@@ -112,10 +114,15 @@ class BaseComponent(TransformMixin, nn.Module):
         W_init = _new_factor(W, "W", generator)
         H_init = _new_factor(H, "H", generator)
         given = [t.shape[1] for t in (W_init, H_init) if t is not None and t.dim() > 1]
-        if rank is None:
+        if rank is None:  # the factors say the rank, and must agree on it (as torchnmf asserts)
             if not given:
-                raise ValueError("give rank, or W / H with a component axis (axis 1)")
-            rank = max(given)
+                raise ValueAssertionError("give rank, or W / H with a component axis (axis 1)")
+            if len(set(given)) > 1:
+                raise ValueAssertionError(
+                    f"W has {given[0]} components (axis 1) but H has {given[1]}: give factors "
+                    f"that agree, or a rank to complete the smaller one with random components"
+                )
+            rank = given[0]
         rank = check_rank(rank)
         W_init = self._complete(W_init, rank, "W", generator)
         H_init = self._complete(H_init, rank, "H", generator)
@@ -137,7 +144,7 @@ class BaseComponent(TransformMixin, nn.Module):
             return factor
         have = factor.shape[1]
         if have > rank:
-            raise ValueError(f"{name} has {have} components but rank is {rank}")
+            raise ValueAssertionError(f"{name} has {have} components but rank is {rank}")
         if have < rank:
             extra_shape = (factor.shape[0], rank - have) + tuple(factor.shape[2:])
             scale = factor.mean() if factor.numel() else 1.0
@@ -145,12 +152,33 @@ class BaseComponent(TransformMixin, nn.Module):
             factor = torch.cat([factor, extra], 1)
         return factor
 
+    #: The axis of Vshape whose size is the rank when none is given, as in torchnmf (the last
+    #: axis but one: C for NMF and NMFD, L for NMF2D, M for NMF3D); None: rank is required.
+    _rank_axis: Optional[int] = None
+
+    @property
+    def out_channels(self) -> int:
+        """``W.shape[0]``, the number of channels of V (an attribute of torchnmf's modules)."""
+        if self.W is None:
+            raise AttributeError(f"{type(self).__name__} has no W, hence no out_channels")
+        return self.W.shape[0]
+
+    def extra_repr(self) -> str:
+        text = f"{self.rank}"
+        if self.W is not None:
+            text += f", out_channels={self.out_channels}"
+            if self.W.dim() > 2:
+                text += f", kernel_size={tuple(self.W.shape[2:])}"
+        return text
+
     def _sizes_from(self, Vshape, rank, kernel: Tuple[int, ...], kwargs: dict,
                     stacklevel: int = 3) -> Optional[int]:
         """Put the sizes of ``W`` and ``H`` that reconstruct ``Vshape`` into ``kwargs``; return rank.
 
         ``kernel`` is the template length along each shifted axis (``()`` for NMF). Tensors
         already given as ``W`` / ``H`` are kept (and checked later by :meth:`_check_fits`).
+        Without ``rank`` it is that of the given tensor, else ``Vshape[self._rank_axis]``
+        (torchnmf's default); None when both tensors are given (the base class reads it).
         """
         if Vshape is None:
             return rank
@@ -159,8 +187,17 @@ class BaseComponent(TransformMixin, nn.Module):
         if len(Vshape) != len(kernel) + 2:
             axes = "(N, C, ...)" if kernel else "(N, C)"
             raise ValueError(f"{name} needs a {len(kernel) + 2}-D Vshape {axes}, got {Vshape}")
-        if rank is None:
-            raise ValueError(f"{name}(Vshape, rank): rank is required with Vshape")
+        inferred = rank is None
+        if inferred:
+            given = [kwargs[n] for n in ("W", "H") if isinstance(kwargs.get(n), Tensor)]
+            if len(given) == 2:
+                return None
+            if given and given[0].dim() > 1:
+                rank = given[0].shape[1]
+            elif self._rank_axis is None:
+                raise ValueError(f"{name}(Vshape, rank): rank is required with Vshape")
+            else:
+                rank = Vshape[self._rank_axis]
         rank = check_rank(rank)
         N, C, *spatial = Vshape
         if any(k > s for k, s in zip(kernel, spatial)):
@@ -172,7 +209,8 @@ class BaseComponent(TransformMixin, nn.Module):
             kwargs["W"] = (C, rank) + kernel
         if not isinstance(kwargs.get("H"), Tensor):
             kwargs["H"] = (N, rank) + tuple(s - k + 1 for s, k in zip(spatial, kernel))
-        if not kernel and rank * (N + C) >= N * C:
+        # (not for torchnmf's default rank, which always fits V exactly: it was not asked for)
+        if not kernel and not inferred and rank * (N + C) >= N * C:
             warnings.warn(
                 f"rank {rank} gives at least as many parameters as V {Vshape} has entries: "
                 f"the factorisation can fit V exactly and need not be meaningful",
@@ -223,7 +261,7 @@ class BaseComponent(TransformMixin, nn.Module):
         if W is None:
             W = self.W
         if H is None or W is None:
-            raise ValueError(
+            raise ValueAssertionError(
                 f"{type(self).__name__} has no {'H' if H is None else 'W'}: pass it to forward()"
             )
         return self.reconstruct(H, W)
@@ -539,7 +577,8 @@ class NMF(BaseComponent):
     Vshape : tuple of int, optional
         ``(N, C)``, the shape of V; infers the sizes of ``W`` and ``H``.
     rank : int, optional
-        Number of components R.
+        Number of components R. Without it: that of a given ``W`` / ``H``, else C (as in
+        torchnmf, a factorisation that can fit V exactly).
     **kwargs
         Passed to :class:`BaseComponent` (``W``, ``H``, ``trainable_W``, ``trainable_H``,
         ``fixed_W``, ``fixed_H``, ``seed``).
@@ -565,6 +604,7 @@ class NMF(BaseComponent):
     """
 
     _supports_sparse = True
+    _rank_axis = 1
     _supports_entry_masks = True
 
     def __init__(self, Vshape: Optional[Sequence[int]] = None, rank: Optional[int] = None, **kwargs):
@@ -696,7 +736,8 @@ class NMFD(_Deconvolution):
     Vshape : tuple of int, optional
         ``(N, C, L)``: batch, channels (frequency bins) and length (frames).
     rank : int, optional
-        Number of components R.
+        Number of components R. Without it: that of a given ``W`` / ``H``, else C (as in
+        torchnmf).
     T : int
         Template length (frames).
     **kwargs
@@ -718,6 +759,7 @@ class NMFD(_Deconvolution):
     """
 
     n_dims = 1
+    _rank_axis = 1
 
     def __init__(self, Vshape=None, rank=None, T=1, **kwargs):
         super().__init__(Vshape, rank, kernel_size=T, **kwargs)
@@ -763,6 +805,7 @@ class NMF2D(_Deconvolution):
     """
 
     n_dims = 2
+    _rank_axis = 2
 
 
 class NMF3D(_Deconvolution):
@@ -781,3 +824,4 @@ class NMF3D(_Deconvolution):
     """
 
     n_dims = 3
+    _rank_axis = 3

@@ -49,7 +49,7 @@ import torch
 from torch import Tensor, nn
 
 from ._fitting import run_iterations
-from ._validation import as_float_tensor, check_nonnegative, check_rank
+from ._validation import ValueAssertionError, as_float_tensor, check_nonnegative, check_rank
 from .nmf import NMF, NMF2D, NMF3D, NMFD
 from .nmf import BaseComponent as _NMFBaseComponent
 from .updates import flush_denormal
@@ -116,6 +116,12 @@ def _check_alpha(alpha, factor: Tensor, name: str) -> _Alpha:
     return value
 
 
+def _component_count(spec) -> Optional[int]:
+    """The number of components (axis 1) of a factor given as a tensor or a size, if it has one."""
+    shape = tuple(spec.shape) if isinstance(spec, Tensor) else tuple(spec) if spec is not None else ()
+    return int(shape[1]) if len(shape) > 1 else None
+
+
 def _is_flat(alpha: _Alpha) -> bool:
     """Whether a (checked) concentration is the flat prior alpha = 1."""
     return isinstance(alpha, float) and alpha == 1.0
@@ -130,14 +136,16 @@ class BaseComponent(_NMFBaseComponent):
     Parameters
     ----------
     rank : int, optional
-        Number of components R. Inferred from ``Z``, ``W`` or ``H`` when omitted.
+        Number of components R. Inferred from ``Z``, ``W`` or ``H`` when omitted (they must
+        then agree on it, as in torchnmf).
     W, H : tuple of int or Tensor, optional
         Size (random initialisation) or initial values of the templates and the activations.
         They are normalised per component (every ``W[:, r]`` and ``H[:, r]`` sums to one); a
         tensor with fewer than ``rank`` components is completed with random ones.
     Z : Tensor, optional
         Initial component weights, shape ``(R,)``, normalised to sum to one. Uniform when
-        omitted.
+        omitted with a ``rank`` (given, or inferred from ``Vshape``); as in torchnmf, ``Z`` is
+        None when neither is given (set it before :meth:`fit`).
     trainable_W, trainable_H, trainable_Z : bool
         Whether the whole factor is learned by :meth:`fit` (default True).
     fixed_W, fixed_H : sequence of bool or of int, optional
@@ -178,11 +186,20 @@ class BaseComponent(_NMFBaseComponent):
         fixed_H=None,
         seed: Optional[int] = None,
     ):
+        uniform_Z = Z is None and rank is not None  # without rank or Z, torchnmf leaves Z None
         if Z is not None:
             Z = check_nonnegative(Z, "Z").detach().clone()
             if Z.dim() != 1:
-                raise ValueError(f"Z must be 1-D (one weight per component), got shape {tuple(Z.shape)}")
-            if rank is None:
+                raise ValueAssertionError(
+                    f"Z must be 1-D (one weight per component), got shape {tuple(Z.shape)}")
+            if rank is None:  # Z says the rank; W and H must agree with it (as torchnmf asserts)
+                for name, spec in (("W", W), ("H", H)):
+                    count = _component_count(spec)
+                    if count is not None and count != Z.numel():
+                        raise ValueAssertionError(
+                            f"{name} has {count} components (axis 1) but Z has {Z.numel()} entries: "
+                            f"give factors that agree, or a rank to complete the smaller ones"
+                        )
                 rank = Z.numel()
             elif check_rank(rank) != Z.numel():
                 raise ValueError(f"Z has {Z.numel()} entries but rank is {rank}")
@@ -199,6 +216,9 @@ class BaseComponent(_NMFBaseComponent):
             with torch.no_grad():
                 factor.copy_(_normalised(factor, name))
         dtype = next((f.dtype for f in (self.W, self.H) if f is not None), torch.get_default_dtype())
+        if Z is None and not uniform_Z:
+            self.register_parameter("Z", None)
+            return
         if Z is None:
             Z = torch.full((self.rank,), 1.0 / self.rank, dtype=dtype)
         self.Z = nn.Parameter(_normalised(Z.to(dtype), "Z"), requires_grad=bool(trainable_Z))
@@ -367,6 +387,8 @@ class BaseComponent(_NMFBaseComponent):
         >>> round(float(model.Z.detach().sum()), 6)
         1.0
         """
+        if self.Z is None:
+            raise ValueError(f"{type(self).__name__} has no Z: build it with a rank or Z to fit it")
         if not self._trainable_names():
             raise ValueError("nothing to fit: W, H and Z are all held fixed (trainable_W/H/Z=False)")
         V = self._prepare_target(V)
@@ -457,7 +479,8 @@ class PLCA(BaseComponent):
     Vshape : tuple of int, optional
         ``(N, C)``, the shape of V; infers the sizes of ``W`` and ``H``.
     rank : int, optional
-        Number of components R (required with ``Vshape`` unless ``Z`` is given).
+        Number of components R. Without it: that of a given ``Z``, ``W`` or ``H``, else C (as
+        in torchnmf).
     **kwargs
         Passed to :class:`BaseComponent` (``W``, ``H``, ``Z``, ``trainable_W``,
         ``trainable_H``, ``trainable_Z``, ``fixed_W``, ``fixed_H``, ``seed``).
@@ -477,6 +500,7 @@ class PLCA(BaseComponent):
     """
 
     _nmf_model = NMF
+    _rank_axis = NMF._rank_axis
 
     def __init__(self, Vshape: Optional[Sequence[int]] = None, rank: Optional[int] = None, **kwargs):
         rank = self._sizes_from(Vshape, rank, (), kwargs)
@@ -531,6 +555,7 @@ class SIPLCA(_ShiftInvariant):
 
     _nmf_model = NMFD
     n_dims = NMFD.n_dims
+    _rank_axis = NMFD._rank_axis
 
     def __init__(self, Vshape=None, rank=None, T=1, **kwargs):
         super().__init__(Vshape, rank, kernel_size=T, **kwargs)
@@ -560,6 +585,7 @@ class SIPLCA2(_ShiftInvariant):
 
     _nmf_model = NMF2D
     n_dims = NMF2D.n_dims
+    _rank_axis = NMF2D._rank_axis
 
 
 class SIPLCA3(_ShiftInvariant):
@@ -579,3 +605,4 @@ class SIPLCA3(_ShiftInvariant):
 
     _nmf_model = NMF3D
     n_dims = NMF3D.n_dims
+    _rank_axis = NMF3D._rank_axis

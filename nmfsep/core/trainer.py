@@ -66,10 +66,14 @@ class BetaMu(Optimizer):
         Penalty on overlap between components.
     monotone : bool
         Use the exponent of Févotte & Idier (2011) that guarantees a non-increasing loss for
-        every beta (default). ``False`` gives the plain heuristic update (torchnmf's).
+        every beta (default, as torchnmf's ``BetaMu``). ``False`` gives the plain heuristic
+        update (exponent 1).
 
     Notes
     -----
+    After a step each updated parameter's ``grad`` holds the gradient of the divergence
+    (positive minus negative part) at the values it was updated from, as in torchnmf.
+
     The closure returns ``(target, output)``. The model's Jacobian must be non-negative, which
     holds for products and convolutions of non-negative factors. Entries that an NMF module
     holds fixed (``fixed_W`` / ``fixed_H``) stay bit-exact.
@@ -115,6 +119,7 @@ class BetaMu(Optimizer):
                         p.requires_grad_(False)
                         continue
                     negative, positive = autograd_parts(target, output, p, group["beta"])
+                    p.grad = positive - negative  # the loss's gradient, left there as torchnmf does
                     multiplicative_update_(
                         p.data, negative, positive, beta=group["beta"], l1=group["l1_reg"],
                         l2=group["l2_reg"], orthogonal=group["orthogonal"], fixed=fixed_mask_of(p),

@@ -166,6 +166,7 @@ def _open_for_reading(path: PathLike) -> tuple[Path, sf.SoundFile]:
 # libsndfile's header log when the audio chunk is shorter than its size field says, e.g.
 # "data : 32000 (should be 15978)"; it then reads only what is there, without an error.
 _SHORT_CHUNK = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+_FRAME_COUNT = re.compile(r"^\s*Frames\s*:\s*(\d+)", re.MULTILINE)
 # Size fields of streamed files (written before their length was known): no promise.
 _UNKNOWN_SIZES = (0, 0x7FFFFFFF, 0xFFFFFFFF)
 
@@ -190,13 +191,18 @@ def _truncation(path: Path, handle: sf.SoundFile, promised: int, read: int,
 def _promised_frames(handle: sf.SoundFile) -> int:
     """Frames the header promises: more than ``handle.frames`` when libsndfile found the audio
     chunk cut short (it then counts only the frames present)."""
-    match = _SHORT_CHUNK.search(handle.extra_info or "")
+    log = handle.extra_info or ""
+    match = _SHORT_CHUNK.search(log)
     if match is None:
         return int(handle.frames)
+    counted = _FRAME_COUNT.search(log)  # AIFF headers state the frame count itself
+    if counted is not None:
+        return max(int(counted.group(1)), int(handle.frames))
     claimed, present = int(match.group(1)), int(match.group(2))
-    if claimed in _UNKNOWN_SIZES or present <= 0 or claimed <= present:
+    if claimed in _UNKNOWN_SIZES or handle.frames <= 0 or claimed <= present:
         return int(handle.frames)
-    return int(round(handle.frames * claimed / present))
+    bytes_per_frame = max(1, round(present / handle.frames))  # a cut may end mid-frame
+    return claimed // bytes_per_frame
 
 
 # --------------------------------------------------------------------------- reading

@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 # The other recipe modules' public names, for those installed (see apps/recipes/__init__).
-for _name in ("harmonic", "supervised", "piano_roll"):
+for _name in ("harmonic", "supervised", "piano_roll", "drum_stream"):
     try:
         _module = _importlib.import_module(f"{__name__.rsplit('.', 1)[0]}.apps.recipes.{_name}")
     except ModuleNotFoundError as _err:

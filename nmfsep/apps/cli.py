@@ -6,6 +6,9 @@ Each subcommand is a small handler that validates its paths and calls the public
 * ``recipes`` -> :func:`nmfsep.recipes.recipe_table` (the recipes and what each needs);
 * ``transcribe`` -> :func:`nmfsep.recipes.drum_onsets` then :func:`nmfsep.recipes.save_onsets`,
   once per mixture;
+* ``stream`` -> :func:`nmfsep.recipes.drum_stream` (a
+  :class:`~nmfsep.separation.StreamingSeparator`) block by block, then
+  :func:`nmfsep.separation.write_stems` and :func:`nmfsep.recipes.save_onsets`;
 * ``learn-templates`` -> :func:`nmfsep.recipes.learn_templates_cli`;
 * ``evaluate`` -> :func:`nmfsep.evaluation.evaluate_dirs`;
 * ``plot`` -> :mod:`nmfsep.plot`.
@@ -92,6 +95,30 @@ examples:
   nmfsep transcribe song.wav --out onsets/
   nmfsep transcribe drums_mix.wav --hits audio_examples/hits/ --drums-only --out onsets/
   nmfsep transcribe a.wav b.wav --templates kit.pt --formats json mid --out onsets/"""
+
+#: Recipes ``stream`` runs, and the longest and shortest --block.
+STREAM_RECIPES = ("drums", "drums-generic")
+STREAM_BLOCKS = (32, 8192)
+
+_STREAM_EPILOG = """\
+MIXTURE is fed to a streaming separator (fixed drum templates, activations fitted
+frame by frame, soft masks, overlap-add) --block samples at a time, as a sound card
+delivers them: the output does not depend on the block size, and each stem sample
+depends on at most one STFT window (<= 50 ms) of later input. The stems are written
+delay compensated (aligned with the mixture) to OUT/<mixture name>/<source>.<format>,
+and the onsets its triggers found, as they would fire live, to onsets.json, onsets.csv
+and drums.mid there. --recipe drums uses --hits or --templates (else the generic
+templates), drums-generic the generic templates.
+
+--live separates the default input device until Ctrl-C or --seconds, prints each
+trigger as it fires, and writes the take's stems and onsets to OUT/live/. It needs
+the optional 'sounddevice' package and an input device, and is not covered by the
+tests.
+
+examples:
+  nmfsep stream drums.wav --recipe drums --hits audio_examples/hits/ --out streamed/
+  nmfsep stream drums.wav --recipe drums-generic --block 128 --out streamed/
+  nmfsep stream --live --recipe drums --hits kit/ --seconds 30 --out takes/"""
 
 _LEARN_EPILOG = """\
 examples:
@@ -235,6 +262,37 @@ def build_parser() -> argparse.ArgumentParser:
                             help="files to write: json, csv, mid (default: all three)")
     transcribe.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     transcribe.add_argument("--allow-truncated", action="store_true", help=_TRUNCATED_HELP)
+
+    stream = _add_command(
+        commands, "stream", _stream,
+        summary="separate drums block by block, as in real time, with triggers",
+        description="Separate each MIXTURE into kick, snare and hi-hat block by block, as in "
+                    "real time,\nand write the stems and the onsets of the drum triggers.",
+        epilog=_STREAM_EPILOG)
+    stream.add_argument("mixtures", nargs="*", metavar="MIXTURE", type=Path,
+                        help="audio file(s) to stream (none with --live)")
+    stream.add_argument("--recipe", required=True, choices=STREAM_RECIPES,
+                        help="drums: the kit's --hits or --templates; drums-generic: the "
+                             "generic templates")
+    streamed_kit = stream.add_mutually_exclusive_group()
+    streamed_kit.add_argument("--hits", nargs="+", type=Path, metavar="FILE",
+                              help="isolated hits of the kit, named by instrument (kick_0.wav, "
+                                   "snare_0.wav, hihat_0.wav, ...), or a folder of them")
+    streamed_kit.add_argument("--templates", type=Path, metavar="FILE",
+                              help="templates learned with 'nmfsep learn-templates'")
+    stream.add_argument("--out", "-o", required=True, type=Path, metavar="DIR",
+                        help="output folder; stems and onsets go to DIR/<mixture name>/")
+    stream.add_argument("--block", type=int, default=512, metavar="N",
+                        help=f"samples per block, {STREAM_BLOCKS[0]} to {STREAM_BLOCKS[1]} "
+                             f"(default: 512; the output does not depend on it)")
+    stream.add_argument("--format", choices=AUDIO_FORMATS, default="wav",
+                        help="audio format of the stems (default: wav, 32-bit float)")
+    stream.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    stream.add_argument("--live", action="store_true",
+                        help="separate the sound card's default input instead of files "
+                             "(needs the optional 'sounddevice' package)")
+    stream.add_argument("--seconds", type=float, metavar="S",
+                        help="with --live: stop after S seconds (default: at Ctrl-C)")
 
     learn = _add_command(
         commands, "learn-templates", _learn_templates,
@@ -503,6 +561,117 @@ def _transcribe(args) -> int:
                   f"({time.perf_counter() - start:.1f} s)")
 
     return _each_mixture(args, "transcribe", transcribe_one)
+
+
+def _stream_api(args):
+    """``(drum_stream, trigger_times, write_stems, save_onsets)``, or a CommandError
+    (status 2) saying why they are unavailable."""
+    try:
+        from ..recipes import drum_stream, save_onsets  # noqa: PLC0415
+        from ..separation import trigger_times, write_stems  # noqa: PLC0415
+    except ImportError as err:
+        raise CommandError(f"'{PROG} stream' cannot run: {err}", status=2) from err
+    return drum_stream, trigger_times, write_stems, save_onsets
+
+
+def _stream(args) -> int:
+    low, high = STREAM_BLOCKS
+    if not low <= args.block <= high:
+        raise CommandError(f"--block must be {low} to {high} samples, got {args.block}.",
+                           status=2)
+    if args.recipe == "drums-generic" and (args.hits or args.templates):
+        raise CommandError("--recipe drums-generic uses the generic templates; pass --hits or "
+                           "--templates with --recipe drums.", status=2)
+    if args.live:
+        if args.mixtures:
+            raise CommandError("--live separates the sound card's input; give no MIXTURE.",
+                               status=2)
+        return _stream_live(args)
+    if args.seconds is not None:
+        raise CommandError("--seconds goes with --live.", status=2)
+    if not args.mixtures:
+        raise CommandError("give a MIXTURE file to stream, or --live.", status=2)
+    hits = _mixtures_and_hits(args)
+    drum_stream, trigger_times, write_stems, save_onsets = _stream_api(args)
+    from .. import io  # noqa: PLC0415
+    from .onsets_io import ONSET_FORMATS as FILE_NAMES  # noqa: PLC0415
+    from .recipes.drums import DRUM_SOURCES  # noqa: PLC0415
+
+    names = [f"{s}.{args.format}" for s in DRUM_SOURCES] + list(FILE_NAMES.values())
+    _check_outputs([args.out / m.stem / n for m in args.mixtures for n in names],
+                   args.overwrite)  # before any work
+
+    def stream_one(mixture: Path) -> None:
+        folder = args.out / mixture.stem
+        waveform, sample_rate = io.load(mixture)
+        separator = drum_stream(sample_rate, hits=hits, templates=args.templates)
+        start = time.perf_counter()
+        stems, triggers = separator.separate(waveform, block_size=args.block,
+                                             return_triggers=True)
+        seconds = time.perf_counter() - start
+        write_stems(stems, folder, sample_rate, overwrite=args.overwrite,
+                    extension=args.format)
+        save_onsets(trigger_times(triggers, separator.sources), folder,
+                    overwrite=args.overwrite, sample_rate=sample_rate, source=mixture)
+        if not args.quiet:
+            duration = waveform.shape[-1] / sample_rate
+            print(f"{mixture}: blocks of {args.block}, look-ahead "
+                  f"{1000 * separator.lookahead_seconds:.1f} ms, {len(triggers)} triggers "
+                  f"(latency <= {1000 * separator.trigger_latency_seconds:.1f} ms), "
+                  f"{duration / max(seconds, 1e-9):.0f}x real time -> {folder}{os.sep}")
+
+    return _each_mixture(args, "stream", stream_one)
+
+
+def _stream_live(args) -> int:  # pragma: no cover - needs a sound card
+    import queue  # noqa: PLC0415
+
+    try:
+        import sounddevice  # noqa: PLC0415
+    except ImportError as err:
+        raise CommandError("--live needs the optional 'sounddevice' package "
+                           "(pip install sounddevice) and an audio input device.",
+                           status=2) from err
+    import torch  # noqa: PLC0415
+
+    hits = _expand_hits(args.hits) if args.hits else None
+    if args.templates is not None:
+        _check_inputs([args.templates], "templates file")
+    drum_stream, trigger_times, write_stems, save_onsets = _stream_api(args)
+    folder = args.out / "live"
+    sample_rate = int(sounddevice.query_devices(kind="input")["default_samplerate"])
+    separator = drum_stream(sample_rate, hits=hits, templates=args.templates)
+    blocks: "queue.Queue" = queue.Queue()
+    out, triggers = [], []
+    _note(args, f"listening at {sample_rate} Hz in blocks of {args.block} (look-ahead "
+                f"{1000 * separator.lookahead_seconds:.1f} ms); Ctrl-C stops")
+    start = time.monotonic()
+    try:
+        with sounddevice.InputStream(samplerate=sample_rate, channels=1, blocksize=args.block,
+                                     dtype="float32",
+                                     callback=lambda data, *_: blocks.put(data[:, 0].copy())):
+            while args.seconds is None or time.monotonic() - start < args.seconds:
+                try:
+                    block = blocks.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                out.append(separator.process(torch.from_numpy(block)))
+                for trigger in separator.pop_triggers():
+                    triggers.append(trigger)
+                    print(f"{trigger.time:9.3f} s  {trigger.source:<8} strength "
+                          f"{trigger.strength:.3g} (+{1000 * (trigger.known_at - trigger.time):.0f}"
+                          f" ms)", flush=True)
+    except KeyboardInterrupt:
+        pass
+    if not out:
+        raise CommandError("no audio came from the input device.")
+    stems = torch.cat(out, -1)[..., separator.lookahead:]  # delay compensated
+    write_stems(dict(zip(separator.sources, stems)), folder, sample_rate,
+                overwrite=args.overwrite, extension=args.format)
+    save_onsets(trigger_times(triggers, separator.sources), folder, overwrite=args.overwrite,
+                sample_rate=sample_rate)
+    _note(args, f"{stems.shape[-1] / sample_rate:.1f} s, {len(triggers)} triggers -> {folder}{os.sep}")
+    return 0
 
 
 def _learn_templates(args) -> int:

@@ -1,0 +1,525 @@
+r"""Block-wise (real-time) separation with fixed templates, and onset triggers from the stream.
+
+:class:`StreamingSeparator` separates audio that arrives in blocks of any size: it keeps
+the last STFT window of input, and each time a new hop of samples completes a frame it
+
+1. takes the frame's spectrum :math:`X` (window, FFT) and :math:`V = |X|^p`;
+2. fits the frame's activations :math:`h` to :math:`V \approx W^p h` with the templates held
+   fixed: ``n_iter`` multiplicative updates of the beta-divergence
+   (:func:`nmfsep.core.updates.multiplicative_update_`), warm-started from the previous
+   frame's activations;
+3. splits :math:`X` with soft masks (:func:`nmfsep.pipeline.masks.wiener_mask`) of the
+   sources' parts :math:`\Lambda_s = \sum_{r \in s} W^p_r h_r`;
+4. inverts each source's masked spectrum (inverse FFT, window) and adds it into an
+   overlap-add buffer; the oldest hop of that buffer is then complete and is emitted.
+
+The frame clock
+---------------
+Frame ``k`` covers input samples ``[(k + 1) hop - n_fft, (k + 1) hop)`` (the stream starts
+with ``n_fft - hop`` samples of silence, so every sample is covered by the same number of
+windows) and is computed as soon as sample ``(k + 1) hop - 1`` has arrived, whatever the
+blocks the input came in. The frames, their fits and the overlap-add are the same operations
+on the same numbers for any cutting of the input into blocks, so the output is bit-identical
+for every block size.
+
+Look-ahead
+----------
+A stem sample is complete once the last frame that covers it has been computed; that frame
+ends at most ``n_fft - 1`` samples later. So the stem at sample ``n`` depends on the input up
+to ``n + lookahead`` with ``lookahead = n_fft - 1`` (one window: 46 ms with the default
+window), and no further (the activations are fitted causally: from the current and past
+frames only). The output stream is the stems delayed by exactly ``lookahead`` samples: each
+block in gives a block of the same length out, and output sample ``m`` depends on no input
+after ``m``.
+
+NMFD templates
+--------------
+Drum templates (:func:`~nmfsep.recipes.hit_templates`) are NMFD templates ``(freq, R, T)``:
+the ``T`` frames of a hit's spectrogram. A per-frame fit sees one frame at a time, so it
+uses plain NMF templates; ``nmfd="frames"`` (the default) makes each of the ``T`` frames of
+each hit a component of the hit's source (``R T`` components). Every frame of a hit --
+attack, body, decay -- then has its own spectrum to match, where ``"sum"`` (the hit's total
+spectrum, ``R`` components) or ``"first"`` (its attack frame only) describe the decay of a
+hit with its attack's spectrum. On the benchmark's drums3 split (benchmarks/streaming.py)
+``"frames"`` separates best; ``"sum"`` is cheaper (fewer components).
+
+Triggers
+--------
+Each frame also gives every source's level :math:`e_s = (\sum_{r \in s} |W^p_r|_1
+h_r)^{1/p}` (the model's energy of the source in magnitude units, summed over channels).
+Its rise :math:`d_s(k) = \max(0, e_s(k) - e_s(k - 1))` is the onset novelty; frame ``j`` is
+an onset of source ``s`` when :math:`d_s(j)`
+
+* is larger than at ``j - 1`` and at least as large as at ``j + 1`` (a peak, with one frame
+  of look-ahead);
+* reaches ``trigger_threshold`` times the largest novelty of the source so far (an adaptive
+  threshold, as the offline :func:`~nmfsep.recipes.pick_onsets` relative to the loudest hit);
+* reaches ``trigger_share`` times the largest novelty of any source in frames ``j - 1`` to
+  ``j + 1``: a hit of one instrument also raises the others' levels a little (what their
+  templates explain of it), a leak that this rule drops;
+* reaches ``trigger_floor`` times the largest novelty of any source so far (before an
+  instrument's first hit its own largest novelty is only such leaks);
+* and lies more than ``trigger_interval`` seconds after the source's previous onset.
+
+The onset is known when frame ``j + 1`` has been computed:
+:attr:`StreamingSeparator.trigger_latency` samples after the onset at the latest. Onset time
+``j hop``: a hit starting there first falls in frame ``j``'s window, in its last hop.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from ..core._validation import check_beta
+from ..core.updates import data_weights, multiplicative_update_
+from ._checks import as_int
+from .io import check_audio
+from .masks import wiener_mask
+from .stft import _resolve_window
+from .templates import Templates
+
+__all__ = ["StreamingSeparator", "Trigger", "trigger_times", "NMFD_MODES", "MAX_LOOKAHEAD_SECONDS"]
+
+#: How :class:`StreamingSeparator` turns NMFD templates ``(freq, R, T)`` into per-frame NMF
+#: templates (module docstring).
+NMFD_MODES = ("frames", "sum", "first")
+
+#: The longest look-ahead :class:`StreamingSeparator` accepts by default (one STFT window).
+MAX_LOOKAHEAD_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """An onset of one source, found in the stream.
+
+    Attributes
+    ----------
+    source : str
+        The source (instrument) that started.
+    time : float
+        Onset time in seconds from the start of the stream.
+    strength : float
+        The onset novelty (rise of the source's level, magnitude units); a velocity.
+    known_at : float
+        Stream time in seconds at which it was found: the input up to there was needed.
+    """
+
+    source: str
+    time: float
+    strength: float
+    known_at: float
+
+
+def _positive_int(value, name: str, minimum: int = 1) -> int:
+    value = as_int(value, name)
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}.")
+    return value
+
+
+def _positive_float(value, name: str, *, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+            or value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} "
+                         f"finite number, got {value!r}.")
+    return float(value)
+
+
+def frame_templates(W: Tensor, components: Tuple[int, ...], nmfd: str,
+                    template_frames: int) -> Tuple[Tensor, Tuple[int, ...]]:
+    """NMF templates ``(freq, R')`` and their sources from templates ``W`` of 2 or 3 axes.
+
+    ``W (freq, R)`` is returned as it is; NMFD templates ``(freq, R, T)`` keep their first
+    ``template_frames`` frames ``T'``, which become ``R T'`` components (``nmfd="frames"``,
+    component ``r T' + t`` is frame ``t`` of template ``r``), their sum (``"sum"``), or the
+    first frame alone (``"first"``).
+    """
+    if nmfd not in NMFD_MODES:
+        raise ValueError(f"nmfd must be one of {NMFD_MODES}, got {nmfd!r}.")
+    if W.dim() == 2:
+        return W, tuple(components)
+    W = W[:, :, :template_frames]
+    if nmfd == "sum":
+        return W.sum(2), tuple(components)
+    if nmfd == "first":
+        return W[:, :, 0], tuple(components)
+    T = W.shape[2]
+    return W.reshape(W.shape[0], -1), tuple(c for c in components for _ in range(T))
+
+
+class StreamingSeparator:
+    r"""Separate audio block by block with fixed templates (real-time capable).
+
+    See the module docstring for the method, the frame clock and the look-ahead.
+
+    Parameters
+    ----------
+    templates : Templates
+        STFT magnitude templates of the sources: NMF dictionaries ``(freq, R)`` (e.g.
+        :func:`~nmfsep.separation.learn_templates`) or NMFD templates ``(freq, R, T)``
+        (drum hits: :func:`~nmfsep.recipes.hit_templates`,
+        :func:`~nmfsep.recipes.generic_templates`), with the STFT settings (``n_fft``,
+        ``hop_length``, ``window``) and sample rate of the audio to separate.
+    nmfd : {"frames", "sum", "first"}, default "frames"
+        How NMFD templates become per-frame templates (module docstring).
+    template_frames : int, default 8
+        The frames of NMFD templates used, from their first (8 frames of the drum
+        templates' 11.6 ms hop: a hit's first 93 ms; its decay after that is quiet, and
+        its last frame's spectrum describes it).
+    spectrogram_power : float, default 1.5
+        Exponent ``p`` of the modelled spectrogram ``|X| ** p`` (the templates are raised to
+        it); 1.5 as the drum recipes.
+    beta : float, default 1.0
+        Beta-divergence of the fit (1: Kullback-Leibler).
+    n_iter : int, default 6
+        Multiplicative updates per frame, warm-started from the previous frame.
+    mask_power : float, default 2.0
+        Exponent of the soft masks on magnitudes (2: Wiener-like, 1: ratio masks).
+    trigger_threshold : float, default 0.1
+        Fraction of a source's largest onset novelty so far that an onset must reach.
+    trigger_share : float, default 0.1
+        Fraction of the largest novelty of any source in the frame and its neighbours that
+        an onset must reach.
+    trigger_floor : float, default 0.1
+        Fraction of the largest novelty of any source so far that an onset must reach.
+    trigger_interval : float, default 0.05
+        Seconds within which a source gives at most one onset.
+    max_lookahead : float or None, default :data:`MAX_LOOKAHEAD_SECONDS`
+        Refuse templates whose window makes the look-ahead longer than this many seconds
+        (None: no limit).
+
+    Attributes
+    ----------
+    sources : tuple of str
+        The stems' names, in the order of the stems axis.
+    sample_rate, n_fft, hop_length : int
+        The STFT the templates were made with.
+    W : Tensor, shape (n_fft // 2 + 1, R)
+        The per-frame templates in the model's domain (``|X| ** p``, unit sum).
+    components : Tensor, shape (R,)
+        Source index of every template.
+    lookahead : int
+        ``n_fft - 1``: output sample ``m`` of the stream is stem sample ``m - lookahead``,
+        and stem sample ``n`` depends on no input after ``n + lookahead``.
+    lookahead_seconds : float
+    trigger_latency : int
+        The most samples from an onset (its time) to the end of the block that reveals it.
+    trigger_latency_seconds : float
+    channels : int or None
+        The channels of the stream (set by its first block; None before).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from nmfsep.separation import StreamingSeparator, Templates
+    >>> sr, n_fft = 8000, 256
+    >>> t = torch.arange(sr) / sr
+    >>> low, high = torch.sin(2 * torch.pi * 250 * t), torch.sin(2 * torch.pi * 2000 * t)
+    >>> def spectrum(x):                                     # one frame's magnitude
+    ...     return torch.fft.rfft(x[:n_fft] * torch.hann_window(n_fft)).abs()
+    >>> templates = Templates(torch.stack([spectrum(low), spectrum(high)], 1), ("low", "high"),
+    ...                       (0, 1), sr, "stft", dict(n_fft=n_fft, hop_length=64, window="hann"))
+    >>> separator = StreamingSeparator(templates)
+    >>> separator.lookahead, round(separator.lookahead_seconds, 4)
+    (255, 0.0319)
+    >>> out = torch.cat([separator.process(block) for block in (low + high).split(100)], -1)
+    >>> out.shape                                            # (sources, samples), delayed
+    torch.Size([2, 8000])
+    >>> low_stem = out[0, separator.lookahead:]              # delay compensated
+    >>> bool((low_stem[1000:] - low[1000:-255]).abs().max() < 1e-3)
+    True
+    """
+
+    #: The activations' floor at the start of each frame's fit, as a fraction of the frame's
+    #: level shared by the templates.
+    _REGROW = 0.01
+
+    def __init__(
+        self,
+        templates: Templates,
+        *,
+        nmfd: str = "frames",
+        template_frames: int = 8,
+        spectrogram_power: float = 1.5,
+        beta: float = 1.0,
+        n_iter: int = 6,
+        mask_power: float = 2.0,
+        trigger_threshold: float = 0.1,
+        trigger_share: float = 0.1,
+        trigger_floor: float = 0.1,
+        trigger_interval: float = 0.05,
+        max_lookahead: Optional[float] = MAX_LOOKAHEAD_SECONDS,
+    ) -> None:
+        if not isinstance(templates, Templates):
+            raise TypeError(
+                f"templates must be a nmfsep.separation.Templates, got {type(templates).__name__}; "
+                f"wrap a dictionary W (freq, R) as Templates(W, sources, components, "
+                f"sample_rate, 'stft', dict(n_fft=..., hop_length=..., window='hann'))."
+            )
+        if templates.front_end != "stft" or templates.W.dim() not in (2, 3):
+            raise ValueError(
+                f"streaming needs STFT templates (freq, R) or (freq, R, T), got {templates!r}."
+            )
+        settings = templates.settings
+        self.sample_rate = templates.sample_rate
+        self.n_fft = _positive_int(settings.get("n_fft"), "the templates' n_fft", 2)
+        self.hop_length = _positive_int(settings.get("hop_length", self.n_fft // 4),
+                                        "the templates' hop_length")
+        if self.hop_length > self.n_fft:
+            raise ValueError(f"the templates' hop_length ({self.hop_length}) exceeds their "
+                             f"n_fft ({self.n_fft}).")
+        if templates.W.shape[0] != self.n_fft // 2 + 1:
+            raise ValueError(f"the templates have {templates.W.shape[0]} frequency bins; "
+                             f"n_fft={self.n_fft} needs {self.n_fft // 2 + 1}.")
+        self.lookahead = self.n_fft - 1
+        self.lookahead_seconds = self.lookahead / self.sample_rate
+        if max_lookahead is not None:
+            max_lookahead = _positive_float(max_lookahead, "max_lookahead")
+            if self.lookahead_seconds > max_lookahead:
+                longest = 2 ** int(math.log2(max_lookahead * self.sample_rate + 1))
+                raise ValueError(
+                    f"the templates' window (n_fft={self.n_fft}) makes a look-ahead of "
+                    f"{1000 * self.lookahead_seconds:.1f} ms, more than max_lookahead="
+                    f"{1000 * max_lookahead:.1f} ms; make templates with n_fft <= {longest} at "
+                    f"{self.sample_rate} Hz, or pass max_lookahead=None."
+                )
+        self.power = _positive_float(spectrogram_power, "spectrogram_power")
+        self.beta = check_beta(beta)
+        self.n_iter = _positive_int(n_iter, "n_iter")
+        self.mask_power = _positive_float(mask_power, "mask_power")
+        self.trigger_threshold, self.trigger_share, self.trigger_floor = (
+            _positive_float(value, name, allow_zero=True) for value, name in (
+                (trigger_threshold, "trigger_threshold"), (trigger_share, "trigger_share"),
+                (trigger_floor, "trigger_floor")))
+        interval = _positive_float(trigger_interval, "trigger_interval", allow_zero=True)
+        self._trigger_wait = max(1, round(interval * self.sample_rate / self.hop_length))
+        # the frame after an onset's frame reveals it: (j + 2) hop samples in, onset at j hop
+        self.trigger_latency = 2 * self.hop_length
+        self.trigger_latency_seconds = self.trigger_latency / self.sample_rate
+
+        template_frames = _positive_int(template_frames, "template_frames")
+        W, components = frame_templates(templates.W.float(), templates.components, nmfd,
+                                        template_frames)
+        W = W.pow(self.power)
+        self.W = W / W.sum(0, keepdim=True).clamp_min(torch.finfo(W.dtype).tiny)
+        self.sources = templates.sources
+        self.components = torch.tensor(components)
+        self._W_t = self.W.t().contiguous()                         # (R, freq)
+        self._column_sums = self.W.sum(0)                           # (R,): ones, up to rounding
+        # (S, R) selector of each source's templates: one product gives every source's part
+        self._selector = (self.components.view(1, -1)
+                          == torch.arange(len(self.sources)).view(-1, 1)).float()
+        self._window = _resolve_window(str(settings.get("window", "hann")), self.n_fft,
+                                       torch.float32, "cpu")
+        # overlap-add normaliser of the hop a frame completes: sample o of it is covered by
+        # the windows at o, o + hop, o + 2 hop, ... of the frames that overlap it
+        squared = self._window ** 2
+        normaliser = torch.stack([squared[o::self.hop_length].sum()
+                                  for o in range(self.hop_length)])
+        if float(normaliser.min()) <= 1e-8:
+            raise ValueError(f"the window and hop_length={self.hop_length} leave samples "
+                             f"uncovered; use a shorter hop.")
+        self._normaliser = normaliser
+        self.channels: Optional[int] = None
+        self.reset()
+
+    # ----------------------------------------------------------------------------- state
+    def reset(self) -> None:
+        """Start afresh: forget the input, the activations, the output and the triggers."""
+        self.channels = None
+        self.frames_processed = 0
+
+    def _start(self, channels: int) -> None:
+        S, R = len(self.sources), self.W.shape[1]
+        self.channels = channels
+        # the stream starts with n_fft - hop samples of silence (see the frame clock)
+        self._input = torch.zeros(channels, self.n_fft - self.hop_length)
+        self._overlap = torch.zeros(S, channels, self.n_fft)
+        # stems ready to go out; the first lookahead samples of the output stream are silence:
+        # hop - 1 of them here, the other n_fft - hop are the hops the first frames complete
+        # before sample 0 (silenced in _frame)
+        self._ready = [torch.zeros(S, channels, self.hop_length - 1)]
+        self._H = torch.zeros(channels, R)
+        self._level = torch.zeros(S)
+        self._novelty = [torch.zeros(S), torch.zeros(S)]        # frames k - 2 and k - 1
+        self._largest = torch.zeros(S)
+        self._last_onset = [-(10 ** 9)] * S
+        self._triggers: List[Trigger] = []
+
+    # ----------------------------------------------------------------------------- frames
+    def _fit(self, V: Tensor) -> Tensor:
+        """The frame's activations ``(channels, R)``, warm-started from the previous frame's."""
+        # a floor lets templates silent in the previous frame come back (a multiplicative
+        # update cannot move a zero): 1 % of the frame's level shared by the templates
+        floor = V.sum(1, keepdim=True) * (self._REGROW / self.W.shape[1])
+        H = torch.maximum(self._H, floor)
+        for _ in range(self.n_iter):
+            model = H @ self._W_t
+            negative_weight, positive_weight = data_weights(V, model, self.beta, overwrite=True)
+            negative = negative_weight @ self.W
+            positive = self._column_sums if positive_weight is None else positive_weight @ self.W
+            multiplicative_update_(H, negative, positive, beta=self.beta)
+        self._H = H
+        return H
+
+    def _frame(self, frame: Tensor) -> Tensor:
+        """Process one frame ``(channels, n_fft)``; returns the completed hop ``(S, C, hop)``."""
+        spectrum = torch.fft.rfft(frame * self._window)              # (C, freq)
+        V = spectrum.abs().pow_(self.power)
+        H = self._fit(V)
+        # parts[s, c] = sum over the templates r of source s of H[c, r] W[:, r]
+        parts = (H.unsqueeze(0) * self._selector.unsqueeze(1)) @ self._W_t   # (S, C, freq)
+        masks = wiener_mask(parts, power=self.mask_power / self.power)
+        frames = torch.fft.irfft(masks * spectrum, n=self.n_fft) * self._window
+        self._overlap += frames
+        done = self._overlap[..., :self.hop_length] / self._normaliser
+        self._overlap = torch.cat([self._overlap[..., self.hop_length:],
+                                   torch.zeros_like(done)], -1)
+        self._detect(parts.sum((1, 2)))
+        self.frames_processed += 1
+        start = self.frames_processed * self.hop_length - self.n_fft   # of the hop completed
+        if start < 0:  # before the stream's first sample: silence, whatever the masks leaked
+            done[..., :min(-start, self.hop_length)] = 0
+        return done
+
+    def _detect(self, energy: Tensor) -> None:
+        """Onset triggers from the sources' energies ``(S,)`` of the frame just fitted."""
+        level = energy.clamp_min(0).pow(1.0 / self.power)
+        novelty = (level - self._level).clamp_min(0)
+        self._level = level
+        self._largest = torch.maximum(self._largest, novelty)
+        before, candidate = self._novelty
+        self._novelty = [candidate, novelty]
+        j = self.frames_processed - 1                               # the candidate's frame
+        hits = (candidate > before) & (candidate >= novelty) & (candidate > 0) \
+            & (candidate >= self.trigger_threshold * self._largest) \
+            & (candidate >= self.trigger_share * torch.stack([before, candidate, novelty]).max()) \
+            & (candidate >= self.trigger_floor * self._largest.max())
+        for s in torch.nonzero(hits).view(-1).tolist():
+            if j - self._last_onset[s] <= self._trigger_wait:
+                continue
+            self._last_onset[s] = j
+            self._triggers.append(Trigger(
+                self.sources[s], j * self.hop_length / self.sample_rate, float(candidate[s]),
+                (self.frames_processed + 1) * self.hop_length / self.sample_rate))
+
+    # ----------------------------------------------------------------------------- stream
+    def process(self, block) -> Tensor:
+        """Separate the next block of the stream.
+
+        Parameters
+        ----------
+        block : Tensor or ndarray, shape (channels, samples) or (samples,)
+            The next samples of the stream, any number of them (32 to 8192 is typical of
+            audio callbacks). Every block of a stream has the same channels.
+
+        Returns
+        -------
+        Tensor, shape (sources, channels, samples) or (sources, samples), float32
+            The stems' next samples, as many as the block's; the stems are delayed by
+            :attr:`lookahead` samples (the stream's first ``lookahead`` samples are
+            silence).
+        """
+        waveform = check_audio(block, name="block", allow_silent=True)
+        if waveform.ndim not in (1, 2):
+            raise ValueError(f"a block must have shape (channels, samples) or (samples,), got "
+                             f"{tuple(waveform.shape)}.")
+        mono = waveform.ndim == 1
+        waveform = waveform.reshape(-1, waveform.shape[-1]).detach().to("cpu", torch.float32)
+        if self.channels is None:
+            self._start(waveform.shape[0])
+        elif waveform.shape[0] != self.channels:
+            raise ValueError(f"the stream has {self.channels} channel(s) but this block has "
+                             f"{waveform.shape[0]}; call reset() to start a new stream.")
+        n = waveform.shape[-1]
+        self._input = torch.cat([self._input, waveform], -1)
+        while self._input.shape[-1] >= self.n_fft:
+            self._ready.append(self._frame(self._input[:, :self.n_fft]))
+            self._input = self._input[:, self.hop_length:]
+        ready = torch.cat(self._ready, -1)
+        out, rest = ready[..., :n], ready[..., n:]
+        self._ready = [rest]
+        return out[:, 0] if mono else out
+
+    def pop_triggers(self) -> List[Trigger]:
+        """The onsets found since the last call, in the order they were found."""
+        if self.channels is None:
+            return []
+        triggers, self._triggers = self._triggers, []
+        return triggers
+
+    def separate(self, mixture, *, block_size: int = 512,
+                 return_triggers: bool = False):
+        """Stream a whole recording through the separator and align the stems with it.
+
+        The separator is reset first. The mixture is fed in blocks of ``block_size``
+        followed by :attr:`lookahead` samples of silence, and the stems' delay is removed.
+
+        Parameters
+        ----------
+        mixture : Tensor or ndarray, shape (channels, samples) or (samples,)
+        block_size : int, default 512
+            Samples per block (the result does not depend on it).
+        return_triggers : bool, default False
+            Also return the onsets.
+
+        Returns
+        -------
+        dict of str to Tensor
+            ``{source: (channels, samples)}``, float32, the mixture's length.
+            With ``return_triggers=True``, ``(stems, triggers)`` with ``triggers`` a list of
+            :class:`Trigger`.
+        """
+        waveform = check_audio(mixture, name="mixture", allow_silent=True)
+        if waveform.ndim not in (1, 2):
+            raise ValueError(f"mixture must have shape (channels, samples) or (samples,), got "
+                             f"{tuple(waveform.shape)}.")
+        block_size = _positive_int(block_size, "block_size")
+        waveform = waveform.reshape(-1, waveform.shape[-1])
+        n = waveform.shape[-1]
+        self.reset()
+        padded = torch.cat([waveform.detach().to("cpu", torch.float32),
+                            torch.zeros(waveform.shape[0], self.lookahead)], -1)
+        out = torch.cat([self.process(block) for block in padded.split(block_size, -1)], -1)
+        stems = {source: out[s, :, self.lookahead:self.lookahead + n]
+                 for s, source in enumerate(self.sources)}
+        if not return_triggers:
+            return stems
+        # onsets the silent tail would reveal after the mixture's end are not of the mixture
+        triggers = [t for t in self.pop_triggers() if t.time < n / self.sample_rate]
+        return stems, triggers
+
+    def __repr__(self) -> str:
+        return (f"StreamingSeparator(sources={self.sources}, components={self.W.shape[1]}, "
+                f"sample_rate={self.sample_rate}, n_fft={self.n_fft}, "
+                f"hop_length={self.hop_length}, lookahead={self.lookahead})")
+
+
+def trigger_times(triggers, sources) -> Dict[str, Tensor]:
+    """Onset times by source from triggers, for :func:`~nmfsep.recipes.save_onsets`.
+
+    Parameters
+    ----------
+    triggers : iterable of Trigger
+    sources : sequence of str
+        Every source to list (also those without triggers), in order.
+
+    Returns
+    -------
+    dict of str to Tensor
+        ``{source: onset times in seconds, (n,) float64, increasing}``.
+
+    Examples
+    --------
+    >>> trigger_times([Trigger("kick", 0.5, 1.0, 0.52), Trigger("kick", 0.1, 2.0, 0.12)],
+    ...               ("kick", "snare"))
+    {'kick': tensor([0.1000, 0.5000], dtype=torch.float64), 'snare': tensor([], dtype=torch.float64)}
+    """
+    return {source: torch.tensor(sorted(t.time for t in triggers if t.source == source),
+                                 dtype=torch.float64) for source in sources}

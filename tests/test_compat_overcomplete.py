@@ -61,7 +61,9 @@ def test_documentation_example_runs_with_the_import_changed():
 
 # relative reconstruction error on the planted problem after fit(A) with the default tol,
 # measured: hals 2.1e-4, anls 1.7e-4, mu 6.5e-3, pgd 1.1e-3 (x3 margin); atoms matched to 0.999
-@pytest.mark.parametrize("solver, bound", [("hals", 6e-4), ("anls", 5e-4), ("mu", 2e-2), ("pgd", 3.3e-3)])
+@pytest.mark.parametrize("solver, bound", [
+    ("hals", 6e-4), ("anls", 5e-4), ("mu", 2e-2), ("pgd", 3.3e-3),
+])
 def test_every_solver_recovers_the_planted_dictionary(solver, bound):
     Z_true, D_true = planted()
     A = Z_true @ D_true

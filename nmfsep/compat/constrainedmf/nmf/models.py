@@ -209,7 +209,8 @@ class NMFBase(nn.Module):
 
     # -- the positive parts of the multiplicative updates --------------------------------------
     def get_W_positive(self, WH: Tensor, beta: float, H_sum: Optional[Tensor]):
-        """Positive part of the gradient of :math:`D_\\beta(X | WH)` w.r.t. ``W``, the update's denominator.
+        """Positive part of the gradient of :math:`D_\\beta(X | WH)` w.r.t. ``W``: the
+        denominator of its multiplicative update.
 
         Parameters
         ----------

@@ -105,7 +105,8 @@ class NMF(nn.Module):
         if nb_concepts is None and n_components is None:
             raise TypeError("give nb_concepts (or n_components), the number of concepts to learn")
         if nb_concepts is not None and n_components is not None and nb_concepts != n_components:
-            raise ValueError(f"nb_concepts={nb_concepts} and n_components={n_components} disagree; give one")
+            raise ValueError(f"nb_concepts={nb_concepts} and n_components={n_components} disagree; "
+                             f"give one")
         if solver not in SOLVERS:
             raise ValueError(f"solver must be one of {', '.join(map(repr, SOLVERS))}, got {solver!r}")
         if kwargs:
@@ -132,23 +133,27 @@ class NMF(nn.Module):
         return check_nonnegative(_as_matrix(A, name), name).to(self.device)
 
     def sanitize_np_input(self, x) -> np.ndarray:
-        """``x`` (tensor, array, ``DataLoader`` or iterable of batches) as a float32 array ``(batch_size, dims)``."""
+        """``x`` (tensor, array, ``DataLoader`` or iterable of batches) as a float32 array
+        ``(batch_size, dims)``."""
         return _as_matrix(x, "x").detach().cpu().numpy().astype(np.float32)
 
     def sanitize_np_codes(self, z) -> np.ndarray:
         """Codes ``z`` as a float32 array ``(batch_size, nb_concepts)``."""
         z = self.sanitize_np_input(z)
         if z.shape[1] != self.nb_concepts:
-            raise ValueError(f"codes must have nb_concepts = {self.nb_concepts} columns, got shape {z.shape}")
+            raise ValueError(f"codes must have nb_concepts = {self.nb_concepts} columns, "
+                             f"got shape {z.shape}")
         return z
 
     # -- initialisations (nmfsep.core.init) ------------------------------------------------------
     def init_random_z(self, A) -> Tensor:
-        """Random non-negative codes ``|N(0, 1)| sqrt(mean(A) / nb_concepts)``, ``(batch_size, nb_concepts)``."""
+        """Random non-negative codes ``(batch_size, nb_concepts)``: entries
+        ``|N(0, 1)| sqrt(mean(A) / nb_concepts)`` (:func:`nmfsep.core.init.random_init`)."""
         return random_init(self._activations(A), self.nb_concepts)[1]
 
     def init_random_d(self, A) -> Tensor:
-        """Random non-negative dictionary, ``(nb_concepts, n_features)``, scaled as :meth:`init_random_z`."""
+        """Random non-negative dictionary ``(nb_concepts, n_features)``, scaled as
+        :meth:`init_random_z`."""
         return random_init(self._activations(A), self.nb_concepts)[0].t()
 
     def init_nndsvda(self, A) -> Tuple[Tensor, Tensor]:
@@ -209,7 +214,8 @@ class NMF(nn.Module):
         W = self._model.W.detach()
         Z = _as_matrix(Z, "Z").to(device=W.device, dtype=W.dtype)
         if Z.shape[1] != self.nb_concepts:
-            raise ValueError(f"Z must have nb_concepts = {self.nb_concepts} columns, got shape {tuple(Z.shape)}")
+            raise ValueError(f"Z must have nb_concepts = {self.nb_concepts} columns, "
+                             f"got shape {tuple(Z.shape)}")
         return _CoreNMF.reconstruct(Z, W)
 
     def get_dictionary(self) -> Tensor:

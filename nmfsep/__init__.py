@@ -7,7 +7,8 @@ Layers (see DEVELOPERS.md):
 * :mod:`nmfsep.apps` -- command line, evaluation, plots.
 
 The torchnmf-compatible faces are :mod:`nmfsep.nmf`, :mod:`nmfsep.plca`,
-:mod:`nmfsep.metrics` and :mod:`nmfsep.trainer`.
+:mod:`nmfsep.metrics` and :mod:`nmfsep.trainer`; :mod:`nmfsep.compat` has faces for
+constrainedmf and overcomplete.
 """
 
 __version__ = "0.1.0"

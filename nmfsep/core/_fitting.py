@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Callable, List, Optional
 
 from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywidgets
+
+from ._validation import NonFiniteError, check_count, value_range
 
 __all__ = ["run_iterations"]
 
@@ -38,15 +41,19 @@ def run_iterations(
     -------
     int
         Number of steps taken.
+
+    Raises
+    ------
+    NonFiniteError
+        When a loss is NaN or Inf, or a parameter of ``model`` is at the end: the fit
+        over- or underflowed, and no non-finite factors are handed back silently.
     """
-    if max_iter < 1:
-        raise ValueError(f"max_iter must be at least 1, got {max_iter}")
-    if check_every < 1:
-        raise ValueError(f"check_every must be at least 1, got {check_every}")
+    max_iter = check_count(max_iter, "max_iter")
+    check_every = check_count(check_every, "check_every")
     if tol != tol:  # NaN; a negative tol (torchnmf's -math.inf) runs max_iter steps
         raise ValueError("tol must be a number (-math.inf runs max_iter iterations), got nan")
     sign = -1.0 if increasing else 1.0
-    curve: List[float] = [float(loss_fn())]
+    curve: List[float] = [_finite(float(loss_fn()), 0, desc, model)]
     iterations: List[int] = [0]
     initial = previous = sign * curve[0]
     n_iter = 0
@@ -55,7 +62,7 @@ def run_iterations(
             step()
             loss = None
             if n_iter % check_every == 0 or n_iter == max_iter:
-                loss = float(loss_fn())
+                loss = _finite(float(loss_fn()), n_iter, desc, model)
                 curve.append(loss)
                 iterations.append(n_iter)
                 bar.set_postfix(loss=f"{loss:.6g}")
@@ -68,7 +75,28 @@ def run_iterations(
                 if (previous - current) / scale < tol:
                     break
                 previous = current
+    for name, param in model.named_parameters():
+        low, high = value_range(param.detach())
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise _non_finite(f"{name} holds NaN or Inf", n_iter, desc, model)
     model.loss_curve_ = curve
     model.loss_iterations_ = iterations
     model.n_iter_ = n_iter
     return n_iter
+
+
+def _non_finite(what: str, n_iter: int, desc: str, model) -> NonFiniteError:
+    when = "before the first iteration" if n_iter == 0 else f"at iteration {n_iter}"
+    dtype = next((p.dtype for p in model.parameters()), None)
+    return NonFiniteError(
+        f"{desc}: {what} {when}: the fit over- or underflowed in {dtype}. Likely causes: data "
+        f"with a huge dynamic range, an extreme beta, or initial factors far from the data's "
+        f"scale. Fixes: fit in float64 (V.double()), bring beta nearer to [0, 2], or start "
+        f"from init='nndsvda' / smaller initial factors."
+    )
+
+
+def _finite(loss: float, n_iter: int, desc: str, model) -> float:
+    if not math.isfinite(loss):
+        raise _non_finite(f"the loss became {loss}", n_iter, desc, model)
+    return loss

@@ -10,16 +10,26 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "NonFiniteError",
     "ValueAssertionError",
     "eps_for",
     "as_float_tensor",
     "check_nonnegative",
     "value_range",
     "check_rank",
+    "check_count",
     "check_beta",
     "check_fraction",
     "check_component_mask",
 ]
+
+
+class NonFiniteError(FloatingPointError, ValueError):
+    """A fit met NaN or Inf: raised instead of returning non-finite factors.
+
+    Both a ``FloatingPointError`` (what happened) and a ``ValueError`` (what callers of a
+    validating API catch).
+    """
 
 
 class ValueAssertionError(ValueError, AssertionError):
@@ -104,6 +114,24 @@ def check_nonnegative(x: Tensor, name: str = "V", *, allow_empty: bool = False) 
     return x
 
 
+def check_count(value, name: str, *, minimum: int = 1) -> int:
+    """Validate an integer parameter (a count: ``max_iter``, ``check_every``, ...) of ``name``.
+
+    Integers of any kind (``numpy.int64``, a 0-dim integer tensor) are accepted; booleans and
+    floats, even integral ones such as ``2.0``, are refused with a message naming ``name``.
+    """
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    try:
+        value = operator.index(value)
+    except TypeError as err:
+        hint = f" (e.g. {name}={int(value)})" if isinstance(value, float) and math.isfinite(value) else ""
+        raise TypeError(f"{name} must be an integer, got {value!r}{hint}") from err
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
 def check_rank(rank, *, name: str = "rank") -> int:
     """Validate a number of components (a positive integer)."""
     if isinstance(rank, bool):
@@ -144,13 +172,26 @@ def check_component_mask(mask, rank: int, name: str) -> Optional[Tensor]:
     """Turn a per-component specification into a boolean tensor of shape ``(rank,)``.
 
     Accepts ``None`` (nothing fixed), ``True``/``False`` (all or none), a sequence of
-    booleans of length ``rank``, or a sequence of integer component indices.
+    booleans of length ``rank``, or a sequence of integer component indices; a sequence that
+    mixes the two (``[True, False, 2]``) is refused rather than read as indices.
     """
     if mask is None or mask is False:
         return None
     if mask is True:
         return torch.ones(rank, dtype=torch.bool)
-    m = torch.as_tensor(mask)
+    kinds = "a sequence of booleans (one per component) or of component indices"
+    if isinstance(mask, (str, bytes)) or not hasattr(mask, "__len__"):
+        raise TypeError(f"{name} must be None, True, or {kinds}, got {type(mask).__name__} {mask!r}")
+    if not isinstance(mask, Tensor) and not hasattr(mask, "dtype"):  # a list or tuple
+        flags = [isinstance(item, bool) or type(item).__name__ == "bool_" for item in mask]
+        if any(flags) and not all(flags):
+            raise TypeError(
+                f"{name} mixes booleans and integers ({list(mask)!r}): give {kinds}, not both"
+            )
+    try:
+        m = torch.as_tensor(mask)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"{name} must be {kinds}, got {mask!r}") from err
     if m.dtype == torch.bool:
         if m.shape != (rank,):
             raise ValueError(

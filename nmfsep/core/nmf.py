@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._fitting import run_iterations
+from ._scaling import ScaledFit, floor_zeros
 from ._transform import TransformMixin
 from ._validation import (
     check_beta,
@@ -187,6 +188,9 @@ class BaseComponent(TransformMixin, nn.Module):
         if len(Vshape) != len(kernel) + 2:
             axes = "(N, C, ...)" if kernel else "(N, C)"
             raise ValueError(f"{name} needs a {len(kernel) + 2}-D Vshape {axes}, got {Vshape}")
+        if min(Vshape) < 1:
+            raise ValueError(f"{name}: Vshape {Vshape} has an empty axis, so V has no entries and "
+                             f"there is nothing to factorise; give the shape of a non-empty V")
         inferred = rank is None
         if inferred:
             given = [kwargs[n] for n in ("W", "H") if isinstance(kwargs.get(n), Tensor)]
@@ -387,6 +391,8 @@ class BaseComponent(TransformMixin, nn.Module):
             :func:`nmfsep.core.online.fit_chunks`. The model moves to V's dtype and device.
         beta : float
             Divergence: 2 Euclidean, 1 Kullback-Leibler (default), 0 Itakura-Saito, any real.
+            For ``beta <= 0`` the divergence of a zero datum is infinite: entries of V under
+            ``eps * V.max()`` (eps of V's dtype, -138 dB in float32) are fitted as that floor.
         tol : float
             Stop when the loss decrease between two checks, relative to the initial loss,
             falls under ``tol``.
@@ -428,8 +434,21 @@ class BaseComponent(TransformMixin, nn.Module):
         int
             Number of iterations run.
 
+        Raises
+        ------
+        nmfsep.core._validation.NonFiniteError
+            (a ``FloatingPointError`` and ``ValueError``) when a loss or a factor becomes NaN
+            or Inf, naming the iteration: non-finite factors are never returned silently.
+
         Notes
         -----
+        Any loudness of V fits alike: data whose largest value lies outside
+        ``[4**-4, 4**8]`` are fitted as ``V / 4**k`` (k the nearest integer to
+        ``log4(V.max())``) with the factors divided by powers of two, exactly, and multiplied
+        back after; ``loss_curve_`` and ``callback`` see V's units. Float32 fits from 1e-30 to
+        1e37 then equal those of the data near 1; inside the band nothing changes (torchnmf's
+        trajectories). See :mod:`nmfsep.core._scaling`.
+
         Choosing a solver and an init at ``beta=2``: relative error ``||V - HWᵀ|| / ||V||``
         after 300 iterations (float64), for inits random / nndsvd / nndsvda / nndsvdar, on
         exact rank-10 data ``(200, 100)`` fitted with rank 10 and with rank 15, and on the
@@ -497,27 +516,30 @@ class BaseComponent(TransformMixin, nn.Module):
                 f"{type(self).__name__}"
             )
         V = self._prepare_target(V)
-        if init is not None:
-            initialise_model_(self, V, init, generator=make_generator(seed, V.device))
-        l1, l2 = alpha * l1_ratio, alpha * (1 - l1_ratio)
-        if least_squares:
-            W, H = self.W, self.H
+        # the iterations see V near 1 whatever its loudness; factors and loss come back in V's units
+        with ScaledFit(self, V, loss_power=beta) as scaled:
+            V = scaled.data(V)
+            if init is not None:
+                initialise_model_(self, V, init, generator=make_generator(seed, V.device))
+            l1, l2 = scaled.penalties(alpha * l1_ratio, alpha * (1 - l1_ratio))
+            if least_squares:
+                W, H = self.W, self.H
 
-            def step():
-                solvers.alternating_update_(
-                    W.data, H.data, V, solver=solver, update_W=W.requires_grad,
-                    update_H=H.requires_grad, l1=l1, l2=l2, fixed_W=self._fixed("W"),
-                    fixed_H=self._fixed("H"),
+                def step():
+                    solvers.alternating_update_(
+                        W.data, H.data, V, solver=solver, update_W=W.requires_grad,
+                        update_H=H.requires_grad, l1=l1, l2=l2, fixed_W=self._fixed("W"),
+                        fixed_H=self._fixed("H"),
+                    )
+            else:
+                V = floor_zeros(self._densify_if_needed(V, beta), beta)
+                step = self._mu_step(V, beta, l1, l2)
+            with flush_denormal(V.device):
+                return run_iterations(
+                    self, step, lambda: self._loss(V, beta), tol=tol, max_iter=max_iter,
+                    verbose=verbose, check_every=check_every, callback=scaled.callback(callback),
+                    desc=f"{type(self).__name__} {solver} beta={beta:g}",
                 )
-        else:
-            V = self._densify_if_needed(V, beta)
-            step = self._mu_step(V, beta, l1, l2)
-        with flush_denormal(V.device):
-            return run_iterations(
-                self, step, lambda: self._loss(V, beta), tol=tol, max_iter=max_iter,
-                verbose=verbose, check_every=check_every, callback=callback,
-                desc=f"{type(self).__name__} {solver} beta={beta:g}",
-            )
 
     def _densify_if_needed(self, V: Tensor, beta: float) -> Tensor:
         return V
@@ -538,35 +560,37 @@ class BaseComponent(TransformMixin, nn.Module):
         beta = check_beta(beta)
         V = self._prepare_target(V)
         V = V.to_dense() if V.is_sparse else V
-        targets = {"W": sW, "H": sH}
-        projectors = {}
-        for name in self._trainable_names():
-            if targets[name] is not None:
-                param = getattr(self, name)
-                # start from the projection so every iterate satisfies the constraint
-                with torch.no_grad():
-                    param.copy_(SparsityProj._project(param, check_fraction(
-                        targets[name], f"s{name}", inclusive=False), 1))
-                projectors[name] = SparsityProj([param], targets[name], dim=1)
-        mu_names = [n for n in self._trainable_names() if n not in projectors]
-
-        def loss_closure():
-            return beta_div(self(), V, beta)
-
-        def step():
+        with ScaledFit(self, V, loss_power=beta) as scaled:  # as fit: any loudness of V
+            V = floor_zeros(scaled.data(V), beta)
+            targets = {"W": sW, "H": sH}
+            projectors = {}
             for name in self._trainable_names():
-                if name in projectors:
-                    with _OneParamAtATime(list(self.parameters())):
-                        getattr(self, name).requires_grad_(True)
-                        projectors[name].step(loss_closure)
-                elif name in mu_names:
-                    negative, positive = self._gradient_parts(name, V, beta)
-                    multiplicative_update_(getattr(self, name).data, negative, positive, beta=beta,
-                                           fixed=self._fixed(name))
+                if targets[name] is not None:
+                    param = getattr(self, name)
+                    # start from the projection so every iterate satisfies the constraint
+                    with torch.no_grad():
+                        param.copy_(SparsityProj._project(param, check_fraction(
+                            targets[name], f"s{name}", inclusive=False), 1))
+                    projectors[name] = SparsityProj([param], targets[name], dim=1)
+            mu_names = [n for n in self._trainable_names() if n not in projectors]
 
-        with flush_denormal(V.device):
-            return run_iterations(self, step, lambda: self._loss(V, beta), tol=0.0, max_iter=max_iter,
-                                  verbose=verbose, check_every=max_iter, desc="sparse_fit")
+            def loss_closure():
+                return beta_div(self(), V, beta)
+
+            def step():
+                for name in self._trainable_names():
+                    if name in projectors:
+                        with _OneParamAtATime(list(self.parameters())):
+                            getattr(self, name).requires_grad_(True)
+                            projectors[name].step(loss_closure)
+                    elif name in mu_names:
+                        negative, positive = self._gradient_parts(name, V, beta)
+                        multiplicative_update_(getattr(self, name).data, negative, positive, beta=beta,
+                                               fixed=self._fixed(name))
+
+            with flush_denormal(V.device):
+                return run_iterations(self, step, lambda: self._loss(V, beta), tol=0.0, max_iter=max_iter,
+                                      verbose=verbose, check_every=max_iter, desc="sparse_fit")
 
 
 class NMF(BaseComponent):

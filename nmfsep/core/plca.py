@@ -49,6 +49,7 @@ import torch
 from torch import Tensor, nn
 
 from ._fitting import run_iterations
+from ._scaling import ScaledFit, robust_total, times_total
 from ._validation import ValueAssertionError, as_float_tensor, check_nonnegative, check_rank
 from .nmf import NMF, NMF2D, NMF3D, NMFD
 from .nmf import BaseComponent as _NMFBaseComponent
@@ -259,7 +260,7 @@ class BaseComponent(_NMFBaseComponent):
         if missing:
             raise ValueError(f"{type(self).__name__} has no {missing[0]}: pass it to forward()")
         output = self.reconstruct(factors["H"], factors["W"], factors["Z"])
-        return output if norm is None else output * norm
+        return output if norm is None else times_total(output, norm)
 
     @classmethod
     def reconstruct(cls, H: Tensor, W: Tensor, Z: Tensor) -> Tensor:
@@ -369,7 +370,8 @@ class BaseComponent(_NMFBaseComponent):
         n_iter : int
             Number of iterations run.
         norm : Tensor, 0-dim
-            ``V.sum()``: ``model(norm=norm)`` approximates ``V``.
+            ``V.sum()``: ``model(norm=norm)`` approximates ``V``. In V's dtype, or float64
+            where the sum overflows it (float32 data near 1e37).
 
         Notes
         -----
@@ -392,27 +394,32 @@ class BaseComponent(_NMFBaseComponent):
         if not self._trainable_names():
             raise ValueError("nothing to fit: W, H and Z are all held fixed (trainable_W/H/Z=False)")
         V = self._prepare_target(V)
-        norm = V.sum()
-        if not bool(norm > 0):
-            raise ValueError(
-                "V sums to zero: PLCA models V / V.sum() as a probability distribution, which "
-                "needs at least one positive entry"
-            )
         alphas = {name: _check_alpha(alpha, getattr(self, name), f"{name}_alpha")
                   for name, alpha in (("W", W_alpha), ("H", H_alpha), ("Z", Z_alpha))}
-        self._normalise_trainable_()
-        step = self._em_step(V / norm, norm, alphas)
-        with flush_denormal(V.device):
-            n_iter = run_iterations(
-                self, step, lambda: self._log_posterior(V, alphas), tol=tol, max_iter=max_iter,
-                verbose=verbose, check_every=check_every, callback=callback,
-                desc=f"{type(self).__name__} EM", increasing=True,
-            )
-        return n_iter, norm
+        # EM sees V near 1 whatever its loudness (its sum neither overflows nor underflows);
+        # the factors are distributions, and norm and log-posterior come back in V's units
+        with ScaledFit(self, V, names=(), loss_power=1.0) as scaled:
+            V = scaled.data(V)
+            norm = V.sum()
+            if not bool(norm > 0):
+                raise ValueError(
+                    "V sums to zero: PLCA models V / V.sum() as a probability distribution, which "
+                    "needs at least one positive entry"
+                )
+            alphas = {name: scaled.prior(alpha) for name, alpha in alphas.items()}
+            self._normalise_trainable_()
+            step = self._em_step(V / norm, norm, alphas)
+            with flush_denormal(V.device):
+                n_iter = run_iterations(
+                    self, step, lambda: self._log_posterior(V, alphas), tol=tol, max_iter=max_iter,
+                    verbose=verbose, check_every=check_every, callback=scaled.callback(callback),
+                    desc=f"{type(self).__name__} EM", increasing=True,
+                )
+        return n_iter, scaled.user_total(norm)
 
     @staticmethod
     def _scaled_activations(H: Tensor, Z: Tensor, norm: Tensor) -> Tensor:
-        return norm * H * _per_component(Z, H.dim())
+        return times_total(H * _per_component(Z, H.dim()), norm)
 
     def transform(self, V: Tensor, *, warm_start: bool = True, **fit_kwargs) -> Tensor:
         """Fit ``H`` and ``Z`` to ``V`` with the templates held fixed; return scaled activations.
@@ -452,7 +459,7 @@ class BaseComponent(_NMFBaseComponent):
             return None if user_callback is None else user_callback(model, n_iter, loss)
 
         H = super().transform(V, warm_start=warm_start, callback=keep_model, **fit_kwargs)
-        norm = as_float_tensor(V).sum().to(H)
+        norm = robust_total(as_float_tensor(V)).to(H.device)  # float64 where V's dtype overflows
         return self._scaled_activations(H, fitted["model"].Z.detach(), norm)
 
     def fit_transform(self, V: Tensor, **fit_kwargs) -> Tensor:

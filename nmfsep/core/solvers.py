@@ -335,6 +335,9 @@ def alternating_update_(
     if solver not in _BLOCKS:
         raise ValueError(f"solver must be one of {', '.join(map(repr, _BLOCKS))}, got {solver!r}")
     block = _BLOCKS[solver]
+    # a factor whose every component is fixed has no block problem left (an empty Gram matrix)
+    update_W = update_W and (fixed_W is None or not bool(fixed_W.all()))
+    update_H = update_H and (fixed_H is None or not bool(fixed_H.all()))
     with torch.no_grad():
         if update_W:
             block(W, _times(V.t(), H), H.t() @ H, fixed=fixed_W, l1=l1, l2=l2, **options)

@@ -167,6 +167,29 @@ def test_a_subclass_with_its_own_reconstruct_is_fitted_through_autograd():
         NMFBase((20, 4), (4, 30), 4).fit(X)
 
 
+def test_constrainedmf_nmfd_subclass_runs_on_the_core():
+    # constrainedmf's own NMFD, as it defines it on NMFBase (3-D weights, convolutive model)
+    class NMFD(NMFBase):
+        def __init__(self, X_shape, n_components, T=1, **kwargs):
+            self.m_examples, self.n_features = X_shape
+            self.pad_size = T - 1
+            super().__init__((self.m_examples, n_components, T),
+                             (n_components, self.n_features - T + 1), n_components, **kwargs)
+
+        def reconstruct(self, H, W):
+            return torch.nn.functional.conv1d(H[None, :], W.flip(2), padding=self.pad_size)[0]
+
+    g = torch.Generator().manual_seed(0)
+    W = torch.rand(12, 3, 4, generator=g, dtype=torch.float64)  # (m_examples, k, T)
+    H = torch.rand(3, 47, generator=g, dtype=torch.float64) * (torch.rand(3, 47, generator=g) < 0.2)
+    X = torch.nn.functional.conv1d(H[None], W.flip(2), padding=3)[0]  # (12, 50)
+    # the weights (float64) given and fixed, the components (drawn in float32) learned
+    model = NMFD(X.shape, 3, T=4, initial_weights=[w[None] for w in W], fix_weights=[True] * 12)
+    curve = model.fit(X, beta=1, tol=0, max_iter=300)
+    assert torch.equal(model.W, W)
+    assert curve[-1] < 1e-3 * curve[0] and relative_error(model.H, H) < 0.07  # measured 0.024
+
+
 def test_invalid_constraints_are_errors():
     with pytest.raises(TypeError, match="give n_components"):
         NMF((10, 20))

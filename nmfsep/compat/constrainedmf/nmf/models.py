@@ -168,6 +168,8 @@ class NMFBase(nn.Module):
         self.device = torch.device("cpu" if device is None else device)
         weights = _stacked_rows(initial_weights, W_shape, "initial_weights", self.device)
         components = _stacked_rows(initial_components, H_shape, "initial_components", self.device)
+        dtype = torch.promote_types(weights.dtype, components.dtype)
+        weights, components = weights.to(dtype), components.to(dtype)
         fixed_components = _flags(fix_components, rank, "fix_components")
         fixed_examples = _flags(fix_weights, W_shape[0], "fix_weights")
         fixed_weights = None

@@ -41,6 +41,8 @@ ONSET_FORMATS = ("json", "csv", "mid")
 #: What ``plot`` can draw.
 PLOT_KINDS = ("spectrogram", "cqt")
 _IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+# No date of writing in the image files: the same plot gives the same bytes.
+_REPRODUCIBLE_METADATA = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}
 _TRUNCATED_HELP = ("read audio files that hold fewer samples than their header promises (an "
                    "interrupted copy or download), with a warning; by default they are refused")
 
@@ -128,6 +130,8 @@ examples:
 _EVALUATE_EPILOG = """\
 Files are paired by folder and name: EST_DIR/<mix>/<source>.wav is scored against
 REF_DIR/<mix>/<source>.wav (any depth of <mix>, or flat: EST_DIR/<source>.wav).
+The folder 'separate' wrote for one mixture also pairs with one mixture's references:
+'nmfsep separate mixture.wav --out stems/' then 'nmfsep evaluate stems/ song_refs/'.
 All reference sources of a folder except 'mixture' need an estimate.
 
 Metrics (dB, higher is better): SDR/SIR/SAR are BSS Eval v4 source metrics with
@@ -155,8 +159,6 @@ class _CommandParser(argparse.ArgumentParser):
 
     more_help: Optional[Callable[[], str]] = None
 
-The folder 'separate' wrote for one mixture also pairs with one mixture's references:
-'nmfsep separate mixture.wav --out stems/' then 'nmfsep evaluate stems/ song_refs/'.
     def format_help(self) -> str:
         text = super().format_help()
         if self.more_help is not None:
@@ -744,6 +746,7 @@ def _plot(args) -> int:
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")  # files only: never open a window
+    matplotlib.rcParams["svg.hashsalt"] = PROG  # SVG ids from a fixed salt: same plot, same bytes
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     from .. import functional, io, plot, transforms  # noqa: PLC0415
@@ -763,7 +766,8 @@ def _plot(args) -> int:
                                   y_axis=args.y_axis, title=title)
         try:
             fmt = target.suffix.lower().lstrip(".") or "png"
-            _write_atomically(target, lambda tmp: ax.figure.savefig(tmp, dpi=args.dpi, format=fmt))
+            _write_atomically(target, lambda tmp: ax.figure.savefig(
+                tmp, dpi=args.dpi, format=fmt, metadata=_REPRODUCIBLE_METADATA.get(fmt)))
         finally:
             plt.close(ax.figure)
         _note(args, f"{path} -> {target}")
@@ -781,7 +785,8 @@ def _one_line(err: BaseException) -> str:
 
 # "pass overwrite=True (--overwrite on the command line)" -> "pass --overwrite": the API's
 # keyword arguments in messages, said as the options of the command that was run.
-_KEYWORD = re.compile(r"\b([a-z][a-z0-9_]*)=True(?: \((--[a-z0-9-]+)(?: on the command line)?\))?")
+_KEYWORD = re.compile(r"\b([a-z][a-z0-9_]*)=(True\b|[^\s,;)]+)"
+                      r"(?: \((--[a-z0-9-]+)(?: on the command line)?\))?")
 
 
 def _error_line(args, err: BaseException) -> str:
@@ -790,11 +795,14 @@ def _error_line(args, err: BaseException) -> str:
 
 
 def _cli_words(message: str, options) -> str:
-    """``message`` with each ``name=True`` whose ``--name`` is in ``options`` as ``--name``."""
+    """``message`` with each ``name=True`` / ``name=value`` whose ``--name`` is in ``options``
+    as ``--name`` / ``--name value``."""
 
     def option(match):
-        flag = match.group(2) or "--" + match.group(1).replace("_", "-")
-        return flag if flag in options else match.group(0)
+        flag = match.group(3) or "--" + match.group(1).replace("_", "-")
+        if flag not in options:
+            return match.group(0)
+        return flag if match.group(2) == "True" else f"{flag} {match.group(2)}"
 
     return _KEYWORD.sub(option, message)
 

@@ -106,12 +106,11 @@ def test_failed_save_leaves_original_and_no_temporary(tmp_path, monkeypatch):
     path = save(tmp_path / "keep.wav", _sine(440, 8000, 0.1), 8000)
     original = path.read_bytes()
 
-    def broken_write(file, *args, **kwargs):
-        with open(file, "wb") as handle:
-            handle.write(b"partial")  # half-written data must never reach `path`
+    def broken_write(handle, data):
+        handle.buffer_write(b"partial!", dtype="int16")  # half-written: must never reach `path`
         raise OSError("disk full")
 
-    monkeypatch.setattr(io.sf, "write", broken_write)
+    monkeypatch.setattr(io.sf.SoundFile, "write", broken_write)
     with pytest.raises(OSError, match="disk full"):
         save(path, torch.zeros(1, 10), 8000, overwrite=True)
     assert path.read_bytes() == original

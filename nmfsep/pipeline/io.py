@@ -386,6 +386,18 @@ def _format_for(path: Path) -> str:
     return fmt
 
 
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile's sf_command for the PEAK chunk (sndfile.h)
+
+
+def _no_peak_chunk(handle: sf.SoundFile) -> None:
+    """Leave out the PEAK chunk that libsndfile adds to float WAV/AIFF files: it holds the
+    time of writing, so the same audio would give different files."""
+    try:
+        sf._snd.sf_command(handle._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, sf._snd.SF_FALSE)
+    except AttributeError:  # a soundfile without these internals: files keep the chunk
+        pass
+
+
 def save(
     path: PathLike,
     waveform,
@@ -502,7 +514,10 @@ def _audio_writer(path: Path, waveform, sample_rate: int, subtype: Optional[str]
 
     def write(temporary: Path) -> None:
         try:
-            sf.write(temporary, data, sample_rate, subtype=subtype, format=fmt)
+            with sf.SoundFile(temporary, "w", sample_rate, data.shape[1], subtype=subtype,
+                              format=fmt) as handle:
+                _no_peak_chunk(handle)
+                handle.write(data)
         except (sf.SoundFileError, RuntimeError) as err:
             raise ValueError(f"could not write '{path}' as {fmt}/{subtype}: {err}") from err
 

@@ -233,7 +233,13 @@ class Templates:
                        sources=list(self.sources), components=list(self.components),
                        sample_rate=self.sample_rate, front_end=self.front_end,
                        settings=dict(self.settings))
-        write_atomically({path: lambda temporary: torch.save(payload, temporary)})
+        def write(temporary: Path) -> None:
+            # through a file object: torch.save names the archive's records after a path it
+            # is given (the temporary one), so the same templates would differ byte-wise
+            with open(temporary, "wb") as handle:
+                torch.save(payload, handle)
+
+        write_atomically({path: write})
         return path
 
     @classmethod

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -260,3 +261,21 @@ def test_a_rerun_after_sigkill_cleans_up_and_writes_every_stem(tmp_path, drum_mi
     stems = [sf.read(folder / f"{s}.wav")[0] for s in ("kick", "snare", "hihat")]
     mixture = sf.read(drum_mixture)[0]
     assert np.abs(sum(stems) - mixture).max() < 1e-3 * np.abs(mixture).max()  # masks sum to 1
+
+
+def test_a_killed_batch_runs_staging_folder_is_removed_and_the_file_redone(tmp_path):
+    from nmfsep.apps.batch import separate_many
+
+    stale = tmp_path / f".song.nmfsep-{_dead_pid()}-89abcdef.tmp"
+    (stale / "kick.wav").parent.mkdir()
+    (stale / "kick.wav").write_text("half a stem")
+    mixture = tmp_path / "song.wav"
+    mixture.write_text("mixture")
+
+    def run(mixture_path, folder):
+        (Path(folder) / "kick.wav").write_text("stem")
+
+    report = separate_many([mixture], tmp_path, run, verbose=False)
+    assert report.ok and list(report.written) == [str(mixture)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["song", "song.wav"]
+    assert (tmp_path / "song" / "kick.wav").read_text() == "stem"

@@ -15,13 +15,14 @@ from __future__ import annotations
 import datetime
 import os
 import shutil
-import tempfile
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Sequence
 
 from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywidgets
+
+from ..pipeline._files import remove_stale_temporaries, temporary_name
 
 __all__ = ["BatchReport", "separate_many"]
 
@@ -46,7 +47,9 @@ def _output_dir(out_dir: Path, path: Path) -> Path:
 def _separate_one(run: Callable, path: Path, out_dir: Path, kwargs) -> Path:
     final = _output_dir(out_dir, path)
     out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=".partial", dir=out_dir))
+    # named like every nmfsep temporary: a killed run's is removed by the next run
+    staging = temporary_name(final)
+    staging.mkdir()
     try:
         run(str(path), str(staging), **kwargs)
         os.replace(staging, final)  # the whole folder appears at once
@@ -134,6 +137,7 @@ def separate_many(
         raise ValueError(f"input files share the names {duplicates}: their outputs would collide; rename them")
     out_dir = Path(out_dir)
     world = _World(distributed, timeout_minutes)
+    remove_stale_temporaries(out_dir)  # staging folders of killed runs (live ranks' are kept)
     mine = paths[world.rank::world.size]
     rounds = -(-len(paths) // world.size)
     report = BatchReport()

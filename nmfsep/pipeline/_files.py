@@ -134,9 +134,10 @@ def _running(pid: int) -> bool:
 
 
 def remove_stale_temporaries(folder: PathLike) -> List[Path]:
-    """Remove the temporary files that killed nmfsep runs left in ``folder``.
+    """Remove the temporary files (and staging folders) that killed nmfsep runs left in
+    ``folder``.
 
-    Only files named like :data:`TEMPORARY_NAME` whose writing process no longer runs are
+    Only entries named like :data:`TEMPORARY_NAME` whose writing process no longer runs are
     removed (those of a run still writing are kept). Returns the paths removed.
     """
     removed = []
@@ -146,12 +147,16 @@ def remove_stale_temporaries(folder: PathLike) -> List[Path]:
         return removed
     for entry in entries:
         match = TEMPORARY_NAME.match(entry.name)
-        if match and not _running(int(match.group(1))) and entry.is_file(follow_symlinks=False):
-            try:
+        if not match or _running(int(match.group(1))):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
                 os.unlink(entry.path)
-                removed.append(Path(entry.path))
-            except OSError:
-                pass
+            removed.append(Path(entry.path))
+        except OSError:
+            pass
     return removed
 
 

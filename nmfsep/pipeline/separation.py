@@ -521,8 +521,7 @@ class Separator:
                 activations = mixture.new_zeros(last.activations.shape[:-1] + (total_frames,))
             _add_chunk(stems, activations, last, bounds, k, plan.front.hop_length)
         self.sources_ = tuple(sources)
-        self.source_components_ = {s: [r for r, c in enumerate(component_source) if c == i]
-                                   for i, s in enumerate(sources)}
+        self.source_components_ = dict(zip(sources, _members(component_source, len(sources))))
         self.model_ = last.model
         self.templates_ = plan.spec.templates(last.model) if last.model is not None else W_shared
         self.activations_ = activations.to(out_device)
@@ -564,16 +563,17 @@ class Separator:
             new_sources = tuple(f"source{i}" for i in range(plan.n_sources))
             new_mapping = component_source
             n_sources = plan.n_sources
-        parts = torch.stack([
-            spec.part(model, [r for r, c in enumerate(component_source) if c == s], channels, frames)
-            for s in range(n_sources)
-        ])
+        parts = torch.stack([spec.part(model, members, channels, frames)
+                             for members in _members(component_source, n_sources)])
         masks = _masks(parts, plan.mask)
         del parts
-        # one source at a time: the inverse transform's buffers are per source, not S-fold
+        # a block of sources at a time: one inverse transform per block (thousands of one-
+        # component sources of a short clip), buffers bounded however many sources there are
         stems = chunk.new_empty((n_sources,) + tuple(chunk.shape))
-        for s in range(n_sources):
-            stems[s] = front.synthesise(apply_masks(masks[s:s + 1], spectrogram)[0], chunk.shape[-1])
+        block = max(1, _SYNTHESIS_BLOCK // spectrogram.numel())
+        for start in range(0, n_sources, block):
+            stems[start:start + block] = front.synthesise(
+                apply_masks(masks[start:start + block], spectrogram), chunk.shape[-1])
         if residual is not None:  # the CQT's out-of-band part, shared equally
             stems += residual / n_sources
         return _ChunkResult(stems, activations, model, n_iter, spectrogram, masks, new_sources,
@@ -642,6 +642,19 @@ def _add_chunk(stems: Tensor, activations: Tensor, result: _ChunkResult, bounds,
     offset = start // hop
     local = result.activations[..., first - offset:last - offset]
     activations[..., first:first + local.shape[-1]] = local
+
+
+#: Spectrogram entries synthesised at once (sources x channels x bins x frames): 16 MiB of
+#: complex64, the size of one source of a 20-second stereo chunk at n_fft 2048.
+_SYNTHESIS_BLOCK = 2 ** 21
+
+
+def _members(component_source: Sequence[int], n_sources: int) -> List[List[int]]:
+    """The components of each source, ``[[r, ...] for every source]`` (in one pass)."""
+    members: List[List[int]] = [[] for _ in range(n_sources)]
+    for component, source in enumerate(component_source):
+        members[source].append(component)
+    return members
 
 
 def _masks(parts: Tensor, power: Union[float, str], block: int = 256) -> Tensor:

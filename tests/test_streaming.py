@@ -310,3 +310,34 @@ def test_the_docstring_examples_run():
     for module in (streaming, drum_stream_module):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+def test_the_docs_page_runs_and_prints_what_it_shows(tmp_path, monkeypatch, capsys):
+    """docs/streaming.md's examples, run on the repository's audio example."""
+    import ast
+    import contextlib
+    import pathlib
+    import re
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    root = pathlib.Path(__file__).resolve().parents[1]
+    page = (root / "docs" / "streaming.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", page, re.S)
+    shown = re.findall(r"prints\n\n```text\n(.*?)```", page, re.S)[0].splitlines()
+    (tmp_path / "audio_examples").symlink_to(root / "audio_examples")
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    for index, block in enumerate(blocks):
+        exec(compile(block, f"docs/streaming.md python block {index}", "exec"), namespace)
+        if index == 0:
+            printed = capsys.readouterr().out.splitlines()
+    with contextlib.suppress(Exception):
+        matplotlib.pyplot.close("all")
+    assert (tmp_path / "streaming.png").stat().st_size > 10_000
+    assert printed[:-1] == shown[:-1]
+    # SDRs to the rounding of another machine's arithmetic
+    got, expected = (ast.literal_eval(line.split(":", 1)[1]) for line in (printed[-1], shown[-1]))
+    assert got.keys() == expected.keys()
+    assert all(abs(got[s] - expected[s]) <= 0.2 for s in got), (got, expected)

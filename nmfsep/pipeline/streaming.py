@@ -183,10 +183,10 @@ class StreamingSeparator:
         Exponent of the soft masks on magnitudes (2: Wiener-like, 1: ratio masks).
     trigger_threshold : float, default 0.1
         Fraction of a source's largest onset novelty so far that an onset must reach.
-    trigger_share : float, default 0.1
+    trigger_share : float, default 0.2
         Fraction of the largest novelty of any source in the frame and its neighbours that
         an onset must reach.
-    trigger_floor : float, default 0.1
+    trigger_floor : float, default 0.05
         Fraction of the largest novelty of any source so far that an onset must reach.
     trigger_interval : float, default 0.05
         Seconds within which a source gives at most one onset.
@@ -251,8 +251,8 @@ class StreamingSeparator:
         n_iter: int = 6,
         mask_power: float = 2.0,
         trigger_threshold: float = 0.1,
-        trigger_share: float = 0.1,
-        trigger_floor: float = 0.1,
+        trigger_share: float = 0.2,
+        trigger_floor: float = 0.05,
         trigger_interval: float = 0.05,
         max_lookahead: Optional[float] = MAX_LOOKAHEAD_SECONDS,
     ) -> None:
@@ -346,9 +346,9 @@ class StreamingSeparator:
         # before sample 0 (silenced in _frame)
         self._ready = [torch.zeros(S, channels, self.hop_length - 1)]
         self._H = torch.zeros(channels, R)
-        self._level = torch.zeros(S)
-        self._novelty = [torch.zeros(S), torch.zeros(S)]        # frames k - 2 and k - 1
-        self._largest = torch.zeros(S)
+        self._level = [0.0] * S
+        self._novelty = ([0.0] * S, [0.0] * S)                   # frames k - 2 and k - 1
+        self._largest = [0.0] * S
         self._last_onset = [-(10 ** 9)] * S
         self._triggers: List[Trigger] = []
 
@@ -373,8 +373,10 @@ class StreamingSeparator:
         spectrum = torch.fft.rfft(frame * self._window)              # (C, freq)
         V = spectrum.abs().pow_(self.power)
         H = self._fit(V)
-        # parts[s, c] = sum over the templates r of source s of H[c, r] W[:, r]
-        parts = (H.unsqueeze(0) * self._selector.unsqueeze(1)) @ self._W_t   # (S, C, freq)
+        # parts[s, c] = sum over the templates r of source s of H[c, r] W[:, r], as one 2-D
+        # product (a broadcast batched one would copy W once per source)
+        S, C = self._selector.shape[0], H.shape[0]
+        parts = ((self._selector.unsqueeze(1) * H).reshape(S * C, -1) @ self._W_t).view(S, C, -1)
         masks = wiener_mask(parts, power=self.mask_power / self.power)
         frames = torch.fft.irfft(masks * spectrum, n=self.n_fft) * self._window
         self._overlap += frames
@@ -389,25 +391,27 @@ class StreamingSeparator:
         return done
 
     def _detect(self, energy: Tensor) -> None:
-        """Onset triggers from the sources' energies ``(S,)`` of the frame just fitted."""
-        level = energy.clamp_min(0).pow(1.0 / self.power)
-        novelty = (level - self._level).clamp_min(0)
-        self._level = level
-        self._largest = torch.maximum(self._largest, novelty)
+        """Onset triggers from the sources' energies ``(S,)`` of the frame just fitted (in
+        Python numbers: a few per frame, where tensor operations would cost more)."""
+        levels = [max(e, 0.0) ** (1.0 / self.power) for e in energy.tolist()]
+        novelty = [max(new - old, 0.0) for new, old in zip(levels, self._level)]
+        self._level = levels
+        self._largest = [max(a, b) for a, b in zip(self._largest, novelty)]
         before, candidate = self._novelty
-        self._novelty = [candidate, novelty]
+        self._novelty = (candidate, novelty)
         j = self.frames_processed - 1                               # the candidate's frame
-        hits = (candidate > before) & (candidate >= novelty) & (candidate > 0) \
-            & (candidate >= self.trigger_threshold * self._largest) \
-            & (candidate >= self.trigger_share * torch.stack([before, candidate, novelty]).max()) \
-            & (candidate >= self.trigger_floor * self._largest.max())
-        for s in torch.nonzero(hits).view(-1).tolist():
-            if j - self._last_onset[s] <= self._trigger_wait:
-                continue
-            self._last_onset[s] = j
-            self._triggers.append(Trigger(
-                self.sources[s], j * self.hop_length / self.sample_rate, float(candidate[s]),
-                (self.frames_processed + 1) * self.hop_length / self.sample_rate))
+        nearby = max(max(before), max(candidate), max(novelty))
+        loudest = max(self._largest)
+        for s, value in enumerate(candidate):
+            if (value > before[s] and value >= novelty[s] and value > 0
+                    and value >= self.trigger_threshold * self._largest[s]
+                    and value >= self.trigger_share * nearby
+                    and value >= self.trigger_floor * loudest
+                    and j - self._last_onset[s] > self._trigger_wait):
+                self._last_onset[s] = j
+                self._triggers.append(Trigger(
+                    self.sources[s], j * self.hop_length / self.sample_rate, value,
+                    (self.frames_processed + 1) * self.hop_length / self.sample_rate))
 
     # ----------------------------------------------------------------------------- stream
     def process(self, block) -> Tensor:
@@ -439,9 +443,10 @@ class StreamingSeparator:
                              f"{waveform.shape[0]}; call reset() to start a new stream.")
         n = waveform.shape[-1]
         self._input = torch.cat([self._input, waveform], -1)
-        while self._input.shape[-1] >= self.n_fft:
-            self._ready.append(self._frame(self._input[:, :self.n_fft]))
-            self._input = self._input[:, self.hop_length:]
+        with torch.no_grad():
+            while self._input.shape[-1] >= self.n_fft:
+                self._ready.append(self._frame(self._input[:, :self.n_fft]))
+                self._input = self._input[:, self.hop_length:]
         ready = torch.cat(self._ready, -1)
         out, rest = ready[..., :n], ready[..., n:]
         self._ready = [rest]

@@ -1,0 +1,215 @@
+"""Streaming drum separation: look-ahead, real-time budget and quality against the offline recipe.
+
+Measures :class:`nmfsep.separation.StreamingSeparator` as built by
+:func:`nmfsep.recipes.drum_stream` (what ``nmfsep stream --recipe drums`` runs):
+
+* **look-ahead**: measured, not read off the attribute: a change of the input at sample
+  ``t`` must leave every stem sample before ``t - lookahead`` bit-identical (checked on a
+  drums3 mixture at several ``t``);
+* **speed** at 44.1 kHz on one core (``torch.set_num_threads(1)``), 3 drum sources with the
+  kit's hits of drums3 (and with the generic templates), the drums3 mixtures resampled to
+  44.1 kHz one after another: the time of every ``process`` call by block size, its worst
+  case against the block's duration (the real-time budget: a live callback must return
+  within it) and the real-time factor (audio seconds per second of computing);
+* **quality** on the benchmark's drums3 split with the kit's hits, at its 22.05 kHz: mean SDR
+  (BSS Eval v4, 512 taps, as ``score.py``) of the streamed stems against the offline
+  ``drums`` recipe (:func:`nmfsep.recipes.separate_drums`), and onset F-measure (±50 ms
+  against ``meta.json``'s events) of the stream's triggers against the offline
+  :func:`nmfsep.recipes.drum_onsets` (``accompaniment=False``: drum recordings).
+
+Prints a Markdown table of the issue's targets and the details::
+
+    .venv/bin/python benchmarks/streaming.py --data ../shared/bench/data
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from separation import side_material  # noqa: E402
+
+from nmfsep.evaluation import bss_eval  # noqa: E402
+from nmfsep.io import load  # noqa: E402
+from nmfsep.recipes import (  # noqa: E402
+    DRUM_SOURCES,
+    drum_onsets,
+    drum_stream,
+    onset_f_measure,
+    separate_drums,
+)
+from nmfsep.separation import trigger_times  # noqa: E402
+
+TASK = "drums3"
+SPEED_RATE = 44100
+
+
+def _reference_onsets():
+    """``reference_onsets(mix_dir, meta)`` of the drums-with-hits recipe: the events of
+    ``meta.json`` by stem (one definition of the benchmark's onsets)."""
+    path = HERE.parent / "recipes" / "drums_with_hits" / "run.py"
+    spec = importlib.util.spec_from_file_location("drums_with_hits_run", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.reference_onsets
+
+
+def mixtures(data: Path, split: str):
+    """``(name, mixture (1, samples), rate, references (3, samples), hits, meta_dir, meta)``."""
+    for mix_dir in sorted((data / split / TASK).glob("mix*")):
+        meta = json.loads((mix_dir / "meta.json").read_text())
+        mixture, rate = load(mix_dir / "mixture.wav")
+        references = torch.stack([load(mix_dir / f"{s}.wav")[0][0] for s in DRUM_SOURCES])
+        yield (mix_dir.name, mixture, rate, references, side_material(TASK, mix_dir, meta, False),
+               mix_dir, meta)
+
+
+def measured_lookahead(separator, mixture: torch.Tensor) -> int:
+    """The smallest ``L`` such that changing the input from ``t`` on changes no stem sample
+    before ``t - L``, over several ``t`` (stems from the stream, delay compensated)."""
+    base = separator.separate(mixture)
+    g = torch.Generator().manual_seed(0)
+    worst = 0
+    for t in torch.linspace(0.2, 0.8, 7).mul(mixture.shape[-1]).long().tolist():
+        changed = mixture.clone()
+        changed[..., t:] += 0.1 * torch.randn(changed[..., t:].shape, generator=g)
+        stems = separator.separate(changed)
+        first = min(int(torch.nonzero((stems[s] != base[s]).any(0))[0]) for s in stems
+                    if not torch.equal(stems[s], base[s]))
+        worst = max(worst, t - first)
+    return worst
+
+
+def speed(separator, signal: torch.Tensor, block: int, clock=time.perf_counter):
+    """Seconds of every ``process`` call streaming ``signal`` in blocks of ``block`` on
+    ``clock``: (mean, worst, real-time factor)."""
+    times = []
+    separator.reset()
+    for piece in signal.split(block, -1):
+        start = clock()
+        separator.process(piece)
+        separator.pop_triggers()
+        times.append(clock() - start)
+    return statistics.mean(times), max(times), signal.shape[-1] / separator.sample_rate / sum(times)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=HERE.parents[1] / "shared" / "bench" / "data")
+    parser.add_argument("--split", default="dev")
+    parser.add_argument("--blocks", type=int, nargs="+", default=[64, 256, 512, 1024, 4096],
+                        help="block sizes of the speed measurement (samples at 44.1 kHz)")
+    parser.add_argument("--budget-block", type=int, default=512,
+                        help="the block size of the targets' speed row (default 512: 11.6 ms)")
+    parser.add_argument("--skip-quality", action="store_true")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    reference_onsets = _reference_onsets()
+    data = list(mixtures(args.data, args.split))
+    if not data:
+        print(f"no {TASK} mixtures under {args.data / args.split}", file=sys.stderr)
+        return 1
+    name, mixture, rate, _, hits, _, _ = data[0]
+
+    # ---- look-ahead, measured on a mixture of the benchmark
+    separator = drum_stream(rate, hits=hits)
+    lookahead = measured_lookahead(separator, mixture)
+    lookahead_ms = 1000 * lookahead / rate
+    print(f"look-ahead at {rate} Hz: attribute {separator.lookahead} samples "
+          f"({1000 * separator.lookahead_seconds:.1f} ms), measured {lookahead} samples "
+          f"({lookahead_ms:.1f} ms); trigger latency <= "
+          f"{1000 * separator.trigger_latency_seconds:.1f} ms", flush=True)
+
+    # ---- speed at 44.1 kHz, one core
+    from nmfsep.pipeline._backend import require_torchaudio  # noqa: PLC0415
+
+    resample = require_torchaudio().functional.resample
+    signal = torch.cat([resample(m[1], m[2], SPEED_RATE) for m in data], -1)
+    seconds = signal.shape[-1] / SPEED_RATE
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"\nspeed: {seconds:.0f} s of drums3 at {SPEED_RATE} Hz, 1 thread, torch "
+          f"{torch.__version__}, {os.cpu_count()} CPUs, load average {load:.1f} at the start. "
+          f"Wall: elapsed time; CPU: the thread's CPU time (what the work costs on a core of "
+          f"its own, without waiting for a busy machine's other processes)")
+    print("| templates | components | block | block ms | mean ms wall / CPU | worst ms wall / CPU "
+          "| worst / block, wall / CPU | x real time, wall / CPU |")
+    print("|---|---|---|---|---|---|---|---|")
+    budget = None
+    for label, options in (("kit hits", dict(hits=hits)), ("generic", {})):
+        streamer = drum_stream(SPEED_RATE, **options)
+        streamer.separate(signal[..., :SPEED_RATE])  # warm up
+        for block in args.blocks:
+            wall = speed(streamer, signal, block)
+            cpu = speed(streamer, signal, block, time.thread_time)
+            duration = block / SPEED_RATE
+            print(f"| {label} | {streamer.W.shape[1]} | {block} | {1000 * duration:.2f} | "
+                  f"{1000 * wall[0]:.2f} / {1000 * cpu[0]:.2f} | "
+                  f"{1000 * wall[1]:.1f} / {1000 * cpu[1]:.1f} | "
+                  f"{100 * wall[1] / duration:.0f} / {100 * cpu[1] / duration:.0f} % | "
+                  f"{wall[2]:.1f} / {cpu[2]:.1f} |", flush=True)
+            if label == "kit hits" and block == args.budget_block:
+                budget = (wall[2], cpu[2], wall[1] / duration, cpu[1] / duration)
+
+    # ---- quality against the offline recipe
+    quality = None
+    if not args.skip_quality:
+        print(f"\nquality on {TASK} ({args.split}) with the kit's hits at {rate} Hz")
+        print("| mix | offline SDR | stream SDR | offline onset F | stream onset F |")
+        print("|---|---|---|---|---|")
+        rows = []
+        for name, mixture, rate, references, hits, mix_dir, meta in data:
+            offline = separate_drums(mixture, rate, hits=hits)
+            separator = drum_stream(rate, hits=hits)
+            streamed, triggers = separator.separate(mixture, return_triggers=True)
+            sdr = []
+            for stems in (offline, streamed):
+                estimates = torch.stack([stems[s][0] for s in DRUM_SOURCES]).double()
+                sdr.append(float(bss_eval(references.double(), estimates)["sdr"].mean()))
+            truth = reference_onsets(mix_dir, meta)
+            found = (drum_onsets(mixture, rate, hits=hits, accompaniment=False),
+                     trigger_times(triggers, separator.sources))
+            f = [statistics.mean(onset_f_measure(truth[s], onsets[s], window=0.05)["f_measure"]
+                                 for s in DRUM_SOURCES) for onsets in found]
+            rows.append((*sdr, *f))
+            print(f"| {name} | {sdr[0]:.2f} | {sdr[1]:.2f} | {f[0]:.3f} | {f[1]:.3f} |", flush=True)
+        quality = [statistics.mean(column) for column in zip(*rows)]
+        print(f"| mean | {quality[0]:.2f} | {quality[1]:.2f} | {quality[2]:.3f} | "
+              f"{quality[3]:.3f} |")
+
+    print("\n| measure | target | result | met |")
+    print("|---|---|---|---|")
+
+    def row(measure, target, result, met):
+        print(f"| {measure} | {target} | {result} | {'yes' if met else 'no'} |")
+
+    row("look-ahead (measured)", "<= 50 ms", f"{lookahead_ms:.1f} ms", lookahead_ms <= 50)
+    if budget is not None:
+        row(f"speed, 3 drum sources, {SPEED_RATE} Hz, one core, blocks of {args.budget_block} "
+            f"(wall / CPU)", ">= 20x real time", f"{budget[0]:.1f}x / {budget[1]:.1f}x",
+            budget[1] >= 20)
+        row(f"worst block of {args.budget_block} (wall / CPU)", "<= 25 % of its duration",
+            f"{100 * budget[2]:.0f} % / {100 * budget[3]:.0f} %", budget[3] <= 0.25)
+    if quality is not None:
+        row("mean SDR, stream vs offline `drums` (drums3, hits)", "within 1.5 dB",
+            f"{quality[1]:.2f} vs {quality[0]:.2f} dB ({quality[1] - quality[0]:+.2f})",
+            quality[1] >= quality[0] - 1.5)
+        row("onset F, triggers vs offline `drum_onsets`", "within 0.03",
+            f"{quality[3]:.3f} vs {quality[2]:.3f} ({quality[3] - quality[2]:+.3f})",
+            quality[3] >= quality[2] - 0.03)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -124,10 +124,10 @@ def test_a_full_disk_is_named_with_the_path(tmp_path):
 
 def test_a_libsndfile_failure_on_a_full_disk_is_named(tmp_path, monkeypatch):
     # libsndfile reports a full disk as "System error": the free space tells
-    def system_error(handle, data):
+    def system_error(*args, **kwargs):
         raise RuntimeError("Error : System error.")
 
-    monkeypatch.setattr(sf.SoundFile, "write", system_error)
+    monkeypatch.setattr(sf, "write", system_error)
     monkeypatch.setattr(_files.shutil, "disk_usage",
                         lambda folder: type("usage", (), {"free": 4096})())
     with pytest.raises(OSError, match=r"disk is full.*kick\.wav"):
@@ -209,12 +209,12 @@ def test_sigterm_while_separate_writes_leaves_nothing(tmp_path, drum_mixture):
     process = _run("""
         import pathlib, sys, time
         import soundfile
-        write = soundfile.SoundFile.write
-        def slow(handle, data):
-            write(handle, data)
+        write = soundfile.write
+        def slow(file, *args, **kwargs):
+            write(file, *args, **kwargs)
             pathlib.Path(sys.argv[1]).touch()
             time.sleep(30)
-        soundfile.SoundFile.write = slow
+        soundfile.write = slow
         from nmfsep.apps.cli import main
         sys.exit(main(["separate", sys.argv[2], "--recipe", "drums-generic", "--out", sys.argv[3]]))
     """, started, drum_mixture, tmp_path / "stems")

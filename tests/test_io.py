@@ -106,11 +106,12 @@ def test_failed_save_leaves_original_and_no_temporary(tmp_path, monkeypatch):
     path = save(tmp_path / "keep.wav", _sine(440, 8000, 0.1), 8000)
     original = path.read_bytes()
 
-    def broken_write(handle, data):
-        handle.buffer_write(b"partial!", dtype="int16")  # half-written: must never reach `path`
+    def broken_write(file, *args, **kwargs):
+        with open(file, "wb") as handle:
+            handle.write(b"partial")  # half-written data must never reach `path`
         raise OSError("disk full")
 
-    monkeypatch.setattr(io.sf.SoundFile, "write", broken_write)
+    monkeypatch.setattr(io.sf, "write", broken_write)
     with pytest.raises(OSError, match="disk full"):
         save(path, torch.zeros(1, 10), 8000, overwrite=True)
     assert path.read_bytes() == original
@@ -204,3 +205,16 @@ def test_only_resampling_needs_torchaudio(tmp_path, monkeypatch):
             load(path, sample_rate=8000)
     finally:
         _backend.require_torchaudio.cache_clear()
+
+
+@pytest.mark.parametrize("name", ["float.wav", "float.aiff"])
+def test_float_files_carry_no_time_of_writing(tmp_path, name):
+    # libsndfile's PEAK chunk holds the time of writing: cleared, the same audio gives the
+    # same bytes whenever it is written
+    waveform = _sine(440, 8000, 0.1)
+    path = save(tmp_path / name, waveform, 8000, subtype="FLOAT")
+    data = path.read_bytes()
+    at = data.index(b"PEAK")
+    assert data[at + 12:at + 16] == bytes(4)
+    loaded, _ = load(path)
+    assert torch.equal(loaded, waveform.reshape(1, -1).float())

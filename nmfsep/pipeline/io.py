@@ -386,16 +386,18 @@ def _format_for(path: Path) -> str:
     return fmt
 
 
-_SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile's sf_command for the PEAK chunk (sndfile.h)
-
-
-def _no_peak_chunk(handle: sf.SoundFile) -> None:
-    """Leave out the PEAK chunk that libsndfile adds to float WAV/AIFF files: it holds the
-    time of writing, so the same audio would give different files."""
-    try:
-        sf._snd.sf_command(handle._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, sf._snd.SF_FALSE)
-    except AttributeError:  # a soundfile without these internals: files keep the chunk
-        pass
+def _clear_peak_time(path: Path) -> None:
+    """Zero the time of writing in the PEAK chunk that libsndfile puts in the header of float
+    WAV and AIFF files (id, size, version, then the 32-bit timestamp), so that the same audio
+    gives the same bytes."""
+    with open(path, "r+b") as handle:
+        header = handle.read(4096)
+        audio = min((at for at in (header.find(b"data"), header.find(b"SSND")) if at >= 0),
+                    default=len(header))
+        at = header.find(b"PEAK", 0, audio)  # chunks before the audio only
+        if at >= 12 and at + 16 <= audio:
+            handle.seek(at + 12)
+            handle.write(bytes(4))
 
 
 def save(
@@ -514,11 +516,9 @@ def _audio_writer(path: Path, waveform, sample_rate: int, subtype: Optional[str]
 
     def write(temporary: Path) -> None:
         try:
-            with sf.SoundFile(temporary, "w", sample_rate, data.shape[1], subtype=subtype,
-                              format=fmt) as handle:
-                _no_peak_chunk(handle)
-                handle.write(data)
+            sf.write(temporary, data, sample_rate, subtype=subtype, format=fmt)
         except (sf.SoundFileError, RuntimeError) as err:
             raise ValueError(f"could not write '{path}' as {fmt}/{subtype}: {err}") from err
+        _clear_peak_time(temporary)
 
     return write

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import threading
 import uuid
 from pathlib import Path
@@ -107,8 +108,6 @@ def check_writable_folder(folder: PathLike, what: str = "output folder") -> Path
 
 
 def _mode(path: Path) -> str:
-    import stat  # noqa: PLC0415
-
     try:
         return stat.filemode(path.stat().st_mode)
     except OSError:

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nmfsep.core._scaling import SAFE_EXPONENTS, floor_zeros, scale_exponent
-from nmfsep.core._validation import NonFiniteError, check_component_mask, check_count
+from nmfsep.core import NonFiniteError
+from nmfsep.core._validation import check_component_mask, check_count
 from nmfsep.nmf import NMF, NMFD
 from nmfsep.plca import PLCA
 
@@ -32,7 +33,8 @@ def planted(seed=0, N=40, C=30, R=4, dtype=torch.float32):
 def fit_error(V, scale, beta, solver="mu", **kwargs):
     """Relative error, in float64 and in the data's units, of a seeded float32 fit of ``V * scale``."""
     model = NMF(V.shape, 4, seed=0)
-    model.fit((V.double() * scale).float(), beta=beta, tol=0, max_iter=120, solver=solver, **kwargs)
+    max_iter = 120 if solver == "mu" else 60  # the least-squares solvers converge in fewer
+    model.fit((V.double() * scale).float(), beta=beta, tol=0, max_iter=max_iter, solver=solver, **kwargs)
     return relative_error(model().detach().double() / scale, V.double()), model
 
 
@@ -49,7 +51,7 @@ def test_float32_fits_as_well_at_any_scale_as_near_one(beta, solver):
         if solver == "mu":  # MU is equivariant: only the guards' rounding differs
             assert abs(error - reference) < 0.05 * reference, (scale, error, reference)
         else:  # HALS / ANLS converge at a pace set by the start's scale relative to V's
-            assert error < 0.02, (scale, error, reference)
+            assert error < max(1.5 * reference, 0.01), (scale, error, reference)
         assert bool(model.W.detach().max() > 0) and bool(model.H.detach().max() > 0)
     # V / 4**k from a start drawn near 1 is fitted as V near 1 from it: 1e-30 as 1e-30 * 4**50
     assert fit_error(V, 1e-30, beta, solver)[0] == fit_error(V, 1e-30 * 4.0 ** 50, beta, solver)[0]

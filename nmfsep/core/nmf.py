@@ -436,7 +436,7 @@ class BaseComponent(TransformMixin, nn.Module):
 
         Raises
         ------
-        nmfsep.core._validation.NonFiniteError
+        nmfsep.core.NonFiniteError
             (a ``FloatingPointError`` and ``ValueError``) when a loss or a factor becomes NaN
             or Inf, naming the iteration: non-finite factors are never returned silently.
 

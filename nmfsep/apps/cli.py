@@ -620,7 +620,7 @@ def _stream(args) -> int:
             print(f"{mixture}: blocks of {args.block}, look-ahead "
                   f"{1000 * separator.lookahead_seconds:.1f} ms, {len(triggers)} triggers "
                   f"(latency <= {1000 * separator.trigger_latency_seconds:.1f} ms), "
-                  f"{duration / max(seconds, 1e-9):.0f}x real time -> {folder}{os.sep}")
+                  f"{duration / max(seconds, 1e-9):.1f}x real time -> {folder}{os.sep}")
 
     return _each_mixture(args, "stream", stream_one)
 

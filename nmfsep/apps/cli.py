@@ -789,6 +789,10 @@ _KEYWORD = re.compile(r"\b([a-z][a-z0-9_]*)=(True\b|[^\s,;)]+)"
                       r"(?: \((--[a-z0-9-]+)(?: on the command line)?\))?")
 
 
+# A sentence such as " Pass allow_silent=True to accept silence."
+_API_ADVICE = re.compile(r"(?:(?<=\.) |^)Pass ([a-z][a-z0-9_]*)=True\b[^.]*\.(?= |$)")
+
+
 def _error_line(args, err: BaseException) -> str:
     """``err`` as one line in the words of the command that was run (:func:`_cli_words`)."""
     return _cli_words(_one_line(err), getattr(args, "cli_options", frozenset()))
@@ -796,7 +800,8 @@ def _error_line(args, err: BaseException) -> str:
 
 def _cli_words(message: str, options) -> str:
     """``message`` with each ``name=True`` / ``name=value`` whose ``--name`` is in ``options``
-    as ``--name`` / ``--name value``."""
+    as ``--name`` / ``--name value``, and without the sentences that advise passing a keyword
+    the command has no option for (advice for the API, not for the command line)."""
 
     def option(match):
         flag = match.group(3) or "--" + match.group(1).replace("_", "-")
@@ -804,7 +809,11 @@ def _cli_words(message: str, options) -> str:
             return match.group(0)
         return flag if match.group(2) == "True" else f"{flag} {match.group(2)}"
 
-    return _KEYWORD.sub(option, message)
+    def advice(match):
+        flag = "--" + match.group(1).replace("_", "-")
+        return match.group(0) if flag in options else ""
+
+    return _KEYWORD.sub(option, _API_ADVICE.sub(advice, message)).strip()
 
 
 def _check_device(parser: argparse.ArgumentParser, device: str) -> None:

@@ -12,6 +12,7 @@ from .apps.onsets_io import GM_DRUM_NOTES, read_drum_midi, save_onsets, write_dr
 from .apps.recipes import RECIPES, Recipe, get_recipe, recipe_table, register_recipe, run_recipe
 from .apps.recipes.drums import (
     DRUM_SOURCES,
+    FIT_BANDWIDTH,
     DrumModel,
     generic_templates,
     group_hits,
@@ -33,7 +34,7 @@ from .apps.recipes.transcription import (
 
 __all__ = [
     "RECIPES", "Recipe", "get_recipe", "recipe_table", "register_recipe", "run_recipe",
-    "DRUM_SOURCES", "DrumModel", "generic_templates", "group_hits", "hit_templates",
+    "DRUM_SOURCES", "FIT_BANDWIDTH", "DrumModel", "generic_templates", "group_hits", "hit_templates",
     "learn_templates_cli", "separate_drums", "source_of_hit",
     "drum_onsets", "onset_f_measure", "pick_onsets", "ONSET_THRESHOLDS", "KIT_THRESHOLD",
     "ONSET_FIT", "ANALYSIS_RATE", "ACCOMPANIMENT_COMPONENTS",

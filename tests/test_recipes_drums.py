@@ -418,3 +418,24 @@ def test_drum_onsets_defaults_to_the_whole_kit_templates():
 def test_drum_onsets_rejects_bad_options(kwargs):
     with pytest.raises((TypeError, ValueError)):
         drum_onsets(torch.randn(SR), SR, **kwargs)
+
+
+def test_fit_bandwidth_fits_the_band_and_extends_its_masks(pattern):
+    # the pattern at twice its rate: nothing above 4 kHz, so fitting the bins under 4 kHz
+    # (half the work) must separate as well as fitting all of them
+    stems, _, hits = pattern
+    torchaudio = pytest.importorskip("torchaudio")
+    up = lambda x: torchaudio.functional.resample(x, SR, 2 * SR)  # noqa: E731
+    stems = {s: up(x) for s, x in stems.items()}
+    mixture = sum(stems.values())
+    hits = {s: [up(h) for h in items] for s, items in hits.items()}
+    full = separate_drums(mixture, 2 * SR, hits=hits, fit_bandwidth=None)
+    band = separate_drums(mixture, 2 * SR, hits=hits, fit_bandwidth=SR / 2)
+    for s in DRUM_SOURCES:
+        assert si_sdr(stems[s], band[s][0]) > si_sdr(stems[s], full[s][0]) - 0.5, s
+    torch.testing.assert_close(sum(band.values()), mixture[None], atol=1e-4, rtol=0)
+    # a band that holds every bin is the full fit, bit for bit
+    every = separate_drums(mixture, 2 * SR, hits=hits, fit_bandwidth=float(SR))
+    assert all(torch.equal(every[s], full[s]) for s in DRUM_SOURCES)
+    with pytest.raises(ValueError, match="fit_bandwidth"):
+        separate_drums(mixture, 2 * SR, hits=hits, fit_bandwidth=0.0)

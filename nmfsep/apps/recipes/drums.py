@@ -79,6 +79,7 @@ __all__ = [
     "HIT_NAME_PREFIXES",
     "GENERIC_TEMPLATES_PATH",
     "GENERIC_KIT_TEMPLATES_PATH",
+    "FIT_BANDWIDTH",
     "DrumModel",
     "source_of_hit",
     "group_hits",
@@ -107,6 +108,10 @@ GENERIC_KIT_TEMPLATES_PATH = GENERIC_TEMPLATES_PATH.with_name("drum_kit_template
 # Default STFT of the hit templates at 22.05 kHz: 46 ms windows, 11.6 ms hop. At other
 # rates the same durations are used (see _stft_sizes).
 _REFERENCE_RATE = 22050
+#: Default ``fit_bandwidth`` of :func:`separate_drums` in Hz: the Nyquist frequency of the
+#: generic templates and of :data:`~nmfsep.recipes.ANALYSIS_RATE`; what tells drums apart lies
+#: below it.
+FIT_BANDWIDTH = 11025.0
 _REFERENCE_N_FFT = 1024
 _REFERENCE_HOP = 256
 _AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3", ".opus")
@@ -681,6 +686,7 @@ def separate_drums(
     n_adapt: int = 30,
     n_refit: int = 30,
     mask_power: float = 2.0,
+    fit_bandwidth: Optional[float] = FIT_BANDWIDTH,
     device: Union[str, torch.device, None] = None,
     verbose: bool = False,
     return_model: bool = False,
@@ -724,6 +730,12 @@ def separate_drums(
         Iterations of the activation refit after each round.
     mask_power : float, default 2.0
         Exponent of the soft masks on magnitudes (2: Wiener-like, 1: ratio masks).
+    fit_bandwidth : float or None, default :data:`FIT_BANDWIDTH` (11025 Hz)
+        The model is fitted to the bins up to this frequency only (where drums differ from
+        each other); above it every frame's masks are those of the band's top octave. At
+        44.1 kHz this halves the fit's work, with the same stems within 0.02 dB SI-SDR on
+        the stereo example upsampled to 44.1 kHz (the model's templates then cover the band
+        only); at 22.05 kHz and under it changes nothing. ``None`` fits every bin.
     device : str or torch.device, optional
         Where to compute (default: the mixture's device); stems return to the mixture's.
     verbose : bool, default False
@@ -771,6 +783,8 @@ def separate_drums(
     T = _positive_int(T, "T")
     power = _positive_float(spectrogram_power, "spectrogram_power")
     mask_power = _positive_float(mask_power, "mask_power")
+    if fit_bandwidth is not None:
+        fit_bandwidth = _positive_float(fit_bandwidth, "fit_bandwidth")
     n_iter = _positive_int(n_iter, "n_iter")
     n_rounds = _positive_int(n_rounds, "n_rounds", 0)
     n_adapt = _positive_int(n_adapt, "n_adapt")
@@ -800,6 +814,11 @@ def separate_drums(
     W = W / W.sum((0, 2), keepdim=True).clamp_min(torch.finfo(W.dtype).tiny)
     components = torch.tensor(templates.components, device=work_device)
 
+    n_fit = V.shape[-2] if fit_bandwidth is None else \
+        min(V.shape[-2], int(fit_bandwidth * n_fft / sample_rate) + 1)
+    if n_fit < V.shape[-2]:
+        W = W[:n_fit] / W[:n_fit].sum((0, 2), keepdim=True).clamp_min(torch.finfo(W.dtype).tiny)
+        V = V[:, :n_fit].contiguous()
     W, H = _fit_drum_model(V, W, components, len(sources), n_iter=n_iter, n_rounds=n_rounds,
                            n_adapt=n_adapt, n_refit=n_refit, verbose=verbose)
     del V, padded  # only the fit needs them
@@ -808,6 +827,9 @@ def separate_drums(
     # masks, complex) and the inverse STFT's frames would be the largest temporaries
     for c in range(signal.shape[0]):
         masks = _channel_masks(W, H, components, len(sources), mask_power / power, c)
+        if n_fit < spectrogram.shape[-2]:  # above the fit's band: its top octave's masks
+            top = masks[:, n_fit // 2:].mean(-2, keepdim=True)
+            masks = torch.cat([masks, top.expand(-1, spectrogram.shape[-2] - n_fit, -1)], -2)
         for s in range(len(sources)):
             estimates[s, c] = istft(masks[s] * spectrogram[c], n_fft=n_fft, hop_length=hop_length,
                                     window=window, length=n_padded)[:n_samples]

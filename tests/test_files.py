@@ -103,10 +103,12 @@ def test_stale_temporaries_of_dead_processes_are_removed_by_the_next_write(tmp_p
     dead = tmp_path / f".kick.wav.nmfsep-{_dead_pid()}-0123abcd.tmp"
     alive = tmp_path / f".snare.wav.nmfsep-{os.getppid()}-0123abcd.tmp"  # a running process
     unrelated = tmp_path / ".kick.wav.tmp"
-    for path in (dead, alive, unrelated):
+    older_version = tmp_path / ".hihat.wav.0123456789ab.tmp"  # nmfsep's names before pids
+    for path in (dead, alive, unrelated, older_version):
         path.write_text("partial")
     write_atomically({tmp_path / "kick.wav": lambda t: t.write_text("done")})
-    assert not dead.exists() and alive.exists() and unrelated.exists()
+    assert not dead.exists() and not older_version.exists()
+    assert alive.exists() and unrelated.exists()
     assert remove_stale_temporaries(tmp_path) == []  # nothing more to remove
     assert TEMPORARY_NAME.match(temporary_name(tmp_path / "kick.wav").name)
 

@@ -27,6 +27,9 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 #: What an nmfsep temporary file is called; group 1 is the pid of the process writing it.
 TEMPORARY_NAME = re.compile(r"^\..+\.nmfsep-(\d+)-[0-9a-f]{8}\.tmp$")
+# Temporary files and staging folders of nmfsep versions before TEMPORARY_NAME (no pid):
+# nothing writes them any more, so any left is stale.
+_LEGACY_TEMPORARY_NAME = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$|^\..+\.[a-z0-9_]{8}\.partial$")
 # Free space under which a failed write is reported as a full disk (libsndfile says only
 # "System error" when the disk fills up, so the free space is the evidence).
 _NEARLY_FULL_BYTES = 1 << 20
@@ -137,7 +140,9 @@ def remove_stale_temporaries(folder: PathLike) -> List[Path]:
     ``folder``.
 
     Only entries named like :data:`TEMPORARY_NAME` whose writing process no longer runs are
-    removed (those of a run still writing are kept). Returns the paths removed.
+    removed (those of a run still writing are kept), and those of older nmfsep versions
+    (``.<name>.<12 hex digits>.tmp`` files, ``.<name>.<8 characters>.partial`` folders).
+    Returns the paths removed.
     """
     removed = []
     try:
@@ -146,7 +151,9 @@ def remove_stale_temporaries(folder: PathLike) -> List[Path]:
         return removed
     for entry in entries:
         match = TEMPORARY_NAME.match(entry.name)
-        if not match or _running(int(match.group(1))):
+        if match is None and _LEGACY_TEMPORARY_NAME.match(entry.name) is None:
+            continue
+        if match is not None and _running(int(match.group(1))):
             continue
         try:
             if entry.is_dir(follow_symlinks=False):

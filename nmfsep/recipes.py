@@ -34,8 +34,8 @@ from .apps.recipes.transcription import (
 
 __all__ = [
     "RECIPES", "Recipe", "get_recipe", "recipe_table", "register_recipe", "run_recipe",
-    "DRUM_SOURCES", "FIT_BANDWIDTH", "DrumModel", "generic_templates", "group_hits", "hit_templates",
-    "learn_templates_cli", "separate_drums", "source_of_hit",
+    "DRUM_SOURCES", "FIT_BANDWIDTH", "DrumModel", "generic_templates", "group_hits",
+    "hit_templates", "learn_templates_cli", "separate_drums", "source_of_hit",
     "drum_onsets", "onset_f_measure", "pick_onsets", "ONSET_THRESHOLDS", "KIT_THRESHOLD",
     "ONSET_FIT", "ANALYSIS_RATE", "ACCOMPANIMENT_COMPONENTS",
     "save_onsets", "write_drum_midi", "read_drum_midi", "GM_DRUM_NOTES",

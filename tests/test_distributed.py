@@ -16,16 +16,21 @@ def _data(kind):
     if kind == "nmf":
         return torch.rand(90, 4, generator=g, dtype=torch.float64) @ torch.rand(4, 30, generator=g,
                                                                                  dtype=torch.float64)
+    if kind == "loud":  # normalised with one scale for both shards, zeros floored at the global max
+        V = _data("nmf") * 1e30
+        V[:45] *= 1e-3
+        V[50:, :3] = 0
+        return V
     return torch.rand(5, 20, 40, generator=g, dtype=torch.float64)
 
 
 def _model(kind, V):
-    if kind == "nmf":
+    if kind in ("nmf", "loud"):
         return NMF(V.shape, 4, seed=1)
     return NMFD(V.shape, 3, T=4, seed=1)
 
 
-CASES = [("nmf", 1), ("nmf", 2), ("nmfd", 1), ("nmfd", 0.5)]
+CASES = [("nmf", 1), ("nmf", 2), ("nmfd", 1), ("nmfd", 0.5), ("loud", -1)]
 
 
 def _worker(rank, world_size, rendezvous, out_dir):

@@ -123,6 +123,9 @@ class ScaledFit:
     loss_power : float
         The loss of ``V`` is ``4 ** (k * loss_power)`` times the loss of ``V / 4**k``: beta for
         the beta-divergence, 1 for PLCA's log-likelihood.
+    reduce : callable, optional
+        ``reduce(value, "max" | "sum") -> float`` combining a statistic of this process's ``V``
+        with the other processes' (data-parallel fits: every shard must take the same scale).
 
     Attributes
     ----------
@@ -130,18 +133,25 @@ class ScaledFit:
         ``k``: the fit sees ``V / 4**k``.
     factor_exponents : dict of str to int
         ``e`` per learned factor: the fit sees ``factor / 2**e``.
+    data_max : float
+        Largest value of the data the fit sees (of every process).
     """
 
-    def __init__(self, model, V: Tensor, names: Sequence[str] = ("W", "H"), *, loss_power: float = 1.0):
+    def __init__(self, model, V: Tensor, names: Sequence[str] = ("W", "H"), *, loss_power: float = 1.0,
+                 reduce: Optional[Callable[[float, str], float]] = None):
         self.model = model
         self.loss_power = float(loss_power)
+        self._reduce = reduce if reduce is not None else (lambda value, how: value)
         values = V._values() if V.is_sparse else V
-        self.exponent = scale_exponent(value_range(values)[1])
+        high = self._reduce(value_range(values)[1], "max")
+        self.exponent = scale_exponent(high)
+        self.data_max = high * _pow2(-2 * self.exponent)
         learned = [name for name in names if not self._frozen(name)]
         share = 2 * self.exponent // max(len(learned), 1)
         self.factor_exponents: Dict[str, int] = {name: share for name in learned}
         self._saved: Dict[str, Tuple[Tensor, Tensor]] = {}
-        self._data_total = float(values.sum(dtype=torch.float64)) if self.active and learned else 0.0
+        self._data_total = (self._reduce(float(values.sum(dtype=torch.float64)), "sum")
+                            if self.active and learned else 0.0)
 
     def _initial_mismatch(self) -> Dict[str, int]:
         """Powers of two that bring initial factors grossly off the data's scale to it.
@@ -158,7 +168,7 @@ class ScaledFit:
         if not clean or not self._data_total > 0:
             return {}
         with torch.no_grad():
-            model_total = float(self.model().sum(dtype=torch.float64))
+            model_total = self._reduce(float(self.model().sum(dtype=torch.float64)), "sum")
         if not (model_total > 0 and math.isfinite(model_total)):
             return {}
         mismatch = round(math.log2(self._data_total / model_total) / 2)
@@ -272,7 +282,7 @@ class ScaledFit:
             self.model.loss_curve_ = [self.user_loss(value) for value in curve]
 
 
-def floor_zeros(V: Tensor, beta: float) -> Tensor:
+def floor_zeros(V: Tensor, beta: float, high: Optional[float] = None) -> Tensor:
     """``V`` with, for ``beta <= 0``, every entry under ``eps * max(V)`` raised to it.
 
     Below ``beta = 0`` the divergence of a zero datum is infinite, and at 0 (Itakura-Saito)
@@ -281,10 +291,12 @@ def floor_zeros(V: Tensor, beta: float) -> Tensor:
     machine epsilon relative to its peak (-138 dB in float32), as IS-NMF implementations
     add a small constant to power spectrograms, makes the problem well posed; the loss
     (:func:`nmfsep.core.metrics.beta_div`) already offsets the data likewise. Other betas,
-    and data without such entries, are returned as they are (no copy).
+    and data without such entries, are returned as they are (no copy). ``high`` replaces
+    ``max(V)`` (the maximum over every shard of a data-parallel fit).
     """
     if beta > 0 or V.is_sparse:
         return V
-    low, high = value_range(V)
+    low, own_high = value_range(V)
+    high = own_high if high is None else high
     floor = torch.finfo(V.dtype).eps * high
     return V.clamp_min(floor) if low < floor else V

@@ -24,6 +24,7 @@ import torch
 import torch.distributed as dist
 
 from ._fitting import run_iterations
+from ._scaling import ScaledFit, floor_zeros
 from ._validation import check_beta, check_fraction
 from .updates import flush_denormal, multiplicative_update_
 
@@ -105,26 +106,34 @@ def distributed_fit(
     V_local = model._prepare_target(V_local)
     with torch.no_grad():
         dist.broadcast(model.W.data, src=0, group=group)
-    l1, l2 = alpha * l1_ratio, alpha * (1 - l1_ratio)
     names = model._trainable_names()
 
-    def step():
-        for name in names:
-            negative, positive = model._gradient_parts(name, V_local, beta)
-            if name == "W":  # the template update sums over all shards
-                negative, positive = negative.contiguous(), positive.contiguous()
-                dist.all_reduce(negative, group=group)
-                dist.all_reduce(positive, group=group)
-            multiplicative_update_(getattr(model, name).data, negative, positive, beta=beta, l1=l1, l2=l2,
-                                   fixed=model._fixed(name))
+    def reduce(value: float, how: str) -> float:
+        combined = torch.tensor([value], dtype=torch.float64, device=V_local.device)
+        dist.all_reduce(combined, op=dist.ReduceOp.MAX if how == "max" else dist.ReduceOp.SUM,
+                        group=group)
+        return float(combined)
 
-    def loss():
-        total = model._loss(V_local, beta).detach().reshape(1).to(torch.float64)
-        dist.all_reduce(total, group=group)
-        return float(total)
+    # as BaseComponent.fit: any loudness of V, one scale for every shard
+    with ScaledFit(model, V_local, loss_power=beta, reduce=reduce) as scaled:
+        V_local = floor_zeros(scaled.data(V_local), beta, high=scaled.data_max)
+        l1, l2 = scaled.penalties(alpha * l1_ratio, alpha * (1 - l1_ratio))
 
-    show = verbose and dist.get_rank(group) == 0
-    with flush_denormal(V_local.device):
-        return run_iterations(model, step, loss, tol=tol, max_iter=max_iter, verbose=show,
-                              check_every=check_every, callback=callback,
-                              desc=f"{type(model).__name__} x{dist.get_world_size(group)} beta={beta:g}")
+        def step():
+            for name in names:
+                negative, positive = model._gradient_parts(name, V_local, beta)
+                if name == "W":  # the template update sums over all shards
+                    negative, positive = negative.contiguous(), positive.contiguous()
+                    dist.all_reduce(negative, group=group)
+                    dist.all_reduce(positive, group=group)
+                multiplicative_update_(getattr(model, name).data, negative, positive, beta=beta,
+                                       l1=l1, l2=l2, fixed=model._fixed(name))
+
+        def loss():
+            return reduce(float(model._loss(V_local, beta)), "sum")
+
+        show = verbose and dist.get_rank(group) == 0
+        with flush_denormal(V_local.device):
+            return run_iterations(model, step, loss, tol=tol, max_iter=max_iter, verbose=show,
+                                  check_every=check_every, callback=scaled.callback(callback),
+                                  desc=f"{type(model).__name__} x{dist.get_world_size(group)} beta={beta:g}")

@@ -40,7 +40,8 @@ def fit_error(V, scale, beta, solver="mu", **kwargs):
 
 # -- scale invariance ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("beta, solver", [(2, "mu"), (1, "mu"), (0, "mu"), (-1, "mu"), (2, "hals"), (2, "anls")])
+@pytest.mark.parametrize("beta, solver",
+                         [(2, "mu"), (1, "mu"), (0, "mu"), (-1, "mu"), (2, "hals"), (2, "anls")])
 def test_float32_fits_as_well_at_any_scale_as_near_one(beta, solver):
     # before: all-zero factors at 1e-7 (KL) or 1e-9 (beta = 2), NaN factors near 1e20 and 1e38
     V = planted()
@@ -151,7 +152,8 @@ def test_plca_of_huge_and_tiny_values():
         reconstruction = model(norm=norm).detach()
         assert reconstruction.dtype == torch.float32 and torch.isfinite(reconstruction).all()
         assert relative_error(model.W, reference.W.detach()) < 1e-4
-        assert relative_error(reconstruction.double() / scale, reference(norm=norm_1).detach().double()) < 1e-4
+        expected = reference(norm=norm_1).detach().double()
+        assert relative_error(reconstruction.double() / scale, expected) < 1e-4
         # the log-posterior in the user's units: sum V log model scales with V
         assert abs(model.loss_curve_[-1] / scale / reference.loss_curve_[-1] - 1) < 1e-4
 

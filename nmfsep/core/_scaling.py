@@ -23,16 +23,17 @@ from torch import Tensor
 
 from ._validation import value_range
 
-__all__ = ["SAFE_EXPONENTS", "scale_exponent", "ScaledFit", "robust_total", "times_total", "floor_zeros"]
+__all__ = ["SAFE_EXPONENTS", "MISMATCH_EXPONENT", "scale_exponent", "ScaledFit", "robust_total",
+           "times_total", "floor_zeros"]
 
-#: Data whose largest value lies within ``[4**-4, 4**8]`` (0.004 .. 65536, ``k`` of
-#: :func:`scale_exponent` in this range) are fitted as they are: there float32 fits as well as
-#: at 1, and leaving them alone keeps torchnmf's trajectories. Relative errors of rank-6 fits
-#: of planted float32 data, 200 MU iterations, at max 1 / 4**-6 / 4**-7 / 4**-8 / 4**-9
+#: Data whose largest value rounds to ``4**k`` with ``k`` in this range (about 0.002 .. 1.3e5)
+#: are fitted as they are: there float32 fits as well as at 1, and leaving them alone keeps
+#: torchnmf's trajectories. Relative errors of rank-6 MU fits (200 iterations) of planted
+#: float32 data (60, 80) scaled to a largest value of 1 / 4**-6 / 4**-7 / 4**-8 / 4**-9,
 #: without normalisation: KL .0156 / .0157 / .0163 / .0240 / .0737, IS .0315 / .0316 / .0319 /
 #: .0366 / .0790, beta 3 .062 / .062 / .062 / .064 / .71; up to 4**10 every beta tried
-#: (-1 .. 3) equals its error at 1. With normalisation all scales from 1e-36 to 1e36 give the
-#: error at 1 (``/tmp``-free reproduction: ``tests/test_robustness.py``).
+#: (-1 .. 3) keeps its error at 1. With normalisation every scale from 1e-36 to 1e36 gives the
+#: error at 1 (what ``tests/test_robustness.py`` checks).
 SAFE_EXPONENTS = (-4, 8)
 
 #: A start whose model sums to more than ``4**8`` times more or less than the data is brought
@@ -137,8 +138,8 @@ class ScaledFit:
         Largest value of the data the fit sees (of every process).
     """
 
-    def __init__(self, model, V: Tensor, names: Sequence[str] = ("W", "H"), *, loss_power: float = 1.0,
-                 reduce: Optional[Callable[[float, str], float]] = None):
+    def __init__(self, model, V: Tensor, names: Sequence[str] = ("W", "H"), *,
+                 loss_power: float = 1.0, reduce: Optional[Callable[[float, str], float]] = None):
         self.model = model
         self.loss_power = float(loss_power)
         self._reduce = reduce if reduce is not None else (lambda value, how: value)

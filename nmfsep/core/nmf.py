@@ -442,8 +442,8 @@ class BaseComponent(TransformMixin, nn.Module):
 
         Notes
         -----
-        Any loudness of V fits alike: data whose largest value lies outside
-        ``[4**-4, 4**8]`` are fitted as ``V / 4**k`` (k the nearest integer to
+        Any loudness of V fits alike: data whose largest value lies outside about
+        ``[0.002, 1.3e5]`` are fitted as ``V / 4**k`` (k the nearest integer to
         ``log4(V.max())``) with the factors divided by powers of two, exactly, and multiplied
         back after; ``loss_curve_`` and ``callback`` see V's units. Float32 fits from 1e-30 to
         1e37 then equal those of the data near 1; inside the band nothing changes (torchnmf's

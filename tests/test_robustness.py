@@ -282,7 +282,7 @@ def test_check_count_accepts_integers_of_any_kind():
 # -- properties over random problems (hypothesis) ----------------------------------------------
 
 # fits of a few iterations on tiny problems: the whole module runs in seconds
-SETTINGS = settings(max_examples=30, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=30, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 

@@ -104,6 +104,18 @@ def speed(separator, signal: torch.Tensor, block: int, clock=time.perf_counter):
     return statistics.mean(times), max(times), signal.shape[-1] / separator.sample_rate / sum(times)
 
 
+def operation_overhead(n: int = 20000):
+    """Seconds (wall, CPU) of one torch addition of 1025 floats: the per-operation cost that
+    dominates a frame's small operations."""
+    x = torch.rand(1, 1025)
+    for _ in range(1000):
+        x + 1
+    wall, cpu = time.perf_counter(), time.thread_time()
+    for _ in range(n):
+        x + 1
+    return (time.perf_counter() - wall) / n, (time.thread_time() - cpu) / n
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -114,6 +126,10 @@ def main(argv=None) -> int:
     parser.add_argument("--budget-block", type=int, default=512,
                         help="the block size of the targets' speed row (default 512: 11.6 ms)")
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--options", type=json.loads, default={}, metavar="JSON",
+                        help="StreamingSeparator options for every stream, e.g. "
+                             "'{\"nmfd\": \"sum\", \"n_iter\": 4}' (the ablations of the README)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     reference_onsets = _reference_onsets()
@@ -124,7 +140,7 @@ def main(argv=None) -> int:
     name, mixture, rate, _, hits, _, _ = data[0]
 
     # ---- look-ahead, measured on a mixture of the benchmark
-    separator = drum_stream(rate, hits=hits)
+    separator = drum_stream(rate, hits=hits, **args.options)
     lookahead = measured_lookahead(separator, mixture)
     lookahead_ms = 1000 * lookahead / rate
     print(f"look-ahead at {rate} Hz: attribute {separator.lookahead} samples "
@@ -139,16 +155,21 @@ def main(argv=None) -> int:
     signal = torch.cat([resample(m[1], m[2], SPEED_RATE) for m in data], -1)
     seconds = signal.shape[-1] / SPEED_RATE
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"\nspeed: {seconds:.0f} s of drums3 at {SPEED_RATE} Hz, 1 thread, torch "
+    if not args.skip_speed:
+        print(f"\nspeed: {seconds:.0f} s of drums3 at {SPEED_RATE} Hz, 1 thread, torch "
           f"{torch.__version__}, {os.cpu_count()} CPUs, load average {load:.1f} at the start. "
           f"Wall: elapsed time; CPU: the thread's CPU time (what the work costs on a core of "
           f"its own, without waiting for a busy machine's other processes)")
-    print("| templates | components | block | block ms | mean ms wall / CPU | worst ms wall / CPU "
-          "| worst / block, wall / CPU | x real time, wall / CPU |")
-    print("|---|---|---|---|---|---|---|---|")
+        overhead = operation_overhead()
+        print(f"one torch addition of 1025 floats: {1e6 * overhead[0]:.1f} us wall, "
+              f"{1e6 * overhead[1]:.1f} us CPU")
+        print("| templates | components | block | block ms | mean ms wall / CPU | worst ms wall / "
+              "CPU | worst / block, wall / CPU | x real time, wall / CPU |")
+        print("|---|---|---|---|---|---|---|---|")
     budget = None
-    for label, options in (("kit hits", dict(hits=hits)), ("generic", {})):
-        streamer = drum_stream(SPEED_RATE, **options)
+    for label, options in (() if args.skip_speed else (("kit hits", dict(hits=hits)),
+                                                         ("generic", {}))):
+        streamer = drum_stream(SPEED_RATE, **options, **args.options)
         streamer.separate(signal[..., :SPEED_RATE])  # warm up
         for block in args.blocks:
             wall = speed(streamer, signal, block)
@@ -171,7 +192,7 @@ def main(argv=None) -> int:
         rows = []
         for name, mixture, rate, references, hits, mix_dir, meta in data:
             offline = separate_drums(mixture, rate, hits=hits)
-            separator = drum_stream(rate, hits=hits)
+            separator = drum_stream(rate, hits=hits, **args.options)
             streamed, triggers = separator.separate(mixture, return_triggers=True)
             sdr = []
             for stems in (offline, streamed):

@@ -123,6 +123,27 @@ def test_transform_of_loud_data_with_fixed_templates():
     assert relative_error(H.double() / 1e30, model.transform(V, beta=1, tol=0, max_iter=150).double()) < 1e-3
 
 
+@pytest.mark.parametrize("init", ["nndsvd", "nndsvda"])
+@pytest.mark.parametrize("batched", [False, True])
+def test_initialisations_from_the_data_at_any_scale(init, batched):
+    # init is computed from the normalised data: BatchNMF's NNDSVD gave all-zero factors at
+    # 1e-30 and its NNDSVDA overflowed at 1e30. Data scaled by s are fitted as the data scaled
+    # by s / 4**k (k = round(log4 s), in the safe band), to the last bit
+    from nmfsep.core import BatchNMF
+    V = torch.stack([planted(seed, N=20, C=15) for seed in range(3)]).double()
+    V = V if batched else V[0]
+
+    def error(scale):
+        model = BatchNMF(V.shape, rank=4, seed=0) if batched else NMF(V.shape, 4, seed=0)
+        model.fit((V * scale).float(), beta=2, tol=0, max_iter=30, init=init)
+        return relative_error(model().detach().double() / scale, V)
+
+    reference = error(1.0)
+    for scale in (1e-30, 1e30):
+        assert error(scale) == error(scale * 4.0 ** -round(math.log(scale, 4)))
+        assert error(scale) < 1.2 * reference
+
+
 def test_callback_sees_the_users_units():
     V = planted(8) * 1e30
     seen = []

@@ -15,7 +15,6 @@ import torch
 from torch import Tensor
 
 from . import fastpaths
-from ._validation import check_beta
 from .init import initialise_model_, make_generator
 from .nmf import NMF, BaseComponent
 from .online import is_chunk_source
@@ -241,12 +240,9 @@ class BatchNMF(BaseComponent):
                 "BatchNMF fits one (B, N, C) tensor, not a sequence of chunks; stack the items with "
                 "torch.stack(items), or fit chunks of rows with NMF"
             )
-        check_beta(beta)  # before init rewrites the factors
-        if init is not None:
-            V = self._prepare_target(V)
-            self._initialise_(V, init, self.seed if seed is None else seed)
+        # init through _initialise_ below, from the data the iterations see (any loudness)
         return super().fit(V, beta, tol, max_iter, verbose, alpha, l1_ratio, check_every=check_every,
-                           callback=callback, seed=seed)
+                           callback=callback, init=init, seed=seed)
 
     def _stacked(self, V: Tensor, H: Tensor) -> Tuple[Tensor, Tensor]:
         """Shared templates: the items' rows as one NMF, ``V (B N, C)`` and ``H (B N, R)`` (views)."""

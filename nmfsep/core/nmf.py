@@ -489,7 +489,6 @@ class BaseComponent(TransformMixin, nn.Module):
         """
         # imported here: these modules import this one
         from . import online, solvers
-        from .init import initialise_model_, make_generator
 
         beta = check_beta(beta)
         l1_ratio = check_fraction(l1_ratio, "l1_ratio")
@@ -519,8 +518,8 @@ class BaseComponent(TransformMixin, nn.Module):
         # the iterations see V near 1 whatever its loudness; factors and loss come back in V's units
         with ScaledFit(self, V, loss_power=beta) as scaled:
             V = scaled.data(V)
-            if init is not None:
-                initialise_model_(self, V, init, generator=make_generator(seed, V.device))
+            if init is not None:  # from the data the iterations see
+                self._initialise_(V, init, seed)
             l1, l2 = scaled.penalties(alpha * l1_ratio, alpha * (1 - l1_ratio))
             if least_squares:
                 W, H = self.W, self.H
@@ -543,6 +542,12 @@ class BaseComponent(TransformMixin, nn.Module):
 
     def _densify_if_needed(self, V: Tensor, beta: float) -> Tensor:
         return V
+
+    def _initialise_(self, V: Tensor, method: str, seed: Optional[int]) -> None:
+        """Overwrite the learned factors with ``fit(init=method)``'s initialisation from ``V``."""
+        from .init import initialise_model_, make_generator  # init imports this module
+
+        initialise_model_(self, V, method, generator=make_generator(seed, V.device))
 
     def sparse_fit(self, V, beta=2, max_iter=200, verbose=False, sW=None, sH=None) -> int:
         """Fit with Hoyer's sparseness constraints on ``W`` and/or ``H``.

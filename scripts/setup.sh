@@ -23,6 +23,9 @@ pip install -q -c constraints.txt torch torchaudio
 pip install -q -c constraints.txt -e ".[test]"
 # torchnmf (API-compatibility tests, benchmarks) pins nothing useful: install without deps.
 pip install -q --no-deps "torchnmf>=0.3"
+# overcomplete (side-by-side tests of nmfsep.compat.overcomplete): its optimization package
+# needs only torch; the package's own imports (torchvision, ...) are never loaded by the tests.
+pip install -q --no-deps "overcomplete==0.3.0"
 "$venv/bin/python" - <<'PY'
 import torch, torchaudio, nmfsep
 print(f"nmfsep {nmfsep.__version__}: torch {torch.__version__}, torchaudio {torchaudio.__version__}")

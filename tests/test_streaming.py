@@ -273,7 +273,8 @@ def test_stream_command_writes_aligned_stems_and_triggers(tmp_path, groove, caps
     assert sorted(p.name for p in folder.iterdir()) == [
         "drums.mid", "hihat.wav", "kick.wav", "onsets.csv", "onsets.json", "snare.wav"]
     # the same as the API with the same templates
-    separator = drum_stream(rate, hits={n: [kit / f"{n}_0.wav"] for n in ("kick", "snare", "hihat")})
+    kit_files = {name: [kit / f"{name}_0.wav"] for name in ("kick", "snare", "hihat")}
+    separator = drum_stream(rate, hits=kit_files)
     expected, triggers = separator.separate(mixture, return_triggers=True)
     for name in ("kick", "snare", "hihat"):
         written, written_rate = soundfile.read(folder / f"{name}.wav", dtype="float32")

@@ -40,11 +40,11 @@ uses plain NMF templates; ``nmfd="frames"`` (the default) makes each of the firs
 ``template_frames`` frames of each hit a component of the hit's source. Every frame of a hit
 -- attack, body, decay -- then has its own spectrum to match, where ``"sum"`` (the hit's
 total spectrum, one component) or ``"first"`` (its attack frame) describe the whole hit with
-one spectrum. On the benchmark's drums3 dev split with the kit's hits (benchmarks/streaming.py
-``--options``; benchmarks/README.md; 6 monotone updates per frame) the mean SDR is 13.51 dB
-with the first 8 frames, 13.47
-with all 16, 13.05 with ``"sum"``, 9.71 with ``"first"`` (offline recipe: 14.80), and onset F 0.943,
-0.932, 0.899 and 0.895 (offline: 0.959). A causal NMFD -- each frame fitting only the activations that start there,
+one spectrum. On the benchmark's drums3 dev split with the kit's hits
+(benchmarks/streaming.py ``--options``; benchmarks/README.md; 6 monotone updates per frame)
+the mean SDR is 13.51 dB with the first 8 frames, 13.47 with all 16, 13.05 with ``"sum"``,
+9.71 with ``"first"`` (offline recipe: 14.80), and onset F 0.943, 0.932, 0.899 and 0.895
+(offline: 0.959). A causal NMFD -- each frame fitting only the activations that start there,
 the earlier ones' continuations held fixed -- would decide a hit on its first frame alone,
 whose window holds at most one hop of it.
 

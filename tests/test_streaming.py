@@ -294,6 +294,11 @@ def test_stream_command_writes_aligned_stems_and_triggers(tmp_path, groove, caps
 
 
 def test_stream_command_usage(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["stream", "--help"])
+    assert exit_info.value.code == 0
+    shown = capsys.readouterr().out
+    assert "examples:" in shown and "--live" in shown and "not covered by the" in shown
     song = tmp_path / "a.wav"
     soundfile.write(song, np.zeros(100, dtype=np.float32), 8000)
     with pytest.raises(SystemExit):
@@ -301,6 +306,11 @@ def test_stream_command_usage(tmp_path, capsys):
     assert main(["stream", str(song), "--recipe", "drums", "--out", str(tmp_path / "o"),
                  "--block", "0"]) == 2
     assert "--block" in capsys.readouterr().err
+    assert main(["stream", "--recipe", "drums", "--out", str(tmp_path / "o")]) == 2
+    assert "MIXTURE" in capsys.readouterr().err
+    assert main(["stream", str(song), "--recipe", "drums", "--out", str(tmp_path / "o"),
+                 "--live"]) == 2
+    assert "no MIXTURE" in capsys.readouterr().err
 
 
 def test_the_docstring_examples_run():

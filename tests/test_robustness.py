@@ -12,8 +12,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nmfsep.core._scaling import SAFE_EXPONENTS, floor_zeros, scale_exponent
 from nmfsep.core import NonFiniteError
+from nmfsep.core._scaling import SAFE_EXPONENTS, floor_zeros, scale_exponent
 from nmfsep.core._validation import check_component_mask, check_count
 from nmfsep.nmf import NMF, NMFD
 from nmfsep.plca import PLCA
@@ -142,6 +142,29 @@ def test_initialisations_from_the_data_at_any_scale(init, batched):
     for scale in (1e-30, 1e30):
         assert error(scale) == error(scale * 4.0 ** -round(math.log(scale, 4)))
         assert error(scale) < 1.2 * reference
+
+
+@pytest.mark.parametrize("keep_activations", [False, True])
+def test_chunked_fits_at_any_scale(keep_activations):
+    # one pass gives the chunks' peak: every chunk is normalised alike, zeros floored at the
+    # peak of all of them (chunks 1000x apart here)
+    V = planted(13, N=60).double()
+    V[:30] *= 1e-3
+    V[40:, :4] = 0
+    chunks = lambda scale: list((V * scale).float().split(20))  # noqa: E731
+    errors = []
+    for scale in (4.0 ** -50, 1.0, 4.0 ** 50):
+        model = NMF(V.shape, 4, seed=0)
+        model.fit(chunks(scale), beta=-1, max_iter=10, tol=0, keep_activations=keep_activations)
+        if keep_activations:
+            errors.append(relative_error(model().detach().double() / scale, V))
+        else:  # activations of the last epoch are not kept: compare the templates' shape
+            errors.append(model.W.detach().double() / float(model.W.detach().double().sum()))
+        assert all(math.isfinite(value) for value in model.loss_curve_)
+    if keep_activations:
+        assert errors[0] == errors[1] == errors[2] and errors[1] < 0.5
+    else:
+        assert torch.equal(errors[0], errors[1]) and torch.equal(errors[2], errors[1])
 
 
 def test_callback_sees_the_users_units():

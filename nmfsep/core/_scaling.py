@@ -127,6 +127,12 @@ class ScaledFit:
     reduce : callable, optional
         ``reduce(value, "max" | "sum") -> float`` combining a statistic of this process's ``V``
         with the other processes' (data-parallel fits: every shard must take the same scale).
+    statistics : (float, float), optional
+        ``(max(V), V.sum())`` when ``V`` is not at hand as one tensor (chunked fits; give
+        ``V=None``).
+    model_total : callable, optional
+        ``() -> float``, the sum of the start's model (default ``model().sum()``; chunked fits
+        compute it without forming the model).
 
     Attributes
     ----------
@@ -138,21 +144,33 @@ class ScaledFit:
         Largest value of the data the fit sees (of every process).
     """
 
-    def __init__(self, model, V: Tensor, names: Sequence[str] = ("W", "H"), *,
-                 loss_power: float = 1.0, reduce: Optional[Callable[[float, str], float]] = None):
+    def __init__(self, model, V: Optional[Tensor], names: Sequence[str] = ("W", "H"), *,
+                 loss_power: float = 1.0, reduce: Optional[Callable[[float, str], float]] = None,
+                 statistics: Optional[Tuple[float, float]] = None,
+                 model_total: Optional[Callable[[], float]] = None):
         self.model = model
         self.loss_power = float(loss_power)
         self._reduce = reduce if reduce is not None else (lambda value, how: value)
-        values = V._values() if V.is_sparse else V
-        high = self._reduce(value_range(values)[1], "max")
+        if statistics is None:
+            values = V._values() if V.is_sparse else V
+            high = value_range(values)[1]
+
+            def data_total() -> float:
+                return float(values.sum(dtype=torch.float64))
+        else:
+            high, total = statistics
+
+            def data_total() -> float:
+                return float(total)
+        high = self._reduce(high, "max")
         self.exponent = scale_exponent(high)
         self.data_max = high * _pow2(-2 * self.exponent)
         learned = [name for name in names if not self._frozen(name)]
         share = 2 * self.exponent // max(len(learned), 1)
         self.factor_exponents: Dict[str, int] = {name: share for name in learned}
         self._saved: Dict[str, Tuple[Tensor, Tensor]] = {}
-        self._data_total = (self._reduce(float(values.sum(dtype=torch.float64)), "sum")
-                            if self.active and learned else 0.0)
+        self._data_total = self._reduce(data_total(), "sum") if self.active and learned else 0.0
+        self._model_total = model_total or (lambda: float(self.model().sum(dtype=torch.float64)))
 
     def _initial_mismatch(self) -> Dict[str, int]:
         """Powers of two that bring initial factors grossly off the data's scale to it.
@@ -169,7 +187,7 @@ class ScaledFit:
         if not clean or not self._data_total > 0:
             return {}
         with torch.no_grad():
-            model_total = self._reduce(float(self.model().sum(dtype=torch.float64)), "sum")
+            model_total = self._reduce(self._model_total(), "sum")
         if not (model_total > 0 and math.isfinite(model_total)):
             return {}
         mismatch = round(math.log2(self._data_total / model_total) / 2)

@@ -206,9 +206,11 @@ class BatchNMF(BaseComponent):
         beta, tol, max_iter, verbose, alpha, l1_ratio, check_every, callback
             As :meth:`nmfsep.nmf.NMF.fit`; the loss is summed over the items (see the class'
             Notes), ``callback(model, n_iter, loss)`` sees that sum.
-        solver : {'mu'}
-            Multiplicative updates (any beta). The least-squares solvers of ``NMF`` are not
-            batched: fit each item with ``NMF(...).fit(V[b], solver=...)`` for them.
+        solver : {'mu', 'auto'}
+            Multiplicative updates (any beta); ``'auto'``: with safeguarded extrapolation
+            (:mod:`nmfsep.core.accelerated`; the items share its one loss and extrapolation
+            weight). The least-squares solvers of ``NMF`` are not batched: fit each item with
+            ``NMF(...).fit(V[b], solver=...)`` for them.
         init : {None, 'random', 'nndsvd', 'nndsvda', 'nndsvdar'}
             None keeps the current factors; otherwise each item is initialised from its own
             data as ``NMF.fit(V[b], init=...)`` would (one generator, drawn item after item;
@@ -230,9 +232,9 @@ class BatchNMF(BaseComponent):
         >>> n_iter, len(model.loss_curve_)
         (30, 4)
         """
-        if solver != "mu":
+        if solver not in ("mu", "auto"):
             raise ValueError(
-                f"BatchNMF fits with multiplicative updates only (solver='mu'), got solver={solver!r}; "
+                f"BatchNMF fits with multiplicative updates only (solver='mu' or 'auto'), got solver={solver!r}; "
                 f"for HALS / ANLS / PGD fit each item on its own with NMF(...).fit(V[b], solver=...)"
             )
         if is_chunk_source(V):
@@ -242,7 +244,7 @@ class BatchNMF(BaseComponent):
             )
         # init through _initialise_ below, from the data the iterations see (any loudness)
         return super().fit(V, beta, tol, max_iter, verbose, alpha, l1_ratio, check_every=check_every,
-                           callback=callback, init=init, seed=seed)
+                           callback=callback, solver=solver, init=init, seed=seed)
 
     def _stacked(self, V: Tensor, H: Tensor) -> Tuple[Tensor, Tensor]:
         """Shared templates: the items' rows as one NMF, ``V (B N, C)`` and ``H (B N, R)`` (views)."""

@@ -410,13 +410,18 @@ class BaseComponent(TransformMixin, nn.Module):
             Evaluate the loss (stopping rule, ``loss_curve_``) every this many iterations.
         callback : callable, optional
             ``callback(model, n_iter, loss)`` after every iteration; return False to stop.
-        solver : {'mu', 'hals', 'anls', 'pgd'}
-            ``'mu'``: multiplicative updates (every model, any beta). For ``NMF`` at
-            ``beta=2`` (dense or sparse V, with regularisation) also the least-squares solvers
-            of :mod:`nmfsep.core.solvers`: ``'hals'`` (hierarchical ALS, one sweep of exact
-            column updates), ``'anls'`` (alternating non-negative least squares, each block
-            solved by Nesterov's method) and ``'pgd'`` (one projected gradient step of size
-            1/L). Other combinations raise a ValueError.
+        solver : {'mu', 'hals', 'anls', 'pgd', 'auto'}
+            ``'mu'``: multiplicative updates (every model, any beta; torchnmf's trajectory).
+            For ``NMF`` at ``beta=2`` (dense or sparse V, with regularisation) also the
+            least-squares solvers of :mod:`nmfsep.core.solvers`: ``'hals'`` (hierarchical
+            ALS, one sweep of exact column updates), ``'anls'`` (alternating non-negative
+            least squares, each block solved by Nesterov's method) and ``'pgd'`` (one
+            projected gradient step of size 1/L). Other combinations raise a ValueError.
+            ``'auto'`` (every model, any beta): the fastest to a good fit, see
+            :mod:`nmfsep.core.accelerated`: HALS with several sweeps per factor for ``NMF``
+            at ``beta=2``, multiplicative updates with safeguarded extrapolation otherwise
+            (MU for chunked data). Like every solver it keeps fixed components bit-exact and
+            never increases the loss beyond rounding.
         init : {None, 'random', 'nndsvd', 'nndsvda', 'nndsvdar'}
             None keeps the current factors; otherwise they are replaced by
             :func:`nmfsep.core.init.random_init` (every model) or
@@ -488,7 +493,7 @@ class BaseComponent(TransformMixin, nn.Module):
         True
         """
         # imported here: these modules import this one
-        from . import online, solvers
+        from . import accelerated, online, solvers  # noqa: PLC0415
 
         beta = check_beta(beta)
         l1_ratio = check_fraction(l1_ratio, "l1_ratio")
@@ -498,7 +503,7 @@ class BaseComponent(TransformMixin, nn.Module):
         if seed is None:
             seed = getattr(self, "seed", None)
         if online.is_chunk_source(V):
-            if solver != "mu":
+            if solver not in ("mu", "auto"):  # "auto": MU is the chunked fits' one solver
                 raise ValueError(f"chunked data are fitted with solver='mu', got solver={solver!r}")
             return online.fit_chunks(
                 self, V, beta=beta, max_iter=max_iter, inner_iter=inner_iter, tol=tol,
@@ -508,6 +513,10 @@ class BaseComponent(TransformMixin, nn.Module):
         if inner_iter is not None or keep_activations:
             raise ValueError("inner_iter and keep_activations apply to chunked data (an iterable of "
                              "(n_i, C) tensors) only")
+        # "auto": HALS swept to a stall or extrapolated MU (nmfsep.core.accelerated)
+        accelerate = solver == "auto"
+        if accelerate:
+            solver = accelerated.auto_solver(self, beta)
         least_squares = solver != "mu"
         if least_squares and not (isinstance(self, NMF) and self._closed_form()):
             raise ValueError(
@@ -528,14 +537,18 @@ class BaseComponent(TransformMixin, nn.Module):
                     solvers.alternating_update_(
                         W.data, H.data, V, solver=solver, update_W=W.requires_grad,
                         update_H=H.requires_grad, l1=l1, l2=l2, fixed_W=self._fixed("W"),
-                        fixed_H=self._fixed("H"),
+                        fixed_H=self._fixed("H"), accelerate=accelerate,
                     )
             else:
                 V = floor_zeros(self._densify_if_needed(V, beta), beta)
                 step = self._mu_step(V, beta, l1, l2)
+            loss = lambda: self._loss(V, beta)  # noqa: E731
+            if accelerate and not least_squares:
+                step = accelerated.ExtrapolatedSteps.for_model(self, step, loss)
+                loss = step.loss  # the accepted iterate's, known already
             with flush_denormal(V.device):
                 return run_iterations(
-                    self, step, lambda: self._loss(V, beta), tol=tol, max_iter=max_iter,
+                    self, step, loss, tol=tol, max_iter=max_iter,
                     verbose=verbose, check_every=check_every, callback=scaled.callback(callback),
                     desc=f"{type(self).__name__} {solver} beta={beta:g}",
                 )

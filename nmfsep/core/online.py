@@ -24,7 +24,8 @@ import torch
 from torch import Tensor
 
 from ._fitting import run_iterations
-from ._validation import check_beta, check_fraction, check_nonnegative
+from ._scaling import ScaledFit, floor_zeros
+from ._validation import check_beta, check_fraction, check_nonnegative, value_range
 from . import fastpaths
 from .init import initialise_model_, make_generator
 from .metrics import beta_div
@@ -112,9 +113,11 @@ def fit_chunks(
     Every epoch streams the chunks once: the activations of each chunk are fitted with the
     templates fixed (``inner_iter`` multiplicative updates), the chunk's gradient parts for
     ``W`` and its loss are accumulated, and the chunk is dropped; then ``W`` takes one
-    multiplicative update from the sums. One extra pass before the first epoch gives the
-    initial loss and parts. The loss of an epoch is the sum of the chunks' losses (the loss
-    of the whole data with the fitted activations).
+    multiplicative update from the sums. Two extra passes come first: one reads the data's
+    peak and total (the scale the fit normalises by, as :meth:`~nmfsep.nmf.BaseComponent.fit`:
+    any loudness fits alike; init's mean), one gives the initial loss and parts. The loss of
+    an epoch is the sum of the chunks' losses (the loss of the whole data with the fitted
+    activations).
 
     Parameters
     ----------
@@ -153,7 +156,7 @@ def fit_chunks(
     callback : callable, optional
         ``callback(model, epoch, loss)`` after every epoch; return False to stop.
     init : {None, 'random'}
-        ``'random'`` draws the factors scaled to the data's mean (one extra pass).
+        ``'random'`` draws the factors scaled to the data's mean.
     seed : int, optional
         Seed of ``init``.
 
@@ -240,97 +243,118 @@ def fit_chunks(
         model.float()
         W = model.W.data
 
-    if init is not None:
-        if init != "random":
-            raise ValueError(
-                f"init={init!r} needs the whole data at once (an SVD); chunked fits accept "
-                f"init=None or 'random'"
-            )
-        total, count = 0.0, 0
-        for _, V_i in _iterate(chunks, C, W):
-            total += float(V_i.sum())
-            count += V_i.numel()
-        initialise_model_(model, None, "random", generator=make_generator(seed, W.device),
-                          data_mean=total / max(count, 1))
-
-    sizes: List[int] = []
-    state = {"negative": None, "positive": None, "loss": None}
-
-    def update_activations(V_i: Tensor, H_i: Tensor, steps: int, gram: Optional[Tensor]) -> None:
-        if beta != 2:
-            for _ in range(steps):
-                negative, positive = _parts("H", V_i, W, H_i, beta)
-                multiplicative_update_(H_i, negative, positive, beta=beta, l1=l1, l2=l2, fixed=fixed_H)
-            return
-        # beta = 2: V_i W does not change with H_i, nor Wᵀ W within a pass; compute them once
-        negative = V_i @ W
-        for step in range(steps):
-            positive = H_i @ gram if gram is not None else (H_i @ W.t()) @ W
-            # the update divides its negative part in place: copy it unless this is the last use
-            multiplicative_update_(H_i, negative if step == steps - 1 else negative.clone(), positive,
-                                   beta=beta, l1=l1, l2=l2, fixed=fixed_H)
-
-    def sweep(steps: int) -> None:
-        """One pass: fit each chunk's activations, accumulate W's parts and the loss."""
-        negative_sum = positive_sum = None
-        loss = 0.0
-        offset = count = 0
-        first_pass = not sizes
-        # the R x R Gram matrix when it is cheaper than going through H_i Wᵀ (not overcomplete)
-        gram = W.t() @ W if beta == 2 and R <= C else None
-        for index, V_i in _iterate(chunks, C, W):
-            count += 1
-            n = V_i.shape[0]
-            if first_pass:
-                sizes.append(n)
-            elif index >= len(sizes) or sizes[index] != n:
-                raise ValueError(
-                    f"chunk {index} has {n} rows but had {sizes[index] if index < len(sizes) else 'none'} "
-                    f"in the first epoch; the chunks must be the same every epoch"
-                )
-            if keep_activations:
-                if offset + n > model.H.shape[0]:
-                    raise ValueError(
-                        f"keep_activations=True: the chunks hold more rows than model.H "
-                        f"({model.H.shape[0]}); build the model with Vshape=(total rows, {C})"
-                    )
-                H_i = model.H.data[offset:offset + n]  # a view: updates land in model.H
-            else:
-                H_i = torch.full((n, R), 1.0 / R, dtype=W.dtype, device=W.device)
-            if not keep_activations or train_H:
-                update_activations(V_i, H_i, steps, gram)
-            reconstruction = H_i @ W.t()
-            loss += float(beta_div(reconstruction, V_i, beta))
-            if train_W:
-                negative, positive = _parts("W", V_i, W, H_i, beta, model=reconstruction)
-                negative_sum = negative if negative_sum is None else negative_sum.add_(negative)
-                positive_sum = positive if positive_sum is None else positive_sum.add_(positive)
-            offset += n
-            del V_i, H_i, reconstruction
-        if count == 0:
-            raise ValueError("chunks is empty: nothing to fit")
-        if count != len(sizes):
-            raise ValueError(
-                f"{count} chunks this epoch but {len(sizes)} in the first; the chunks must be the "
-                f"same every epoch"
-            )
-        if keep_activations and offset != model.H.shape[0]:
-            raise ValueError(
-                f"keep_activations=True: the chunks hold {offset} rows but model.H has "
-                f"{model.H.shape[0]}; build the model with Vshape=({offset}, {C})"
-            )
-        state.update(negative=negative_sum, positive=positive_sum, loss=loss)
-
-    def step() -> None:
-        if train_W:
-            multiplicative_update_(W, state["negative"], state["positive"], beta=beta, l1=l1, l2=l2,
-                                   fixed=fixed_W)
-        sweep(inner_iter)
-
-    with flush_denormal(W.device):
-        # the first pass: kept activations are the initial ones; others are fitted to W
-        sweep(0 if keep_activations else inner_iter)
-        return run_iterations(
-            model, step, lambda: state["loss"], tol=tol, max_iter=max_iter, verbose=verbose,
-            check_every=check_every, callback=callback, desc=f"NMF chunks beta={beta:g}",
+    if init is not None and init != "random":
+        raise ValueError(
+            f"init={init!r} needs the whole data at once (an SVD); chunked fits accept "
+            f"init=None or 'random'"
         )
+    # one pass for the data's peak and total: the scale the fit normalises by (any loudness,
+    # as BaseComponent.fit) and init's mean
+    # (and the chunks' sizes, which every epoch must repeat)
+    high = total = in_dtype = 0.0
+    count = n_rows = 0
+    sizes: List[int] = []
+    for _, V_i in _iterate(chunks, C, W):
+        high = max(high, value_range(V_i)[1])
+        total += float(V_i.sum(dtype=torch.float64))
+        in_dtype += float(V_i.sum())  # init's mean as it always was, for data in the safe band
+        count += V_i.numel()
+        n_rows += V_i.shape[0]
+        sizes.append(V_i.shape[0])
+
+    def start_total() -> float:  # the start's model, without forming it (activations 1/R)
+        if keep_activations:
+            sums = model.H.detach().sum(0, dtype=torch.float64) * W.sum(0, dtype=torch.float64)
+            return float(sums.sum())
+        return n_rows / R * float(W.sum(dtype=torch.float64))
+
+    names = ("W", "H") if keep_activations else ("W",)
+    with ScaledFit(model, None, names, loss_power=beta, statistics=(high, total),
+                   model_total=start_total) as scaled:
+        l1, l2 = scaled.penalties(l1, l2)
+        if init is not None:  # from the mean of the data the iterations see
+            mean = (total * (scaled.data_max / high) if scaled.active else in_dtype) / max(count, 1)
+            initialise_model_(model, None, "random", generator=make_generator(seed, W.device),
+                              data_mean=mean)
+
+        def scaled_chunks() -> Iterator[Tuple[int, Tensor]]:
+            for index, V_i in _iterate(chunks, C, W):
+                yield index, floor_zeros(scaled.data(V_i), beta, high=scaled.data_max)
+
+        state = {"negative": None, "positive": None, "loss": None}
+
+        def update_activations(V_i: Tensor, H_i: Tensor, steps: int, gram: Optional[Tensor]) -> None:
+            if beta != 2:
+                for _ in range(steps):
+                    negative, positive = _parts("H", V_i, W, H_i, beta)
+                    multiplicative_update_(H_i, negative, positive, beta=beta, l1=l1, l2=l2, fixed=fixed_H)
+                return
+            # beta = 2: V_i W does not change with H_i, nor Wᵀ W within a pass; compute them once
+            negative = V_i @ W
+            for step in range(steps):
+                positive = H_i @ gram if gram is not None else (H_i @ W.t()) @ W
+                # the update divides its negative part in place: copy it unless this is the last use
+                multiplicative_update_(H_i, negative if step == steps - 1 else negative.clone(), positive,
+                                       beta=beta, l1=l1, l2=l2, fixed=fixed_H)
+
+        def sweep(steps: int) -> None:
+            """One pass: fit each chunk's activations, accumulate W's parts and the loss."""
+            negative_sum = positive_sum = None
+            loss = 0.0
+            offset = count = 0
+            # the R x R Gram matrix when it is cheaper than going through H_i Wᵀ (not overcomplete)
+            gram = W.t() @ W if beta == 2 and R <= C else None
+            for index, V_i in scaled_chunks():
+                count += 1
+                n = V_i.shape[0]
+                if index >= len(sizes) or sizes[index] != n:
+                    raise ValueError(
+                        f"chunk {index} has {n} rows but had {sizes[index] if index < len(sizes) else 'none'} "
+                        f"in the first epoch; the chunks must be the same every epoch"
+                    )
+                if keep_activations:
+                    if offset + n > model.H.shape[0]:
+                        raise ValueError(
+                            f"keep_activations=True: the chunks hold more rows than model.H "
+                            f"({model.H.shape[0]}); build the model with Vshape=(total rows, {C})"
+                        )
+                    H_i = model.H.data[offset:offset + n]  # a view: updates land in model.H
+                else:
+                    H_i = torch.full((n, R), 1.0 / R, dtype=W.dtype, device=W.device)
+                if not keep_activations or train_H:
+                    update_activations(V_i, H_i, steps, gram)
+                reconstruction = H_i @ W.t()
+                loss += float(beta_div(reconstruction, V_i, beta))
+                if train_W:
+                    negative, positive = _parts("W", V_i, W, H_i, beta, model=reconstruction)
+                    negative_sum = negative if negative_sum is None else negative_sum.add_(negative)
+                    positive_sum = positive if positive_sum is None else positive_sum.add_(positive)
+                offset += n
+                del V_i, H_i, reconstruction
+            if count == 0:
+                raise ValueError("chunks is empty: nothing to fit")
+            if count != len(sizes):
+                raise ValueError(
+                    f"{count} chunks this epoch but {len(sizes)} in the first; the chunks must be the "
+                    f"same every epoch"
+                )
+            if keep_activations and offset != model.H.shape[0]:
+                raise ValueError(
+                    f"keep_activations=True: the chunks hold {offset} rows but model.H has "
+                    f"{model.H.shape[0]}; build the model with Vshape=({offset}, {C})"
+                )
+            state.update(negative=negative_sum, positive=positive_sum, loss=loss)
+
+        def step() -> None:
+            if train_W:
+                multiplicative_update_(W, state["negative"], state["positive"], beta=beta, l1=l1, l2=l2,
+                                       fixed=fixed_W)
+            sweep(inner_iter)
+
+        with flush_denormal(W.device):
+            # the first pass: kept activations are the initial ones; others are fitted to W
+            sweep(0 if keep_activations else inner_iter)
+            return run_iterations(
+                model, step, lambda: state["loss"], tol=tol, max_iter=max_iter, verbose=verbose,
+                check_every=check_every, callback=scaled.callback(callback), desc=f"NMF chunks beta={beta:g}",
+            )

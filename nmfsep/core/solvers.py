@@ -41,12 +41,14 @@ from typing import Callable, Dict, Optional, Tuple
 import torch
 from torch import Tensor
 
+from . import fastpaths
 from ._validation import eps_for
 
 __all__ = [
     "SOLVERS",
     "check_solver",
     "hals_block_",
+    "hals_inner_sweeps",
     "nnls_block_",
     "projected_gradient_block_",
     "alternating_update_",
@@ -55,9 +57,13 @@ __all__ = [
     "pgd_update_",
 ]
 
-#: Solvers of :meth:`nmfsep.nmf.NMF.fit`: ``"mu"`` (multiplicative updates, any beta) and the
-#: least-squares solvers of this module (beta = 2).
-SOLVERS = ("mu", "hals", "anls", "pgd")
+#: Solvers of :meth:`nmfsep.nmf.NMF.fit`: ``"mu"`` (multiplicative updates, any beta), the
+#: least-squares solvers of this module (beta = 2) and ``"auto"``, the fastest of them for the
+#: model and beta (:mod:`nmfsep.core.accelerated`).
+SOLVERS = ("mu", "hals", "anls", "pgd", "auto")
+#: HALS sweeps of one factor stop when one changes it by under this times the first sweep did
+#: (Gillis & Glineur 2012's delta).
+SWEEP_TOLERANCE = 0.1
 
 
 def check_solver(solver, beta: float) -> str:
@@ -70,7 +76,7 @@ def check_solver(solver, beta: float) -> str:
     """
     if not isinstance(solver, str) or solver not in SOLVERS:
         raise ValueError(f"solver must be one of {', '.join(map(repr, SOLVERS))}, got {solver!r}")
-    if solver != "mu" and beta != 2:
+    if solver not in ("mu", "auto") and beta != 2:
         raise ValueError(
             f"solver={solver!r} minimises the Euclidean distance (beta=2), got beta={beta:g}; "
             f"use solver='mu' for other divergences, or beta=2"
@@ -134,13 +140,36 @@ def _lipschitz(gram: Tensor) -> float:
     return max(top, eps_for(gram.dtype))
 
 
+def hals_inner_sweeps(rows: int, other_rows: int, rank: int) -> int:
+    """Most HALS sweeps of a factor ``(rows, rank)`` per update of its partner ``(other_rows, rank)``.
+
+    ``1 + ρ / 2`` (rounded down) with ``ρ = 1 + (M P R + P R²) / (M R² + M R)``: ``ρ`` sweeps
+    (``M R²`` each) cost as much as building the block problem (the product with V,
+    ``M P R``, and the Gram matrix, ``P R²``). Gillis & Glineur, "Accelerated multiplicative
+    updates and hierarchical alternating least squares algorithms for nonnegative matrix
+    factorization", Neural Computation 2012, section 3 (their alpha = 1/2).
+
+    Examples
+    --------
+    >>> hals_inner_sweeps(4000, 1025, 32)   # H of a 4000 x 1025 spectrogram, rank 32
+    17
+    >>> hals_inner_sweeps(1025, 4000, 32)   # its W
+    63
+    """
+    rho = 1 + (rows * other_rows * rank + other_rows * rank ** 2) / (rows * rank ** 2 + rows * rank)
+    return max(1, int(1 + rho / 2))
+
+
 def hals_block_(X: Tensor, cross: Tensor, gram: Tensor, *, fixed: Optional[Tensor] = None,
-                l1: float = 0.0, l2: float = 0.0) -> Tensor:
-    r"""One HALS sweep: exact minimisation over each free column of ``X`` in turn, in place.
+                l1: float = 0.0, l2: float = 0.0, max_sweeps: int = 1) -> Tensor:
+    r"""HALS sweeps: exact minimisation over each free column of ``X`` in turn, in place.
 
     ``X[:, k] ← max(0, X[:, k] + (K[:, k] - X G[:, k]) / G[k, k])`` for every free ``k`` (the
     columns already updated in this sweep are used for the next ones). A component with
     ``G[k, k] = 0`` (a dead partner) is skipped, as in scikit-learn's coordinate descent.
+    Up to ``max_sweeps`` sweeps reuse the same ``K`` and ``G`` (accelerated HALS, Gillis &
+    Glineur 2012), stopping after a sweep that changes ``X`` by under
+    :data:`SWEEP_TOLERANCE` times what the first one did.
 
     Parameters
     ----------
@@ -154,6 +183,8 @@ def hals_block_(X: Tensor, cross: Tensor, gram: Tensor, *, fixed: Optional[Tenso
         Components (or, with the factor's shape, entries) left bit-exact.
     l1, l2 : float
         L1 penalty and L2 penalty (weight decay), as in the multiplicative updates.
+    max_sweeps : int
+        Most sweeps (see :func:`hals_inner_sweeps`).
 
     Returns
     -------
@@ -176,11 +207,21 @@ def hals_block_(X: Tensor, cross: Tensor, gram: Tensor, *, fixed: Optional[Tenso
         Kt = cross.t()
         Et = None if entries is None else entries.t()
         diagonal = gram.diagonal().tolist()
-        for k, g_kk in enumerate(diagonal):
-            if g_kk <= 0:
-                continue
-            step = Xt[k] + (Kt[k] - gram[k] @ Xt) / g_kk
-            Xt[k] = _project_(step, None if Et is None else Et[k], Xt[k])
+        first = None
+        for _ in range(max_sweeps):
+            before = Xt.clone() if max_sweeps > 1 else None
+            for k, g_kk in enumerate(diagonal):
+                if g_kk <= 0:
+                    continue
+                step = Xt[k] + (Kt[k] - gram[k] @ Xt) / g_kk
+                Xt[k] = _project_(step, None if Et is None else Et[k], Xt[k])
+            if before is None:
+                break
+            change = float(before.sub_(Xt).norm())
+            if first is None:
+                first = change
+            elif change <= SWEEP_TOLERANCE * first:
+                break
         if free is None:
             X.copy_(Xt.t())
         else:
@@ -277,9 +318,15 @@ _BLOCKS: Dict[str, Callable[..., Tensor]] = {
 # -- alternating over W and H --------------------------------------------------------------------
 
 def _times(V: Tensor, X: Tensor) -> Tensor:
-    return torch.sparse.mm(V, X) if V.is_sparse else V @ X
+    """``V X`` for ``V (P, Q)``, ``X (Q, R)``: dense, the transpose of a contiguous ``Xᵀ Vᵀ``
+    (the layout the HALS sweeps read), in bands on the fit's workers (see :mod:`.fastpaths`)."""
+    if V.is_sparse:
+        return torch.sparse.mm(V, X)
+    out = torch.empty(X.shape[1], V.shape[0], dtype=V.dtype, device=V.device)
+    return fastpaths._split_product(X.t(), V.t(), out).t()
 
 
+@fastpaths._on_one_thread  # small operations on this thread; the products with V in bands
 def alternating_update_(
     W: Tensor,
     H: Tensor,
@@ -292,6 +339,7 @@ def alternating_update_(
     l2: float = 0.0,
     fixed_W: Optional[Tensor] = None,
     fixed_H: Optional[Tensor] = None,
+    accelerate: bool = False,
     **options,
 ) -> Tuple[Tensor, Tensor]:
     """One iteration of a least-squares NMF solver: update ``W``, then ``H``, in place.
@@ -314,6 +362,9 @@ def alternating_update_(
         L1 and L2 penalties on both factors.
     fixed_W, fixed_H : Tensor of bool, shape (R,) or broadcastable, or the factor's shape, optional
         Components (or entries) left bit-exact in ``W`` and ``H``.
+    accelerate : bool
+        ``solver='hals'`` only: sweep each factor up to :func:`hals_inner_sweeps` times on
+        its block problem (accelerated HALS, what ``fit(solver='auto')`` runs at beta = 2).
     **options
         Passed to the block function (``max_iter``, ``tol`` of :func:`nnls_block_`).
 
@@ -335,14 +386,20 @@ def alternating_update_(
     if solver not in _BLOCKS:
         raise ValueError(f"solver must be one of {', '.join(map(repr, _BLOCKS))}, got {solver!r}")
     block = _BLOCKS[solver]
+    if accelerate and solver != "hals":
+        raise ValueError(f"accelerate=True sweeps HALS, got solver={solver!r}")
+    (N, C), R = V.shape, W.shape[1]
+    sweeps = {"W": hals_inner_sweeps(C, N, R), "H": hals_inner_sweeps(N, C, R)} if accelerate else {}
     # a factor whose every component is fixed has no block problem left (an empty Gram matrix)
     update_W = update_W and (fixed_W is None or not bool(fixed_W.all()))
     update_H = update_H and (fixed_H is None or not bool(fixed_H.all()))
     with torch.no_grad():
         if update_W:
-            block(W, _times(V.t(), H), H.t() @ H, fixed=fixed_W, l1=l1, l2=l2, **options)
+            block(W, _times(V.t(), H), H.t() @ H, fixed=fixed_W, l1=l1, l2=l2,
+                  **(dict(options, max_sweeps=sweeps["W"]) if accelerate else options))
         if update_H:
-            block(H, _times(V, W), W.t() @ W, fixed=fixed_H, l1=l1, l2=l2, **options)
+            block(H, _times(V, W), W.t() @ W, fixed=fixed_H, l1=l1, l2=l2,
+                  **(dict(options, max_sweeps=sweeps["H"]) if accelerate else options))
     return W, H
 
 

@@ -1,0 +1,209 @@
+"""fit(solver="auto"): accelerated HALS at beta = 2, extrapolated MU elsewhere.
+
+Planted factors, monotone losses, bit-exact fixed components, and more progress than MU in the
+same number of iterations (iterations, not timings: speed is measured in benchmarks/).
+"""
+
+import pytest
+import torch
+
+from nmfsep.core.accelerated import ExtrapolatedSteps, auto_solver
+from nmfsep.core.solvers import check_solver, hals_block_, hals_inner_sweeps
+from nmfsep.nmf import NMF, NMFD, BatchNMF
+
+F64 = torch.float64
+
+
+def planted(seed, N=80, C=60, R=5, noise=0.05):
+    """Sparse planted factors and V = H Wᵀ times multiplicative noise (a fit cannot be exact)."""
+    g = torch.Generator().manual_seed(seed)
+    W = torch.rand(C, R, generator=g, dtype=F64) * (torch.rand(C, R, generator=g, dtype=F64) < 0.5)
+    H = torch.rand(N, R, generator=g, dtype=F64) * (torch.rand(N, R, generator=g, dtype=F64) < 0.5)
+    V = (H @ W.t() + 1e-3) * (1 + noise * torch.rand(N, C, generator=g, dtype=F64))
+    return V, W, H
+
+
+def start(shape_W, shape_H, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(shape_W, generator=g, dtype=F64), torch.rand(shape_H, generator=g, dtype=F64)
+
+
+def per_iteration_losses(model, V, beta, solver, max_iter, **kwargs):
+    model.fit(V, beta=beta, solver=solver, tol=-1, max_iter=max_iter, check_every=1, **kwargs)
+    return torch.tensor(model.loss_curve_, dtype=F64)
+
+
+def assert_monotone(curve, rounding=1e-12):
+    assert bool((curve[1:] <= curve[:-1] * (1 + rounding)).all()), curve
+
+
+def nmfd_problem(seed=0, C=20, R=3, T=4, L=90):
+    g = torch.Generator().manual_seed(seed)
+    W = torch.rand(C, R, T, generator=g, dtype=F64)
+    H = torch.rand(1, R, L - T + 1, generator=g, dtype=F64) * (torch.rand(1, R, L - T + 1, generator=g) < 0.15)
+    V = NMFD.reconstruct(H, W) + 1e-2
+    return V, (C, R, T), (1, R, L - T + 1)
+
+
+# -- what "auto" runs ------------------------------------------------------------------------------
+
+def test_auto_picks_hals_for_plain_nmf_at_beta_2_and_mu_elsewhere():
+    V, _, _ = planted(0)
+    nmf = NMF(V.shape, 5)
+    assert auto_solver(nmf, 2.0) == "hals"
+    assert auto_solver(nmf, 1.0) == auto_solver(nmf, 0.5) == "mu"
+    assert auto_solver(NMFD((1, 10, 30), 2, T=3), 2.0) == "mu"
+    assert auto_solver(BatchNMF((2, 10, 8), 2), 2.0) == "mu"
+    hooked = NMF(V.shape, 5)
+    hooked.register_forward_hook(lambda module, args, out: out)
+    assert auto_solver(hooked, 2.0) == "mu"  # the least-squares blocks assume the plain model
+    assert check_solver("auto", 0.3) == "auto"  # any beta, unlike the least-squares solvers
+    with pytest.raises(ValueError, match="beta=2"):
+        check_solver("hals", 1.0)
+
+
+def test_inner_sweeps_follow_the_cost_ratio():
+    # rho = 1 + (M P R + P R²) / (M R² + M R); at most 1 + rho / 2 sweeps
+    assert hals_inner_sweeps(4000, 1025, 32) == int(1 + (1 + (4000 * 1025 * 32 + 1025 * 32 ** 2)
+                                                         / (4000 * 32 ** 2 + 4000 * 32)) / 2)
+    assert hals_inner_sweeps(10, 10, 100) == 2  # a large rank: a sweep costs what the product does
+    assert hals_inner_sweeps(100, 5000, 8) > hals_inner_sweeps(5000, 100, 8)
+
+
+def test_more_hals_sweeps_solve_the_block_problem_better_and_stop_at_a_stall():
+    V, W, _ = planted(2)
+    H = torch.rand(V.shape[0], W.shape[1], dtype=F64)
+
+    def objective(X):
+        return float(((V - X @ W.t()) ** 2).sum())
+
+    cross, gram = V @ W, W.t() @ W
+    one, many, converged = H.clone(), H.clone(), H.clone()
+    hals_block_(one, cross, gram)
+    hals_block_(many, cross, gram, max_sweeps=8)
+    for _ in range(500):
+        hals_block_(converged, cross, gram)
+    assert objective(converged) < objective(many) < objective(one) < objective(H)
+    # the stall rule: a huge budget stops long before 500 sweeps' precision
+    stalled = H.clone()
+    hals_block_(stalled, cross, gram, max_sweeps=500)
+    assert objective(stalled) > objective(converged) + 1e-9
+
+
+# -- safety: monotone losses, fixed components ---------------------------------------------------------
+
+@pytest.mark.parametrize("beta", [2.0, 1.0, 0.5, 0.0])
+def test_auto_never_increases_the_loss(beta):
+    V, W, H = planted(3)
+    W0, H0 = start(W.shape, H.shape)
+    model = NMF(W=W0, H=H0)
+    curve = per_iteration_losses(model, V, beta, "auto", 60)
+    assert_monotone(curve)
+    assert curve[-1] < 0.5 * curve[0]
+
+
+@pytest.mark.parametrize("beta", [2.0, 1.0])
+def test_auto_never_increases_the_nmfd_and_batch_losses(beta):
+    V, shape_W, shape_H = nmfd_problem()
+    model = NMFD(W=start(shape_W, shape_H)[0], H=start(shape_W, shape_H)[1])
+    assert_monotone(per_iteration_losses(model, V, beta, "auto", 40))
+    Vb = torch.stack([planted(s, N=30, C=20, R=3)[0] for s in range(3)])
+    W0, H0 = start((3, 20, 3), (3, 30, 3))
+    assert_monotone(per_iteration_losses(BatchNMF(W=W0, H=H0), Vb, beta, "auto", 40))
+
+
+@pytest.mark.parametrize("beta", [2.0, 1.0, 0.5])
+def test_auto_keeps_fixed_components_and_entries_bit_exact(beta):
+    V, W, H = planted(4)
+    W0, H0 = start(W.shape, H.shape)
+    model = NMF(W=W0, H=H0, fixed_W=[0, 2], fixed_H=[4])
+    curve = per_iteration_losses(model, V, beta, "auto", 30, alpha=0.1, l1_ratio=0.5)
+    assert_monotone(curve)
+    assert torch.equal(model.W[:, [0, 2]], W0[:, [0, 2]]) and torch.equal(model.H[:, 4], H0[:, 4])
+    assert not torch.equal(model.W[:, 1], W0[:, 1]) and not torch.equal(model.H[:, 0], H0[:, 0])
+    # one flag per entry: the activations of some frames held
+    rows = torch.zeros_like(H0, dtype=torch.bool)
+    rows[::7] = True
+    H0[::14] = 0  # zeros among the held entries: extrapolation must not touch them either
+    entries = NMF(W=W0, H=H0, fixed_H=rows)
+    entries.fit(V, beta=beta, solver="auto", tol=-1, max_iter=20)
+    assert torch.equal(entries.H[rows], H0[rows])
+    assert not torch.equal(entries.H[~rows], H0[~rows])
+
+
+@pytest.mark.parametrize("beta", [2.0, 1.0])
+def test_auto_keeps_fixed_nmfd_and_batch_components_bit_exact(beta):
+    V, shape_W, shape_H = nmfd_problem(1)
+    W0, H0 = start(shape_W, shape_H)
+    model = NMFD(W=W0, H=H0, fixed_W=[1])
+    model.fit(V, beta=beta, solver="auto", tol=-1, max_iter=25)
+    assert torch.equal(model.W[:, 1], W0[:, 1]) and not torch.equal(model.W[:, 0], W0[:, 0])
+    Vb = torch.stack([planted(s, N=30, C=20, R=3)[0] for s in range(2)])
+    W0, H0 = start((2, 20, 3), (2, 30, 3))
+    batch = BatchNMF(W=W0, H=H0, fixed_H=[2])
+    batch.fit(Vb, beta=beta, solver="auto", tol=-1, max_iter=25)
+    assert torch.equal(batch.H[..., 2], H0[..., 2]) and not torch.equal(batch.H[..., 0], H0[..., 0])
+
+
+def test_a_rejected_extrapolation_falls_back_to_the_plain_step():
+    # an absurd extrapolation weight overshoots: the safeguard must return the plain MU step
+    V, W, H = planted(5)
+    W0, H0 = start(W.shape, H.shape)
+    model, twin = NMF(W=W0, H=H0), NMF(W=W0, H=H0)
+    step = model._mu_step(V, 1.0, 0.0, 0.0)
+    steps = ExtrapolatedSteps(step, lambda: model._loss(V, 1.0),
+                              [(model.W.data, None), (model.H.data, None)], start=50.0)
+    twin_step = twin._mu_step(V, 1.0, 0.0, 0.0)
+    steps()  # a plain step first (nothing to extrapolate from)
+    twin_step()
+    assert torch.equal(model.W, twin.W) and steps.rejections == 0
+    steps()  # extrapolated by 50: rejected, then the plain step from the accepted iterate
+    twin_step()
+    assert steps.rejections == 1
+    assert torch.equal(model.W, twin.W) and torch.equal(model.H, twin.H)
+    assert steps.weight == pytest.approx(50.0 / 1.5) and steps.bound == 50.0
+    assert steps.loss() == pytest.approx(float(twin._loss(V, 1.0)), rel=1e-12)
+
+
+# -- speed in iterations -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("beta, iters", [(2.0, 30), (1.0, 60), (0.5, 60)])
+def test_auto_gets_further_than_mu_in_the_same_iterations(beta, iters):
+    V, W, H = planted(6, N=120, C=90, R=6)
+    W0, H0 = start(W.shape, H.shape)
+    losses = {}
+    for solver, max_iter in (("mu", iters), ("auto", iters), ("floor", 10 * iters)):
+        model = NMF(W=W0, H=H0)
+        model.fit(V, beta=beta, solver="auto" if solver == "floor" else solver, tol=-1, max_iter=max_iter)
+        losses[solver] = model.loss_curve_[-1]
+    # the distance to what a long fit reaches (the noise's floor) shrinks by half at least
+    excess = {k: losses[k] - losses["floor"] for k in ("mu", "auto")}
+    assert 0 < excess["auto"] < 0.5 * excess["mu"], losses
+
+
+def test_auto_gets_further_than_mu_on_nmfd():
+    V, shape_W, shape_H = nmfd_problem(2)
+    W0, H0 = start(shape_W, shape_H)
+    losses = {}
+    for solver in ("mu", "auto"):
+        model = NMFD(W=W0, H=H0)
+        model.fit(V, beta=1, solver=solver, tol=-1, max_iter=60)
+        losses[solver] = model.loss_curve_[-1]
+    assert losses["auto"] < 0.9 * losses["mu"], losses
+
+
+def test_chunked_data_take_mu_under_auto():
+    V, W, H = planted(7)
+    W0, H0 = start(W.shape, H.shape)
+    chunks = list(V.split(20))
+    fits = {}
+    for solver in ("mu", "auto"):
+        model = NMF(W=W0, H=H0)
+        model.fit(chunks, beta=1, solver=solver, tol=-1, max_iter=5, keep_activations=True)
+        fits[solver] = model.W.detach()
+    assert torch.equal(fits["mu"], fits["auto"])
+
+
+def test_batch_rejects_the_least_squares_solvers():
+    with pytest.raises(ValueError, match="solver='mu' or 'auto'"):
+        BatchNMF((2, 10, 8), 2).fit(torch.rand(2, 10, 8), solver="hals")

@@ -252,6 +252,8 @@ class ModelSpec:
         all_fixed = fixed is not None and bool(fixed.all())
         some_fixed = fixed is not None and bool(fixed.any()) and not all_fixed
         kwargs = dict(W=W, H=H, trainable_W=not all_fixed)
+        if self.is_plca:  # with W and H alone a PLCA has no Z (torchnmf's rule): the rank makes one
+            kwargs["rank"] = rank
         if some_fixed:
             kwargs["fixed_W"] = fixed.tolist()
         return _CLASSES[self.kind](**kwargs).to(device)

@@ -278,7 +278,7 @@ def _fit_shift_invariant(V: Tensor, W: Tensor, n_shifts: int, model: str, learn:
         return factorisation.H.detach()[0].sum(0)
     from nmfsep.plca import SIPLCA2  # noqa: PLC0415 - only this branch needs it
 
-    factorisation = SIPLCA2(W=W, H=H, trainable_W=learn)
+    factorisation = SIPLCA2(rank=R, W=W, H=H, trainable_W=learn)  # rank: a uniform Z to fit
     _, norm = factorisation.fit(target, max_iter=max_iter, tol=1e-5, verbose=verbose)
     H = factorisation.H.detach()[0] * factorisation.Z.detach().view(R, 1, 1) * float(norm)
     return H.sum(0)

@@ -17,7 +17,6 @@ from .apps.recipes.drums import (
     generic_templates,
     group_hits,
     hit_templates,
-    learn_templates_cli,
     separate_drums,
     source_of_hit,
 )
@@ -35,14 +34,14 @@ from .apps.recipes.transcription import (
 __all__ = [
     "RECIPES", "Recipe", "get_recipe", "recipe_table", "register_recipe", "run_recipe",
     "DRUM_SOURCES", "FIT_BANDWIDTH", "DrumModel", "generic_templates", "group_hits",
-    "hit_templates", "learn_templates_cli", "separate_drums", "source_of_hit",
+    "hit_templates", "separate_drums", "source_of_hit",
     "drum_onsets", "onset_f_measure", "pick_onsets", "ONSET_THRESHOLDS", "KIT_THRESHOLD",
     "ONSET_FIT", "ANALYSIS_RATE", "ACCOMPANIMENT_COMPONENTS",
     "save_onsets", "write_drum_midi", "read_drum_midi", "GM_DRUM_NOTES",
 ]
 
 # The other recipe modules' public names, for those installed (see apps/recipes/__init__).
-for _name in ("harmonic", "supervised", "piano_roll", "drum_stream"):
+for _name in ("harmonic", "supervised", "piano_roll", "drum_stream", "learning"):
     try:
         _module = _importlib.import_module(f"{__name__.rsplit('.', 1)[0]}.apps.recipes.{_name}")
     except ModuleNotFoundError as _err:

@@ -227,8 +227,8 @@ def test_learn_templates_calls_the_recipes(tmp_path, tone, fake_recipes, capsys)
                  "--seed", "7"]) == 0
     name, files, target, options = fake_recipes[0]
     assert (name, files, target) == ("learn_templates_cli", [tone], out)
-    assert options == {"sources": ["tone"], "overwrite": False, "seed": 7, "device": None,
-                       "verbose": True}
+    assert options == {"sources": ["tone"], "recipe": None, "sample_rate": None,
+                       "overwrite": False, "seed": 7, "device": None, "verbose": True}
     assert "kit.pt" in capsys.readouterr().err
     out.write_bytes(b"x")
     assert main(["learn-templates", str(tone), "--out", str(out)]) == 1

@@ -424,6 +424,48 @@ def test_supervised_rejects_other_sample_rate(two_instruments):
         separate_supervised(low + high, 16000, dictionaries)
 
 
+def test_learn_templates_command_gives_the_api_dictionaries_and_quality(two_instruments, tmp_path,
+                                                                         capsys):
+    """A folder of note files per instrument through 'nmfsep learn-templates', then 'nmfsep
+    separate --recipe piano-bass': the API's dictionaries and the API's separation."""
+    from nmfsep.apps.cli import main
+    from nmfsep.io import load, save
+
+    low, high, _ = two_instruments
+    notes = {"low": [instrument(p, 0.3) for p in LOW], "high": [instrument(p, 0.3) for p in HIGH]}
+    for name, sounds in notes.items():  # files named by pitch: the folder tells the source
+        for pitch, sound in zip(LOW if name == "low" else HIGH, sounds):
+            save(tmp_path / "notes" / name / f"{pitch}.wav", sound[None], SR)
+    save(tmp_path / "mix.wav", (low + high)[None], SR)
+    learned = tmp_path / "duo.pt"
+    assert main(["learn-templates", str(tmp_path / "notes" / "low"), str(tmp_path / "notes" / "high"),
+                 "--sources", "low", "high", "--out", str(learned)]) == 0
+    assert "exemplar dictionaries for --recipe piano-bass" in capsys.readouterr().out
+    api = learn_instrument_dictionaries(notes, SR)
+    cli = Templates.load(learned)
+    assert (cli.sources, cli.components, cli.settings) == (api.sources, api.components, api.settings)
+    torch.testing.assert_close(cli.W, api.W)
+
+    assert main(["separate", str(tmp_path / "mix.wav"), "--recipe", "piano-bass", "--templates",
+                 str(learned), "--out", str(tmp_path / "stems"), "--quiet"]) == 0
+    reference = separate_supervised(low + high, SR, api, seed=0)
+    for name, truth in (("low", low), ("high", high)):
+        estimate, rate = load(tmp_path / "stems" / "mix" / f"{name}.wav")
+        expected = si_sdr(truth, reference[name])
+        assert rate == SR and expected > 12.0
+        assert abs(si_sdr(truth, estimate) - expected) < 0.5
+
+    # the drum recipes' templates of the same files are refused, not separated with badly
+    assert main(["learn-templates", str(tmp_path / "notes" / "low"), str(tmp_path / "notes" / "high"),
+                 "--sources", "low", "high", "--recipe", "drums", "--out", str(tmp_path / "d.pt"),
+                 "--quiet"]) == 0
+    assert Templates.load(tmp_path / "d.pt").W.dim() == 3
+    assert main(["separate", str(tmp_path / "mix.wav"), "--recipe", "piano-bass", "--templates",
+                 str(tmp_path / "d.pt"), "--out", str(tmp_path / "bad"), "--quiet"]) == 1
+    assert "--recipe piano-bass" in capsys.readouterr().err
+    assert not (tmp_path / "bad" / "mix").exists()
+
+
 # --------------------------------------------------------------------------- piano roll
 PLANTED = [(45, 0.1, 0.6), (52, 0.7, 1.2), (57, 1.3, 1.9), (60, 1.3, 1.9), (64, 1.3, 1.9),
            (69, 2.0, 2.5)]

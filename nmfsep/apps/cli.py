@@ -123,9 +123,23 @@ examples:
   nmfsep stream --live --recipe drums --hits kit/ --seconds 30 --out takes/"""
 
 _LEARN_EPILOG = """\
+What is learned is what --recipe separates with: the drum recipes (and transcribe,
+stream) take NMFD templates, one per isolated hit; piano-bass (any instruments) takes
+exemplar dictionaries, the training frames of every instrument, as the API's
+nmfsep.recipes.learn_instrument_dictionaries makes them. Without --recipe: drums when
+every source is kick, snare or hihat, else piano-bass.
+
+Which source a FILE is: without --sources, its name says it (kick_0.wav -> kick,
+hh_1.wav -> hihat, piano_C4.wav and train/piano.wav -> piano); one --sources name
+names every FILE; one name per FILE argument names that argument, where a folder counts
+as one (a folder per source). A folder stands for the audio files inside it.
+
 examples:
-  nmfsep learn-templates hits/kick_0.wav hits/snare_0.wav --sources kick snare --out kit.pt
-  nmfsep learn-templates train/piano/*.wav --sources piano --out piano.pt --overwrite"""
+  nmfsep learn-templates audio_examples/hits/ --out kit.pt
+  nmfsep learn-templates audio_examples/piano_bass_train/ --out piano_bass.pt
+  nmfsep separate audio_examples/piano_bass_mix.wav --recipe piano-bass --templates piano_bass.pt --out stems/
+  nmfsep learn-templates notes/piano/ notes/bass/ --sources piano bass --out duo.pt
+  nmfsep learn-templates notes/piano/*.wav --sources piano --recipe piano-bass --out piano.pt"""
 
 _EVALUATE_EPILOG = """\
 Files are paired by folder and name: EST_DIR/<mix>/<source>.wav is scored against
@@ -302,11 +316,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Learn spectral templates from FILES of isolated sources and save them.",
         epilog=_LEARN_EPILOG)
     learn.add_argument("files", nargs="+", metavar="FILE", type=Path,
-                       help="audio files of isolated sources (one-shot hits, notes, stems)")
+                       help="audio files of isolated sources (one-shot hits, notes, stems), or "
+                            "folders of them")
     learn.add_argument("--out", "-o", required=True, type=Path, metavar="FILE",
                        help="where to save the templates (e.g. kit.pt)")
     learn.add_argument("--sources", nargs="+", metavar="NAME",
-                       help="source name of each file, in order (default: the file names)")
+                       help="one source name for all FILEs, or one per FILE argument (default: "
+                            "from the file names)")
+    learn.add_argument("--recipe", metavar="NAME",
+                       help="the recipe the templates are for (default: drums when the sources "
+                            "are drums, else piano-bass)")
+    learn.add_argument("--sample-rate", type=int, metavar="HZ",
+                       help="rate of the templates, that of the mixtures (default: the first "
+                            "file's)")
     learn.add_argument("--overwrite", action="store_true", help="replace an existing --out")
 
     evaluate = _add_command(
@@ -677,12 +699,16 @@ def _stream_live(args) -> int:  # pragma: no cover - needs a sound card
 
 
 def _learn_templates(args) -> int:
-    _check_inputs(args.files, "audio file")
+    _check_inputs([f for f in args.files if not f.is_dir()], "audio file")
+    if args.sample_rate is not None and args.sample_rate < 1:
+        raise CommandError(f"--sample-rate must be a positive number of Hz, got "
+                           f"{args.sample_rate}.", status=2)
     _check_outputs([args.out], args.overwrite)
     _check_out_folder(args.out.parent, "--out's folder")
     recipes = _recipes(args)
     written = recipes.learn_templates_cli(
-        args.files, args.out, sources=args.sources, overwrite=args.overwrite, seed=args.seed,
+        args.files, args.out, sources=args.sources, recipe=args.recipe,
+        sample_rate=args.sample_rate, overwrite=args.overwrite, seed=args.seed,
         device=args.device, verbose=not args.quiet)
     _note(args, f"templates -> {written if written is not None else args.out}")
     return 0

@@ -85,7 +85,6 @@ __all__ = [
     "group_hits",
     "hit_templates",
     "generic_templates",
-    "learn_templates_cli",
     "separate_drums",
 ]
 
@@ -405,84 +404,6 @@ def generic_templates(path: Union[str, os.PathLike, None] = None, *,
                      templates.sample_rate, templates.front_end, templates.settings)
 
 
-def learn_templates_cli(
-    files: Sequence[Union[str, os.PathLike]],
-    out: Union[str, os.PathLike],
-    *,
-    sources: Optional[Sequence[str]] = None,
-    overwrite: bool = False,
-    seed: Optional[int] = None,
-    device: Union[str, torch.device, None] = None,
-    verbose: bool = True,
-) -> Path:
-    """Hit templates from audio files, saved for ``--templates`` (``nmfsep learn-templates``).
-
-    Every file is one isolated sound (a drum hit) and gives one NMFD template
-    (:func:`hit_templates`, default settings, at the first file's sample rate; the others
-    are resampled to it).
-
-    Parameters
-    ----------
-    files : sequence of paths
-        The isolated sounds.
-    out : str or PathLike
-        Where to save the templates (:meth:`Templates.save`).
-    sources : sequence of str, optional
-        The source of every file, in order; by default the instrument its name stands for
-        (:func:`source_of_hit`, e.g. ``kick_0.wav`` -> ``kick``), else the file name
-        without extension.
-    overwrite : bool, default False
-        Replace an existing ``out``.
-    seed, device
-        Accepted for the command line's uniformity; the templates are computed
-        deterministically on the CPU.
-    verbose : bool, default True
-        Print what was learned.
-
-    Returns
-    -------
-    Path
-        The file written.
-
-    Raises
-    ------
-    ValueError
-        If ``sources`` and ``files`` differ in length, or on unreadable audio.
-    FileExistsError
-        If ``out`` exists and ``overwrite`` is False.
-
-    Examples
-    --------
-    >>> from nmfsep.recipes import learn_templates_cli
-    >>> learn_templates_cli(["hits/kick.wav", "hits/snare.wav", "hits/hihat.wav"],
-    ...                     "kit.pt")  # doctest: +SKIP
-    PosixPath('kit.pt')
-    """
-    from nmfsep.io import info  # noqa: PLC0415
-
-    files = [Path(os.fspath(f)) for f in files]
-    if not files:
-        raise ValueError("give at least one audio file to learn templates from.")
-    if sources is None:
-        sources = [source_of_hit(f) or f.stem for f in files]
-    sources = [str(s) for s in sources]
-    if len(sources) != len(files):
-        raise ValueError(f"{len(sources)} source names for {len(files)} files; give one per file.")
-    out = Path(os.fspath(out))
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"'{out}' already exists; pass overwrite=True (--overwrite) to replace it.")
-    grouped: Dict[str, list] = {}
-    for source, path in zip(sources, files):
-        grouped.setdefault(source, []).append(path)
-    templates = hit_templates(grouped, info(files[0]).sample_rate, sources=tuple(grouped))
-    written = templates.save(out, overwrite=overwrite)
-    if verbose:
-        counts = {s: len(v) for s, v in grouped.items()}
-        print(f"learned {templates.n_components} templates {counts} at {templates.sample_rate} Hz "
-              f"-> '{written}'")
-    return written
-
-
 # --------------------------------------------------------------------------- templates at a rate
 def _templates_at_rate(templates: Templates, sample_rate: int, n_fft: Optional[int],
                        hop_length: Optional[int]) -> Tuple[Tensor, int, int, str]:
@@ -495,7 +416,7 @@ def _templates_at_rate(templates: Templates, sample_rate: int, n_fft: Optional[i
     if templates.front_end != "stft" or templates.W.dim() != 3:
         raise ValueError(
             f"drum templates must be STFT NMFD templates (freq, R, T), got {templates!r}; "
-            f"make them with hit_templates or 'nmfsep learn-templates'."
+            f"make them with hit_templates or 'nmfsep learn-templates FILES --recipe drums'."
         )
     settings = templates.settings
     window = str(settings.get("window", "hann"))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from typing import Dict, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -315,7 +316,18 @@ def _piano_bass_recipe(mixture, sample_rate, *, templates=None, hits=None, seed=
             "the 'piano-bass' recipe separates with dictionaries learned from recordings of "
             "each instrument alone: build them with nmfsep.recipes."
             "learn_instrument_dictionaries({'piano': [...], 'bass': [...]}, sample_rate), save "
-            "them with .save('dictionaries.pt') and pass that file as templates (--templates).")
+            "them with .save('dictionaries.pt') and pass that file as templates (--templates); "
+            "on the command line: 'nmfsep learn-templates piano/ bass/ --sources piano bass "
+            "--out dictionaries.pt'.")
+    if isinstance(templates, (str, os.PathLike)):
+        templates = Templates.load(templates)
+    # NMFD hit templates (the drum recipes') would separate, and badly: say so instead
+    if isinstance(templates, Templates) and templates.W.dim() != 2:
+        raise ValueError(
+            f"the 'piano-bass' recipe separates with dictionaries of spectra (freq, R), got "
+            f"NMFD templates {tuple(templates.W.shape)} made for the drum recipes; learn them "
+            f"with 'nmfsep learn-templates FILES --recipe piano-bass' or nmfsep.recipes."
+            f"learn_instrument_dictionaries.")
     return separate_supervised(mixture, sample_rate, templates, seed=0 if seed is None else seed,
                                device=device, verbose=verbose)
 

@@ -67,7 +67,8 @@ def main():
     V = make_data(args.frames, args.freq, args.rank)
     print(f"V {args.frames} x {args.freq} float32, rank {args.rank}, {args.iters} iterations, "
           f"median of {args.repeats} alternating runs")
-    print(f"{'beta':>5} {'1 proc 1 thr':>13} {'1 proc 2 thr':>13} {'2 ranks':>10} {'speed-up':>9} {'bytes/iter/rank':>16}")
+    print(f"{'beta':>5} {'1 proc 1 thr':>13} {'1 proc 2 thr':>13} {'2 ranks':>10} {'speed-up':>9} "
+          f"{'bytes/iter/rank':>16}")
     estimates = []
     for beta in (1.0, 2.0):
         one, two_threads, ranks, sent = [], [], [], 0

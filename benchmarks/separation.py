@@ -135,7 +135,8 @@ def main(argv=None) -> int:
                       file=sys.stderr)
                 continue
             seconds[mix_dir.name] = time.perf_counter() - start
-            side = "" if hits is None else f", {sum(len(v) for v in hits.values()) if isinstance(hits, dict) else len(hits)} side files"
+            n_side = sum(len(v) for v in hits.values()) if isinstance(hits, dict) else len(hits or ())
+            side = "" if hits is None else f", {n_side} side files"
             print(f"{task}/{mix_dir.name}: {name}{side}: {seconds[mix_dir.name]:.2f} s", flush=True)
         if seconds:
             (args.out / args.split / task).mkdir(parents=True, exist_ok=True)

@@ -54,7 +54,8 @@ def test_known_values():
     torch.testing.assert_close(ratio_mask(estimates), expected_ratio)
     torch.testing.assert_close(wiener_mask(estimates, power=1.0), expected_ratio)
     torch.testing.assert_close(wiener_mask(estimates), expected_wiener)
-    torch.testing.assert_close(wiener_mask(estimates, power=3.0)[:, 0], torch.tensor([27 / 28, 1 / 28], dtype=torch.float64))
+    torch.testing.assert_close(wiener_mask(estimates, power=3.0)[:, 0],
+                               torch.tensor([27 / 28, 1 / 28], dtype=torch.float64))
     torch.testing.assert_close(binary_mask(estimates), expected_binary)
     torch.testing.assert_close(SoftMask(power=2.0)(estimates), expected_wiener)
 

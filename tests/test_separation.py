@@ -14,6 +14,7 @@ import torch
 
 from nmfsep.core.nmf import BaseComponent
 from nmfsep.io import load, save
+from nmfsep.pipeline._models import AlignedNMFD, ModelSpec
 from nmfsep.separation import (
     Separator,
     Templates,
@@ -21,7 +22,6 @@ from nmfsep.separation import (
     learn_templates,
     write_stems,
 )
-from nmfsep.pipeline._models import AlignedNMFD, ModelSpec
 
 SR = 8000
 STFT = dict(n_fft=256, hop_length=64)

@@ -23,14 +23,15 @@ from torch import nn
 
 tn = pytest.importorskip("torchnmf")
 
-import nmfsep.metrics as our_metrics  # noqa: E402
-import nmfsep.nmf as our_nmf  # noqa: E402
-import nmfsep.plca as our_plca  # noqa: E402
-import nmfsep.trainer as our_trainer  # noqa: E402
 from torchnmf import metrics as tn_metrics  # noqa: E402
 from torchnmf import nmf as tn_nmf  # noqa: E402
 from torchnmf import plca as tn_plca  # noqa: E402
 from torchnmf import trainer as tn_trainer  # noqa: E402
+
+import nmfsep.metrics as our_metrics  # noqa: E402
+import nmfsep.nmf as our_nmf  # noqa: E402
+import nmfsep.plca as our_plca  # noqa: E402
+import nmfsep.trainer as our_trainer  # noqa: E402
 
 F64 = torch.float64
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Sequence
 
+import torch
 from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywidgets
 
 from ..pipeline._files import remove_stale_temporaries, temporary_name
@@ -67,7 +68,7 @@ class _World:
         self.rank, self.size = 0, 1
         if not distributed:
             return
-        import torch.distributed as dist
+        import torch.distributed as dist  # noqa: PLC0415 - only --distributed needs it
 
         if not dist.is_initialized():
             if "RANK" not in os.environ:
@@ -79,8 +80,6 @@ class _World:
     def sum(self, value: int) -> int:
         if self.dist is None:
             return value
-        import torch
-
         total = torch.tensor([value], dtype=torch.int64)
         try:
             self.dist.all_reduce(total)

@@ -297,10 +297,11 @@ def write_drum_midi(
     b'MThd'
     >>> read_drum_midi(path)
     {'kick': [0.0, 0.5], 'hihat': [0.25]}
-    >>> write_drum_midi({"cowbell": [1.0]}, folder / "bell.mid")
+    >>> write_drum_midi({"cowbell": [1.0]}, folder / "bell.mid")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
         ...
-    ValueError: no General-MIDI drum note for instrument 'cowbell'; known instruments: crash, cymbal, hihat, hihat_open, kick, ride, snare, tom (or note_<0-127> for another key).
+    ValueError: no General-MIDI drum note for instrument 'cowbell'; known instruments: crash,
+    cymbal, hihat, hihat_open, kick, ride, snare, tom (or note_<0-127> for another key).
     """
     path = _path(path, "path")
     checked = _onsets(onsets)

@@ -19,7 +19,6 @@ Launch with ``torchrun --nproc-per-node 2 my_script.py`` (see ``docs/distributed
 
 from __future__ import annotations
 
-
 import torch
 import torch.distributed as dist
 

@@ -93,10 +93,11 @@ def check_audio(waveform, *, name: str = "waveform", allow_silent: bool = False)
     --------
     >>> import torch
     >>> from nmfsep.pipeline.io import check_audio
-    >>> check_audio(torch.zeros(1, 100), name="mixture.wav")
+    >>> check_audio(torch.zeros(1, 100), name="mixture.wav")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    ValueError: mixture.wav is silent (all 100 samples are zero): there is nothing to separate. Pass allow_silent=True to accept silence.
+    ValueError: mixture.wav is silent (all 100 samples are zero): there is nothing to separate.
+    Pass allow_silent=True to accept silence.
     >>> check_audio(torch.zeros(1, 100), allow_silent=True).shape
     torch.Size([1, 100])
     """

@@ -22,10 +22,10 @@ from torch import Tensor
 from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywidgets
 
 from ..core._validation import check_beta, check_rank
+from ._files import write_atomically
 from ._frontend import FRONT_ENDS, FrontEnd, resolve_front_end
 from ._models import LOG_FREQUENCY_MODELS, MODELS, ModelSpec
 from .grouping import FEATURES, METHODS, cluster_components
-from ._files import write_atomically
 from .io import _audio_writer, _check_sample_rate, check_audio, load
 from .masks import apply_masks, binary_mask, wiener_mask
 from .templates import Templates, check_source_name

@@ -16,9 +16,8 @@ from typing import Optional, Sequence, Union
 import torch
 from torch import Tensor, nn
 
-from ._checks import SIGNAL_DTYPES, as_int, check_finite, check_sample_rate_hz, check_signal_type
-
 from ._backend import require_torchaudio
+from ._checks import SIGNAL_DTYPES, as_int, check_finite, check_sample_rate_hz, check_signal_type
 
 __all__ = [
     "STFT",

@@ -20,9 +20,9 @@ import torch
 from torch import Tensor
 
 from ..core._validation import check_beta, check_nonnegative, check_rank
+from ._files import write_atomically
 from ._frontend import FRONT_ENDS, FrontEnd, resolve_front_end
 from ._models import ModelSpec, normalise_templates
-from ._files import write_atomically
 from .io import _check_sample_rate, check_audio, load
 
 __all__ = ["Templates", "learn_templates"]

@@ -50,11 +50,6 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywidgets
 
-from nmfsep.functional import istft, stft
-from nmfsep.io import check_audio, load
-from nmfsep.masks import apply_masks, wiener_mask
-from nmfsep.separation import Templates
-
 from nmfsep.apps.recipes import register_recipe
 from nmfsep.apps.recipes.drums import generic_templates
 from nmfsep.apps.recipes.supervised import (
@@ -63,6 +58,10 @@ from nmfsep.apps.recipes.supervised import (
     _exemplars,
     _stft_settings,
 )
+from nmfsep.functional import istft, stft
+from nmfsep.io import check_audio, load
+from nmfsep.masks import apply_masks, wiener_mask
+from nmfsep.separation import Templates
 
 __all__ = ["separate_drums_harmonic", "hpss_cascade", "percussive_dictionary", "template_spectra",
            "hpss_masks",

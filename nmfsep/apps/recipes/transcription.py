@@ -21,15 +21,20 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping
-from typing import Dict, Optional
+from typing import Dict
 
 import torch
 from torch import Tensor
 
 from nmfsep.functional import stft
 
-from .drums import DRUM_SOURCES  # noqa: F401 - for users
-from .drums import _check_rate, _drum_templates, _templates_at_rate, separate_drums
+from .drums import (
+    DRUM_SOURCES,  # noqa: F401 - for users
+    _check_rate,
+    _drum_templates,
+    _templates_at_rate,
+    separate_drums,
+)
 
 __all__ = ["pick_onsets", "drum_onsets", "onset_f_measure", "ONSET_THRESHOLDS", "KIT_THRESHOLD",
            "ONSET_FIT", "ANALYSIS_RATE", "ACCOMPANIMENT_COMPONENTS"]

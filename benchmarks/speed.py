@@ -55,13 +55,23 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
-from _timing import (alternate, format_ms, machine_summary, median, one_thread_seconds, paired_ratio,
-                     peak_rss_bytes, reset_peak_rss, rss_bytes)
 from nmfsep.core import fastpaths
 from nmfsep.core.updates import flush_denormal
 from nmfsep.metrics import beta_div
 from nmfsep.nmf import NMF, NMFD, BatchNMF
 from nmfsep.trainer import BetaMu
+
+from _timing import (
+    alternate,
+    format_ms,
+    machine_summary,
+    median,
+    one_thread_seconds,
+    paired_ratio,
+    peak_rss_bytes,
+    reset_peak_rss,
+    rss_bytes,
+)
 
 BETA_NAMES = {2.0: "frobenius", 1.0: "kullback-leibler", 0.0: "itakura-saito"}
 #: Relative difference of final losses (nmfsep vs a peer or the generic path) that still
@@ -426,7 +436,8 @@ def run_batch_section(args, out):
                                                              warm_start=False) for b in range(clips)])
 
         def transform_batch():
-            activations["batched"] = model.transform(S, beta=beta, tol=0, max_iter=iters, warm_start=False)
+            activations["batched"] = model.transform(S, beta=beta, tol=0, max_iter=iters,
+                                                     warm_start=False)
 
         def transform_shared():
             activations["BatchNMF"] = shared.transform(V, beta=beta, tol=0, max_iter=iters).transpose(1, 2)
@@ -437,7 +448,8 @@ def run_batch_section(args, out):
         diff = {k: float((activations["loop"] - activations[k]).abs().max() / scale) for k in ("batched", "BatchNMF")}
         out(f"shared templates (transform), beta={beta:g}: loop {format_ms(seconds['loop'])}, "
             f"NMFD batch axis {format_ms(seconds['batched'])}: batched "
-            f"{paired_ratio(seconds['loop'], seconds['batched']):.1f}x faster; activations differ by {diff['batched']:.1e}")
+            f"{paired_ratio(seconds['loop'], seconds['batched']):.1f}x faster; "
+            f"activations differ by {diff['batched']:.1e}")
         out(f"shared templates (transform), beta={beta:g}: BatchNMF(shared_W) {format_ms(seconds['BatchNMF'])}: "
             f"{paired_ratio(seconds['loop'], seconds['BatchNMF']):.1f}x faster than the loop; "
             f"activations differ by {diff['BatchNMF']:.1e}")

@@ -91,7 +91,7 @@ def test_evaluate_prints_the_right_numbers_and_writes_json(tmp_path, capsys):
     assert lines[0].split() == ["mixture", "source", "SDR", "SIR", "SAR", "SI-SDR"]
     for mix in expected:
         for j, name in enumerate(names):
-            line = next(l for l in lines if l.startswith(mix) and l.split()[1] == name)
+            line = next(row for row in lines if row.startswith(mix) and row.split()[1] == name)
             assert line.split()[2:5] == [f"{float(expected[mix][m][j]):.2f}" for m in ("sdr", "sir", "sar")]
     assert lines[-1].split()[:2] == ["mean", "ALL"]
     mean_sdr = sum(float(e["sdr"].sum()) for e in expected.values()) / 4

@@ -14,6 +14,7 @@ import warnings
 import pytest
 import torch
 
+from nmfsep.apps.recipes.drums import GENERIC_TEMPLATES_PATH, _templates_at_rate
 from nmfsep.io import save
 from nmfsep.recipes import (
     DRUM_SOURCES,
@@ -31,7 +32,6 @@ from nmfsep.recipes import (
     separate_drums,
     source_of_hit,
 )
-from nmfsep.apps.recipes.drums import GENERIC_TEMPLATES_PATH, _templates_at_rate
 from nmfsep.separation import Templates
 
 SR = 8000

@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import fastpaths
 from ._fitting import run_iterations
 from ._scaling import ScaledFit, floor_zeros
 from ._validation import check_beta, check_fraction, check_nonnegative, value_range
-from . import fastpaths
 from .init import initialise_model_, make_generator
 from .metrics import beta_div
 from .updates import flush_denormal, multiplicative_update_
@@ -175,7 +175,7 @@ def fit_chunks(
     >>> model.loss_curve_[-1] < model.loss_curve_[0]
     True
     """
-    from .nmf import NMF  # nmf imports this module
+    from .nmf import NMF  # noqa: PLC0415 - nmf imports this module
 
     if not isinstance(model, NMF) or not model._closed_form():
         raise ValueError(

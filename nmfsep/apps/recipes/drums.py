@@ -203,7 +203,9 @@ def group_hits(hits: HitsLike, *, sources: Sequence[str] = DRUM_SOURCES) -> Dict
     Examples
     --------
     >>> group_hits(["kick_0.wav", "snare_0.wav", "hh_closed_0.wav", "hh_open_0.wav"])
-    {'kick': [PosixPath('kick_0.wav')], 'snare': [PosixPath('snare_0.wav')], 'hihat': [PosixPath('hh_closed_0.wav'), PosixPath('hh_open_0.wav')]}
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'kick': [PosixPath('kick_0.wav')], 'snare': [PosixPath('snare_0.wav')],
+     'hihat': [PosixPath('hh_closed_0.wav'), PosixPath('hh_open_0.wav')]}
     """
     sources = tuple(sources)
     if isinstance(hits, Mapping):
@@ -251,9 +253,10 @@ def group_hits(hits: HitsLike, *, sources: Sequence[str] = DRUM_SOURCES) -> Dict
             )
     missing = [s for s in sources if not grouped[s]]
     if missing:
+        prefixes = [HIT_NAME_PREFIXES[s][0] for s in missing if s in HIT_NAME_PREFIXES]
         raise ValueError(
             f"no hits for {missing}: every instrument of {list(sources)} needs at least one "
-            f"isolated hit (file names starting with e.g. {[HIT_NAME_PREFIXES[s][0] for s in missing if s in HIT_NAME_PREFIXES]})."
+            f"isolated hit (file names starting with e.g. {prefixes})."
         )
     return grouped
 

@@ -479,22 +479,24 @@ def _check_mixture_names(mixtures: Sequence[Path], out: Path) -> None:
             f"'{out / clashes[0]}'. Rename them or run one command per folder.")
 
 
-def _each_mixture(args, command: str, work: Callable[[Path], None]) -> int:
-    """Run ``work`` on every mixture of ``args.mixtures``. With several files one bad file
-    does not stop the others: each failure is one line on stderr, and the command fails at
-    the end; a single file (or ``--debug``) raises as it is."""
+def _each_mixture(args, command: str, work: Callable[[Path], None],
+                  mixtures: Optional[Sequence[Path]] = None) -> int:
+    """Run ``work`` on every mixture of ``mixtures`` (default ``args.mixtures``). With several
+    files one bad file does not stop the others: each failure is one line on stderr, and the
+    command fails at the end; a single file (or ``--debug``) raises as it is."""
+    mixtures = args.mixtures if mixtures is None else mixtures
     failed = 0
-    for mixture in args.mixtures:
+    for mixture in mixtures:
         try:
             work(mixture)
         except Exception as err:
-            if args.debug or len(args.mixtures) == 1:
+            if args.debug or len(mixtures) == 1:
                 raise
             failed += 1
             print(f"{PROG} {command}: error: {mixture}: {_error_line(args, err)}",
                   file=sys.stderr)
     if failed:
-        raise CommandError(f"{failed} of {len(args.mixtures)} mixtures failed (see above).")
+        raise CommandError(f"{failed} of {len(mixtures)} mixtures failed (see above).")
     return 0
 
 
@@ -521,8 +523,18 @@ def _separate(args) -> int:
     recipes = _recipes(args)
     if args.distributed:
         return _separate_distributed(args, recipes, hits)
+    todo, missing = _mixtures_to_separate(args, _stem_names(args, recipes))
+    if not todo:
+        return 0
 
     def separate_one(mixture: Path) -> None:
+        if mixture in missing:  # a partial set: not done, but its files are not replaced
+            present, absent = missing[mixture]
+            more = f" (and {len(present) - 1} more)" if len(present) > 1 else ""
+            raise CommandError(
+                f"'{args.out / mixture.stem / present[0]}'{more} already exists but the set "
+                f"of stems is incomplete ({', '.join(absent)} missing); pass --overwrite to "
+                f"separate '{mixture.name}' again.")
         written = recipes.run_recipe(
             args.recipe, mixture, args.out / mixture.stem, templates=args.templates,
             hits=hits, overwrite=args.overwrite, fmt=args.format, seed=args.seed,
@@ -530,7 +542,44 @@ def _separate(args) -> int:
         for source, path in written.items():
             _note(args, f"{mixture}: {source} -> {path}")
 
-    return _each_mixture(args, "separate", separate_one)
+    return _each_mixture(args, "separate", separate_one, todo)
+
+
+def _stem_names(args, recipes) -> Optional[List[str]]:
+    """The file names ``separate`` writes for each mixture, when known before any work: one
+    per source of the recipe, else of ``--templates`` (e.g. piano-bass); None otherwise."""
+    try:
+        recipe = recipes.get_recipe(args.recipe)
+    except (AttributeError, ValueError):  # an unknown recipe: run_recipe says so
+        return None
+    sources = recipe.sources
+    if sources is None and args.templates is not None:
+        from ..separation import Templates  # noqa: PLC0415
+
+        try:
+            sources = Templates.load(args.templates).sources
+        except (OSError, ValueError):  # the recipe says what is wrong with the file
+            return None
+    return None if sources is None else [f"{source}.{args.format}" for source in sources]
+
+
+def _mixtures_to_separate(args, names: Optional[Sequence[str]]):
+    """``(mixtures to separate, {mixture: (stem files present, missing)})``: a rerun resumes.
+    Without --overwrite a mixture whose stems all exist is skipped, with a note; one with only
+    some (a stem deleted since) is not done, and is refused when its turn comes."""
+    if args.overwrite or names is None:
+        return list(args.mixtures), {}
+    todo, missing = [], {}
+    for mixture in args.mixtures:
+        folder = args.out / mixture.stem
+        absent = [name for name in names if not (folder / name).exists()]
+        if not absent:
+            _note(args, f"skipped {mixture}: stems exist in '{folder}'; --overwrite to redo")
+            continue
+        todo.append(mixture)
+        if len(absent) < len(names):
+            missing[mixture] = ([name for name in names if name not in absent], absent)
+    return todo, missing
 
 
 def _separate_distributed(args, recipes, hits) -> int:

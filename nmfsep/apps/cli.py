@@ -76,7 +76,8 @@ examples:
 
 _SEPARATE_EPILOG = """\
 Each mixture's sources are written to OUT/<mixture name>/<source>.<format>, the
-layout 'nmfsep evaluate' reads. Existing files are kept unless --overwrite.
+layout 'nmfsep evaluate' reads. Existing files are kept unless --overwrite: a
+rerun skips the mixtures whose stems all exist and separates the others.
 
 examples:
   nmfsep separate drums_mix.wav --recipe drums --hits audio_examples/hits/ --out stems/

@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: example test setup clean-venv
+.PHONY: example test docs setup clean-venv
 
 setup: $(STAMP)
 
@@ -18,6 +18,10 @@ example: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# the API reference site (mkdocs.yml) into site/, warnings as errors; tests/test_docs.py builds it too
+docs: $(STAMP)
+	$(PY) -m mkdocs build --strict
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,0 +1,93 @@
+"""The import-layers contract (DEVELOPERS.md): each layer imports only the layers under it.
+
+``nmfsep/core`` (models and solvers) knows nothing of audio: it imports no other part of nmfsep
+and neither torchaudio nor soundfile. ``nmfsep/pipeline`` (audio) imports the core and itself,
+never ``nmfsep/apps`` (CLI, recipes, plots, evaluation) nor the root modules that re-export it.
+Read from the source with ``ast``, so an import inside a function (a lazy one) counts too.
+"""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "nmfsep"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path):
+    """Every module an ``import`` or ``from ... import`` in ``path`` names, absolute, with its line.
+
+    ``from package import name`` yields both ``package`` and ``package.name``: ``name`` may be a
+    submodule, and a layer must not reach one through its parent either.
+    """
+    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, node.lineno
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                base = ".".join(base + ([node.module] if node.module else []))
+            else:
+                base = node.module
+            yield base, node.lineno
+            for alias in node.names:
+                if alias.name != "*":
+                    yield f"{base}.{alias.name}", node.lineno
+
+
+def violations(folder: str, allowed_nmfsep, forbidden_outside):
+    """``file:line imports module`` for each import of ``nmfsep`` outside ``allowed_nmfsep`` or
+    of a top-level package in ``forbidden_outside``."""
+    found = []
+    for path in sorted((PACKAGE / folder).rglob("*.py")):
+        for name, line in imported_modules(path):
+            top = name.split(".")[0]
+            outside_layer = top == "nmfsep" and name != "nmfsep" and not any(
+                name == layer or name.startswith(layer + ".") for layer in allowed_nmfsep)
+            if outside_layer or top in forbidden_outside:
+                found.append(f"{path.relative_to(PACKAGE.parent)}:{line} imports {name}")
+    return found
+
+
+def test_the_reader_resolves_relative_imports():
+    # the walker's own answer on a file whose imports are known (a wrong resolution would let
+    # `from ..pipeline import io` through)
+    assert module_name(PACKAGE / "core" / "nmf.py") == "nmfsep.core.nmf"
+    assert module_name(PACKAGE / "core" / "__init__.py") == "nmfsep.core"
+    names = {name for name, _ in imported_modules(PACKAGE / "core" / "online.py")}
+    assert {"nmfsep.core._fitting", "nmfsep.core.fastpaths", "torch"} <= names
+    names = {name for name, _ in imported_modules(PACKAGE / "pipeline" / "separation.py")}
+    assert "nmfsep.core._validation" in names
+
+
+def test_core_imports_no_audio_and_no_upper_layer():
+    # `import nmfsep` and the core must work without torchaudio / soundfile (DEVELOPERS.md)
+    assert violations("core", allowed_nmfsep=("nmfsep.core",),
+                      forbidden_outside=("torchaudio", "soundfile", "librosa")) == []
+
+
+def test_pipeline_imports_only_the_core_and_itself():
+    assert violations("pipeline", allowed_nmfsep=("nmfsep.core", "nmfsep.pipeline"),
+                      forbidden_outside=()) == []
+
+
+def test_a_violation_is_reported(tmp_path, monkeypatch):
+    # the contract can fail: a core module that imports the pipeline lazily is named with its line
+    core = tmp_path / "nmfsep" / "core"
+    core.mkdir(parents=True)
+    (tmp_path / "nmfsep" / "__init__.py").write_text("")
+    (core / "__init__.py").write_text("from . import models\n")
+    (core / "models.py").write_text("import torch\n\ndef f():\n    from ..pipeline import io\n"
+                                    "    import soundfile\n")
+    monkeypatch.setitem(globals(), "PACKAGE", tmp_path / "nmfsep")
+    assert violations("core", ("nmfsep.core",), ("soundfile",)) == [
+        "nmfsep/core/models.py:4 imports nmfsep.pipeline",
+        "nmfsep/core/models.py:4 imports nmfsep.pipeline.io",
+        "nmfsep/core/models.py:5 imports soundfile",
+    ]

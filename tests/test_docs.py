@@ -34,6 +34,10 @@ def test_api_pages_are_built_from_the_docstrings(site):
     assert "Parameters" in nmf  # numpydoc sections parsed, not shown as text
     separation = (site / "api" / "separation" / "index.html").read_text(encoding="utf-8")
     assert 'id="nmfsep.separation.Separator"' in separation
+    # numpydoc's roles (:func:`load`) became links (scripts/griffe_roles.py), not literal text
+    for page in (nmf, separation):
+        assert ":func:`" not in page and ":class:`" not in page
+    assert 'class="autorefs autorefs-internal"' in separation
 
 
 def test_pages_from_elsewhere_are_included_with_their_tables(site):

@@ -11,7 +11,8 @@ Each subcommand is a small handler that validates its paths and calls the public
   :func:`nmfsep.separation.write_stems` and :func:`nmfsep.recipes.save_onsets`;
 * ``learn-templates`` -> :func:`nmfsep.recipes.learn_templates_cli`;
 * ``evaluate`` -> :func:`nmfsep.evaluation.evaluate_dirs`;
-* ``plot`` -> :mod:`nmfsep.plot`.
+* ``plot`` -> :mod:`nmfsep.plot` (activations, templates and masks: of the model
+  :func:`nmfsep.recipes.separate_drums` returns with ``return_model=True``).
 
 Errors caused by the input (a missing file, unreadable audio, an output that already exists)
 are printed as one line on stderr and give exit status 1; usage errors and missing optional
@@ -38,8 +39,12 @@ PROG = "nmfsep"
 AUDIO_FORMATS = ("wav", "flac")
 #: Output formats of ``transcribe`` (those of :func:`nmfsep.recipes.save_onsets`).
 ONSET_FORMATS = ("json", "csv", "mid")
-#: What ``plot`` can draw.
-PLOT_KINDS = ("spectrogram", "cqt")
+#: What ``plot`` can draw: spectrograms, and the drum model a recipe fits to the audio.
+SPECTROGRAM_KINDS = ("spectrogram", "cqt")
+MODEL_KINDS = ("activations", "templates", "masks")
+PLOT_KINDS = SPECTROGRAM_KINDS + MODEL_KINDS
+#: Recipes whose fitted model ``plot`` draws (:func:`nmfsep.recipes.separate_drums`).
+MODEL_RECIPES = ("drums", "drums-generic")
 _IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 # No date of writing in the image files: the same plot gives the same bytes.
 _REPRODUCIBLE_METADATA = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}
@@ -162,10 +167,18 @@ _PLOT_EPILOG = """\
 With one AUDIO file and an --out ending in .png/.pdf/.svg/.jpg, that file is
 written; otherwise --out is a folder that receives <audio name>_<kind>.png.
 
+--kind activations, templates and masks separate the AUDIO with --recipe (drums,
+with --hits or --templates or else the generic templates; drums-generic) as
+'nmfsep separate' does, and draw its fitted model: the activation of every
+template over time, the adapted templates (freq x frames, one block each), or
+each source's soft mask (over the fitted band), of the AUDIO's mono mix.
+
 examples:
   nmfsep plot song.wav --out song.png
   nmfsep plot song.wav --kind spectrogram --y-axis log --n-fft 4096 --out song.pdf
-  nmfsep plot separated/mix000/*.wav --kind cqt --out plots/"""
+  nmfsep plot separated/mix000/*.wav --kind cqt --out plots/
+  nmfsep plot drums_mix.wav --kind activations --hits audio_examples/hits/ --out act.png
+  nmfsep plot drums_mix.wav --kind masks --recipe drums-generic --out masks.png"""
 
 
 class _CommandParser(argparse.ArgumentParser):
@@ -351,14 +364,26 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--overwrite", action="store_true", help="replace an existing --json")
 
     plot = _add_command(
-        commands, "plot", _plot, summary="draw the spectrogram of audio files",
-        description="Draw a spectrogram (STFT or constant-Q) of each AUDIO file.",
+        commands, "plot", _plot,
+        summary="draw the spectrogram of audio files, or the model a recipe fits to them",
+        description="Draw a spectrogram (STFT or constant-Q) of each AUDIO file, or the\n"
+                    "activations, templates or masks a drum recipe fits to it.",
         epilog=_PLOT_EPILOG)
     plot.add_argument("audio", nargs="+", type=Path, metavar="AUDIO", help="audio file(s)")
     plot.add_argument("--out", "-o", required=True, type=Path, metavar="PATH",
                       help="image file (one AUDIO) or folder")
     plot.add_argument("--kind", choices=PLOT_KINDS, default="spectrogram",
-                      help="spectrogram: STFT magnitude in dB; cqt: constant-Q transform")
+                      help="spectrogram: STFT magnitude in dB; cqt: constant-Q transform; "
+                           "activations, templates, masks: of the --recipe's fitted model")
+    plot.add_argument("--recipe", choices=MODEL_RECIPES,
+                      help="with --kind activations/templates/masks: the recipe whose model is "
+                           "drawn (default: drums)")
+    plot_kit = plot.add_mutually_exclusive_group()
+    plot_kit.add_argument("--hits", nargs="+", type=Path, metavar="FILE",
+                          help="with --recipe drums: isolated hits of the kit, named by "
+                               "instrument, or a folder of them")
+    plot_kit.add_argument("--templates", type=Path, metavar="FILE",
+                          help="with --recipe drums: templates from 'nmfsep learn-templates'")
     plot.add_argument("--y-axis", choices=("linear", "log"), default="linear",
                       help="frequency axis of --kind spectrogram (default: linear)")
     plot.add_argument("--n-fft", type=int, default=2048, metavar="N",
@@ -438,7 +463,8 @@ def _recipes(args):
     except ImportError as err:
         raise CommandError(f"'{PROG} {args.command}' cannot run: {err}", status=2) from err
     needed = {"separate": "run_recipe", "learn-templates": "learn_templates_cli",
-              "transcribe": "drum_onsets", "recipes": "recipe_table"}[args.command]
+              "transcribe": "drum_onsets", "recipes": "recipe_table",
+              "plot": "separate_drums"}[args.command]
     if recipes is None or not hasattr(recipes, needed):
         raise CommandError(
             f"'{PROG} {args.command}' needs nmfsep.recipes.{needed}, which this installation "
@@ -815,6 +841,19 @@ def _plot(args) -> int:
         if getattr(args, name) < 1:
             raise CommandError(f"--{name.replace('_', '-')} must be a positive integer, got "
                                f"{getattr(args, name)}.", status=2)
+    hits = None
+    if args.kind in MODEL_KINDS:
+        args.recipe = args.recipe or "drums"
+        if args.recipe == "drums-generic" and args.hits:
+            raise CommandError("--recipe drums-generic uses the generic templates; pass --hits "
+                               "with --recipe drums.", status=2)
+        if args.templates is not None:
+            _check_inputs([args.templates], "templates file")
+        hits = _expand_hits(args.hits) if args.hits else None
+    elif args.recipe or args.hits or args.templates:
+        raise CommandError(f"--recipe, --hits and --templates go with --kind "
+                           f"{', '.join(MODEL_KINDS)} (the model a recipe fits), not with "
+                           f"--kind {args.kind}.", status=2)
     targets = _plot_targets(args.audio, args.out, args.kind)
     _check_outputs(targets, args.overwrite)
     _check_out_folder(targets[0].parent)
@@ -830,24 +869,59 @@ def _plot(args) -> int:
     for path, target in zip(args.audio, targets):
         waveform, rate = io.load(path, mono=True, allow_truncated=args.allow_truncated)
         title = f"{path.name} ({rate} Hz)"
-        if args.kind == "cqt":
+        if args.kind in MODEL_KINDS:
+            drawn = _plot_model(args, plot, waveform, rate, hits, title)
+        elif args.kind == "cqt":
             transform = transforms.CQT(rate, bins_per_octave=args.bins_per_octave, power=1.0)
-            ax = plot.spectrogram(transform(waveform[0]), sample_rate=rate,
-                                  hop_length=transform.hop_length, y_axis="cqt",
-                                  frequencies=transform.frequencies, title=title)
+            drawn = plot.spectrogram(transform(waveform[0]), sample_rate=rate,
+                                     hop_length=transform.hop_length, y_axis="cqt",
+                                     frequencies=transform.frequencies, title=title)
         else:
             spec = functional.magnitude(functional.stft(
                 waveform[0], n_fft=args.n_fft, hop_length=args.hop_length))
-            ax = plot.spectrogram(spec, sample_rate=rate, hop_length=args.hop_length,
-                                  y_axis=args.y_axis, title=title)
+            drawn = plot.spectrogram(spec, sample_rate=rate, hop_length=args.hop_length,
+                                     y_axis=args.y_axis, title=title)
+        figure = drawn if hasattr(drawn, "savefig") else drawn.figure  # a Figure or an Axes
         try:
             fmt = target.suffix.lower().lstrip(".") or "png"
-            _write_atomically(target, lambda tmp: ax.figure.savefig(
+            _write_atomically(target, lambda tmp: figure.savefig(
                 tmp, dpi=args.dpi, format=fmt, metadata=_REPRODUCIBLE_METADATA.get(fmt)))
         finally:
-            plt.close(ax.figure)
+            plt.close(figure)
         _note(args, f"{path} -> {target}")
     return 0
+
+
+def _plot_model(args, plot, waveform, rate: int, hits, title: str):
+    """Draw ``--kind`` of the drum model that ``--recipe`` fits to ``waveform``
+    (:func:`nmfsep.recipes.separate_drums` with ``return_model=True``, as the recipe runs it);
+    returns the Axes or Figure drawn on."""
+    import torch  # noqa: PLC0415
+
+    recipes = _recipes(args)
+    _, model = recipes.separate_drums(waveform, rate, hits=hits, templates=args.templates,
+                                      device=args.device, verbose=not args.quiet,
+                                      return_model=True)
+    counts = torch.bincount(model.components, minlength=len(model.sources)).tolist()
+    names = [model.sources[c] if counts[c] == 1 else
+             f"{model.sources[c]} {int((model.components[:r] == c).sum())}"
+             for r, c in enumerate(model.components.tolist())]  # kick, or kick 0, kick 1
+    # the model's bins: the STFT's up to the fitted band (see DrumModel.masks)
+    frequencies = torch.arange(model.templates.shape[0]) * (rate / model.n_fft)
+    if args.kind == "activations":
+        return plot.activations(model.activations, sample_rate=rate,
+                                hop_length=model.hop_length, names=names, title=title)
+    if args.kind == "templates":
+        return plot.templates(model.templates, frequencies=frequencies, y_axis=args.y_axis,
+                              names=names, db=True, colorbar=True, title=title)
+    # the STFT frames of the mixture, without the padding the fit adds after its end
+    n_frames = waveform.shape[-1] // model.hop_length + 1
+    masks = model.masks()[..., :n_frames]
+    figure = plot.masks(dict(zip(model.sources, masks)), sample_rate=rate,
+                        hop_length=model.hop_length, frequencies=frequencies,
+                        y_axis=args.y_axis)
+    figure.suptitle(title)
+    return figure
 
 
 # --------------------------------------------------------------------------- entry point

@@ -526,6 +526,24 @@ class DrumModel:
                            for s in range(len(self.sources))])
         return out.clamp_min(0) ** (1.0 / self.spectrogram_power)
 
+    def masks(self, mask_power: float = 2.0, channel: int = 0) -> Tensor:
+        r"""The soft masks of one channel, ``(sources, freq, frames)``, as
+        :func:`separate_drums` applies them to the mixture's STFT (same ``mask_power``).
+
+        They cover the fitted band, the first ``templates.shape[0]`` STFT bins (above it
+        :func:`separate_drums` repeats the band's top octave); their frames are the STFT's,
+        ``activations.shape[-1] + T - 1`` with the padding after the mixture's end.
+        """
+        mask_power = _positive_float(mask_power, "mask_power")
+        n_channels = self.activations.shape[0]
+        if isinstance(channel, bool) or not isinstance(channel, numbers.Integral) or \
+                not 0 <= channel < n_channels:
+            raise ValueError(f"channel must be an integer from 0 to {n_channels - 1}, got "
+                             f"{channel!r}.")
+        return _channel_masks(self.templates, self.activations, self.components,
+                              len(self.sources), mask_power / self.spectrogram_power,
+                              int(channel))
+
 
 def _normalised(W: Tensor, H: Tensor) -> Tuple[Tensor, Tensor]:
     """Templates at unit sum, their scale moved into the activations."""

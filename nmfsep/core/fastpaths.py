@@ -226,6 +226,11 @@ def _on_one_thread(function):
     operations are cheaper without waking a thread pool, and much cheaper when another process
     holds a core (each parallel operation then waits a scheduler time slice, ~10 ms). torch's
     thread count is process-wide: other threads' torch work runs single-threaded meanwhile.
+
+    Kept so on purpose: limiting only the calling thread and the workers (OpenMP's and oneMKL's
+    thread-local counts, through ctypes) made the fits 1.2-1.7x slower on a busy 2-core machine
+    and the torchnmf fits run after them in the same process 5-10x slower; without any limit
+    they were 1.3-2x slower (``benchmarks/speed.py --quick --sections fit``, 2026-12-07).
     """
     @functools.wraps(function)
     def wrapper(*args, **kwargs):

@@ -430,7 +430,11 @@ def test_fit_bandwidth_fits_the_band_and_extends_its_masks(pattern):
     mixture = sum(stems.values())
     hits = {s: [up(h) for h in items] for s, items in hits.items()}
     full = separate_drums(mixture, 2 * SR, hits=hits, fit_bandwidth=None)
-    band = separate_drums(mixture, 2 * SR, hits=hits, fit_bandwidth=SR / 2)
+    band, model = separate_drums(mixture, 2 * SR, hits=hits, fit_bandwidth=SR / 2,
+                                 return_model=True)
+    # the model holds the band's bins; its masks cover every bin, as the separation's do
+    assert model.templates.shape[0] == model.n_fft // 4 + 1
+    assert model.masks().shape[-2] == model.n_fft // 2 + 1
     for s in DRUM_SOURCES:
         assert si_sdr(stems[s], band[s][0]) > si_sdr(stems[s], full[s][0]) - 0.5, s
     torch.testing.assert_close(sum(band.values()), mixture[None], atol=1e-4, rtol=0)

@@ -530,9 +530,9 @@ class DrumModel:
         r"""The soft masks of one channel, ``(sources, freq, frames)``, as
         :func:`separate_drums` applies them to the mixture's STFT (same ``mask_power``).
 
-        They cover the fitted band, the first ``templates.shape[0]`` STFT bins (above it
-        :func:`separate_drums` repeats the band's top octave); their frames are the STFT's,
-        ``activations.shape[-1] + T - 1`` with the padding after the mixture's end.
+        They cover every STFT bin, ``n_fft // 2 + 1`` (above the fitted band, the first
+        ``templates.shape[0]`` bins, those of the band's top octave repeated); their frames are
+        the STFT's, ``activations.shape[-1] + T - 1`` with the padding after the mixture's end.
         """
         mask_power = _positive_float(mask_power, "mask_power")
         n_channels = self.activations.shape[0]
@@ -542,7 +542,7 @@ class DrumModel:
                              f"{channel!r}.")
         return _channel_masks(self.templates, self.activations, self.components,
                               len(self.sources), mask_power / self.spectrogram_power,
-                              int(channel))
+                              int(channel), self.n_fft // 2 + 1)
 
 
 def _normalised(W: Tensor, H: Tensor) -> Tuple[Tensor, Tensor]:
@@ -572,12 +572,19 @@ def _source_parts(W: Tensor, H: Tensor, components: Tensor, n_sources: int) -> T
 
 
 def _channel_masks(W: Tensor, H: Tensor, components: Tensor, n_sources: int, power: float,
-                   channel: int) -> Tensor:
+                   channel: int, n_bins: Optional[int] = None) -> Tensor:
     """Soft masks ``(sources, freq, frames)`` of one channel, from the sources' parts raised
     to ``power``. The recipe takes the channels in turn: the masks of all channels at once,
-    with their temporaries, are its largest tensors for long mixtures."""
+    with their temporaries, are its largest tensors for long mixtures. With ``n_bins`` above
+    the templates' bins (a fit band, ``fit_bandwidth``), the bins above repeat the mean masks
+    of the band's top octave."""
     parts = _source_parts(W, H[channel:channel + 1], components, n_sources)[:, 0]
-    return wiener_mask(parts, power=power)
+    masks = wiener_mask(parts, power=power)
+    n_fit = masks.shape[-2]
+    if n_bins is not None and n_bins > n_fit:
+        top = masks[:, n_fit // 2:].mean(-2, keepdim=True)
+        masks = torch.cat([masks, top.expand(-1, n_bins - n_fit, -1)], -2)
+    return masks
 
 
 def _fit_drum_model(V: Tensor, W: Tensor, components: Tensor, n_sources: int, *, n_iter: int,
@@ -768,10 +775,8 @@ def separate_drums(
     # one source and channel at a time: the masked spectrograms of all at once (twice the
     # masks, complex) and the inverse STFT's frames would be the largest temporaries
     for c in range(signal.shape[0]):
-        masks = _channel_masks(W, H, components, len(sources), mask_power / power, c)
-        if n_fit < spectrogram.shape[-2]:  # above the fit's band: its top octave's masks
-            top = masks[:, n_fit // 2:].mean(-2, keepdim=True)
-            masks = torch.cat([masks, top.expand(-1, spectrogram.shape[-2] - n_fit, -1)], -2)
+        masks = _channel_masks(W, H, components, len(sources), mask_power / power, c,
+                               spectrogram.shape[-2])
         for s in range(len(sources)):
             estimates[s, c] = istft(masks[s] * spectrogram[c], n_fft=n_fft, hop_length=hop_length,
                                     window=window, length=n_padded)[:n_samples]

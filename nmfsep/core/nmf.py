@@ -395,7 +395,8 @@ class BaseComponent(TransformMixin, nn.Module):
             ``eps * V.max()`` (eps of V's dtype, -138 dB in float32) are fitted as that floor.
         tol : float
             Stop when the loss decrease between two checks, relative to the initial loss,
-            falls under ``tol``.
+            falls under ``tol``; a negative ``tol`` (torchnmf's ``-math.inf``) runs
+            ``max_iter`` iterations.
         max_iter : int
             Maximum number of iterations (one update of every trainable factor; epochs for
             chunks).

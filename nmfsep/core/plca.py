@@ -350,7 +350,8 @@ class BaseComponent(_NMFBaseComponent):
             positive sum; modelled as ``V / V.sum()``. The model moves to V's dtype and device.
         tol : float
             Stop when the log-posterior's increase between two checks, relative to its initial
-            magnitude, falls under ``tol``.
+            magnitude, falls under ``tol``; a negative ``tol`` (``-math.inf``) runs
+            ``max_iter`` iterations.
         max_iter : int
             Maximum number of EM iterations (one update of every trainable factor).
         verbose : bool
@@ -368,7 +369,8 @@ class BaseComponent(_NMFBaseComponent):
         Returns
         -------
         n_iter : int
-            Number of iterations run.
+            Number of iterations run (torchnmf's ``PLCA.fit`` returns one less, the index of
+            its last iteration).
         norm : Tensor, 0-dim
             ``V.sum()``: ``model(norm=norm)`` approximates ``V``. In V's dtype, or float64
             where the sum overflows it (float32 data near 1e37).

@@ -80,7 +80,7 @@ import torch
 from nmfsep.evaluation import si_sdr
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _timing import machine_summary, median, peak_rss_bytes, reset_peak_rss, rss_bytes  # noqa: E402
+from _timing import machine_summary, median, peak_rss_bytes, reset_peak_rss, rss_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "audio_examples"

@@ -28,9 +28,9 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nmfsep.separation import Separator, learn_templates  # noqa: E402
+from nmfsep.separation import Separator, learn_templates
 
-from _timing import machine_summary, peak_rss_bytes, reset_peak_rss, rss_bytes  # noqa: E402
+from _timing import machine_summary, peak_rss_bytes, reset_peak_rss, rss_bytes
 
 SR = 44100
 MB = 2.0 ** 20

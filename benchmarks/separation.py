@@ -43,7 +43,8 @@ from pathlib import Path
 
 import torch
 
-from nmfsep.recipes import RECIPES, run_recipe
+from nmfsep.io import load
+from nmfsep.recipes import RECIPES, learn_instrument_dictionaries, run_recipe
 
 TASKS = ("drums3", "drums_vs_harmonic", "piano_bass")
 
@@ -56,9 +57,6 @@ def recipe_for(task: str, no_hits: bool) -> str:
 
 def learn_dictionaries(task_dir: Path, out_file: Path) -> Path:
     """Dictionaries of every ``train/<stem>.wav`` of the task, saved to ``out_file``."""
-    from nmfsep.io import load
-    from nmfsep.recipes import learn_instrument_dictionaries
-
     train, rate = {}, None
     for path in sorted((task_dir / "train").glob("*.wav")):
         train[path.stem], rate = load(path)

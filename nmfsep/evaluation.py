@@ -1,5 +1,5 @@
 """Objective evaluation of separated sources: SDR/SIR/SAR, SI-SDR, folders of files
 (face of :mod:`nmfsep.apps.evaluation`)."""
 
-from .apps.evaluation import *  # noqa: F401,F403
+from .apps.evaluation import *  # noqa: F403
 from .apps.evaluation import __all__  # noqa: F401

@@ -1,7 +1,7 @@
 """torchnmf-compatible face of :mod:`nmfsep.core.nmf`, plus :class:`~nmfsep.core.batched.BatchNMF`."""
 
-from .core.batched import BatchNMF  # noqa: F401
-from .core.nmf import *  # noqa: F401,F403
+from .core.batched import BatchNMF
+from .core.nmf import *  # noqa: F403
 from .core.nmf import __all__ as _nmf_all
 
 __all__ = _nmf_all + ["BatchNMF"]

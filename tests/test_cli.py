@@ -10,13 +10,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.image  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.image
+import pytest
+import torch
 
-from nmfsep import __version__  # noqa: E402
-from nmfsep.apps.cli import main  # noqa: E402
-from nmfsep.io import save  # noqa: E402
+from nmfsep import __version__
+from nmfsep.apps.cli import main
+from nmfsep.io import save
 
 RATE = 8000
 COMMANDS = ("separate", "learn-templates", "evaluate", "plot", "transcribe")

@@ -8,14 +8,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.image  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.image
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
 
-from nmfsep import functional, plot  # noqa: E402
-from nmfsep.nmf import NMF  # noqa: E402
+from nmfsep import functional, plot
+from nmfsep.nmf import NMF
 
 RATE = 8000
 HOP = 128

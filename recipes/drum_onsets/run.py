@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # recipes/_common.py
-from _common import run_drums_recipe  # noqa: E402
+from _common import run_drums_recipe
 
 if __name__ == "__main__":
     raise SystemExit(run_drums_recipe(Path(__file__).resolve().parent))

@@ -7,14 +7,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import pytest
+import torch
 
-import nmfsep.plot  # noqa: E402
-from nmfsep.apps.cli import main  # noqa: E402
-from nmfsep.io import load, save  # noqa: E402
-from nmfsep.recipes import separate_drums  # noqa: E402
+import nmfsep.plot
+from nmfsep.apps.cli import main
+from nmfsep.io import load, save
+from nmfsep.recipes import separate_drums
 
 SR = 8000
 

@@ -21,7 +21,6 @@ undefined: they are NaN (with a :class:`RuntimeWarning`) and means skip them.
 from __future__ import annotations
 
 import contextlib
-
 import math
 import numbers
 import os
@@ -654,8 +653,9 @@ def evaluate_dirs(
     >>> rows, means = evaluate_dirs("separated/", "data/dev/drums3")      # doctest: +SKIP
     >>> print(format_table(rows, means))                                 # doctest: +SKIP
     """
-    from ..io import load  # noqa: PLC0415 - the audio pipeline is only needed here
     from tqdm import tqdm  # noqa: PLC0415 - text bar: tqdm.auto warns without ipywidgets
+
+    from ..io import load  # noqa: PLC0415 - the audio pipeline is only needed here
 
     if isinstance(sources, str):
         sources = [sources]

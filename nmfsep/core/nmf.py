@@ -27,21 +27,21 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from . import fastpaths
 from ._fitting import run_iterations
 from ._scaling import ScaledFit, floor_zeros
 from ._transform import TransformMixin
 from ._validation import (
+    ValueAssertionError,
     check_beta,
     check_component_mask,
     check_fraction,
     check_nonnegative,
     check_rank,
     eps_for,
-    ValueAssertionError,
 )
 from .metrics import beta_div
 from .trainer import SparsityProj, _OneParamAtATime
-from . import fastpaths
 from .updates import autograd_parts, flush_denormal, multiplicative_update_
 
 __all__ = ["BaseComponent", "NMF", "NMFD", "NMF2D", "NMF3D"]
@@ -559,7 +559,7 @@ class BaseComponent(TransformMixin, nn.Module):
 
     def _initialise_(self, V: Tensor, method: str, seed: Optional[int]) -> None:
         """Overwrite the learned factors with ``fit(init=method)``'s initialisation from ``V``."""
-        from .init import initialise_model_, make_generator  # init imports this module
+        from .init import initialise_model_, make_generator  # noqa: PLC0415 - init imports this module
 
         initialise_model_(self, V, method, generator=make_generator(seed, V.device))
 

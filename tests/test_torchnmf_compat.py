@@ -29,6 +29,7 @@ from torchnmf import plca as tn_plca  # noqa: E402
 from torchnmf import trainer as tn_trainer  # noqa: E402
 
 import nmfsep.metrics as our_metrics  # noqa: E402
+from nmfsep.core import ValueAssertionError  # noqa: E402
 import nmfsep.nmf as our_nmf  # noqa: E402
 import nmfsep.plca as our_plca  # noqa: E402
 import nmfsep.trainer as our_trainer  # noqa: E402
@@ -145,7 +146,7 @@ def test_disagreeing_and_negative_factors_raise_assertion_and_value_errors():
             build(tn_nmf)
         with pytest.raises(AssertionError):
             build(our_nmf)
-        with pytest.raises(ValueError):  # nmfsep's own contract still holds
+        with pytest.raises(ValueAssertionError):  # a ValueError too: nmfsep's own contract
             build(our_nmf)
     with pytest.raises(AssertionError):
         tn_nmf.NMF((4, 5), 2).fit(-torch.rand(4, 5))

@@ -450,7 +450,8 @@ CQT_NB = dict(
         activations in the units of `V`, directly comparable with NMF2D's.
         """),
         code("""
-        siplca2 = SIPLCA2(W=W, H=H.shape, trainable_W=False)
+        rank = W.shape[1]  # with a rank, the component weights Z start uniform
+        siplca2 = SIPLCA2(W=W, H=H.shape, rank=rank, trainable_W=False)
         nmf2d_flat = NMF2D(W=W, H=H.shape, trainable_W=False)
         H_plca = siplca2.transform(V, warm_start=False, max_iter=100, tol=0)
         H_nmf = nmf2d_flat.transform(V, warm_start=False, max_iter=100, tol=0, beta=1)
@@ -458,7 +459,7 @@ CQT_NB = dict(
         print(f"relative difference of the activations after 100 iterations: {plca_vs_nmf:.1e}")
 
         # fitted freely (templates too), its log-likelihood never decreases (flat priors: exact EM)
-        free = SIPLCA2(W=W, H=H.shape, seed=0)
+        free = SIPLCA2(W=W, H=H.shape, rank=rank, seed=0)
         free.fit(V, max_iter=60, check_every=5)
         log_likelihood = free.loss_curve_
         print("log-likelihood:", " ".join(f"{value:.1f}" for value in log_likelihood[::3]))

@@ -758,16 +758,15 @@ def separate_drums(
     # contiguous once here: from torch.stft's frames-major layout every NMFD fit would copy
     # its V (strided passes are up to 2.4x slower), and the recipe runs several fits
     spectrogram = stft(padded, n_fft=n_fft, hop_length=hop_length, window=window).contiguous()
-    V = spectrogram.abs().pow_(power)
     W = W.to(work_device) ** power
     W = W / W.sum((0, 2), keepdim=True).clamp_min(torch.finfo(W.dtype).tiny)
     components = torch.tensor(templates.components, device=work_device)
-
-    n_fit = V.shape[-2] if fit_bandwidth is None else \
-        min(V.shape[-2], int(fit_bandwidth * n_fft / sample_rate) + 1)
-    if n_fit < V.shape[-2]:
+    n_bins = spectrogram.shape[-2]
+    n_fit = n_bins if fit_bandwidth is None else \
+        min(n_bins, int(fit_bandwidth * n_fft / sample_rate) + 1)
+    if n_fit < n_bins:  # the band's bins only, the templates at unit sum there
         W = W[:n_fit] / W[:n_fit].sum((0, 2), keepdim=True).clamp_min(torch.finfo(W.dtype).tiny)
-        V = V[:, :n_fit].contiguous()
+    V = spectrogram[:, :n_fit].abs().pow_(power)
     W, H = _fit_drum_model(V, W, components, len(sources), n_iter=n_iter, n_rounds=n_rounds,
                            n_adapt=n_adapt, n_refit=n_refit, verbose=verbose)
     del V, padded  # only the fit needs them

@@ -134,8 +134,10 @@ def test_rank_is_inferred_as_in_torchnmf():
     assert our_plca.PLCA((100, 50)).Z.shape == (50,)
     plain = our_plca.BaseComponent(None, torch.rand(50, 8), torch.rand(100, 8))
     assert plain.Z is None and tn_plca.BaseComponent(None, torch.rand(50, 8), torch.rand(100, 8)).Z is None
-    with pytest.raises(ValueError, match="has no Z"):
-        our_plca.PLCA(None, W=torch.rand(50, 8), H=torch.rand(100, 8)).fit(torch.rand(100, 50))
+    # where torchnmf's fit fails on the missing Z, nmfsep's starts it uniform
+    late = our_plca.PLCA(None, W=torch.rand(50, 8), H=torch.rand(100, 8), trainable_Z=False)
+    late.fit(torch.rand(100, 50), max_iter=5)
+    assert torch.equal(late.Z, torch.full((8,), 1 / 8)) and not late.Z.requires_grad
 
 
 def test_disagreeing_and_negative_factors_raise_assertion_and_value_errors():

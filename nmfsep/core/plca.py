@@ -146,7 +146,7 @@ class BaseComponent(_NMFBaseComponent):
     Z : Tensor, optional
         Initial component weights, shape ``(R,)``, normalised to sum to one. Uniform when
         omitted with a ``rank`` (given, or inferred from ``Vshape``); as in torchnmf, ``Z`` is
-        None when neither is given (set it before :meth:`fit`).
+        None when neither is given, until :meth:`fit` starts it uniform.
     trainable_W, trainable_H, trainable_Z : bool
         Whether the whole factor is learned by :meth:`fit` (default True).
     fixed_W, fixed_H : sequence of bool or of int, optional
@@ -216,13 +216,20 @@ class BaseComponent(_NMFBaseComponent):
                 )
             with torch.no_grad():
                 factor.copy_(_normalised(factor, name))
-        dtype = next((f.dtype for f in (self.W, self.H) if f is not None), torch.get_default_dtype())
-        if Z is None and not uniform_Z:
+        self._trainable_Z = bool(trainable_Z)
+        if Z is not None:
+            self.Z = nn.Parameter(_normalised(Z.to(self._factor_dtype()), "Z"), requires_grad=self._trainable_Z)
+        elif uniform_Z:
+            self._start_uniform_Z()
+        else:  # as torchnmf; fit starts it uniform
             self.register_parameter("Z", None)
-            return
-        if Z is None:
-            Z = torch.full((self.rank,), 1.0 / self.rank, dtype=dtype)
-        self.Z = nn.Parameter(_normalised(Z.to(dtype), "Z"), requires_grad=bool(trainable_Z))
+
+    def _factor_dtype(self) -> torch.dtype:
+        return next((f.dtype for f in (self.W, self.H) if f is not None), torch.get_default_dtype())
+
+    def _start_uniform_Z(self) -> None:
+        self.Z = nn.Parameter(torch.full((self.rank,), 1.0 / self.rank, dtype=self._factor_dtype()),
+                              requires_grad=self._trainable_Z)
 
     def _sizes_from(self, Vshape, rank, kernel: Tuple[int, ...], kwargs: dict) -> Optional[int]:
         # with Vshape, a given Z also says the rank
@@ -391,8 +398,8 @@ class BaseComponent(_NMFBaseComponent):
         >>> round(float(model.Z.detach().sum()), 6)
         1.0
         """
-        if self.Z is None:
-            raise ValueError(f"{type(self).__name__} has no Z: build it with a rank or Z to fit it")
+        if self.Z is None:  # built without rank or Z (torchnmf's None): start from uniform weights
+            self._start_uniform_Z()
         if not self._trainable_names():
             raise ValueError("nothing to fit: W, H and Z are all held fixed (trainable_W/H/Z=False)")
         V = self._prepare_target(V)

@@ -221,6 +221,19 @@ def _add_global_options(parser: argparse.ArgumentParser, *, top_level: bool) -> 
                        help="show the full traceback of errors")
 
 
+_HITS_HELP = ("isolated hits of the kit, named by instrument (kick_0.wav, snare_0.wav, "
+              "hihat_0.wav, ...), or a folder of them")
+
+
+def _add_kit_arguments(parser, *, hits: str = _HITS_HELP, when: str = "") -> None:
+    """The mutually exclusive ``--hits`` / ``--templates`` of the commands that take a kit
+    (``when`` prefixes both helps)."""
+    kit = parser.add_mutually_exclusive_group()
+    kit.add_argument("--hits", nargs="+", type=Path, metavar="FILE", help=when + hits)
+    kit.add_argument("--templates", type=Path, metavar="FILE",
+                     help=when + "templates learned with 'nmfsep learn-templates'")
+
+
 def _add_command(commands, name: str, handler: Callable, *, summary: str, description: str,
                  epilog: str) -> argparse.ArgumentParser:
     """A subcommand's parser, run by ``handler``; the global options are added last by
@@ -252,12 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     separate.add_argument("--recipe", required=True, metavar="NAME",
                           help="separation recipe to run (listed below and by 'nmfsep recipes')")
     separate.more_help = _recipe_help
-    informed = separate.add_mutually_exclusive_group()
-    informed.add_argument("--templates", type=Path, metavar="FILE",
-                          help="templates learned with 'nmfsep learn-templates'")
-    informed.add_argument("--hits", nargs="+", type=Path, metavar="FILE",
-                          help="isolated one-shot recordings of the sources (e.g. drum hits), "
-                               "or a folder of them")
+    _add_kit_arguments(separate, hits="isolated one-shot recordings of the sources (e.g. drum "
+                                      "hits), or a folder of them")
     separate.add_argument("--out", "-o", required=True, type=Path, metavar="DIR",
                           help="output folder; sources go to DIR/<mixture name>/")
     separate.add_argument("--format", choices=AUDIO_FORMATS, default="wav",
@@ -279,12 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
                             help="audio file(s) to transcribe (wav, flac, ogg, aiff, mp3)")
     transcribe.add_argument("--out", "-o", required=True, type=Path, metavar="DIR",
                             help="output folder; onsets go to DIR/<mixture name>/")
-    kit = transcribe.add_mutually_exclusive_group()
-    kit.add_argument("--hits", nargs="+", type=Path, metavar="FILE",
-                     help="isolated hits of the kit, named by instrument (kick_0.wav, "
-                          "snare_0.wav, hihat_0.wav, ...), or a folder of them")
-    kit.add_argument("--templates", type=Path, metavar="FILE",
-                     help="templates learned with 'nmfsep learn-templates'")
+    _add_kit_arguments(transcribe)
     transcribe.add_argument("--drums-only", action="store_true",
                             help="the mixtures hold drums only (no accompaniment to model)")
     transcribe.add_argument("--formats", nargs="+", choices=ONSET_FORMATS,
@@ -304,12 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--recipe", required=True, choices=STREAM_RECIPES,
                         help="drums: the kit's --hits or --templates; drums-generic: the "
                              "generic templates")
-    streamed_kit = stream.add_mutually_exclusive_group()
-    streamed_kit.add_argument("--hits", nargs="+", type=Path, metavar="FILE",
-                              help="isolated hits of the kit, named by instrument (kick_0.wav, "
-                                   "snare_0.wav, hihat_0.wav, ...), or a folder of them")
-    streamed_kit.add_argument("--templates", type=Path, metavar="FILE",
-                              help="templates learned with 'nmfsep learn-templates'")
+    _add_kit_arguments(stream)
     stream.add_argument("--out", "-o", required=True, type=Path, metavar="DIR",
                         help="output folder; stems and onsets go to DIR/<mixture name>/")
     stream.add_argument("--block", type=int, default=512, metavar="N",
@@ -378,12 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--recipe", choices=MODEL_RECIPES,
                       help="with --kind activations/templates/masks: the recipe whose model is "
                            "drawn (default: drums)")
-    plot_kit = plot.add_mutually_exclusive_group()
-    plot_kit.add_argument("--hits", nargs="+", type=Path, metavar="FILE",
-                          help="with --recipe drums: isolated hits of the kit, named by "
-                               "instrument, or a folder of them")
-    plot_kit.add_argument("--templates", type=Path, metavar="FILE",
-                          help="with --recipe drums: templates from 'nmfsep learn-templates'")
+    _add_kit_arguments(plot, when="with --recipe drums: ")
     plot.add_argument("--y-axis", choices=("linear", "log"), default="linear",
                       help="frequency axis of --kind spectrogram (default: linear)")
     plot.add_argument("--n-fft", type=int, default=2048, metavar="N",

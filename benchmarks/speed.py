@@ -30,6 +30,12 @@ batch
     all at once by :class:`nmfsep.nmf.BatchNMF`; and activations for fixed templates, a loop
     of ``transform`` calls vs one call on NMFD's batch axis (T = 1) or a ``BatchNMF`` with
     shared templates.
+time-to-loss
+    Time to a good fit rather than per iteration: the wall time each library (nmfsep ``mu``
+    and ``auto``, scikit-learn cd and mu, torchnmf, nmf-torch HALS and BPP) takes to reach
+    the lowest loss the peers' default solvers reach in 200 iterations, same data and
+    initial factors, alternating runs, with ``auto``'s speed-up over each; ``--plot PNG``
+    draws loss against time. Cases ``--ttl-cases``; see ``benchmarks/time_to_loss.py``.
 
 Loss conventions: nmfsep's ``loss_curve_`` is the beta-divergence itself (half the squared
 error for beta = 2); scikit-learn's ``reconstruction_err_`` and torchnmf's progress-bar loss
@@ -101,6 +107,12 @@ def import_peers() -> Tuple[Dict[str, object], List[str]]:
                      "comparable and it is not run")
     except Exception:
         notes.append("overcomplete is not installed: its HALS is skipped")
+    try:
+        import nmf.nmf_models  # nmf-torch (pip install --no-deps nmf-torch): HALS and BPP
+        peers["nmf-torch"] = nmf.nmf_models
+        notes.append("nmf-torch imports (its batch HALS and BPP run in the time-to-loss section)")
+    except Exception as error:
+        notes.append(f"nmf-torch skipped: {type(error).__name__}: {error}")
     return peers, notes
 
 
@@ -461,8 +473,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes and few iterations")
-    parser.add_argument("--sections", default="fit,scaling,memory,batch",
-                        help="comma-separated subset of fit,scaling,memory,batch")
+    parser.add_argument("--sections", default="fit,scaling,memory,batch,time-to-loss",
+                        help="comma-separated subset of fit,scaling,memory,batch,time-to-loss")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per comparison")
     parser.add_argument("--iters", type=int, default=None, help="iterations per fit (fit section)")
     parser.add_argument("--cases", default="nmf2,nmf1,nmfd2,nmfd1",
@@ -472,6 +484,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="wall time, or this process's CPU time (steadier on a busy machine "
                              "with --threads 1; with more threads it counts spinning too)")
+    parser.add_argument("--ttl-cases", default="nmf2,nmf1,nmf0.5,nmfd2,nmfd1,batch",
+                        help="comma-separated subset of the time-to-loss section's cases")
+    parser.add_argument("--plot", default=None,
+                        help="PNG file for the time-to-loss section's loss-against-time curves")
     parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads:
@@ -486,9 +502,9 @@ def main(argv: Optional[List[str]] = None) -> None:
         memory_child(args.memory_child)
         return
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
-    unknown = set(sections) - {"fit", "scaling", "memory", "batch"}
+    unknown = set(sections) - {"fit", "scaling", "memory", "batch", "time-to-loss"}
     if unknown:
-        parser.error(f"unknown sections {sorted(unknown)}; choose from fit,scaling,memory,batch")
+        parser.error(f"unknown sections {sorted(unknown)}; choose from fit,scaling,memory,batch,time-to-loss")
 
     def out(line=""):
         print(line, flush=True)
@@ -506,6 +522,10 @@ def main(argv: Optional[List[str]] = None) -> None:
         run_memory_section(args, peers, out)
     if "batch" in sections:
         run_batch_section(args, out)
+    if "time-to-loss" in sections:
+        from time_to_loss import run_time_to_loss_section
+
+        run_time_to_loss_section(args, peers, out, spectrogram, initial_factors)
     out(f"\n(total {time.perf_counter() - start:.0f} s; load average now "
         f"{', '.join(f'{x:.1f}' for x in os.getloadavg())})")
 

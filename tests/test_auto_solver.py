@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from nmfsep.core.accelerated import ExtrapolatedSteps, auto_solver
-from nmfsep.core.solvers import check_solver, hals_block_, hals_inner_sweeps
+from nmfsep.core.solvers import (
+    SWEEP_COLUMN_OVERHEAD,
+    SWEEP_SLOWDOWN,
+    check_solver,
+    hals_block_,
+    hals_inner_sweeps,
+)
 from nmfsep.nmf import NMF, NMFD, BatchNMF
 
 F64 = torch.float64
@@ -63,10 +69,11 @@ def test_auto_picks_hals_for_plain_nmf_at_beta_2_and_mu_elsewhere():
 
 
 def test_inner_sweeps_follow_the_cost_ratio():
-    # rho = 1 + (M P R + P R²) / (M R² + M R); at most 1 + rho / 2 sweeps
-    assert hals_inner_sweeps(4000, 1025, 32) == int(1 + (1 + (4000 * 1025 * 32 + 1025 * 32 ** 2)
-                                                         / (4000 * 32 ** 2 + 4000 * 32)) / 2)
-    assert hals_inner_sweeps(10, 10, 100) == 2  # a large rank: a sweep costs what the product does
+    # rho = 1 + (M P R + P R²) / (s (M R² + M R) + R c); at most 1 + rho / 2 sweeps
+    sweep = SWEEP_SLOWDOWN * (4000 * 32 ** 2 + 4000 * 32) + 32 * SWEEP_COLUMN_OVERHEAD
+    rho = 1 + (4000 * 1025 * 32 + 1025 * 32 ** 2) / sweep
+    assert hals_inner_sweeps(4000, 1025, 32) == int(1 + rho / 2) > 1
+    assert hals_inner_sweeps(10, 10, 100) == 1  # a large rank: a sweep costs more than the product
     assert hals_inner_sweeps(100, 5000, 8) > hals_inner_sweeps(5000, 100, 8)
 
 

@@ -113,7 +113,9 @@ class ExtrapolatedSteps:
 
     def loss(self) -> float:
         """The loss of the factors as they are (the accepted iterate's, once there is one)."""
-        if self.accepted is None or not self._unchanged():
+        if self.accepted is None:  # the start: the first accepted iterate
+            self._accept(float(self._loss()))
+        elif not self._unchanged():
             return float(self._loss())
         return self.accepted_loss
 
@@ -149,9 +151,8 @@ class ExtrapolatedSteps:
                                 for name in model._trainable_names()])
 
     def __call__(self) -> None:
-        if self.accepted is None:  # the starting point is the first accepted iterate
-            self._accept(float(self._loss()))
-            self.previous = None
+        if self.accepted is None:
+            self.loss()
         extrapolated = self.previous is not None
         if extrapolated:
             self._extrapolate()

@@ -11,10 +11,13 @@ HALS swept to a stall (``NMF`` at ``beta = 2``, closed form): accelerated HALS (
     factor by under a tenth of what the first sweep did.
 Extrapolated multiplicative updates (every other model and beta): safeguarded extrapolation
     (Ang & Gillis 2019, their scheme for alternating updates), :class:`ExtrapolatedSteps`.
-    After an accepted iteration the next one starts from ``X + b (X - X_prev)`` (floored at
-    ``X / 100``: MU cannot move an entry away from zero); the new loss is compared with the
-    accepted one: not higher, it is accepted and ``b`` grows (``b ← min(b̄, 1.05 b)``,
-    ``b̄ ← min(1, 1.01 b̄)``); higher, the factors go back to the accepted ones, ``b̄ ← b``,
+    After an accepted iteration the next one starts from ``X (X / X_prev)^b``: the step of
+    the multiplicative updates, additive in ``log X``, taken ``b`` times more. Ang & Gillis
+    step linearly, ``X + b (X - X_prev)`` clipped at zero, where MU can never move an entry
+    again; the geometric step keeps entries positive, and on a 1000 x 513 spectrogram, rank
+    16, KL, it ended 200 iterations 0.3 % lower than the linear one (0.6 % lower than MU).
+    The new loss is compared with the accepted one: not higher, it is accepted and ``b``
+    grows (``b ← min(b̄, 1.05 b)``, ``b̄ ← min(1, 1.01 b̄)``); higher, the factors go back to the accepted ones, ``b̄ ← b``,
     ``b ← b / 1.5``, and a plain multiplicative update is taken from there (monotone, Févotte
     & Idier 2011). The loss is evaluated once per iteration (twice after a rejection): the
     price of the safeguard.
@@ -24,11 +27,14 @@ block problem; extrapolation writes only the free entries) and never increase th
 more than rounding: HALS sweeps and multiplicative updates are monotone, and an extrapolated
 iterate is kept only when its loss is not higher.
 
-Measurements (``benchmarks/speed.py --sections time-to-loss``, see ``benchmarks/README.md``):
-at ``beta = 2`` HALS+ reaches scikit-learn coordinate descent's 200-iteration loss faster than
-it, and far faster than plain MU, which does not reach it in 640 iterations; at ``beta = 1``
-and ``0.5`` and for ``NMFD`` MU+ reaches scikit-learn's / torchnmf's 200-iteration MU loss in
-fewer iterations than MU, each iteration costing a loss evaluation more.
+Measurements (``benchmarks/speed.py --sections time-to-loss``, ``benchmarks/README.md``; V
+4000 x 1025, rank 32, float32, two shared CPU cores): time to scikit-learn's 200-iteration
+loss, at beta = 2 (coordinate descent) 0.98 s against 2.14 s for scikit-learn and 1.98 s for
+one HALS sweep per factor, while MU does not get there in 300 iterations; at beta = 1
+(scikit-learn's MU) 2.39 s in 59 iterations against 3.93 s for nmfsep's MU (201 iterations)
+and 5.88 s for scikit-learn; NMFD (1025 x 2000, T 16, rank 8, beta 1) 3.12 s against 4.75 s
+for MU to torchnmf's 200-iteration loss. At a fixed number of iterations extrapolated MU is
+slower than MU (each iteration evaluates the loss): it pays where a fit runs until it is good.
 
 References
 ----------

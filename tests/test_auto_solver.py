@@ -172,6 +172,21 @@ def test_a_rejected_extrapolation_falls_back_to_the_plain_step():
     assert steps.loss() == pytest.approx(float(twin._loss(V, 1.0)), rel=1e-12)
 
 
+def test_factors_changed_by_a_callback_are_not_extrapolated_away():
+    # MU keeps zeros: a component zeroed by the callback stays zero, unless the extrapolation
+    # started from the iterates before the change
+    V, W, H = planted(8)
+    W0, H0 = start(W.shape, H.shape)
+    model = NMF(W=W0, H=H0)
+
+    def zero_first_component(model, n_iter, loss):
+        if n_iter == 5:
+            model.H.data[:, 0] = 0
+
+    model.fit(V, beta=1, solver="auto", tol=-1, max_iter=15, callback=zero_first_component)
+    assert bool((model.H[:, 0] == 0).all()) and bool((model.H[:, 1:] > 0).all())
+
+
 # -- speed in iterations -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("beta, iters", [(2.0, 30), (1.0, 60), (0.5, 60)])

@@ -157,6 +157,10 @@ class ExtrapolatedSteps:
                                 for name in model._trainable_names()])
 
     def __call__(self) -> None:
+        if self.accepted is not None and not self._unchanged():
+            # changed from outside (a fit's callback): extrapolating from the stale iterates
+            # would undo that change, so start afresh from here
+            self.accepted = self.previous = None
         if self.accepted is None:
             self.loss()
         extrapolated = self.previous is not None

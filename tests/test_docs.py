@@ -5,6 +5,7 @@ include of a file that moved fails this test.
 """
 
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,11 @@ def test_pages_from_elsewhere_are_included_with_their_tables(site):
     for recipe in sorted(p.parent.name for p in (ROOT / "recipes").glob("*/README.md")):
         page = (site / "recipes" / recipe / "index.html").read_text(encoding="utf-8")
         assert "<table>" in page, recipe
+    # a plot that an included file shows is copied into the site
+    for page in site.rglob("*.html"):
+        for image in re.findall(r'<img[^>]* src="([^"]+)"', page.read_text(encoding="utf-8")):
+            if "://" not in image:
+                assert (page.parent / image).resolve().is_file(), (page, image)
     index = (site / "index.html").read_text(encoding="utf-8")
     assert "Audio source separation with non-negative factorisations" in index
     assert "--8&lt;--" not in index and '--8<--' not in index
@@ -62,7 +68,8 @@ def test_pages_from_elsewhere_are_included_with_their_tables(site):
 
 def test_links_to_included_files_go_to_their_pages():
     # a page's link to a repository file that another page includes goes to that page; a link
-    # written in an included file is read from that file's folder; others keep their target
+    # written in an included file is read from that file's folder; one to a file that is not
+    # Markdown goes to the site's copy under repository/; external links keep their target
     spec = importlib.util.spec_from_file_location("mkdocs_hooks", ROOT / "scripts" / "mkdocs_hooks.py")
     hooks = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(hooks)
@@ -75,5 +82,5 @@ def test_links_to_included_files_go_to_their_pages():
     text = "[bench](../../benchmarks/README.md), [cfg](config.json), [web](https://x.org/a.md)"
     assert hooks._rewrite_links(text, ROOT / "recipes" / "piano_roll" / "README.md",
                                 Path("recipes/piano_roll.md"), docs) == (
-        "[bench](../benchmarks.md), [cfg](../../recipes/piano_roll/config.json), "
+        "[bench](../benchmarks.md), [cfg](../repository/recipes/piano_roll/config.json), "
         "[web](https://x.org/a.md)")

@@ -83,6 +83,16 @@ def test_spectrogram_draws_a_tone_at_its_frequency(tmp_path, y_axis):
         assert ax.get_ylim()[1] == pytest.approx(RATE / 2 + RATE / 512 / 2)
 
 
+def test_silence_is_drawn_in_the_quietest_colour_and_time_starts_at_zero():
+    ax = plot.spectrogram(torch.zeros(257, 20), sample_rate=RATE, hop_length=HOP)
+    image = ax.collections[0]
+    assert np.all(np.asarray(image.get_array()) == image.norm.vmin)  # not the loudest colour
+    assert image.norm.vmin < image.norm.vmax
+    # one frame (a file of one sample) gives no negative times
+    single = plot.spectrogram(torch.rand(257, 1), sample_rate=RATE, hop_length=HOP)
+    assert single.get_xlim()[0] == 0.0 and single.get_xlim()[1] > 0.0
+
+
 def test_spectrogram_long_input_is_pooled_but_keeps_its_axes(tmp_path):
     spec = torch.rand(1025, 5000)
     spec[:, 4321] = 50.0  # one loud frame must survive the max-pooling

@@ -136,7 +136,9 @@ def _frame_edges(n_frames: int, sample_rate, hop_length) -> Optional[np.ndarray]
     from .. import functional  # noqa: PLC0415
 
     centres = functional.frames_to_time(list(range(n_frames + 1)), sample_rate, hop_length).numpy()
-    return centres - 0.5 * hop_length / float(sample_rate)
+    edges = centres - 0.5 * hop_length / float(sample_rate)
+    edges[0] = 0.0  # the signal starts at 0 s: frame 0's left half lies before it
+    return edges
 
 
 def _max_pool(data: np.ndarray, edges: np.ndarray, factor: int, axis: int):
@@ -191,8 +193,9 @@ def _draw_image(ax, data: np.ndarray, *, frequencies, y_axis: str, time_edges, c
 def _to_db(magnitude: np.ndarray, power: float, top_db: Optional[float]):
     """dB relative to the maximum, floored ``top_db`` below it; returns (image, vmin, vmax)."""
     peak = float(magnitude.max())
-    if peak <= 0:
-        return np.zeros_like(magnitude), -1.0, 0.0  # silence: a flat image at 0 dB
+    if peak <= 0:  # silence: a flat image in the quietest colour
+        vmin = -80.0 if top_db is None else -float(top_db)
+        return np.full_like(magnitude, vmin), vmin, 0.0
     floor = peak * 1e-30
     image = (10.0 * 2.0 / power) * np.log10(np.maximum(magnitude, floor) / peak)
     vmin = float(image.min()) if top_db is None else -float(top_db)

@@ -248,6 +248,8 @@ def test_group_hits_errors():
         group_hits({"kick": [torch.ones(10)], "cowbell": [torch.ones(10)]})
     with pytest.raises(TypeError, match="mapping"):
         group_hits([torch.ones(10)])
+    with pytest.raises(ValueError, match="hits is empty"):
+        group_hits([])
 
 
 # --------------------------------------------------------------------------- onsets

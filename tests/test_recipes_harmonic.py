@@ -212,7 +212,7 @@ def test_hpss_masks_split_lines():
 
 
 @pytest.mark.parametrize("kwargs, error", [
-    (dict(hits=[]), TypeError),
+    (dict(hits=[]), ValueError),
     (dict(hits={}), ValueError),
     (dict(continuity=-1.0), ValueError),
     (dict(n_harmonic=0), ValueError),

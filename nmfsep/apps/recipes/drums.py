@@ -223,11 +223,14 @@ def group_hits(hits: HitsLike, *, sources: Sequence[str] = DRUM_SOURCES) -> Dict
     else:
         if isinstance(hits, (str, os.PathLike)):
             hits = [hits]
-        if not isinstance(hits, Sequence) or not hits:
+        if not isinstance(hits, Sequence):
             raise TypeError(
                 "hits must be a mapping {instrument: waveforms or paths}, a list of hit files "
                 f"or a folder of them, got {type(hits).__name__}."
             )
+        if not hits:
+            raise ValueError("hits is empty: give the kit's hit files (or a folder of them), or "
+                             "pass hits=None to use the generic templates.")
         files: List[Path] = []
         for item in hits:
             if not isinstance(item, (str, os.PathLike)):

@@ -110,9 +110,11 @@ def _hit_list(hits: HitsLike, sample_rate: int) -> list:
         items = [hits]
     else:
         items = hits
-    if not isinstance(items, Sequence) or not items:
+    if not isinstance(items, Sequence):
         raise TypeError("hits must be a waveform, an audio file or folder, or a non-empty list "
                         "or mapping of them.")
+    if not items:
+        raise ValueError("hits is empty; pass None to separate without hits.")
     waveforms = []
     for item in items:
         if isinstance(item, (str, os.PathLike)):

@@ -107,12 +107,12 @@ GENERIC_KIT_TEMPLATES_PATH = GENERIC_TEMPLATES_PATH.with_name("drum_kit_template
 # Default STFT of the hit templates at 22.05 kHz: 46 ms windows, 11.6 ms hop. At other
 # rates the same durations are used (see _stft_sizes).
 _REFERENCE_RATE = 22050
+_REFERENCE_N_FFT = 1024
+_REFERENCE_HOP = 256
 #: Default ``fit_bandwidth`` of :func:`separate_drums` in Hz: the Nyquist frequency of the
 #: generic templates and of :data:`~nmfsep.recipes.ANALYSIS_RATE`; what tells drums apart lies
 #: below it.
 FIT_BANDWIDTH = 11025.0
-_REFERENCE_N_FFT = 1024
-_REFERENCE_HOP = 256
 _AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3", ".opus")
 
 HitsLike = Union[Mapping[str, object], Sequence[Union[str, os.PathLike]], str, os.PathLike, None]

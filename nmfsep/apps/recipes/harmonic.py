@@ -51,7 +51,7 @@ from torch import Tensor
 from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywidgets
 
 from nmfsep.apps.recipes import register_recipe
-from nmfsep.apps.recipes.drums import generic_templates
+from nmfsep.apps.recipes.drums import _audio_files_in, generic_templates
 from nmfsep.apps.recipes.supervised import (
     _as_waveform_list,
     _check_positive_int,
@@ -73,7 +73,6 @@ __all__ = ["separate_drums_harmonic", "hpss_cascade", "percussive_dictionary", "
 CONTINUITY = {"fixed": 0.3, "free": 1.0}
 
 HitsLike = Union[Mapping[str, Sequence], Sequence, Tensor, str, "os.PathLike[str]", None]
-_AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3", ".opus")
 
 
 # --------------------------------------------------------------------------- validation
@@ -119,8 +118,7 @@ def _hit_list(hits: HitsLike, sample_rate: int) -> list:
     for item in items:
         if isinstance(item, (str, os.PathLike)):
             path = Path(os.fspath(item))
-            files = sorted(f for f in path.iterdir() if f.suffix.lower() in _AUDIO_SUFFIXES) \
-                if path.is_dir() else [path]
+            files = _audio_files_in(path) if path.is_dir() else [path]
             if not files:
                 raise ValueError(f"the hits folder '{path}' holds no audio files.")
             waveforms.extend(load(f, sample_rate=sample_rate, mono=True)[0] for f in files)

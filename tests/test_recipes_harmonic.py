@@ -565,3 +565,24 @@ def test_recipes_are_registered_and_run_from_files(drums_and_harmony, two_instru
     assert si_sdr(low, load(paths["low"])[0]) > 15.0
     with pytest.raises(ValueError, match="learn_instrument_dictionaries"):
         run_recipe("piano-bass", tmp_path / "duo.wav", tmp_path / "none", verbose=False)
+
+
+def test_hits_folder_gives_the_hits_it_holds(drums_and_harmony, tmp_path):
+    # a folder of hits is read as its audio files (other files skipped), in name order
+    from nmfsep.io import load, save
+
+    drums, harmonic, hits = drums_and_harmony
+    folder = tmp_path / "kit"
+    folder.mkdir()
+    waveforms = [w for items in hits.values() for w in items]
+    for k, waveform in enumerate(waveforms):
+        save(folder / f"hit_{k}.wav", waveform, SR, subtype="FLOAT")
+    (folder / "notes.txt").write_text("not audio")
+    loaded = [load(folder / f"hit_{k}.wav", sample_rate=SR, mono=True)[0]
+              for k in range(len(waveforms))]
+    from_folder = separate_drums_harmonic(drums + harmonic, SR, hits=folder, max_iter=20, **STFT)
+    from_list = separate_drums_harmonic(drums + harmonic, SR, hits=loaded, max_iter=20, **STFT)
+    torch.testing.assert_close(from_folder["drums"], from_list["drums"])
+    with pytest.raises(ValueError, match="holds no audio files"):
+        (tmp_path / "empty").mkdir()
+        separate_drums_harmonic(drums + harmonic, SR, hits=tmp_path / "empty", **STFT)

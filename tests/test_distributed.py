@@ -48,8 +48,12 @@ def _worker(rank, world_size, rendezvous, out_dir):
             n_iter = distributed_fit(model, V[rows], beta=beta, tol=0, max_iter=25, check_every=5)
             torch.save({"W": model.W.detach(), "H": model.H.detach(), "n_iter": n_iter,
                         "loss": model.loss_curve_}, os.path.join(out_dir, f"{kind}{beta}-rank{rank}.pt"))
+        dist.barrier()  # no rank tears its connections down while another still reads from them
     finally:
         dist.destroy_process_group()
+    # The results are on disk: skip the interpreter's exit, where gloo's threads, destroyed while
+    # still joinable, once aborted a rank (SIGABRT, "terminate called without an active exception")
+    os._exit(0)
 
 
 def test_two_ranks_match_one_process(tmp_path):

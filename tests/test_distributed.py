@@ -9,11 +9,12 @@ import torch.multiprocessing as mp
 
 from nmfsep.core.distributed import bytes_per_iteration, distributed_fit, shard_rows
 from nmfsep.nmf import NMF, NMFD
+from nmfsep.plca import PLCA, SIPLCA
 
 
 def _data(kind):
     g = torch.Generator().manual_seed(0)
-    if kind == "nmf":
+    if kind in ("nmf", "plca"):
         return torch.rand(90, 4, generator=g, dtype=torch.float64) @ torch.rand(4, 30, generator=g,
                                                                                  dtype=torch.float64)
     if kind == "loud":  # normalised with one scale for both shards, zeros floored at the global max
@@ -27,10 +28,25 @@ def _data(kind):
 def _model(kind, V):
     if kind in ("nmf", "loud"):
         return NMF(V.shape, 4, seed=1)
+    if kind == "plca":
+        return PLCA(V.shape, 4, seed=1)
+    if kind == "siplca":
+        return SIPLCA(V.shape, 3, T=4, seed=1)
     return NMFD(V.shape, 3, T=4, seed=1)
 
 
-CASES = [("nmf", 1), ("nmf", 2), ("nmfd", 1), ("nmfd", 0.5), ("loud", -1)]
+# (kind, beta) for the NMF family; PLCA's "beta" slot holds its Dirichlet prior on H and W
+CASES = [("nmf", 1), ("nmf", 2), ("nmfd", 1), ("nmfd", 0.5), ("loud", -1), ("plca", 1),
+         ("plca", 1.5), ("siplca", 1)]
+
+
+def _fit(model, V, kind, beta, fit):
+    """``fit(model, V, **options)`` with the case's options; the iteration count."""
+    if kind.endswith("plca"):
+        n_iter, norm = fit(model, V, tol=0, max_iter=25, check_every=5, H_alpha=beta, W_alpha=beta)
+        assert float(norm) == pytest.approx(float(_data(kind).sum()), rel=1e-12)  # all shards' sum
+        return n_iter
+    return fit(model, V, beta=beta, tol=0, max_iter=25, check_every=5)
 
 
 def _worker(rank, world_size, rendezvous, out_dir):
@@ -45,8 +61,9 @@ def _worker(rank, world_size, rendezvous, out_dir):
             model.H = torch.nn.Parameter(model.H.detach()[rows].clone())
             if rank == 1:  # templates differing on another rank are replaced by rank 0's
                 model.W.data.mul_(3)
-            n_iter = distributed_fit(model, V[rows], beta=beta, tol=0, max_iter=25, check_every=5)
+            n_iter = _fit(model, V[rows], kind, beta, distributed_fit)
             torch.save({"W": model.W.detach(), "H": model.H.detach(), "n_iter": n_iter,
+                        "Z": None if getattr(model, "Z", None) is None else model.Z.detach(),
                         "loss": model.loss_curve_}, os.path.join(out_dir, f"{kind}{beta}-rank{rank}.pt"))
         dist.barrier()  # no rank tears its connections down while another still reads from them
     finally:
@@ -61,10 +78,12 @@ def test_two_ranks_match_one_process(tmp_path):
     for kind, beta in CASES:
         V = _data(kind)
         single = _model(kind, V)
-        single.fit(V, beta=beta, tol=0, max_iter=25, check_every=5)
+        _fit(single, V, kind, beta, lambda model, *args, **options: model.fit(*args, **options))
         results = [torch.load(tmp_path / f"{kind}{beta}-rank{r}.pt") for r in range(2)]
         for result in results:
             torch.testing.assert_close(result["W"], single.W.detach(), rtol=1e-9, atol=1e-12)
+            if kind.endswith("plca"):
+                torch.testing.assert_close(result["Z"], single.Z.detach(), rtol=1e-9, atol=1e-12)
             assert result["n_iter"] == 25
             torch.testing.assert_close(torch.tensor(result["loss"]), torch.tensor(single.loss_curve_),
                                        rtol=1e-9, atol=1e-9)
@@ -84,3 +103,5 @@ def test_shards_and_bytes():
 def test_needs_a_process_group():
     with pytest.raises(RuntimeError, match="init_process_group"):
         distributed_fit(NMF((10, 5), 2), torch.rand(10, 5))
+    with pytest.raises(RuntimeError, match="init_process_group"):
+        distributed_fit(PLCA((10, 5), 2), torch.rand(10, 5))

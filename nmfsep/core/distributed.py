@@ -14,6 +14,10 @@ about ``2 (p - 1) / p``): ``4 * 2 * C * R * T`` for the two template parts of an
 a length-R sum), plus 8 bytes for the loss every ``check_every`` iterations. It does not grow
 with the amount of data, which is why the method scales with the number of ranks.
 
+PLCA and SI-PLCA (:mod:`nmfsep.plca`) fit the same way with EM: the expected counts of ``W``
+and ``Z`` are summed over the ranks, and so are the per-component totals of ``H``, which is one
+distribution over all the shards' rows; ``V`` is normalised by the sum of all the shards.
+
 Launch with ``torchrun --nproc-per-node 2 my_script.py`` (see ``docs/distributed.md``).
 """
 
@@ -25,6 +29,7 @@ import torch.distributed as dist
 from ._fitting import run_iterations
 from ._scaling import ScaledFit, floor_zeros
 from ._validation import check_beta, check_fraction
+from .plca import BaseComponent as PLCABase
 from .updates import flush_denormal, multiplicative_update_
 
 __all__ = ["distributed_fit", "shard_rows", "bytes_per_iteration"]
@@ -77,41 +82,74 @@ def distributed_fit(
     check_every: int = 10,
     group=None,
     callback=None,
-) -> int:
-    """Fit an NMF-family model on this rank's shard with templates shared across ranks.
+    W_alpha=1,
+    H_alpha=1,
+    Z_alpha=1,
+):
+    """Fit a model on this rank's shard with templates shared across ranks.
 
     Parameters
     ----------
-    model : NMF, NMFD, NMF2D or NMF3D
-        The same templates on every rank (rank 0's are broadcast at the start); ``H`` holds the
-        activations of this rank's shard.
+    model : NMF, NMFD, NMF2D, NMF3D, PLCA, SIPLCA, SIPLCA2 or SIPLCA3
+        The same templates on every rank (rank 0's are broadcast at the start, and a PLCA
+        model's ``Z`` too); ``H`` holds the activations of this rank's shard.
     V_local : Tensor
-        This rank's data: the rows of V (NMF) or the batch items (NMFD/NMF2D/NMF3D). Shards may
-        have different sizes.
+        This rank's data: the rows of V (NMF, PLCA) or the batch items (the shifted models).
+        Shards may have different sizes.
     beta, tol, max_iter, verbose, alpha, l1_ratio, check_every, callback
         As in :meth:`nmfsep.nmf.BaseComponent.fit`; the loss and the stopping rule use the sum of
         the shards' losses, so every rank stops at the same iteration. Only rank 0 shows progress.
+        A PLCA model maximises its log-posterior (EM, :meth:`nmfsep.plca.BaseComponent.fit`):
+        ``beta`` must be 1 and ``alpha`` 0 there.
     group : ProcessGroup, optional
         Defaults to the whole world.
+    W_alpha, H_alpha, Z_alpha : float or Tensor
+        PLCA models only: the Dirichlet priors of :meth:`nmfsep.plca.BaseComponent.fit`
+        (``H_alpha`` broadcast to this rank's ``H``).
 
     Returns
     -------
-    int
-        Number of iterations run.
+    int or (int, Tensor)
+        Number of iterations run; for a PLCA model, as its ``fit``, also ``norm``, the sum of
+        all the shards' data (``model(norm=norm)`` approximates this rank's ``V``).
     """
     group = _require_initialised(group)
     beta = check_beta(beta)
     l1_ratio = check_fraction(l1_ratio, "l1_ratio")
+    if not alpha >= 0:
+        raise ValueError(f"alpha must be non-negative, got {alpha}")
+
+    def reduce(value: float, how: str) -> float:
+        combined = torch.tensor([value], dtype=torch.float64, device=next(model.parameters()).device)
+        dist.all_reduce(combined, op=dist.ReduceOp.MAX if how == "max" else dist.ReduceOp.SUM,
+                        group=group)
+        return float(combined)
+
+    def reduce_tensor(tensor: torch.Tensor) -> torch.Tensor:
+        tensor = tensor.contiguous()
+        dist.all_reduce(tensor, group=group)
+        return tensor
+
+    show = verbose and dist.get_rank(group) == 0
+    if isinstance(model, PLCABase):
+        if beta != 1 or alpha != 0:
+            raise ValueError(
+                f"{type(model).__name__} maximises its log-likelihood (beta = 1) with Dirichlet "
+                f"priors: leave beta and alpha at their defaults and give W_alpha, H_alpha, Z_alpha"
+            )
+        with torch.no_grad():
+            for name in ("W", "Z"):
+                if getattr(model, name) is not None:
+                    dist.broadcast(getattr(model, name).data, src=0, group=group)
+        return model._fit_em(
+            V_local, tol=tol, max_iter=max_iter, verbose=show, check_every=check_every,
+            callback=callback, alphas={"W": W_alpha, "H": H_alpha, "Z": Z_alpha},
+            reduce=reduce_tensor, reduce_value=reduce, desc=f"EM x{dist.get_world_size(group)}",
+        )
     V_local = model._prepare_target(V_local)
     with torch.no_grad():
         dist.broadcast(model.W.data, src=0, group=group)
     names = model._trainable_names()
-
-    def reduce(value: float, how: str) -> float:
-        combined = torch.tensor([value], dtype=torch.float64, device=V_local.device)
-        dist.all_reduce(combined, op=dist.ReduceOp.MAX if how == "max" else dist.ReduceOp.SUM,
-                        group=group)
-        return float(combined)
 
     # as BaseComponent.fit: any loudness of V, one scale for every shard
     with ScaledFit(model, V_local, loss_power=beta, reduce=reduce) as scaled:
@@ -122,16 +160,13 @@ def distributed_fit(
             for name in names:
                 negative, positive = model._gradient_parts(name, V_local, beta)
                 if name == "W":  # the template update sums over all shards
-                    negative, positive = negative.contiguous(), positive.contiguous()
-                    dist.all_reduce(negative, group=group)
-                    dist.all_reduce(positive, group=group)
+                    negative, positive = reduce_tensor(negative), reduce_tensor(positive)
                 multiplicative_update_(getattr(model, name).data, negative, positive, beta=beta,
                                        l1=l1, l2=l2, fixed=model._fixed(name))
 
         def loss():
             return reduce(float(model._loss(V_local, beta)), "sum")
 
-        show = verbose and dist.get_rank(group) == 0
         with flush_denormal(V_local.device):
             return run_iterations(model, step, loss, tol=tol, max_iter=max_iter, verbose=show,
                                   check_every=check_every, callback=scaled.callback(callback),

@@ -43,7 +43,7 @@ zero adds :math:`(1 - \alpha)\,|\log(\text{tiny})|`). Entries clamped to zero st
 from __future__ import annotations
 
 import math
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor, nn
@@ -58,6 +58,8 @@ from .updates import flush_denormal
 __all__ = ["BaseComponent", "PLCA", "SIPLCA", "SIPLCA2", "SIPLCA3"]
 
 _Alpha = Union[float, Tensor]
+#: Sums a tensor over the processes of a data-parallel fit (``torch.distributed.all_reduce``).
+_Reduce = Callable[[Tensor], Tensor]
 
 
 def _component_sums(x: Tensor) -> Tensor:
@@ -288,25 +290,42 @@ class BaseComponent(_NMFBaseComponent):
         return [n for n in ("W", "H", "Z") if getattr(self, n) is not None and getattr(self, n).requires_grad]
 
     @torch.no_grad()
-    def _normalise_trainable_(self) -> None:
-        """Project the learned parts of the factors onto the simplex (fixed parts untouched)."""
+    def _normalise_trainable_(self, reduce: Optional[_Reduce] = None) -> None:
+        """Project the learned parts of the factors onto the simplex (fixed parts untouched).
+
+        ``reduce`` sums a tensor over the processes of a data-parallel fit, where every
+        process holds rows of ``H``: its totals are those of all the shards.
+        """
         for name in self._trainable_names():
             param = getattr(self, name)
             fixed = self._fixed(name)
-            new = _normalised(param, name)
+            if name == "H" and reduce is not None:
+                new = param / reduce(_component_sums(param))
+            else:
+                new = _normalised(param, name)
             param.copy_(new if fixed is None else torch.where(fixed, param, new))
 
     @torch.no_grad()
-    def _log_posterior(self, V: Tensor, alphas: Dict[str, _Alpha]) -> Tensor:
+    def _log_posterior(self, V: Tensor, alphas: Dict[str, _Alpha],
+                       reduce: Optional[_Reduce] = None) -> Tensor:
         # zeros become the smallest normal number: exact for every positive value
         tiny = torch.finfo(V.dtype).tiny
-        value = torch.xlogy(V, self().clamp_min(tiny)).sum()
-        for name, alpha in alphas.items():
-            if not _is_flat(alpha):
-                value = value + ((alpha - 1) * getattr(self, name).clamp_min(tiny).log()).sum()
-        return value
 
-    def _em_step(self, P: Tensor, norm: Tensor, alphas: Dict[str, _Alpha]):
+        def prior(name: str) -> Tensor:
+            alpha = alphas.get(name, 1.0)
+            if _is_flat(alpha):
+                return torch.zeros((), dtype=V.dtype, device=V.device)
+            return ((alpha - 1) * getattr(self, name).clamp_min(tiny).log()).sum()
+
+        # the data and H belong to this process; W and Z are shared by all of them
+        local = torch.xlogy(V, self().clamp_min(tiny)).sum() + prior("H")
+        if reduce is not None:
+            local = reduce(local)
+        return local + prior("W") + prior("Z")
+
+    def _em_step(self, P: Tensor, norm: Tensor, alphas: Dict[str, _Alpha],
+                 reduce: Optional[_Reduce] = None):
+        """One EM iteration as a closure; ``reduce`` as in :meth:`_normalise_trainable_`."""
         names = self._trainable_names()
         params = [getattr(self, name) for name in names]
         # expected counts are computed for P = V / norm; the pseudo-counts are in V's units
@@ -321,9 +340,13 @@ class BaseComponent(_NMFBaseComponent):
             with torch.no_grad():
                 for name, param, gradient in zip(names, params, gradients):
                     counts = param * gradient
+                    if reduce is not None and name != "H":  # W's and Z's counts: all the data's
+                        counts = reduce(counts)
                     if name in pseudo_counts:
                         counts = (counts + pseudo_counts[name]).clamp_min_(0)
                     totals = _component_sums(counts)
+                    if reduce is not None and name == "H":  # H is a distribution over all rows
+                        totals = reduce(totals)
                     # a component whose counts all vanish keeps its distribution
                     new = torch.where(totals > 0, counts / totals, param)
                     fixed = self._fixed(name)
@@ -398,31 +421,41 @@ class BaseComponent(_NMFBaseComponent):
         >>> round(float(model.Z.detach().sum()), 6)
         1.0
         """
+        return self._fit_em(V, tol=tol, max_iter=max_iter, verbose=verbose,
+                            alphas={"W": W_alpha, "H": H_alpha, "Z": Z_alpha},
+                            check_every=check_every, callback=callback)
+
+    def _fit_em(self, V: Tensor, *, tol, max_iter, verbose, alphas, check_every, callback,
+                reduce: Optional[_Reduce] = None, reduce_value=None, desc: str = "EM"):
+        """:meth:`fit`'s work; with ``reduce`` (and ``reduce_value(value, "max" | "sum")`` for
+        floats) the fit of one shard of a data-parallel fit (:func:`nmfsep.core.distributed
+        .distributed_fit`): ``V`` holds this process's rows, ``H`` their activations."""
         if self.Z is None:  # built without rank or Z (torchnmf's None): start from uniform weights
             self._start_uniform_Z()
         if not self._trainable_names():
             raise ValueError("nothing to fit: W, H and Z are all held fixed (trainable_W/H/Z=False)")
         V = self._prepare_target(V)
         alphas = {name: _check_alpha(alpha, getattr(self, name), f"{name}_alpha")
-                  for name, alpha in (("W", W_alpha), ("H", H_alpha), ("Z", Z_alpha))}
+                  for name, alpha in alphas.items()}
         # EM sees V near 1 whatever its loudness (its sum neither overflows nor underflows);
         # the factors are distributions, and norm and log-posterior come back in V's units
-        with ScaledFit(self, V, names=(), loss_power=1.0) as scaled:
+        with ScaledFit(self, V, names=(), loss_power=1.0, reduce=reduce_value) as scaled:
             V = scaled.data(V)
-            norm = V.sum()
+            norm = V.sum() if reduce is None else reduce(V.sum())
             if not bool(norm > 0):
                 raise ValueError(
                     "V sums to zero: PLCA models V / V.sum() as a probability distribution, which "
                     "needs at least one positive entry"
                 )
             alphas = {name: scaled.prior(alpha) for name, alpha in alphas.items()}
-            self._normalise_trainable_()
-            step = self._em_step(V / norm, norm, alphas)
+            self._normalise_trainable_(reduce)
+            step = self._em_step(V / norm, norm, alphas, reduce)
             with flush_denormal(V.device):
                 n_iter = run_iterations(
-                    self, step, lambda: self._log_posterior(V, alphas), tol=tol, max_iter=max_iter,
-                    verbose=verbose, check_every=check_every, callback=scaled.callback(callback),
-                    desc=f"{type(self).__name__} EM", increasing=True,
+                    self, step, lambda: self._log_posterior(V, alphas, reduce), tol=tol,
+                    max_iter=max_iter, verbose=verbose, check_every=check_every,
+                    callback=scaled.callback(callback), desc=f"{type(self).__name__} {desc}",
+                    increasing=True,
                 )
         return n_iter, scaled.user_total(norm)
 

@@ -3,13 +3,15 @@
 :data:`RECIPES` maps names to recipes; :func:`run_recipe` separates an audio file with one
 (``nmfsep separate --recipe NAME``). The drum recipes: ``"drums"`` (NMFD templates from the
 kit's isolated hits) and ``"drums-generic"`` (generic templates shipped with nmfsep); their
-tensor-level functions are :func:`separate_drums` and :func:`drum_onsets`.
+tensor-level functions are :func:`separate_drums` and :func:`drum_onsets`. The other recipe
+modules' public names are here too (``from nmfsep.recipes import separate_drums_harmonic``): a
+name added to a recipe module's ``__all__`` is added here as well, imported and listed by hand
+so that IDEs and type checkers see it (``tests/test_public_surface.py`` checks both).
 """
-
-import importlib as _importlib
 
 from .apps.onsets_io import GM_DRUM_NOTES, read_drum_midi, save_onsets, write_drum_midi
 from .apps.recipes import RECIPES, Recipe, get_recipe, recipe_table, register_recipe, run_recipe
+from .apps.recipes.drum_stream import drum_stream, streaming_n_fft
 from .apps.recipes.drums import (
     DRUM_SOURCES,
     FIT_BANDWIDTH,
@@ -19,6 +21,36 @@ from .apps.recipes.drums import (
     hit_templates,
     separate_drums,
     source_of_hit,
+)
+from .apps.recipes.harmonic import (
+    CONTINUITY,
+    fit_percussive_harmonic,
+    hpss_cascade,
+    hpss_masks,
+    percussive_dictionary,
+    separate_drums_harmonic,
+    template_spectra,
+)
+from .apps.recipes.learning import (
+    DICTIONARY_RECIPES,
+    group_recordings,
+    learn_templates_cli,
+    source_of_file,
+)
+from .apps.recipes.piano_roll import (
+    ROLL_MODELS,
+    binarize_roll,
+    frame_scores,
+    harmonic_templates,
+    midi_to_hz,
+    notes_to_roll,
+    piano_roll,
+)
+from .apps.recipes.supervised import (
+    DICTIONARY_METHODS,
+    default_stft,
+    learn_instrument_dictionaries,
+    separate_supervised,
 )
 from .apps.recipes.transcription import (
     ACCOMPANIMENT_COMPONENTS,
@@ -32,25 +64,25 @@ from .apps.recipes.transcription import (
 )
 
 __all__ = [
+    # the registry (nmfsep.apps.recipes)
     "RECIPES", "Recipe", "get_recipe", "recipe_table", "register_recipe", "run_recipe",
+    # drums
     "DRUM_SOURCES", "FIT_BANDWIDTH", "DrumModel", "generic_templates", "group_hits",
     "hit_templates", "separate_drums", "source_of_hit",
+    # transcription and onset files
     "drum_onsets", "onset_f_measure", "pick_onsets", "ONSET_THRESHOLDS", "KIT_THRESHOLD",
     "ONSET_FIT", "ANALYSIS_RATE", "ACCOMPANIMENT_COMPONENTS",
     "save_onsets", "write_drum_midi", "read_drum_midi", "GM_DRUM_NOTES",
+    # harmonic
+    "separate_drums_harmonic", "hpss_cascade", "percussive_dictionary", "template_spectra",
+    "hpss_masks", "fit_percussive_harmonic", "CONTINUITY",
+    # supervised
+    "learn_instrument_dictionaries", "separate_supervised", "default_stft", "DICTIONARY_METHODS",
+    # piano_roll
+    "piano_roll", "harmonic_templates", "notes_to_roll", "binarize_roll", "frame_scores",
+    "midi_to_hz", "ROLL_MODELS",
+    # drum_stream
+    "drum_stream", "streaming_n_fft",
+    # learning
+    "learn_templates_cli", "group_recordings", "source_of_file", "DICTIONARY_RECIPES",
 ]
-
-# The other recipe modules' public names, for those installed (see apps/recipes/__init__).
-for _name in ("harmonic", "supervised", "piano_roll", "drum_stream", "learning"):
-    try:
-        _module = _importlib.import_module(f"{__name__.rsplit('.', 1)[0]}.apps.recipes.{_name}")
-    except ModuleNotFoundError as _err:
-        if not _err.name.endswith(f"apps.recipes.{_name}"):
-            raise
-        continue
-    for _public in getattr(_module, "__all__", ()):
-        if _public not in globals():
-            globals()[_public] = getattr(_module, _public)
-            __all__.append(_public)
-    del _public
-del _name, _module

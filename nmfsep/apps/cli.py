@@ -444,26 +444,15 @@ def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def _recipes(args):
-    """``nmfsep.recipes``, or a CommandError (status 2) saying why it is unavailable."""
+    """``nmfsep.recipes``, or a CommandError (status 2) saying why it cannot be imported
+    (e.g. torchaudio missing or broken: the message names the fix)."""
     import importlib  # noqa: PLC0415
 
     try:
-        # Imported here: it is heavy, and only separate / learn-templates need it.
-        recipes = importlib.import_module("nmfsep.recipes")
-    except ModuleNotFoundError as err:
-        if err.name != "nmfsep.recipes":  # a dependency of the recipes is missing
-            raise CommandError(f"'{PROG} {args.command}' cannot run: {err}", status=2) from err
-        recipes = None
+        # Imported here: it is heavy, and only the commands that separate or plot need it.
+        return importlib.import_module("nmfsep.recipes")
     except ImportError as err:
         raise CommandError(f"'{PROG} {args.command}' cannot run: {err}", status=2) from err
-    needed = {"separate": "run_recipe", "learn-templates": "learn_templates_cli",
-              "transcribe": "drum_onsets", "recipes": "recipe_table",
-              "plot": "separate_drums"}[args.command]
-    if recipes is None or not hasattr(recipes, needed):
-        raise CommandError(
-            f"'{PROG} {args.command}' needs nmfsep.recipes.{needed}, which this installation "
-            f"does not provide yet; upgrade nmfsep.", status=2)
-    return recipes
 
 
 def _note(args, message: str) -> None:

@@ -6,13 +6,12 @@ A recipe is a function ``(mixture, sample_rate, *, templates, hits, seed, device
 mixture file, runs a recipe and writes its stems.
 
 Each recipe module registers its own recipes when imported; this package imports them all
-(a module that is not there yet is skipped), so adding a recipe is adding a module that
-calls :func:`register_recipe` and naming it in ``_RECIPE_MODULES``.
+at its end, so adding a recipe is adding a module that calls :func:`register_recipe` and
+importing it there.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import time
@@ -313,12 +312,5 @@ def run_recipe(
     return written
 
 
-# Recipe modules register their recipes on import; one that is not there yet is skipped.
-_RECIPE_MODULES = ("drums", "transcription", "harmonic", "supervised")
-for _module in _RECIPE_MODULES:
-    try:
-        importlib.import_module(f"{__name__}.{_module}")
-    except ModuleNotFoundError as _err:
-        if _err.name != f"{__name__}.{_module}":
-            raise
-del _module
+# Recipe modules register their recipes on import; imported last, as they use the registry above.
+from . import drums, harmonic, supervised, transcription  # noqa: E402, F401

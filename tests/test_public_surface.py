@@ -5,6 +5,8 @@ import ast
 import importlib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # The recipe modules whose every public name nmfsep.recipes carries (of drums and transcription
@@ -52,3 +54,39 @@ def test_star_import_of_recipes_gives_the_listed_names():
     namespace: dict = {}
     exec("from nmfsep.recipes import *", namespace)
     assert set(namespace) - {"__builtins__"} == set(_static_all(ROOT / "nmfsep" / "recipes.py"))
+
+
+# --------------------------------------------------------------------------- audio suffixes
+def test_one_list_of_audio_suffixes_read_by_every_folder_listing(tmp_path):
+    import soundfile as sf
+
+    from nmfsep.apps import evaluation
+    from nmfsep.io import AUDIO_SUFFIXES
+
+    common = {".wav", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc", ".au", ".snd"}
+    assert set(AUDIO_SUFFIXES) == common | ({".mp3"} if "MP3" in sf.available_formats() else set())
+    for suffix in AUDIO_SUFFIXES:
+        (tmp_path / f"source{suffix.replace('.', '_')}{suffix}").touch()
+    for other in ("notes.txt", "kit.pt", ".hidden.wav", "song.m4a"):
+        (tmp_path / other).touch()
+    listed = evaluation._audio_files(tmp_path)
+    assert sorted(p.suffix for p in listed.values()) == sorted(AUDIO_SUFFIXES)
+    assert not hasattr(evaluation, "AUDIO_EXTENSIONS")  # the evaluation's own list is gone
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac", ".ogg", ".aif", ".aiff", ".aifc", ".au", ".snd"])
+def test_every_listed_suffix_is_written_and_read_back(tmp_path, suffix):
+    import soundfile as sf
+    import torch
+
+    from nmfsep.io import AUDIO_SUFFIXES, info, load, save
+
+    assert suffix in AUDIO_SUFFIXES
+    tone = 0.5 * torch.sin(torch.arange(800) * 0.05).unsqueeze(0)
+    path = save(tmp_path / f"tone{suffix}", tone, 8000, subtype="PCM_16" if suffix != ".ogg" else None)
+    expected = {".aif": "AIFF", ".aifc": "AIFF", ".snd": "AU"}.get(suffix, suffix[1:].upper())
+    assert info(path).format == expected == sf.info(str(path)).format
+    loaded, rate = load(path)
+    assert rate == 8000 and loaded.shape == (1, 800)
+    error = (loaded - tone).pow(2).sum() / tone.pow(2).sum()
+    assert error < (1e-2 if suffix == ".ogg" else 1e-7)  # Vorbis is lossy, 16-bit PCM is not

@@ -32,7 +32,6 @@ import torch
 from torch import Tensor
 
 __all__ = [
-    "AUDIO_EXTENSIONS",
     "CLAMP_DB",
     "METRICS",
     "bss_eval",
@@ -45,8 +44,6 @@ __all__ = [
 CLAMP_DB = 100.0
 #: Metric keys of :func:`evaluate_dirs`' rows, in display order.
 METRICS = ("sdr", "sir", "sar", "si_sdr")
-#: File extensions :func:`evaluate_dirs` treats as audio.
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".mp3", ".au")
 
 _METRIC_LABELS = {"sdr": "SDR", "sir": "SIR", "sar": "SAR", "si_sdr": "SI-SDR"}
 _AGGREGATES = ("global", "median")
@@ -477,10 +474,13 @@ def si_sdr(reference, estimate, *, clamp_db: Optional[float] = CLAMP_DB) -> Tens
 
 # --------------------------------------------------------------------------- folders
 def _audio_files(folder: Path) -> Dict[str, Path]:
-    """``{stem name: path}`` of the audio files directly inside ``folder``."""
+    """``{stem name: path}`` of the audio files (:data:`nmfsep.io.AUDIO_SUFFIXES`) directly
+    inside ``folder``."""
+    from ..io import AUDIO_SUFFIXES  # noqa: PLC0415 - the audio pipeline is only needed here
+
     files: Dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
-        audio = path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith(".")
+        audio = path.suffix.lower() in AUDIO_SUFFIXES and not path.name.startswith(".")
         if audio and path.is_file():
             if path.stem in files:
                 raise ValueError(
@@ -536,8 +536,10 @@ def _pair_folders(est_dir: Path, ref_dir: Path, sources, mixture_name: str):
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
         raise FileNotFoundError(problems[0] + more)
     if not pairs:
+        from ..io import AUDIO_SUFFIXES  # noqa: PLC0415 - the audio pipeline is only needed here
+
         raise FileNotFoundError(
-            f"no estimate audio files ({', '.join(AUDIO_EXTENSIONS)}) found in '{est_dir}' or "
+            f"no estimate audio files ({', '.join(AUDIO_SUFFIXES)}) found in '{est_dir}' or "
             f"its sub-folders; expected <mixture>/<source>.wav or <source>.wav files."
         )
     return pairs

@@ -25,14 +25,23 @@ from torch import Tensor
 from ._backend import require_torchaudio
 from ._files import check_readable_file, write_atomically
 
-__all__ = ["AudioInfo", "check_audio", "info", "load", "save"]
+__all__ = ["AUDIO_SUFFIXES", "AudioInfo", "check_audio", "info", "load", "save"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 # Subtypes that store floats; every other subtype has a fixed range and clips at ±1.
 _FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})
-# Extensions whose format name differs from the upper-cased extension.
-_EXTENSION_FORMATS = {"aif": "AIFF", "aifc": "AIFF", "oga": "OGG", "opus": "OGG", "snd": "AU"}
+# The suffixes of the common audio formats and their libsndfile format names; save() writes
+# other suffixes as the format of that name (.w64 -> W64) where libsndfile has one.
+_SUFFIX_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG", ".opus": "OGG",
+                   ".aif": "AIFF", ".aiff": "AIFF", ".aifc": "AIFF", ".au": "AU", ".snd": "AU",
+                   ".mp3": "MP3"}
+#: Suffixes (lower case, with the dot) of the audio files that nmfsep takes from a folder
+#: (hits, training recordings, evaluation's estimates and references): those of
+#: ``_SUFFIX_FORMATS`` whose format this soundfile reads (``.mp3`` needs libsndfile >= 1.1).
+#: The one list: every module that lists audio files reads it.
+AUDIO_SUFFIXES = tuple(suffix for suffix, fmt in _SUFFIX_FORMATS.items()
+                       if fmt in sf.available_formats())
 
 
 @dataclass(frozen=True)
@@ -145,8 +154,7 @@ def _check_sample_rate(sample_rate, name: str = "sample_rate") -> int:
 
 
 def _readable_formats() -> str:
-    available = sf.available_formats()
-    common = [fmt for fmt in ("WAV", "FLAC", "OGG", "AIFF", "MP3") if fmt in available]
+    common = dict.fromkeys(_SUFFIX_FORMATS[suffix] for suffix in AUDIO_SUFFIXES)
     return ", ".join(common) + " (and the rest of soundfile.available_formats())"
 
 
@@ -377,8 +385,8 @@ def load(
 
 # --------------------------------------------------------------------------- writing
 def _format_for(path: Path) -> str:
-    extension = path.suffix.lower().lstrip(".")
-    fmt = _EXTENSION_FORMATS.get(extension, extension.upper())
+    extension = path.suffix.lower()
+    fmt = _SUFFIX_FORMATS.get(extension, extension.lstrip(".").upper())
     if not extension or fmt not in sf.available_formats():
         raise ValueError(
             f"cannot tell the audio format of '{path}' from its extension; use one of "

@@ -1,6 +1,8 @@
 """NMF-family core: planted factors, monotone updates, fixed components, fast paths, bad input."""
 
+import gc
 import math
+import weakref
 
 import pytest
 import torch
@@ -9,7 +11,7 @@ import torch.nn as nn
 from nmfsep.core.nmf import BaseComponent
 from nmfsep.metrics import beta_div
 from nmfsep.nmf import NMF, NMF2D, NMF3D, NMFD
-from nmfsep.trainer import BetaMu
+from nmfsep.trainer import BetaMu, fixed_mask_of
 
 from conftest import relative_error
 
@@ -108,6 +110,23 @@ def test_fixed_components_through_betamu_and_sparse_fit():
     model.sparse_fit(V, max_iter=5, sH=0.5)
     assert torch.equal(model.W[:, [0, 2]], W0[:, [0, 2]])
     assert not torch.equal(model.W[:, 1], W0[:, 1])
+
+
+def test_trainers_find_fixed_masks_without_state_on_the_tensors():
+    model = NMF((30, 20), 4, fixed_W=[0, 2], seed=0)
+    model()  # the forward pass registers the factors for the trainers
+    assert fixed_mask_of(model.W).flatten().tolist() == [True, False, True, False]
+    assert fixed_mask_of(model.H) is None and fixed_mask_of(torch.rand(3)) is None
+    assert not [name for name in vars(model.W) if "nmfsep" in name]
+    replaced = model.W
+    model.W = torch.nn.Parameter(model.W.detach().clone())
+    model()
+    assert fixed_mask_of(replaced) is None  # no longer the module's factor
+    assert fixed_mask_of(model.W).flatten().tolist() == [True, False, True, False]
+    old = weakref.ref(model.H)
+    del model
+    gc.collect()
+    assert old() is None  # the registry keeps no factor alive
 
 
 @pytest.mark.parametrize("beta", [0, 0.5, 1, 2, 3])

@@ -41,7 +41,7 @@ from ._validation import (
     eps_for,
 )
 from .metrics import beta_div
-from .trainer import SparsityProj, _OneParamAtATime
+from .trainer import SparsityProj, _OneParamAtATime, register_factor
 from .updates import autograd_parts, flush_denormal, multiplicative_update_
 
 __all__ = ["BaseComponent", "NMF", "NMFD", "NMF2D", "NMF3D"]
@@ -250,11 +250,11 @@ class BaseComponent(TransformMixin, nn.Module):
         return mask.view(shape)
 
     def _publish_masks(self) -> None:
-        # BetaMu / SparsityProj only see parameters: hang the current masks on them.
+        # BetaMu / SparsityProj only see parameters: tell them whose factors these are
         for name in ("W", "H"):
             param = getattr(self, name)
             if param is not None:
-                param._nmfsep_fixed = self._fixed(name)
+                register_factor(param, self, name)
 
     # -- the model -------------------------------------------------------------------------
     def forward(self, H: Optional[Tensor] = None, W: Optional[Tensor] = None) -> Tensor:

@@ -12,6 +12,7 @@ Both follow torchnmf's closure protocol::
 
 from __future__ import annotations
 
+import weakref
 from typing import Callable, Optional
 
 import torch
@@ -24,9 +25,39 @@ from .updates import autograd_parts, multiplicative_update_
 __all__ = ["BetaMu", "SparsityProj", "fixed_mask_of", "hoyer_project"]
 
 
+# id(parameter) -> (weak references to the parameter and to the module that owns it, the
+# factor's name): the trainers see only parameters, and the module says which of their entries
+# it holds fixed. Weak references, so the registry keeps neither alive (keyed by id: tensors
+# compare element-wise, so they cannot be dictionary keys of their own).
+_OWNERS: dict = {}
+
+
+def register_factor(param: Tensor, module, name: str) -> None:
+    """Record that ``param`` is factor ``name`` of ``module`` (whose ``_fixed(name)`` gives its
+    fixed entries), for :func:`fixed_mask_of`."""
+    key = id(param)
+    entry = _OWNERS.get(key)
+    if entry is not None and entry[0]() is param:
+        _OWNERS[key] = (entry[0], weakref.ref(module), name)
+        return
+    forget = weakref.ref(param, lambda _, key=key: _OWNERS.pop(key, None))
+    _OWNERS[key] = (forget, weakref.ref(module), name)
+
+
 def fixed_mask_of(param: Tensor) -> Optional[Tensor]:
-    """The per-component mask of entries held fixed in ``param`` (set by the owning module)."""
-    return getattr(param, "_nmfsep_fixed", None)
+    """The mask of the entries held fixed in ``param`` by the module that owns it, or None.
+
+    The mask broadcasts against ``param`` (per component, or an entry mask); a parameter no
+    module has registered (:func:`register_factor`), or one its module no longer holds, has
+    none.
+    """
+    entry = _OWNERS.get(id(param))
+    if entry is None or entry[0]() is not param:
+        return None
+    module, name = entry[1](), entry[2]
+    if module is None or getattr(module, name, None) is not param:
+        return None
+    return module._fixed(name)
 
 
 class _OneParamAtATime:

@@ -8,7 +8,11 @@ Layers (see DEVELOPERS.md):
 
 The torchnmf-compatible faces are :mod:`nmfsep.nmf`, :mod:`nmfsep.plca`,
 :mod:`nmfsep.metrics` and :mod:`nmfsep.trainer`; :mod:`nmfsep.compat` has faces for
-constrainedmf and overcomplete.
+constrainedmf and overcomplete. :class:`NmfsepError` is the base of nmfsep's exceptions.
 """
+
+from ._errors import NmfsepError
+
+__all__ = ["NmfsepError", "__version__"]
 
 __version__ = "0.1.0"

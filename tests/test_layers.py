@@ -3,6 +3,7 @@
 ``nmfsep/core`` (models and solvers) knows nothing of audio: it imports no other part of nmfsep
 and neither torchaudio nor soundfile. ``nmfsep/pipeline`` (audio) imports the core and itself,
 never ``nmfsep/apps`` (CLI, recipes, plots, evaluation) nor the root modules that re-export it.
+Under every layer, ``nmfsep/_errors.py`` (the base of nmfsep's exceptions) imports nothing.
 Read from the source with ``ast``, so an import inside a function (a lazy one) counts too.
 """
 
@@ -10,6 +11,8 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "nmfsep"
+# Under every layer: the base class of nmfsep's exceptions (imports nothing, not even torch).
+BASE = ("nmfsep._errors",)
 
 
 def module_name(path: Path) -> str:
@@ -68,13 +71,20 @@ def test_the_reader_resolves_relative_imports():
 
 def test_core_imports_no_audio_and_no_upper_layer():
     # `import nmfsep` and the core must work without torchaudio / soundfile (DEVELOPERS.md)
-    assert violations("core", allowed_nmfsep=("nmfsep.core",),
+    assert violations("core", allowed_nmfsep=("nmfsep.core", *BASE),
                       forbidden_outside=("torchaudio", "soundfile", "librosa")) == []
 
 
 def test_pipeline_imports_only_the_core_and_itself():
-    assert violations("pipeline", allowed_nmfsep=("nmfsep.core", "nmfsep.pipeline"),
+    assert violations("pipeline", allowed_nmfsep=("nmfsep.core", "nmfsep.pipeline", *BASE),
                       forbidden_outside=()) == []
+
+
+def test_the_base_of_every_layer_imports_nothing():
+    # every layer and the command line (which starts without torch) import it
+    for name in BASE:
+        path = PACKAGE.parent.joinpath(*name.split(".")).with_suffix(".py")
+        assert list(imported_modules(path)) == [], name
 
 
 def test_a_violation_is_reported(tmp_path, monkeypatch):

@@ -90,3 +90,80 @@ def test_every_listed_suffix_is_written_and_read_back(tmp_path, suffix):
     assert rate == 8000 and loaded.shape == (1, 800)
     error = (loaded - tone).pow(2).sum() / tone.pow(2).sum()
     assert error < (1e-2 if suffix == ".ogg" else 1e-7)  # Vorbis is lossy, 16-bit PCM is not
+
+
+# --------------------------------------------------------------------------- one family of errors
+def _exception_classes():
+    """``(module, class name)`` of every exception class defined in nmfsep's source."""
+    found = []
+    for path in sorted((ROOT / "nmfsep").rglob("*.py")):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            bases = [getattr(b, "id", getattr(b, "attr", "")) for b in getattr(node, "bases", [])]
+            if isinstance(node, ast.ClassDef) and any(
+                    b.endswith(("Error", "Exception")) or b == "NmfsepError" for b in bases):
+                found.append((module, node.name))
+    return found
+
+
+def test_every_exception_of_nmfsep_is_an_nmfsep_error_and_keeps_its_builtin_bases():
+    import nmfsep
+
+    defined = {name: getattr(importlib.import_module(module), name)
+               for module, name in _exception_classes()}
+    classes = {name: cls for name, cls in defined.items() if issubclass(cls, Exception)}
+    assert set(classes) == {"NmfsepError", "NonFiniteError", "ValueAssertionError",
+                            "TorchaudioMissingError", "CommandError"}
+    for name, cls in classes.items():
+        assert issubclass(cls, nmfsep.NmfsepError), name
+    builtins = {"NonFiniteError": (FloatingPointError, ValueError),
+                "ValueAssertionError": (ValueError, AssertionError),
+                "TorchaudioMissingError": (ImportError,)}
+    for name, bases in builtins.items():
+        assert all(issubclass(classes[name], base) for base in bases), name
+    # Ctrl-C's kin, SIGTERM while writing, stops the program: not an error to catch
+    assert set(defined) - set(classes) == {"Terminated"}
+    assert not issubclass(defined["Terminated"], Exception)
+
+
+def test_import_nmfsep_gives_the_base_without_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, nmfsep, nmfsep.apps.cli; assert nmfsep.NmfsepError.__name__ == 'NmfsepError'; "
+            "print(sorted(m for m in ('torch', 'torchaudio', 'soundfile') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_bad_input_is_caught_as_nmfsep_error_and_as_the_builtin():
+    import torch
+
+    import nmfsep
+    from nmfsep.nmf import NMF
+
+    V = torch.rand(6, 5)
+    V[0, 0] = -1.0
+    for catch in (nmfsep.NmfsepError, ValueError, AssertionError):  # negative data
+        with pytest.raises(catch, match="negative values"):
+            NMF(V.shape, 2).fit(V)
+    V = torch.rand(10, 12) * 1000  # beta = 30: the loss overflows float32 (a NonFiniteError)
+    for catch in (nmfsep.NmfsepError, ValueError, FloatingPointError):
+        with pytest.raises(catch, match="the loss became inf"):
+            NMF(V.shape, 2, seed=0).fit(V, beta=30, max_iter=5)
+
+
+def test_missing_torchaudio_is_an_nmfsep_error_and_an_import_error(monkeypatch):
+    import sys
+
+    import nmfsep
+    from nmfsep.pipeline import _backend
+
+    monkeypatch.setitem(sys.modules, "torchaudio", None)
+    _backend.require_torchaudio.cache_clear()
+    try:
+        for catch in (nmfsep.NmfsepError, ImportError):
+            with pytest.raises(catch, match="constraints.txt"):
+                _backend.require_torchaudio()
+    finally:
+        _backend.require_torchaudio.cache_clear()

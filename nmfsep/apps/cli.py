@@ -32,6 +32,8 @@ import warnings
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
+from .._errors import NmfsepError
+
 __all__ = ["build_parser", "main"]
 
 PROG = "nmfsep"
@@ -52,7 +54,7 @@ _TRUNCATED_HELP = ("read audio files that hold fewer samples than their header p
                    "interrupted copy or download), with a warning; by default they are refused")
 
 
-class CommandError(Exception):
+class CommandError(NmfsepError):
     """An error the user can fix; printed as one line. ``status`` is the exit code."""
 
     def __init__(self, message: str, status: int = 1):

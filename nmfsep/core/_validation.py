@@ -9,6 +9,8 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
+from .._errors import NmfsepError
+
 __all__ = [
     "NonFiniteError",
     "ValueAssertionError",
@@ -24,20 +26,21 @@ __all__ = [
 ]
 
 
-class NonFiniteError(FloatingPointError, ValueError):
+class NonFiniteError(FloatingPointError, ValueError, NmfsepError):
     """A fit met NaN or Inf: raised instead of returning non-finite factors.
 
     Both a ``FloatingPointError`` (what happened) and a ``ValueError`` (what callers of a
-    validating API catch).
+    validating API catch); an :class:`nmfsep.NmfsepError` like every exception of nmfsep.
     """
 
 
-class ValueAssertionError(ValueError, AssertionError):
+class ValueAssertionError(ValueError, AssertionError, NmfsepError):
     """Invalid data or factors where torchnmf asserts (negative values, factors that disagree
     on the rank, a rank that cannot be inferred).
 
     Both a ``ValueError`` (what callers of a validating API catch) and an ``AssertionError``
-    (what torchnmf raised there), so that code written for either library catches it.
+    (what torchnmf raised there), so that code written for either library catches it; an
+    :class:`nmfsep.NmfsepError` like every exception of nmfsep.
     """
 
 

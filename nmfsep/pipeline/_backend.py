@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 
+from .._errors import NmfsepError
+
 __all__ = ["TorchaudioMissingError", "require_torchaudio"]
 
 _FIX = (
@@ -14,8 +16,9 @@ _FIX = (
 )
 
 
-class TorchaudioMissingError(ImportError):
-    """torchaudio is missing or cannot be imported next to the installed torch."""
+class TorchaudioMissingError(ImportError, NmfsepError):
+    """torchaudio is missing or cannot be imported next to the installed torch (an
+    ``ImportError`` and an :class:`nmfsep.NmfsepError`)."""
 
 
 @functools.lru_cache(maxsize=None)

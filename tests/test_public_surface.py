@@ -167,3 +167,27 @@ def test_missing_torchaudio_is_an_nmfsep_error_and_an_import_error(monkeypatch):
                 _backend.require_torchaudio()
     finally:
         _backend.require_torchaudio.cache_clear()
+
+
+# --------------------------------------------------------------------------- one count check
+def test_counts_are_checked_by_the_core_a_wrong_type_is_a_type_error():
+    # the recipes' and the evaluation's own count checks gave ValueError for both a float count
+    # and a count too small; they call the core's check_count, which tells the two apart
+    import torch
+
+    from nmfsep.evaluation import bss_eval
+    from nmfsep.recipes import harmonic_templates, hpss_masks
+
+    refs = torch.rand(1, 800)
+    cases = {  # name: (a call with the value, the smallest value it accepts)
+        "n_components": (lambda v: harmonic_templates(v, 12, 4), 1),
+        "spread": (lambda v: harmonic_templates(4, 12, 4, spread=v), 0),
+        "harmonic_size": (lambda v: hpss_masks(torch.rand(9, 12), harmonic_size=v), 1),
+        "filter_length": (lambda v: bss_eval(refs, refs.flip(-1), filter_length=v), 1),
+    }
+    for name, (call, smallest) in cases.items():
+        with pytest.raises(TypeError, match=rf"{name} must be an integer, got 3\.0 \(e\.g\. {name}=3\)"):
+            call(3.0)
+        with pytest.raises(ValueError, match=rf"{name} must be at least {smallest}, got {smallest - 1}"):
+            call(smallest - 1)
+        call(smallest)  # accepted

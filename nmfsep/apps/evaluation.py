@@ -31,6 +31,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
+from ..core._validation import check_count
+
 __all__ = [
     "CLAMP_DB",
     "METRICS",
@@ -124,13 +126,11 @@ def _positive(value, name: str, unit: str) -> float:
 
 def _check_options(filter_length, aggregate, clamp_db) -> Tuple[int, str, Optional[float]]:
     """Validate the options shared by :func:`bss_eval` and :func:`evaluate_dirs`."""
-    if (isinstance(filter_length, bool) or not isinstance(filter_length, numbers.Integral)
-            or filter_length < 1):
-        raise ValueError(f"filter_length must be a positive integer, got {filter_length!r}.")
+    filter_length = check_count(filter_length, "filter_length")
     if aggregate not in _AGGREGATES:
         raise ValueError(f"aggregate must be one of {_AGGREGATES}, got {aggregate!r}.")
     clamp_db = None if clamp_db is None else _positive(clamp_db, "clamp_db", "dB (or None)")
-    return int(filter_length), aggregate, clamp_db
+    return filter_length, aggregate, clamp_db
 
 
 def _ratio_db(numerator: Tensor, denominator: Tensor, clamp_db: Optional[float]) -> Tensor:

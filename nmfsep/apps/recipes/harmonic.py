@@ -54,10 +54,10 @@ from nmfsep.apps.recipes import register_recipe
 from nmfsep.apps.recipes.drums import _audio_files_in, generic_templates
 from nmfsep.apps.recipes.supervised import (
     _as_waveform_list,
-    _check_positive_int,
     _exemplars,
     _stft_settings,
 )
+from nmfsep.core._validation import check_count
 from nmfsep.functional import istft, stft
 from nmfsep.io import check_audio, load
 from nmfsep.masks import apply_masks, wiener_mask
@@ -83,14 +83,8 @@ def _non_negative(value, name: str) -> float:
     return float(value)
 
 
-def _check_count(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}.")
-    return int(value)
-
-
 def _odd_size(value, name: str) -> int:
-    size = _check_positive_int(value, name)
+    size = check_count(value, name)
     if size % 2 == 0:
         raise ValueError(f"{name} must be odd (a centred median filter), got {size}.")
     return size
@@ -427,7 +421,7 @@ def hpss_cascade(
     """
     if not isinstance(mixture, Tensor) or mixture.ndim < 1 or not mixture.is_floating_point():
         raise TypeError("mixture must be a floating-point waveform tensor (..., samples).")
-    sample_rate = _check_positive_int(sample_rate, "sample_rate")
+    sample_rate = check_count(sample_rate, "sample_rate")
     margin = _non_negative(margin, "margin")
     low_cutoff = _non_negative(low_cutoff, "low_cutoff")
     low_margin = _non_negative(low_margin, "low_margin")
@@ -564,13 +558,13 @@ def fit_percussive_harmonic(
         raise ValueError(f"percussive_templates must be non-negative of shape ({V.shape[1]}, Rp), "
                          f"one spectrum per column, got {tuple(percussive_templates.shape)}.")
     continuity = _non_negative(continuity, "continuity")
-    max_iter = _check_positive_int(max_iter, "max_iter")
+    max_iter = check_count(max_iter, "max_iter")
     channels, n_freqs, frames = V.shape
     dtype = V.dtype
     W_p = percussive_templates.to(V)
     W_p = W_p / W_p.sum(0).clamp_min(torch.finfo(dtype).tiny)
     Rp = W_p.shape[1]
-    Rh = _check_positive_int(n_harmonic, "n_harmonic")
+    Rh = check_count(n_harmonic, "n_harmonic")
     level = float(V.sum()) / (channels * frames)  # mean frame level (sum over bins)
 
     def random(shape):
@@ -651,7 +645,7 @@ def template_spectra(templates: Templates, sample_rate: int, n_fft: int, *,
         level = W.sum(0)  # (R, T)
         keep = level >= level.amax(1, keepdim=True) * 10.0 ** (-threshold_db / 20.0)
         W = W.permute(0, 2, 1)[:, keep.t()]  # frames of every template, in (T, R) order
-    n_freqs = _check_positive_int(n_fft, "n_fft") // 2 + 1
+    n_freqs = check_count(n_fft, "n_fft") // 2 + 1
     source = torch.linspace(0, templates.sample_rate / 2, W.shape[0], dtype=W.dtype)
     target = torch.linspace(0, float(sample_rate) / 2, n_freqs, dtype=W.dtype)
     if W.shape[0] != n_freqs or templates.sample_rate != sample_rate:
@@ -796,8 +790,8 @@ def separate_drums_harmonic(
     work = waveform.reshape(-1, waveform.shape[-1])
     work = work.to(device=device if device is not None else out_device,
                    dtype=torch.float64 if out_dtype == torch.float64 else torch.float32)
-    n_harmonic = _check_positive_int(n_harmonic, "n_harmonic")
-    max_iter = _check_positive_int(max_iter, "max_iter")
+    n_harmonic = check_count(n_harmonic, "n_harmonic")
+    max_iter = check_count(max_iter, "max_iter")
     if continuity is not None:
         continuity = _non_negative(continuity, "continuity")
     settings = _stft_settings(sample_rate, n_fft, hop_length, window)
@@ -824,7 +818,7 @@ def separate_drums_harmonic(
         if drum_templates is not None:
             blocks.append(template_spectra(drum_templates, sample_rate, settings["n_fft"],
                                            threshold_db=threshold_db))
-        n_percussive = _check_count(n_percussive, "n_percussive")
+        n_percussive = check_count(n_percussive, "n_percussive", minimum=0)
         if n_percussive:
             blocks.append(_initial_percussive(V, n_percussive, 17, 17, generator))
         if not blocks:

@@ -30,6 +30,7 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
+from nmfsep.core._validation import check_count
 from nmfsep.io import check_audio
 from nmfsep.nmf import NMF2D
 from nmfsep.transforms import CQT
@@ -50,12 +51,6 @@ def midi_to_hz(pitch: Union[float, Tensor]) -> Union[float, Tensor]:
     (440.0, 27.5)
     """
     return 440.0 * 2.0 ** ((pitch - 69) / 12)
-
-
-def _integer(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
 
 
 def _positive(value, name: str) -> float:
@@ -97,10 +92,10 @@ def harmonic_templates(n_components: int, bins_per_octave: int, n_harmonics: int
     >>> W.shape, torch.nonzero(W[0, 0, :, 0]).flatten().tolist()
     (torch.Size([1, 1, 25, 1]), [0, 12, 19, 24])
     """
-    n_components = _integer(n_components, "n_components", 1)
-    bins_per_octave = _integer(bins_per_octave, "bins_per_octave", 1)
-    n_harmonics = _integer(n_harmonics, "n_harmonics", 1)
-    spread = _integer(spread, "spread", 0)
+    n_components = check_count(n_components, "n_components")
+    bins_per_octave = check_count(bins_per_octave, "bins_per_octave")
+    n_harmonics = check_count(n_harmonics, "n_harmonics")
+    spread = check_count(spread, "spread", minimum=0)
     offsets = [round(bins_per_octave * math.log2(h)) for h in range(1, n_harmonics + 1)]
     K = offsets[-1] + spread + 1
     W = torch.zeros(1, n_components, K, 1, dtype=torch.float64)
@@ -230,12 +225,12 @@ def piano_roll(
         raise ValueError(f"sample_rate must be a positive number of Hz, got {sample_rate!r}.")
     if model not in ROLL_MODELS:
         raise ValueError(f"model must be one of {ROLL_MODELS}, got {model!r}.")
-    lowest_pitch = _integer(lowest_pitch, "lowest_pitch", 0)
-    n_pitches = _integer(n_pitches, "n_pitches", 1)
-    bins_per_octave = _integer(bins_per_octave, "bins_per_octave", 12)
-    n_harmonics = _integer(n_harmonics, "n_harmonics", 1)
-    n_components = _integer(n_components, "n_components", 1)
-    max_iter = _integer(max_iter, "max_iter", 1)
+    lowest_pitch = check_count(lowest_pitch, "lowest_pitch", minimum=0)
+    n_pitches = check_count(n_pitches, "n_pitches")
+    bins_per_octave = check_count(bins_per_octave, "bins_per_octave", minimum=12)
+    n_harmonics = check_count(n_harmonics, "n_harmonics")
+    n_components = check_count(n_components, "n_components")
+    max_iter = check_count(max_iter, "max_iter")
     frame_rate = _positive(frame_rate, "frame_rate")
 
     spread = 1

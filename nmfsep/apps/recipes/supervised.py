@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from nmfsep.apps.recipes import register_recipe
+from nmfsep.core._validation import check_count
 from nmfsep.functional import stft
 from nmfsep.io import check_audio
 from nmfsep.separation import Separator, Templates, learn_templates
@@ -69,12 +70,6 @@ def _as_waveform_list(label: str, examples) -> list:
     return waveforms
 
 
-def _check_positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
-
-
 def default_stft(sample_rate: int) -> Dict[str, int]:
     """The recipes' STFT at ``sample_rate``: 93 ms windows (2048 at 22.05 kHz), hop a quarter.
 
@@ -96,8 +91,8 @@ def default_stft(sample_rate: int) -> Dict[str, int]:
 def _stft_settings(sample_rate, n_fft, hop_length, window) -> Dict[str, object]:
     """Validated ``n_fft``, ``hop_length`` and ``window``; None takes :func:`default_stft`."""
     defaults = default_stft(sample_rate)
-    n_fft = defaults["n_fft"] if n_fft is None else _check_positive_int(n_fft, "n_fft")
-    hop_length = n_fft // 4 if hop_length is None else _check_positive_int(hop_length, "hop_length")
+    n_fft = defaults["n_fft"] if n_fft is None else check_count(n_fft, "n_fft")
+    hop_length = n_fft // 4 if hop_length is None else check_count(hop_length, "hop_length")
     if not isinstance(window, str):
         raise TypeError(f"window must be a window name such as 'hann', got {window!r}.")
     return dict(n_fft=n_fft, hop_length=hop_length, window=window.lower())
@@ -220,17 +215,17 @@ def learn_instrument_dictionaries(
     if method == "nmf":
         return learn_templates(
             waveforms, sample_rate=sample_rate, **settings,
-            n_components_per_source=_check_positive_int(n_components, "n_components"),
+            n_components_per_source=check_count(n_components, "n_components"),
             beta=beta, max_iter=max_iter, seed=seed, verbose=verbose,
         )
     threshold_db = float(threshold_db)
     if not (math.isfinite(threshold_db) and threshold_db > 0):
         raise ValueError(f"threshold_db must be a positive number of dB, got {threshold_db}.")
     if max_exemplars is not None:
-        max_exemplars = _check_positive_int(max_exemplars, "max_exemplars")
+        max_exemplars = check_count(max_exemplars, "max_exemplars")
     exemplar_settings = dict(settings, hop_length=max(1, settings["hop_length"] // 2)
                              if exemplar_hop_length is None
-                             else _check_positive_int(exemplar_hop_length, "exemplar_hop_length"))
+                             else check_count(exemplar_hop_length, "exemplar_hop_length"))
     blocks, components = [], []
     for index, source in enumerate(waveforms):
         W = _exemplars(waveforms[source], threshold_db=threshold_db, max_exemplars=max_exemplars,

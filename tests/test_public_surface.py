@@ -191,3 +191,19 @@ def test_counts_are_checked_by_the_core_a_wrong_type_is_a_type_error():
         with pytest.raises(ValueError, match=rf"{name} must be at least {smallest}, got {smallest - 1}"):
             call(smallest - 1)
         call(smallest)  # accepted
+
+
+# --------------------------------------------------------------------------- one atomic writer
+def test_files_are_moved_into_place_by_one_writer():
+    # nmfsep.pipeline._files.write_atomically renames every file written into place; the batch
+    # runner renames a whole staging folder (made with _files.temporary_name). No other code
+    # renames, moves or makes temporary files: a new writer calls write_atomically.
+    moves = {("os", "replace"), ("os", "rename"), ("shutil", "move"), ("tempfile", "mkstemp"),
+             ("tempfile", "NamedTemporaryFile"), ("tempfile", "mkdtemp")}
+    found = set()
+    for path in sorted((ROOT / "nmfsep").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and (node.value.id, node.attr) in moves):
+                found.add((path.relative_to(ROOT).as_posix(), f"{node.value.id}.{node.attr}"))
+    assert found == {("nmfsep/pipeline/_files.py", "os.replace"), ("nmfsep/apps/batch.py", "os.replace")}

@@ -407,7 +407,7 @@ def batched_nmf_fit(V, W0, H0, beta, iters):
     return model.W.detach(), model.H.detach()
 
 
-def run_batch_section(args, out):
+def run_batch_section(args, peers, out):
     clips, freq, frames, rank = (16, 257, 64, 8) if args.quick else (64, 513, 128, 16)
     iters = 20 if args.quick else 100
     S = torch.stack([spectrogram(freq, frames, seed=10 + b) for b in range(clips)])  # (B, F, L)
@@ -454,8 +454,20 @@ def run_batch_section(args, out):
         def transform_shared():
             activations["BatchNMF"] = shared.transform(V, beta=beta, tol=0, max_iter=iters).transpose(1, 2)
 
-        seconds = alternate({"loop": transform_loop, "batched": transform_batch, "BatchNMF": transform_shared},
-                            args.rounds, args.clock_fn)
+        contenders = {"loop": transform_loop, "batched": transform_batch, "BatchNMF": transform_shared}
+        if "torchnmf" in peers:  # what a torchnmf user writes: one fit per clip, templates frozen
+            def transform_torchnmf():
+                clip_activations = []
+                for b in range(clips):
+                    peer = peers["torchnmf"].NMF(W=W0[0].clone(), H=(frames, rank), trainable_W=False)
+                    peer.H.data.fill_(1.0 / rank)  # the start of nmfsep's transform (no warm start)
+                    # tol = -inf: torchnmf stops when the loss fails to decrease, even with tol = 0
+                    peer.fit(V[b], beta=beta, tol=-math.inf, max_iter=iters)
+                    clip_activations.append(peer.H.detach().t())
+                activations["torchnmf"] = torch.stack(clip_activations)
+
+            contenders["torchnmf"] = transform_torchnmf
+        seconds = alternate(contenders, args.rounds, args.clock_fn)
         scale = activations["loop"].abs().max()
         diff = {k: float((activations["loop"] - activations[k]).abs().max() / scale) for k in ("batched", "BatchNMF")}
         out(f"shared templates (transform), beta={beta:g}: loop {format_ms(seconds['loop'])}, "
@@ -465,6 +477,13 @@ def run_batch_section(args, out):
         out(f"shared templates (transform), beta={beta:g}: BatchNMF(shared_W) {format_ms(seconds['BatchNMF'])}: "
             f"{paired_ratio(seconds['loop'], seconds['BatchNMF']):.1f}x faster than the loop; "
             f"activations differ by {diff['BatchNMF']:.1e}")
+        if "torchnmf" in seconds:
+            gap = float((activations["loop"] - activations["torchnmf"]).abs().max() / scale)
+            out(f"shared templates (transform), beta={beta:g}: loop of torchnmf fits (trainable_W=False) "
+                f"{format_ms(seconds['torchnmf'])}: NMFD batch axis "
+                f"{paired_ratio(seconds['torchnmf'], seconds['batched']):.1f}x faster, BatchNMF "
+                f"{paired_ratio(seconds['torchnmf'], seconds['BatchNMF']):.1f}x faster; activations "
+                f"differ by {gap:.1e}")
 
 
 # -- main ---------------------------------------------------------------------------------------
@@ -521,7 +540,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     if "memory" in sections:
         run_memory_section(args, peers, out)
     if "batch" in sections:
-        run_batch_section(args, out)
+        run_batch_section(args, peers, out)
     if "time-to-loss" in sections:
         from time_to_loss import run_time_to_loss_section
 

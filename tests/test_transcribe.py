@@ -404,7 +404,7 @@ def test_transcribe_without_recipes_exits_2(song, tmp_path, capsys, monkeypatch)
     monkeypatch.setitem(sys.modules, "nmfsep.recipes", None)  # as if the module did not exist
     assert main(["transcribe", str(song), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "nmfsep.recipes.drum_onsets" in err
+    assert len(err.splitlines()) == 1 and "cannot run" in err and "nmfsep.recipes" in err
     assert not (tmp_path / "o").exists()
 
 

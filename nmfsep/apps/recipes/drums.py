@@ -67,7 +67,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from nmfsep.functional import istft, stft
-from nmfsep.io import check_audio, load
+from nmfsep.io import AUDIO_SUFFIXES, check_audio, load
 from nmfsep.masks import wiener_mask
 from nmfsep.nmf import NMFD
 from nmfsep.separation import Templates
@@ -113,7 +113,6 @@ _REFERENCE_HOP = 256
 #: generic templates and of :data:`~nmfsep.recipes.ANALYSIS_RATE`; what tells drums apart lies
 #: below it.
 FIT_BANDWIDTH = 11025.0
-_AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3", ".opus")
 
 HitsLike = Union[Mapping[str, object], Sequence[Union[str, os.PathLike]], str, os.PathLike, None]
 
@@ -174,7 +173,7 @@ def source_of_hit(name: Union[str, os.PathLike]) -> Optional[str]:
 
 
 def _audio_files_in(folder: Path) -> List[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in _AUDIO_SUFFIXES)
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
 
 
 def group_hits(hits: HitsLike, *, sources: Sequence[str] = DRUM_SOURCES) -> Dict[str, list]:

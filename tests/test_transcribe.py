@@ -16,8 +16,11 @@ import torch
 
 from nmfsep.apps import cli, onsets_io
 from nmfsep.apps.cli import main
+from nmfsep.apps.recipes.drums import DrumModel
+from nmfsep.apps.recipes.transcription import HIHAT_ALONE, struck_hihat
 from nmfsep.recipes import (
     GM_DRUM_NOTES,
+    drum_onsets,
     onset_f_measure,
     read_drum_midi,
     save_onsets,
@@ -485,3 +488,96 @@ def test_transcribe_end_to_end(tmp_path, capsys):
     for name in planted:
         assert np.allclose(from_csv[name], from_json[name], atol=5e-7)
         assert np.allclose(from_midi.get(name, []), from_json[name], atol=TICK / 2 + 1e-9)
+
+
+# --------------------------------------------------------------------------- hi-hat rules
+def _one_frame_model(sources, rows):
+    """A DrumModel of one-frame templates, one per source, at 100 frames per second (the onset
+    of frame j at j / 100 s); ``rows[source]`` is that source's activation, (frames,)."""
+    W = torch.zeros(1, len(sources), 2)
+    W[0, :, 0] = 1.0
+    H = torch.stack([rows[s] for s in sources])[None]
+    return DrumModel(tuple(sources), torch.arange(len(sources)), W, H, 100, 2, 1, 1.0)
+
+
+def _at(*frames):
+    return torch.tensor(frames, dtype=torch.float64) / 100
+
+
+def test_struck_hihat_drops_onsets_on_a_ringing_cymbal():
+    strokes = torch.zeros(100)
+    strokes[[10, 30, 50, 70]] = 1.0
+    ring = torch.zeros(100)
+    ring[55:70] = 0.6  # rings on up to the stroke at 70: 0.6 of its peak just before it
+    onsets = {"hihat": _at(10, 30, 50, 70)}
+    for owner in ("hihat", "cymbal"):  # the hi-hat's own ring or a cymbal's: both count
+        rows = {"hihat": strokes + (ring if owner == "hihat" else 0), "kick": ring * 0,
+                "cymbal": ring if owner == "cymbal" else ring * 0}
+        model = _one_frame_model(("kick", "hihat", "cymbal"), rows)
+        assert struck_hihat(model, onsets, alone=0).tolist() == _at(10, 30, 50).tolist()
+        assert struck_hihat(model, onsets, rise=0.7, alone=0).tolist() == onsets["hihat"].tolist()
+        assert struck_hihat(model, onsets, rise=1, alone=0).tolist() == onsets["hihat"].tolist()
+    # a ringing kick is no cymbal
+    model = _one_frame_model(("kick", "hihat"), {"hihat": strokes, "kick": ring})
+    assert struck_hihat(model, onsets, alone=0).tolist() == onsets["hihat"].tolist()
+
+
+def test_struck_hihat_needs_strokes_between_the_kick_and_the_snare():
+    strokes = torch.zeros(100)
+    strokes[[10, 30, 50, 70]] = 1.0
+    model = _one_frame_model(("kick", "snare", "hihat"), {"kick": strokes * 0,
+                                                          "snare": strokes * 0, "hihat": strokes})
+    hihat = _at(10, 30, 50, 70)
+    # one of the four strokes (at 70) lies farther than 50 ms from every kick and snare onset
+    onsets = {"hihat": hihat, "kick": _at(12, 50), "snare": _at(33)}
+    assert struck_hihat(model, onsets, alone=0.25).tolist() == hihat.tolist()
+    assert struck_hihat(model, onsets, alone=0.3).numel() == 0
+    assert struck_hihat(model, onsets, alone=0).tolist() == hihat.tolist()
+    # without kick and snare onsets every stroke is between them
+    assert struck_hihat(model, {"hihat": hihat}, alone=1).tolist() == hihat.tolist()
+    assert struck_hihat(model, {"hihat": _at()}).numel() == 0
+    with pytest.raises(ValueError, match="'hihat' entry"):
+        struck_hihat(model, {"kick": hihat})
+    with pytest.raises(ValueError, match="no 'hihat' source"):
+        struck_hihat(_one_frame_model(("kick",), {"kick": strokes}), onsets)
+    with pytest.raises(ValueError, match="rise"):
+        struck_hihat(model, onsets, rise=1.5)
+
+
+def _beats(g, beats, hihat):
+    """Kick and snare on alternate beats (and a hi-hat on every beat with ``hihat``)."""
+    song = torch.zeros(int(3.5 * SR))
+    for k, t in enumerate(beats):
+        i = round(t * SR)
+        for hit in [(_kick if k % 2 == 0 else _snare)(g)] + ([_hihat(g)] if hihat else []):
+            song[i:i + hit.numel()] += hit
+    return song
+
+
+BEATS = [0.25 + 0.25 * k for k in range(12)]
+
+
+def test_generic_templates_report_no_hihat_for_kick_and_snare_alone():
+    song = _beats(torch.Generator().manual_seed(2), BEATS, hihat=False)
+    # the generic hi-hat templates take up the bright part of the snare: 6 peaks, all on
+    # snare hits, and none of them between the kick's and the snare's
+    every_peak = drum_onsets(song, SR, accompaniment=False, hihat_rise=1, hihat_alone=0)
+    assert every_peak["hihat"].numel() == 6
+    assert onset_f_measure(BEATS[1::2], every_peak["hihat"])["f_measure"] == 1.0
+    onsets = drum_onsets(song, SR, accompaniment=False)
+    assert onsets["hihat"].numel() == 0
+    for name, planted in (("kick", BEATS[0::2]), ("snare", BEATS[1::2])):
+        assert onset_f_measure(planted, onsets[name])["f_measure"] == 1.0, name
+
+
+def test_kit_hits_keep_a_hihat_played_with_every_kick_and_snare():
+    g = torch.Generator().manual_seed(2)
+    song = _beats(g, BEATS, hihat=True)
+    hits = {"kick": [_kick(g)], "snare": [_snare(g)], "hihat": [_hihat(g)]}
+    onsets = drum_onsets(song, SR, hits=hits, accompaniment=False)
+    assert onset_f_measure(BEATS, onsets["hihat"])["f_measure"] == 1.0
+    # the rule of the generic templates would take it for the drums' bright part
+    alone = drum_onsets(song, SR, hits=hits, accompaniment=False, hihat_alone=HIHAT_ALONE)
+    assert alone["hihat"].numel() == 0
+    with pytest.raises(ValueError, match="hihat_alone"):
+        drum_onsets(song, SR, hits=hits, hihat_alone=-1)

@@ -18,6 +18,10 @@ Usage::
     # the kit templates of drum transcription (toms and cymbals too):
     python recipes/drums_generic/make_templates.py --sources kick snare hihat tom cymbal \
         --per-source 4 --out nmfsep/data/drum_kit_templates.pt
+    # with ride cymbals as a class of their own (tried for transcription, not shipped:
+    # recipes/drum_onsets/README.md); without "ride" in --sources they are cymbals
+    python recipes/drums_generic/make_templates.py --sources kick snare hihat tom cymbal ride \
+        --per-source 4 --out /tmp/kit_with_ride.pt
 """
 
 from __future__ import annotations
@@ -52,8 +56,9 @@ SAMPLE_RATE = 22050
 
 
 def instrument_class(name: str):
-    """kick / snare / hihat / tom / cymbal from a Hydrogen instrument name, or None (rolls,
-    claps, percussion)."""
+    """kick / snare / hihat / tom / ride / cymbal from a Hydrogen instrument name, or None
+    (rolls, claps, percussion). Ride cymbals (bow, bell, crash/ride) are ``"ride"``; the
+    other cymbals (crash, china, splash) ``"cymbal"``."""
     name = name.lower()
     if "roll" in name:
         return None
@@ -65,7 +70,9 @@ def instrument_class(name: str):
         return "hihat"
     if re.search(r"\btom\b", name):
         return "tom"
-    if re.search(r"crash|ride|china|splash|cymbal", name):
+    if "ride" in name:
+        return "ride"
+    if re.search(r"crash|china|splash|cymbal", name):
         return "cymbal"
     return None
 
@@ -78,6 +85,8 @@ def kit_samples(kit_dir: Path, sources=DRUM_SOURCES) -> dict:
     samples = {s: [] for s in sources}
     for instrument in root.iter(ns + "instrument"):
         source = instrument_class(instrument.findtext(ns + "name") or "")
+        if source == "ride" and source not in samples:
+            source = "cymbal"  # without a ride class the rides are cymbals
         if source not in samples:
             continue
         files = [layer.findtext(ns + "filename") for layer in instrument.iter(ns + "layer")]
@@ -120,7 +129,7 @@ def main(argv=None) -> int:
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--float32", action="store_true", help="store float32 (default float16)")
     parser.add_argument("--sources", nargs="+", default=list(DRUM_SOURCES),
-                        choices=list(DRUM_SOURCES) + ["tom", "cymbal"],
+                        choices=list(DRUM_SOURCES) + ["tom", "ride", "cymbal"],
                         help="instruments to learn (default kick snare hihat; the kit templates "
                              "for transcription add tom cymbal)")
     args = parser.parse_args(argv)

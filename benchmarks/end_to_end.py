@@ -1,40 +1,51 @@
-"""Wall time and peak memory of a drum separation end to end: audio file in, stems written.
+"""Wall time, CPU time and peak memory of the recipes end to end: audio file in, stems written.
 
-    python benchmarks/end_to_end.py                  # 3 minutes, stereo, 44.1 kHz, 3 rounds
+    python benchmarks/end_to_end.py                  # every part, 3 minutes, 44.1 kHz, 3 rounds
     python benchmarks/end_to_end.py --quick          # 30 s, one round
     python benchmarks/end_to_end.py --threads 1 --minutes 1 --keep /tmp/stems
-    python benchmarks/end_to_end.py --baseline /tmp/base   # against another version's CLI
+    python benchmarks/end_to_end.py --only drums --rounds 1 --no-api --baseline /tmp/base
+    python benchmarks/end_to_end.py --only drums drums-generic piano-bass --layouts stereo mono
     python benchmarks/end_to_end.py --only drums-harmonic  # only the drums-harmonic part
 
-The recording is built from the drum example's stems (``audio_examples/drums_stems``, the
-6 s rock pattern at 22.05 kHz): resampled to 44.1 kHz, tiled to ``--minutes`` with every
+The drum recording is built from the drum example's stems (``audio_examples/drums_stems``,
+the 6 s rock pattern at 22.05 kHz): resampled to 44.1 kHz, tiled to ``--minutes`` with every
 instrument's level varied from one tile to the next (±4 dB, seeded), panned like
 ``drums_mix_stereo.wav`` (the gains in ``audio_examples/meta.json``), peak-normalised to 0.9
-and written as a 16-bit stereo WAV file into a temporary folder.
+and written as a 16-bit stereo WAV file into a temporary folder, with a mono version (the
+channels' mean). The piano-bass recording is made alike from ``audio_examples/piano_bass_stems``
+(the piano panned a little to the left, the bass in the middle).
 
-Then, in turn within each round (the order rotating from round to round):
+Then, in turn within each round (the order rotating from round to round), for every recipe
+part (``drums``, ``drums-generic``, ``piano-bass``) and every ``--layouts`` (default stereo):
 
-* **CLI**: ``nmfsep separate MIX --recipe drums --hits audio_examples/hits --out DIR
-  --overwrite --quiet`` in a subprocess, exactly as a user runs it (``make example`` runs
-  the same command on the 6 s example). Wall time from the start of the process to its
-  exit, and the child's peak resident memory (``os.wait4``: the rusage of that child
-  alone, the per-child form of ``getrusage(RUSAGE_CHILDREN).ru_maxrss``, taken by a small
+* **CLI**: ``nmfsep separate MIX --recipe RECIPE ... --out DIR --overwrite --quiet`` in a
+  subprocess, exactly as a user runs it (``make example`` runs the drums command on the 6 s
+  example): ``drums`` with ``--hits audio_examples/hits``, ``drums-generic`` with nothing
+  else, ``piano-bass`` with ``--templates`` dictionaries learned (untimed) from
+  ``audio_examples/piano_bass_train`` by ``learn_instrument_dictionaries``'s defaults at
+  44.1 kHz. Wall time from the start of the process to its exit, its CPU time (user +
+  system, all threads), and the child's peak resident memory (``os.wait4``: the rusage of
+  that child alone, the per-child form of ``getrusage(RUSAGE_CHILDREN)``, taken by a small
   launcher process: a child's peak also counts the memory of the process it was forked from).
-* **API**: :func:`nmfsep.recipes.run_recipe` in this process (what the CLI calls: load,
-  the ``drums`` recipe, write the stems), with a breakdown by stage: every stage's function
-  is wrapped by a timer for the run (the outermost wrapped call takes the time, so e.g. the
-  STFT of the hits counts as *templates* and the model parts computed during the fit as
-  *fit*). Peak memory is the growth of this process's peak RSS over its RSS before the run.
+* **API** (``drums`` only): :func:`nmfsep.recipes.run_recipe` in this process (what the CLI
+  calls: load, the ``drums`` recipe, write the stems), with a breakdown by stage: every
+  stage's function is wrapped by a timer for the run (the outermost wrapped call takes the
+  time, so e.g. the STFT of the hits counts as *templates* and the model parts computed during
+  the fit as *fit*). Peak memory is the growth of this process's peak RSS over its RSS before
+  the run.
 * **baseline** (with ``--baseline TREE``): the CLI of another version, ``python -m nmfsep``
   with ``PYTHONPATH=TREE``, e.g. the last commit's from ``mkdir /tmp/base && git archive
-  HEAD nmfsep | tar -x -C /tmp/base``; the speed-up is the median of the rounds' ratios.
+  HEAD nmfsep | tar -x -C /tmp/base``; the speed-ups (wall and CPU) are the medians of the
+  rounds' ratios.
 
 The start-up cost (``python -c pass``, ``import torch``, ``import nmfsep.recipes``, the
 interpreter's and the imports' share of the CLI's time) is measured apart, in fresh
 processes. Printed: the audio's duration and size in memory (float32), medians over the
-rounds of wall time, real-time factor (audio seconds per wall second), peak RSS in MiB and
-as a multiple of the mixture's size, the stages, and the SI-SDR of the CLI's (and the
-baseline's) stems against the known stems (a check that the separation is the real one).
+rounds of wall time, real-time factor (audio seconds per wall second), CPU seconds, peak RSS
+in MiB and as a multiple of the mixture's size, the stages, the SI-SDR of the CLI's (and the
+baseline's) stems against the known stems (a check that the separation is the real one), and
+the load average at the start and the end. On a shared machine the same-round ratios are
+what compare; CPU seconds grow with the load too (two torch threads spin while they wait).
 
 **drums-harmonic** (the part ``--only drums-harmonic`` runs alone), on the same recording
 and on a mono version of it (the channels' mean, also a 16-bit WAV), in the same rounds:
@@ -72,7 +83,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, NamedTuple, Optional
 
 import soundfile as sf
 import torch
@@ -86,39 +97,72 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "audio_examples"
 HITS = EXAMPLES / "hits"
 SOURCES = ("kick", "snare", "hihat")
+PIANO_BASS = ("piano", "bass")
 SR = 44100
 MiB = 2.0 ** 20
-PARTS = ("drums", "drums-harmonic")
+#: The recipes measured through the CLI on a recording of their own kind (with a baseline
+#: and the SI-SDR of their stems), and the drums-harmonic comparison with librosa.
+RECIPES = ("drums", "drums-generic", "piano-bass")
+PARTS = RECIPES + ("drums-harmonic",)
+LAYOUTS = ("stereo", "mono")
 
 
-# --------------------------------------------------------------------------- the recording
-def drum_recording(minutes: float, seed: int = 0):
+# --------------------------------------------------------------------------- the recordings
+def tiled_recording(stem_files: Dict[str, Path], channel_gains: Dict[str, List[float]],
+                    minutes: float, seed: int = 0):
     """Stereo mixture ``(2, samples)`` at 44.1 kHz and its stereo stems ``{source: (2, samples)}``.
 
-    Tiles of the 6 s example pattern, each instrument at a random level per tile, panned with
-    the example's constant-power channel gains.
+    Tiles of the mono stems in ``stem_files`` (equally long), each source at a random level per
+    tile (±4 dB, seeded), panned with constant ``channel_gains`` and peak-normalised to 0.9.
     """
     import torchaudio  # noqa: PLC0415 - the pipeline needs it anyway
 
-    meta = json.loads((EXAMPLES / "meta.json").read_text())["drums_mix_stereo"]
     mono = {}
-    for source in SOURCES:
-        data, rate = sf.read(EXAMPLES / meta["stems"][source], dtype="float32")
+    for source, path in stem_files.items():
+        data, rate = sf.read(path, dtype="float32")
         mono[source] = torchaudio.functional.resample(torch.from_numpy(data), rate, SR)
-    tile = mono[SOURCES[0]].shape[0]
+    tile = min(x.shape[0] for x in mono.values())
     n = round(minutes * 60 * SR)
     n_tiles = math.ceil(n / tile)
     generator = torch.Generator().manual_seed(seed)
     stems = {}
-    for source in SOURCES:
+    for source in stem_files:
         gains_db = (torch.rand(n_tiles, generator=generator) - 0.5) * 8  # ±4 dB per tile
         levels = torch.repeat_interleave(10 ** (gains_db / 20), tile)[:n]
-        signal = mono[source].repeat(n_tiles)[:n] * levels
-        channel_gains = torch.tensor(meta["channel_gains"][source], dtype=torch.float32)
-        stems[source] = channel_gains.view(2, 1) * signal
+        signal = mono[source][:tile].repeat(n_tiles)[:n] * levels
+        gains = torch.tensor(channel_gains[source], dtype=torch.float32)
+        stems[source] = gains.view(2, 1) * signal
     mixture = sum(stems.values())
     scale = 0.9 / float(mixture.abs().max())
     return mixture * scale, {s: x * scale for s, x in stems.items()}
+
+
+def drum_recording(minutes: float, seed: int = 0):
+    """The drum recording: tiles of the 6 s example pattern, panned like
+    ``drums_mix_stereo.wav`` (see :func:`tiled_recording`)."""
+    meta = json.loads((EXAMPLES / "meta.json").read_text())["drums_mix_stereo"]
+    return tiled_recording({s: EXAMPLES / meta["stems"][s] for s in SOURCES},
+                           meta["channel_gains"], minutes, seed)
+
+
+def piano_bass_recording(minutes: float, seed: int = 0):
+    """The piano-bass recording: tiles of the example's piano and bass stems, the piano
+    panned a little to the left, the bass in the middle (see :func:`tiled_recording`)."""
+    files = {s: EXAMPLES / "piano_bass_stems" / f"{s}.wav" for s in PIANO_BASS}
+    gains = {"piano": [math.cos(0.35 * math.pi / 2), math.sin(0.35 * math.pi / 2)],
+             "bass": [math.sqrt(0.5), math.sqrt(0.5)]}
+    return tiled_recording(files, gains, minutes, seed)
+
+
+def piano_bass_dictionaries(path: Path) -> None:
+    """The piano-bass recipe's dictionaries at 44.1 kHz from ``audio_examples/piano_bass_train``
+    (:func:`learn_instrument_dictionaries`'s defaults), saved to ``path`` (not timed)."""
+    from nmfsep.io import load  # noqa: PLC0415
+    from nmfsep.recipes import learn_instrument_dictionaries  # noqa: PLC0415
+
+    train = {s: load(EXAMPLES / "piano_bass_train" / f"{s}.wav", sample_rate=SR)[0]
+             for s in PIANO_BASS}
+    learn_instrument_dictionaries(train, SR).save(path)
 
 
 # --------------------------------------------------------------------------- subprocesses
@@ -134,19 +178,27 @@ _, status, usage = os.wait4(process.pid, 0)
 seconds = time.perf_counter() - start
 code = os.waitstatus_to_exitcode(status)
 sys.stderr.buffer.write(err)
-print(seconds, usage.ru_maxrss, code)
+print(seconds, usage.ru_maxrss, usage.ru_utime + usage.ru_stime, code)
 sys.exit(code)
 """
 
 
-def run_child(command: List[str], env: Dict[str, str], cwd: Optional[Path] = None):
-    """Wall seconds and peak RSS in bytes of a fresh process running ``command``."""
+class ChildRun(NamedTuple):
+    """What :func:`run_child` measures of one process."""
+
+    seconds: float  # wall, start to exit
+    peak: int       # peak RSS, bytes
+    cpu: float      # user + system CPU seconds (all its threads)
+
+
+def run_child(command: List[str], env: Dict[str, str], cwd: Optional[Path] = None) -> ChildRun:
+    """Wall seconds, peak RSS in bytes and CPU seconds of a fresh process running ``command``."""
     done = subprocess.run([sys.executable, "-c", _LAUNCHER, *command], env=env, cwd=cwd,
                           capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr}")
-    seconds, peak_kib, _ = done.stdout.split()
-    return float(seconds), int(peak_kib) * 1024  # Linux reports KiB
+    seconds, peak_kib, cpu, _ = done.stdout.split()
+    return ChildRun(float(seconds), int(peak_kib) * 1024, float(cpu))  # Linux reports KiB
 
 
 def startup_costs(env: Dict[str, str], rounds: int, librosa: bool = False) -> Dict[str, tuple]:
@@ -163,7 +215,7 @@ def startup_costs(env: Dict[str, str], rounds: int, librosa: bool = False) -> Di
     for _ in range(rounds):
         for name, command in commands.items():
             results[name].append(run_child(command, env))
-    return {name: (median([s for s, _ in runs]), max(m for _, m in runs))
+    return {name: (median([r.seconds for r in runs]), max(r.peak for r in runs))
             for name, runs in results.items()}
 
 
@@ -266,9 +318,9 @@ HPSS_MARGIN = 2.0
 
 def run_hpss_child(mixture_path: Path, out_dir: Path, env: Dict[str, str]):
     """Wall seconds, peak RSS and HPSS seconds of librosa's HPSS from file to stems."""
-    seconds, peak = run_child([sys.executable, "-c", _HPSS_CHILD, str(Path(__file__).parent),
-                               str(mixture_path), str(out_dir), str(HPSS_MARGIN)], env)
-    return seconds, peak, float((out_dir / "seconds.txt").read_text())
+    run = run_child([sys.executable, "-c", _HPSS_CHILD, str(Path(__file__).parent),
+                     str(mixture_path), str(out_dir), str(HPSS_MARGIN)], env)
+    return run.seconds, run.peak, float((out_dir / "seconds.txt").read_text())
 
 
 def run_dh_in_process(mixture_path: Path):
@@ -305,7 +357,7 @@ def report_drums_harmonic(runs, layouts, duration: float, startup, rounds: int) 
     for layout, mixture_bytes in layouts.items():
         cli, hpss = runs[f"dh_cli_{layout}"], runs[f"dh_hpss_{layout}"]
         api = runs.get(f"dh_api_{layout}")
-        rows = [("nmfsep separate (CLI)", cli, max(m for _, m in cli) - nmfsep_imports[1], None),
+        rows = [("nmfsep separate (CLI)", cli, max(r[1] for r in cli) - nmfsep_imports[1], None),
                 ("librosa HPSS (child)", hpss, max(r[1] for r in hpss) - librosa_imports[1],
                  median([r[2] for r in hpss]))]
         for name, results, above, compute in rows:
@@ -320,7 +372,7 @@ def report_drums_harmonic(runs, layouts, duration: float, startup, rounds: int) 
                   f"{max(m for _, m in api) / MiB:9.0f} growth       "
                   f"{compute:11.2f} {duration / compute:6.1f}x")
         wall = median([h[0] / c[0] for h, c in zip(hpss, cli)])
-        peak = max(r[1] for r in hpss) / max(m for _, m in cli)
+        peak = max(r[1] for r in hpss) / max(r[1] for r in cli)
         line = (f"  {layout}: librosa / nmfsep: file to stems {wall:.2f}x the wall time, "
                 f"{peak:.2f}x the peak RSS")
         if api:
@@ -331,13 +383,15 @@ def report_drums_harmonic(runs, layouts, duration: float, startup, rounds: int) 
 
 
 # --------------------------------------------------------------------------- main
-def report_child(title: str, runs, duration: float, mixture_bytes: int, imports) -> None:
-    seconds = median([s for s, _ in runs])
-    peak = max(m for _, m in runs)
+def report_child(title: str, runs: List[ChildRun], duration: float, mixture_bytes: int,
+                 imports) -> None:
+    seconds = median([r.seconds for r in runs])
+    cpu = median([r.cpu for r in runs])
+    peak = max(r.peak for r in runs)
     above = peak - imports[1]
-    print(f"\n{title}, {len(runs)} run(s): " + ", ".join(f"{s:.1f}" for s, _ in runs) + " s")
+    print(f"\n{title}, {len(runs)} run(s): " + ", ".join(f"{r.seconds:.1f}" for r in runs) + " s")
     print(f"  wall {seconds:7.2f} s   real-time factor {duration / seconds:5.2f}x  "
-          f"(of which start-up ~{imports[0]:.2f} s)")
+          f"(of which start-up ~{imports[0]:.2f} s);  CPU {cpu:.1f} s (user + sys)")
     print(f"  peak RSS {peak / MiB:7.0f} MiB = {peak / mixture_bytes:.1f} x the mixture "
           f"(above the imports: {above / MiB:.0f} MiB = {above / mixture_bytes:.1f} x)")
 
@@ -358,14 +412,36 @@ def report_api(runs, duration: float, mixture_bytes: int) -> None:
           "  (validation, mask products, the recipe's glue)")
 
 
-def stems_si_sdr(folder: Path, references) -> str:
+def stems_si_sdr(folder: Path, references: Dict[str, torch.Tensor]) -> str:
+    """SI-SDR of the stems in ``folder`` against ``references`` per channel, and the mean."""
     scores = []
-    for source in SOURCES:
+    for source, reference in references.items():
         estimate, _ = sf.read(folder / f"{source}.wav", dtype="float32", always_2d=True)
         estimate = torch.from_numpy(estimate.T.copy())
-        scores.append(si_sdr(references[source], estimate).tolist())  # per channel
-    return (", ".join(f"{s} {left:.2f} / {right:.2f}" for s, (left, right) in zip(SOURCES, scores))
-            + f"; mean {sum(map(sum, scores)) / 6:.2f}")
+        scores.append(si_sdr(reference, estimate).reshape(-1).tolist())  # per channel
+    cells = ", ".join(f"{s} " + " / ".join(f"{x:.2f}" for x in row)
+                      for s, row in zip(references, scores))
+    return cells + f"; mean {sum(map(sum, scores)) / sum(map(len, scores)):.2f}"
+
+
+def recording_of(part: str) -> str:
+    """The recording a part runs on: ``"piano-bass"`` or ``"drums"``."""
+    return "piano-bass" if part == "piano-bass" else "drums"
+
+
+def write_recordings(kind: str, minutes: float, folder: Path):
+    """The ``kind`` recording (``"drums"`` or ``"piano-bass"``) as 16-bit WAVs, stereo and
+    mono (the channels' mean): ``{layout: (path, references)}`` and the duration in seconds."""
+    mixture, references = (drum_recording if kind == "drums" else piano_bass_recording)(minutes)
+    name = kind.replace("-", "_")
+    files = {}
+    for layout in LAYOUTS:
+        path = folder / (f"{name}_mix.wav" if layout == "stereo" else f"{name}_mix_mono.wav")
+        signal = mixture if layout == "stereo" else mixture.mean(0, keepdim=True)
+        sf.write(path, signal.T.numpy(), SR, subtype="PCM_16")
+        files[layout] = (path, references if layout == "stereo"
+                         else {s: x.mean(0, keepdim=True) for s, x in references.items()})
+    return files, mixture.shape[1] / SR
 
 
 def main() -> None:
@@ -377,12 +453,17 @@ def main() -> None:
                         help="torch threads here and in the CLI's process (default: torch's)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default 3; 1 with --quick)")
     parser.add_argument("--keep", type=Path, metavar="DIR", default=None,
-                        help="copy the mixture and the CLI's stems to DIR")
+                        help="copy the mixtures and the CLI's stems to DIR")
     parser.add_argument("--quick", action="store_true", help="30 s of audio, one round")
     parser.add_argument("--no-api", action="store_true", help="skip the in-process runs")
-    parser.add_argument("--only", choices=PARTS, default=None,
-                        help="run one part: 'drums' (the drum recipe with the kit's hits) or "
+    parser.add_argument("--only", choices=PARTS, nargs="+", default=None, metavar="PART",
+                        help=f"run these parts only, of {', '.join(PARTS)}: a recipe through the "
+                             "CLI (drums with the kit's hits, drums-generic, piano-bass with "
+                             "dictionaries learned from the example's training notes), or "
                              "'drums-harmonic' (no hits, stereo and mono, against librosa HPSS)")
+    parser.add_argument("--layouts", choices=LAYOUTS, nargs="+", default=["stereo"],
+                        help="the recordings the recipes' CLI runs on (default stereo; "
+                             "drums-harmonic always runs both)")
     parser.add_argument("--baseline", type=Path, metavar="TREE", default=None,
                         help="a source tree of another version (a folder holding its nmfsep/ "
                              "package, e.g. from 'git archive HEAD nmfsep | tar -x -C TREE'): "
@@ -397,49 +478,58 @@ def main() -> None:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(args.threads)
     print(machine_summary())
 
-    parts = PARTS if args.only is None else (args.only,)
-    mixture, references = drum_recording(minutes)
-    duration = mixture.shape[1] / SR
-    mixture_bytes = mixture.numel() * 4  # as the pipeline holds it: float32
+    parts = PARTS if args.only is None else tuple(dict.fromkeys(args.only))
+    recipes = [r for r in RECIPES if r in parts]
+    layouts = list(dict.fromkeys(args.layouts))
     work = Path(tempfile.mkdtemp(prefix="nmfsep_e2e_"))
     try:
-        mixture_path = work / "drums_mix.wav"
-        sf.write(mixture_path, mixture.T.numpy(), SR, subtype="PCM_16")
-        mono_path = work / "drums_mix_mono.wav"
-        if "drums-harmonic" in parts:
-            sf.write(mono_path, mixture.mean(0).numpy(), SR, subtype="PCM_16")
-        del mixture
-        print(f"mixture: {duration:.1f} s, 2 channels, {SR} Hz, 16-bit WAV "
-              f"{mixture_path.stat().st_size / MiB:.1f} MiB on disk, "
-              f"{mixture_bytes / MiB:.1f} MiB as float32")
+        recordings, duration = {}, None
+        for kind in dict.fromkeys(map(recording_of, parts)):
+            recordings[kind], duration = write_recordings(kind, minutes, work)
+        mixture_bytes = round(duration * SR) * 2 * 4  # stereo, as the pipeline holds it: float32
+        print(f"recordings: {duration:.1f} s, stereo and mono, {SR} Hz, 16-bit WAV: "
+              + ", ".join(f"{kind} ({files['stereo'][0].stat().st_size / MiB:.1f} MiB stereo)"
+                          for kind, files in recordings.items())
+              + f"; {mixture_bytes / MiB:.1f} MiB as float32 (stereo)")
 
         startup = startup_costs(env, rounds=max(rounds, 3),
                                 librosa="drums-harmonic" in parts)
-        options = [str(mixture_path), "--recipe", "drums", "--hits", str(HITS), "--overwrite",
-                   "--quiet", "--out"]
         nmfsep_cli = str(Path(sys.executable).with_name("nmfsep"))
+        side = {"drums": ["--hits", str(HITS)], "drums-generic": []}
+        if "piano-bass" in parts:
+            side["piano-bass"] = ["--templates", str(work / "piano_bass_dictionaries.pt")]
+            piano_bass_dictionaries(work / "piano_bass_dictionaries.pt")
         contenders = {}
-        if "drums" in parts:
-            contenders["cli"] = lambda: run_child(
-                [nmfsep_cli, "separate", *options, str(work / "cli")], env, cwd=work)
-            if args.baseline:
-                # python -m from outside the repository, so that PYTHONPATH picks the package
-                baseline_env = dict(env, PYTHONPATH=str(args.baseline.resolve()))
-                contenders["baseline"] = lambda: run_child(
-                    [sys.executable, "-m", "nmfsep", "separate", *options, str(work / "baseline")],
-                    baseline_env, cwd=work)
+        for recipe in recipes:
+            kind = recording_of(recipe)
+            for layout in layouts:
+                path = recordings[kind][layout][0]
+                options = [str(path), "--recipe", recipe, *side[recipe], "--overwrite", "--quiet",
+                           "--out"]
+                contenders[f"{recipe} {layout} cli"] = functools.partial(
+                    run_child, [nmfsep_cli, "separate", *options,
+                                str(work / recipe / layout / "cli")], env, cwd=work)
+                if args.baseline:
+                    # python -m from outside the repository, so that PYTHONPATH picks the package
+                    baseline_env = dict(env, PYTHONPATH=str(args.baseline.resolve()))
+                    contenders[f"{recipe} {layout} baseline"] = functools.partial(
+                        run_child, [sys.executable, "-m", "nmfsep", "separate", *options,
+                                    str(work / recipe / layout / "baseline")], baseline_env,
+                        cwd=work)
+        if "drums" in parts and not args.no_api:
+            contenders["api"] = functools.partial(run_in_process, recordings["drums"]["stereo"][0],
+                                                  work / "api")
+        dh_layouts = {layout: (recordings["drums"][layout][0],
+                               mixture_bytes if layout == "stereo" else mixture_bytes // 2)
+                      for layout in LAYOUTS} if "drums-harmonic" in parts else {}
+        for layout, (path, _) in dh_layouts.items():
+            contenders[f"dh_cli_{layout}"] = functools.partial(run_child, [
+                nmfsep_cli, "separate", str(path), "--recipe", "drums-harmonic",
+                "--overwrite", "--quiet", "--out", str(work / f"dh_cli_{layout}")], env, cwd=work)
+            contenders[f"dh_hpss_{layout}"] = functools.partial(
+                run_hpss_child, path, work / f"dh_hpss_{layout}", env)
             if not args.no_api:
-                contenders["api"] = lambda: run_in_process(mixture_path, work / "api")
-        layouts = {"stereo": (mixture_path, mixture_bytes), "mono": (mono_path, mixture_bytes // 2)}
-        if "drums-harmonic" in parts:
-            for layout, (path, _) in layouts.items():
-                contenders[f"dh_cli_{layout}"] = functools.partial(run_child, [
-                    nmfsep_cli, "separate", str(path), "--recipe", "drums-harmonic",
-                    "--overwrite", "--quiet", "--out", str(work / f"dh_cli_{layout}")], env, cwd=work)
-                contenders[f"dh_hpss_{layout}"] = functools.partial(
-                    run_hpss_child, path, work / f"dh_hpss_{layout}", env)
-                if not args.no_api:
-                    contenders[f"dh_api_{layout}"] = functools.partial(run_dh_in_process, path)
+                contenders[f"dh_api_{layout}"] = functools.partial(run_dh_in_process, path)
         runs = {name: [] for name in contenders}
         names = list(contenders)
         for r in range(rounds):  # in turn, rotating the order, so that load hits all alike
@@ -452,37 +542,55 @@ def main() -> None:
         for name, (seconds, peak) in startup.items():
             print(f"  {name:<28} {seconds:8.2f}   {peak / MiB:10.0f}")
         imports = startup["import nmfsep.recipes"]
-        if "cli" in runs:
-            report_child("CLI  nmfsep separate --recipe drums, subprocess", runs["cli"], duration,
-                         mixture_bytes, imports)
-        if "baseline" in runs:
-            report_child(f"baseline CLI from {args.baseline}, subprocess", runs["baseline"],
-                         duration, mixture_bytes, imports)
-            ratio = median([b[0] / c[0] for b, c in zip(runs["baseline"], runs["cli"])])
-            print(f"  this tree is {ratio:.2f}x faster (median of the rounds' ratios)")
+        for recipe in recipes:
+            for layout in layouts:
+                size = mixture_bytes // (1 if layout == "stereo" else 2)
+                cli = runs[f"{recipe} {layout} cli"]
+                report_child(f"CLI  nmfsep separate --recipe {recipe}, {layout}, subprocess", cli,
+                             duration, size, imports)
+                baseline = runs.get(f"{recipe} {layout} baseline")
+                if baseline:
+                    report_child(f"baseline CLI from {args.baseline}, {layout}, subprocess",
+                                 baseline, duration, size, imports)
+                    ratio = median([b.seconds / c.seconds for b, c in zip(baseline, cli)])
+                    cpu_ratio = median([b.cpu / c.cpu for b, c in zip(baseline, cli)])
+                    print(f"  this tree is {ratio:.2f}x faster in wall time, {cpu_ratio:.2f}x in "
+                          f"CPU time (medians of the rounds' ratios)")
         if "api" in runs:
             report_api(runs["api"], duration, mixture_bytes)
-        if "drums-harmonic" in parts:
-            report_drums_harmonic(runs, {k: b for k, (_, b) in layouts.items()}, duration,
+        if dh_layouts:
+            report_drums_harmonic(runs, {k: b for k, (_, b) in dh_layouts.items()}, duration,
                                   startup, rounds)
             shares = []
-            for layout, (path, _) in layouts.items():
+            for layout, (path, _) in dh_layouts.items():
                 for name, folder in (("nmfsep", work / f"dh_cli_{layout}" / path.stem),
                                      ("librosa", work / f"dh_hpss_{layout}")):
                     shares.append(f"{layout} {name} {100 * drums_share(path, folder / 'drums.wav'):.1f} %")
             print("  the drums stem's share of the (drums-only) recording's energy: "
                   + ", ".join(shares))
 
-        if "drums" in parts:
-            print("\nSI-SDR of the stems against the known stems (dB, L / R):")
-            for name in ("cli", "baseline"):
-                if name in runs:
-                    print(f"  {name:<9} " + stems_si_sdr(work / name / mixture_path.stem, references))
-        if args.keep and "drums" in parts:
+        if recipes:
+            print("\nSI-SDR of the stems against the known stems (dB, per channel):")
+        for recipe in recipes:
+            kind = recording_of(recipe)
+            for layout in layouts:
+                path, references = recordings[kind][layout]
+                for name in ("cli", "baseline"):
+                    folder = work / recipe / layout / name / path.stem
+                    if folder.is_dir():
+                        print(f"  {recipe:<13} {layout:<6} {name:<9} "
+                              + stems_si_sdr(folder, references))
+        print("load average at the end: " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
+        if args.keep and recipes:
             args.keep.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(mixture_path, args.keep / mixture_path.name)
-            shutil.copytree(work / "cli" / mixture_path.stem, args.keep / "stems", dirs_exist_ok=True)
-            print(f"kept the mixture and the stems in '{args.keep}'")
+            for recipe in recipes:
+                kind = recording_of(recipe)
+                for layout in layouts:
+                    path = recordings[kind][layout][0]
+                    shutil.copy2(path, args.keep / path.name)
+                    shutil.copytree(work / recipe / layout / "cli" / path.stem,
+                                    args.keep / recipe / layout, dirs_exist_ok=True)
+            print(f"kept the mixtures and the stems in '{args.keep}'")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -111,11 +111,30 @@ def test_failed_save_leaves_original_and_no_temporary(tmp_path, monkeypatch):
             handle.write(b"partial")  # half-written data must never reach `path`
         raise OSError("disk full")
 
-    monkeypatch.setattr(io.sf, "write", broken_write)
+    monkeypatch.setattr(io.sf, "SoundFile", broken_write)  # save streams blocks through it
     with pytest.raises(OSError, match="disk full"):
         save(path, torch.zeros(1, 10), 8000, overwrite=True)
     assert path.read_bytes() == original
     assert os.listdir(tmp_path) == ["keep.wav"]
+
+
+def test_save_in_blocks_writes_the_same_file(tmp_path, monkeypatch):
+    # a waveform written in blocks of 7 samples gives the bytes of one soundfile.write call;
+    # clipping a 16-bit file leaves the caller's waveform alone
+    monkeypatch.setattr(io, "_WRITE_BLOCK", 7)
+    stereo = torch.cat([_sine(440, 8000, 0.01), -0.5 * _sine(220, 8000, 0.01)])
+    mono = 1.5 * _sine(440, 8000, 0.01)
+    for name, waveform, subtype in (("stereo.wav", stereo, None), ("mono.flac", mono, None)):
+        kept = waveform.clone()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the clipping of the mono FLAC
+            path = save(tmp_path / name, waveform, 8000, subtype=subtype)
+        assert torch.equal(waveform, kept)
+        reference = tmp_path / f"reference_{name}"
+        data = np.clip(waveform.reshape(-1, waveform.shape[-1]).numpy().T, -1, 1)
+        io.sf.write(reference, data, 8000, subtype="FLOAT" if name.endswith(".wav") else None)
+        io._clear_peak_time(reference)
+        assert path.read_bytes() == reference.read_bytes(), name
 
 
 def test_save_creates_folders_with_normal_permissions(tmp_path):

@@ -419,3 +419,24 @@ def test_numpy_input_and_mono_shape():
     x = (np.random.default_rng(0).random(4000) - 0.5).astype(np.float32)
     stems = Separator(n_components=2, **STFT).separate(x, SR)
     assert list(stems) == ["component0", "component1"] and stems["component0"].shape == (1, 4000)
+
+
+def test_add_chunk_cross_fades_to_one():
+    # chunks of ones cross-faded into zeros give ones: the fades sum to one over each overlap;
+    # activations are copied from the middle of one overlap to the middle of the next
+    from nmfsep.pipeline.separation import add_chunk, chunk_bounds
+
+    hop = 10
+    bounds = chunk_bounds(1000, 300, 50, hop)
+    assert bounds == [(0, 300), (250, 550), (500, 800), (750, 1000)]
+    stems = torch.zeros(2, 1, 1000)
+    activations = torch.zeros(3, 1000 // hop + 1)
+    for k, (start, end) in enumerate(bounds):
+        frames = torch.arange(start // hop, start // hop + (end - start) // hop + 1)
+        add_chunk(stems, torch.ones(2, 1, end - start), bounds, k, activations=activations,
+                  chunk_activations=(100 * k + frames).float().expand(3, -1), hop=hop)
+    torch.testing.assert_close(stems, torch.ones_like(stems), rtol=0, atol=1e-6)
+    # frame j of the whole from the chunk whose middle part holds it: 100 * chunk + j
+    owner = torch.tensor([sum(j * hop >= (b[0] + a[1]) // 2 for a, b in zip(bounds, bounds[1:]))
+                          for j in range(activations.shape[-1])])
+    torch.testing.assert_close(activations[0], (100 * owner + torch.arange(101)).float())

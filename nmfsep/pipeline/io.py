@@ -31,6 +31,8 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 # Subtypes that store floats; every other subtype has a fixed range and clips at ±1.
 _FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})
+#: Samples per channel written at once (2 MiB of stereo float32).
+_WRITE_BLOCK = 2 ** 18
 # The suffixes of the common audio formats and their libsndfile format names; save() writes
 # other suffixes as the format of that name (.w64 -> W64) where libsndfile has one.
 _SUFFIX_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG", ".opus": "OGG",
@@ -508,7 +510,8 @@ def _audio_writer(path: Path, waveform, sample_rate: int, subtype: Optional[str]
 
     data = waveform.detach().cpu()
     data = data.double() if data.dtype == torch.float64 else data.float()
-    data = data.numpy().T  # soundfile wants (samples, channels)
+    data = data.numpy().T  # soundfile wants (samples, channels): a view, copied block by block
+    clip = False
     if subtype not in _FLOAT_SUBTYPES:
         peak = float(np.abs(data).max())
         if peak > 1.0:
@@ -520,12 +523,17 @@ def _audio_writer(path: Path, waveform, sample_rate: int, subtype: Optional[str]
                 UserWarning,
                 stacklevel=3,
             )
-            data = np.clip(data, -1.0, 1.0)
-    data = np.ascontiguousarray(data)
+            clip = True
 
     def write(temporary: Path) -> None:
+        # in blocks: a contiguous copy of every stem at once (the writers are made before the
+        # first file is written) would be the largest memory of a long separation
         try:
-            sf.write(temporary, data, sample_rate, subtype=subtype, format=fmt)
+            with sf.SoundFile(temporary, "w", sample_rate, data.shape[1], subtype=subtype,
+                              format=fmt) as handle:
+                for start in range(0, data.shape[0], _WRITE_BLOCK):
+                    block = data[start:start + _WRITE_BLOCK]
+                    handle.write(np.clip(block, -1.0, 1.0) if clip else np.ascontiguousarray(block))
         except (sf.SoundFileError, RuntimeError) as err:
             raise ValueError(f"could not write '{path}' as {fmt}/{subtype}: {err}") from err
         _clear_peak_time(temporary)

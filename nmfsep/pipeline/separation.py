@@ -311,7 +311,7 @@ class Separator:
         if self.seed is not None and not isinstance(self.seed, numbers.Integral):
             raise TypeError(f"seed must be an integer or None, got {self.seed!r}.")
         device = None if self.device is None else torch.device(self.device)
-        chunk, overlap = _chunk_sizes(self.chunk_duration, self.chunk_overlap, sample_rate)
+        chunk, overlap = chunk_sizes(self.chunk_duration, self.chunk_overlap, sample_rate)
         templates = _as_templates(self.templates)
         n_sources = None
 
@@ -485,7 +485,7 @@ class Separator:
         generator = _generator(self.seed)
 
         n_samples = mixture.shape[-1]
-        bounds = _chunk_bounds(n_samples, plan.chunk, plan.overlap, plan.front.hop_length)
+        bounds = chunk_bounds(n_samples, plan.chunk, plan.overlap, plan.front.hop_length)
         chunked = len(bounds) > 1
         order = list(range(len(bounds)))
         W_shared = plan.templates
@@ -519,7 +519,8 @@ class Separator:
                 stems = mixture.new_zeros((len(sources),) + tuple(mixture.shape))
                 total_frames = plan.front.n_frames(n_samples)
                 activations = mixture.new_zeros(last.activations.shape[:-1] + (total_frames,))
-            _add_chunk(stems, activations, last, bounds, k, plan.front.hop_length)
+            add_chunk(stems, last.stems, bounds, k, activations=activations,
+                      chunk_activations=last.activations, hop=plan.front.hop_length)
         self.sources_ = tuple(sources)
         self.source_components_ = dict(zip(sources, _members(component_source, len(sources))))
         self.model_ = last.model
@@ -621,26 +622,54 @@ class _ChunkResult:
     new_mapping: Optional[List[int]] = None        # and their components
 
 
-def _add_chunk(stems: Tensor, activations: Tensor, result: _ChunkResult, bounds, k: int,
-               hop: int) -> None:
-    """Cross-fade chunk ``k`` into the output and copy its share of the activations."""
+def add_chunk(stems: Tensor, chunk_stems: Tensor, bounds: Sequence[Tuple[int, int]], k: int, *,
+              activations: Optional[Tensor] = None, chunk_activations: Optional[Tensor] = None,
+              hop: int = 1) -> None:
+    """Cross-fade chunk ``k``'s stems into the whole mixture's, in place.
+
+    Serves :class:`Separator` and the drum recipes (:func:`nmfsep.recipes.separate_drums`).
+
+    Parameters
+    ----------
+    stems : Tensor, shape (sources, channels, samples)
+        The whole mixture's stems, zero before the first chunk is added.
+    chunk_stems : Tensor, shape (sources, channels, end - start)
+        Chunk ``k``'s stems, ``bounds[k] = (start, end)`` in samples.
+    bounds : sequence of (int, int)
+        The chunks, from :func:`chunk_bounds`.
+    k : int
+        Which chunk.
+    activations, chunk_activations : Tensor, optional
+        The whole mixture's activations ``(..., frames)`` and the chunk's (frame 0 at sample
+        ``start``, ``hop`` samples a frame): frames from the middle of the overlap with the
+        previous chunk to the middle of the next overlap are copied.
+    hop : int
+        Hop of the activations' frames in samples (``start`` is a multiple of it).
+
+    Notes
+    -----
+    Chunk ``k`` fades in over its overlap with chunk ``k - 1`` and out over the next one
+    with sin² ramps, which sum to one with their neighbours': stems that sum to their chunk of
+    the mixture sum to the whole mixture.
+    """
     start, end = bounds[k]
-    chunk = result.stems
     length = end - start
-    weight = chunk.new_ones(length)
+    weight = chunk_stems.new_ones(length)
     if k > 0:  # fade in over the overlap with the previous chunk (sin², sums to one)
         n = bounds[k - 1][1] - start
-        weight[:n] = _fade_in(n, chunk)
+        weight[:n] = _fade_in(n, chunk_stems)
     if k + 1 < len(bounds):
         n = end - bounds[k + 1][0]
-        weight[length - n:] = 1 - _fade_in(n, chunk)
-    stems[:, :, start:end] += chunk * weight
+        weight[length - n:] = 1 - _fade_in(n, chunk_stems)
+    stems[:, :, start:end] += chunk_stems * weight
+    if activations is None:
+        return
     # activations: frames from the middle of the previous overlap to the middle of the next
     first = 0 if k == 0 else _first_frame_after((start + bounds[k - 1][1]) // 2, hop)
     last = (activations.shape[-1] if k + 1 == len(bounds)
             else _first_frame_after((bounds[k + 1][0] + end) // 2, hop))
     offset = start // hop
-    local = result.activations[..., first - offset:last - offset]
+    local = chunk_activations[..., first - offset:last - offset]
     activations[..., first:first + local.shape[-1]] = local
 
 
@@ -677,7 +706,7 @@ def _fade_in(n: int, like: Tensor) -> Tensor:
     return torch.sin(0.5 * math.pi * t) ** 2
 
 
-def _chunk_bounds(n_samples: int, chunk: Optional[int], overlap: int, hop: int) -> List[Tuple[int, int]]:
+def chunk_bounds(n_samples: int, chunk: Optional[int], overlap: int, hop: int) -> List[Tuple[int, int]]:
     """``[(start, end), ...]`` of chunks of ``chunk`` samples overlapping by ``overlap``.
 
     Starts are multiples of ``hop`` (so chunk frames lie on the whole signal's frame grid);
@@ -727,7 +756,9 @@ def _check_mask_power(value) -> Union[float, str]:
     return float(value)
 
 
-def _chunk_sizes(duration, overlap, sample_rate: int) -> Tuple[Optional[int], int]:
+def chunk_sizes(duration, overlap, sample_rate: int) -> Tuple[Optional[int], int]:
+    """``chunk_duration`` and ``chunk_overlap`` (seconds, checked) in samples; None for
+    ``duration=None`` (one piece)."""
     if duration is None:
         return None, 0
     for name, value in (("chunk_duration", duration), ("chunk_overlap", overlap)):

@@ -43,6 +43,12 @@ fitted on the mixture padded with ``T - 1`` silent frames so that hits in the la
 Multichannel mixtures share the templates across channels (the NMFD batch axis) and have
 activations and masks per channel.
 
+Long mixtures (over ``chunk_duration``, 30 s) are separated in chunks so that memory does not
+grow with their length: steps 1 and 2 run once on excerpts spread over the mixture
+(``adapt_duration``, 30 s in all), then every chunk's activations are fitted with the adapted
+templates held fixed, and its masks and inverse STFT are cross-faded into the stems
+(:func:`nmfsep.pipeline.separation.add_chunk`, as :class:`~nmfsep.separation.Separator` does).
+
 Dittmar & Müller, "Reverse engineering the Amen break -- score-informed separation and
 restoration applied to drum recordings", IEEE/ACM TASLP 2016, adapt NMFD templates
 initialised from drum hits on the mixture; the per-instrument (posterior) adaptation above
@@ -70,6 +76,7 @@ from nmfsep.functional import istft, stft
 from nmfsep.io import AUDIO_SUFFIXES, check_audio, load
 from nmfsep.masks import wiener_mask
 from nmfsep.nmf import NMFD
+from nmfsep.pipeline.separation import add_chunk, chunk_bounds, chunk_sizes
 from nmfsep.separation import Templates
 
 from . import register_recipe
@@ -80,6 +87,8 @@ __all__ = [
     "GENERIC_TEMPLATES_PATH",
     "GENERIC_KIT_TEMPLATES_PATH",
     "FIT_BANDWIDTH",
+    "CHUNK_OVERLAP",
+    "EXCERPT_DURATION",
     "DrumModel",
     "source_of_hit",
     "group_hits",
@@ -113,6 +122,10 @@ _REFERENCE_HOP = 256
 #: generic templates and of :data:`~nmfsep.recipes.ANALYSIS_RATE`; what tells drums apart lies
 #: below it.
 FIT_BANDWIDTH = 11025.0
+#: Seconds shared by consecutive chunks of a long mixture, cross-faded (as in ``Separator``).
+CHUNK_OVERLAP = 1.0
+#: Seconds of each excerpt that the templates of a long mixture are adapted on.
+EXCERPT_DURATION = 5.0
 
 HitsLike = Union[Mapping[str, object], Sequence[Union[str, os.PathLike]], str, os.PathLike, None]
 
@@ -485,7 +498,10 @@ class DrumModel:
     templates : Tensor, shape (freq, R, T)
         Adapted templates in the model domain (``|X| ** spectrogram_power``), unit sum.
     activations : Tensor, shape (channels, R, frames)
-        ``activations[c, r, j]`` starts template ``r`` at STFT frame ``j``.
+        ``activations[c, r, j]`` starts template ``r`` at STFT frame ``j``. A mixture
+        separated in chunks has the activations of each chunk (fitted with the same
+        templates) from the middle of its overlap with the previous chunk to the middle of
+        the next.
     sample_rate : int
     n_fft, hop_length : int
     spectrogram_power : float
@@ -589,13 +605,50 @@ def _channel_masks(W: Tensor, H: Tensor, components: Tensor, n_sources: int, pow
     return masks
 
 
+def _start(V: Tensor, W: Tensor) -> Tensor:
+    """Constant activations ``(N, R, frames - T + 1)``: with fixed templates there is no
+    symmetry to break."""
+    return torch.full((V.shape[0], W.shape[1], V.shape[-1] - W.shape[2] + 1), float(V.mean()),
+                      dtype=V.dtype, device=V.device)
+
+
+def _segment(signal: Tensor, start: int, length: int) -> Tensor:
+    """``signal[:, start:start + length]``, with zeros after the end of the signal."""
+    piece = signal[:, start:start + length]
+    return F.pad(piece, (0, length - piece.shape[-1]))
+
+
+def _excerpt_starts(n_samples: int, excerpt: int, count: int, hop: int) -> List[int]:
+    """Starts (multiples of ``hop``) of ``count`` excerpts of ``excerpt`` samples spread
+    evenly from the start to the end of ``n_samples``."""
+    last = (n_samples - excerpt) // hop
+    return [hop * round(k * last / max(count - 1, 1)) for k in range(count)]
+
+
+def _masked_stems(spectrogram: Tensor, W: Tensor, H: Tensor, components: Tensor,
+                  n_sources: int, power: float, *, n_fft: int, hop_length: int, window: str,
+                  length: int, keep: int) -> Tensor:
+    """Stems ``(sources, channels, keep)`` of the complex STFT ``(channels, bins, frames)`` of
+    a signal of ``length`` samples through the model's soft masks raised to ``power``: the
+    first ``keep`` samples of each inverse STFT.
+
+    One channel and source at a time: the masked spectrograms of all at once (twice the
+    masks, complex) and the inverse STFT's frames would be the largest temporaries."""
+    n_channels, n_bins, _ = spectrogram.shape
+    stems = spectrogram.real.new_empty((n_sources, n_channels, keep))
+    for c in range(n_channels):
+        masks = _channel_masks(W, H, components, n_sources, power, c, n_bins)
+        for s in range(n_sources):
+            stems[s, c] = istft(masks[s] * spectrogram[c], n_fft=n_fft, hop_length=hop_length,
+                                window=window, length=length)[:keep]
+        del masks  # before the next channel's
+    return stems
+
+
 def _fit_drum_model(V: Tensor, W: Tensor, components: Tensor, n_sources: int, *, n_iter: int,
                     n_rounds: int, n_adapt: int, n_refit: int, verbose: bool) -> Tuple[Tensor, Tensor]:
     """Steps 1 and 2 of the module docstring: activations, then per-source adaptation."""
-    T = W.shape[2]
-    # a constant start: with fixed templates there is no symmetry to break
-    H = torch.full((V.shape[0], W.shape[1], V.shape[-1] - T + 1), float(V.mean()),
-                   dtype=V.dtype, device=V.device)
+    H = _start(V, W)
     tiny = torch.finfo(V.dtype).tiny
     with tqdm(total=1 + 2 * n_rounds, disable=not verbose, desc="drums NMFD", leave=False) as bar:
         H = _fit_activations(V, W, H, n_iter)
@@ -638,6 +691,8 @@ def separate_drums(
     n_refit: int = 30,
     mask_power: float = 2.0,
     fit_bandwidth: Optional[float] = FIT_BANDWIDTH,
+    chunk_duration: Optional[float] = 30.0,
+    adapt_duration: Optional[float] = 30.0,
     device: Union[str, torch.device, None] = None,
     verbose: bool = False,
     return_model: bool = False,
@@ -687,6 +742,24 @@ def separate_drums(
         44.1 kHz this halves the fit's work, with the same stems within 0.02 dB SI-SDR on
         the stereo example upsampled to 44.1 kHz (the model's templates then cover the band
         only); at 22.05 kHz and under it changes nothing. ``None`` fits every bin.
+    chunk_duration : float or None, default 30.0
+        Mixtures longer than this many seconds are separated in chunks (consecutive chunks
+        share :data:`CHUNK_OVERLAP` seconds, cross-faded; a last piece shorter than half a
+        chunk joins the one before, so a mixture up to 1.5 chunks long is one piece): the
+        templates are adapted once (steps 1 and 2) on excerpts of the mixture
+        (``adapt_duration``), then every chunk's activations are fitted with them held
+        fixed (``n_iter`` updates from the constant start, with the chunk's next ``T - 1``
+        frames in view), and its masks and inverse STFT computed. Memory then stays bounded
+        however long the mixture (the mixture and the stems aside), and the work is less
+        than half of the fit in one piece (a 3-minute stereo drum recording at 44.1 kHz:
+        20 against 43 CPU seconds). ``None``: the whole mixture in one piece.
+    adapt_duration : float or None, default 30.0
+        Seconds of a chunked mixture that the templates are adapted on: excerpts of
+        :data:`EXCERPT_DURATION` seconds spread evenly from its start to its end (their
+        channels on the model's batch axis). ``None``, or at least the mixture's length:
+        the whole mixture (its spectrogram then grows with it). On a 3-minute stereo drum
+        recording the stems score 14.78 dB SI-SDR with 30 s against 14.83 dB for the
+        template adaptation on the whole song (15 s: 14.69 dB, 60 s: 14.75 dB).
     device : str or torch.device, optional
         Where to compute (default: the mixture's device); stems return to the mixture's.
     verbose : bool, default False
@@ -740,6 +813,8 @@ def separate_drums(
     n_rounds = _positive_int(n_rounds, "n_rounds", 0)
     n_adapt = _positive_int(n_adapt, "n_adapt")
     n_refit = _positive_int(n_refit, "n_refit")
+    if adapt_duration is not None:
+        adapt_duration = _positive_float(adapt_duration, "adapt_duration")
 
     templates = _drum_templates(hits, templates, sample_rate, n_fft=n_fft, hop_length=hop_length,
                                 T=T)
@@ -754,34 +829,65 @@ def separate_drums(
     if n_samples <= n_fft // 2:
         raise ValueError(f"the mixture has {n_samples} samples; n_fft={n_fft} needs more than "
                          f"{n_fft // 2}.")
-    # T - 1 silent frames after the end let hits near the end use whole templates
-    padded = F.pad(signal, (0, (T - 1) * hop_length))
-    n_padded = padded.shape[-1]
-    # contiguous once here: from torch.stft's frames-major layout every NMFD fit would copy
-    # its V (strided passes are up to 2.4x slower), and the recipe runs several fits
-    spectrogram = stft(padded, n_fft=n_fft, hop_length=hop_length, window=window).contiguous()
     W = W.to(work_device) ** power
     W = W / W.sum((0, 2), keepdim=True).clamp_min(torch.finfo(W.dtype).tiny)
     components = torch.tensor(templates.components, device=work_device)
-    n_bins = spectrogram.shape[-2]
+    n_bins = n_fft // 2 + 1
     n_fit = n_bins if fit_bandwidth is None else \
         min(n_bins, int(fit_bandwidth * n_fft / sample_rate) + 1)
     if n_fit < n_bins:  # the band's bins only, the templates at unit sum there
         W = W[:n_fit] / W[:n_fit].sum((0, 2), keepdim=True).clamp_min(torch.finfo(W.dtype).tiny)
-    V = spectrogram[:, :n_fit].abs().pow_(power)
-    W, H = _fit_drum_model(V, W, components, len(sources), n_iter=n_iter, n_rounds=n_rounds,
-                           n_adapt=n_adapt, n_refit=n_refit, verbose=verbose)
-    del V, padded  # only the fit needs them
-    estimates = signal.new_empty((len(sources), *signal.shape))
-    # one source and channel at a time: the masked spectrograms of all at once (twice the
-    # masks, complex) and the inverse STFT's frames would be the largest temporaries
-    for c in range(signal.shape[0]):
-        masks = _channel_masks(W, H, components, len(sources), mask_power / power, c,
-                               spectrogram.shape[-2])
-        for s in range(len(sources)):
-            estimates[s, c] = istft(masks[s] * spectrogram[c], n_fft=n_fft, hop_length=hop_length,
-                                    window=window, length=n_padded)[:n_samples]
-        del masks  # before the next channel's
+    n_sources = len(sources)
+    # T - 1 frames after a piece's end let hits near its end use whole templates (silence
+    # after the mixture's end, the mixture's next frames inside it)
+    extra = (T - 1) * hop_length
+
+    def spectrograms(pieces: Tensor):
+        # contiguous: from torch.stft's frames-major layout every NMFD fit would copy its V
+        # (strided passes are up to 2.4x slower), and the recipe runs several fits
+        spectrogram = stft(pieces, n_fft=n_fft, hop_length=hop_length, window=window).contiguous()
+        return spectrogram, spectrogram[:, :n_fit].abs().pow_(power)
+
+    fit = dict(n_iter=n_iter, n_rounds=n_rounds, n_adapt=n_adapt, n_refit=n_refit,
+               verbose=verbose)
+    bounds = chunk_bounds(n_samples, *chunk_sizes(chunk_duration, CHUNK_OVERLAP, sample_rate),
+                          hop_length)
+    if len(bounds) == 1:  # in one piece: the model of the whole mixture
+        spectrogram, V = spectrograms(_segment(signal, 0, n_samples + extra))
+        W, H = _fit_drum_model(V, W, components, n_sources, **fit)
+        del V  # only the fit needs it
+        estimates = _masked_stems(spectrogram, W, H, components, n_sources, mask_power / power,
+                                  n_fft=n_fft, hop_length=hop_length, window=window,
+                                  length=n_samples + extra, keep=n_samples)
+        del spectrogram
+    else:
+        # templates adapted once, on excerpts spread over the mixture (their channels on the
+        # batch axis); then every chunk's activations with those templates, masks and stems
+        excerpt = round(EXCERPT_DURATION * sample_rate)
+        count = None if adapt_duration is None else math.ceil(adapt_duration / EXCERPT_DURATION)
+        if count is None or count * excerpt >= n_samples:
+            pieces = _segment(signal, 0, n_samples + extra)
+        else:
+            pieces = torch.cat([_segment(signal, start, excerpt + extra)
+                                for start in _excerpt_starts(n_samples, excerpt, count, hop_length)])
+        V = spectrograms(pieces)[1]
+        del pieces
+        W, _ = _fit_drum_model(V, W, components, n_sources, **fit)
+        del V
+        estimates = signal.new_zeros((n_sources, *signal.shape))
+        H = signal.new_zeros((signal.shape[0], W.shape[1], n_samples // hop_length + 1))
+        for k, (start, end) in enumerate(tqdm(bounds, desc="drums chunks", disable=not verbose,
+                                              leave=False)):
+            spectrogram, V = spectrograms(_segment(signal, start, end - start + extra))
+            H_k = _fit_activations(V, W, _start(V, W), n_iter) if V.any() else \
+                _start(V, W).zero_()  # silence: no activity (the masks split it equally)
+            del V
+            stems = _masked_stems(spectrogram, W, H_k, components, n_sources,
+                                  mask_power / power, n_fft=n_fft, hop_length=hop_length,
+                                  window=window, length=end - start + extra, keep=end - start)
+            add_chunk(estimates, stems, bounds, k, activations=H, chunk_activations=H_k,
+                      hop=hop_length)
+            del spectrogram, stems
     shape = (-1, n_samples) if waveform.ndim == 2 else (1, n_samples)
     stems = {source: estimates[s].reshape(shape).to(device=out_device, dtype=out_dtype)
              for s, source in enumerate(sources)}

@@ -55,12 +55,16 @@ from .apps.recipes.supervised import (
 from .apps.recipes.transcription import (
     ACCOMPANIMENT_COMPONENTS,
     ANALYSIS_RATE,
+    HIHAT_ALONE,
+    HIHAT_RISE,
     KIT_THRESHOLD,
     ONSET_FIT,
     ONSET_THRESHOLDS,
+    RISE_WINDOW,
     drum_onsets,
     onset_f_measure,
     pick_onsets,
+    struck_hihat,
 )
 
 __all__ = [
@@ -71,7 +75,8 @@ __all__ = [
     "hit_templates", "separate_drums", "source_of_hit",
     # transcription and onset files
     "drum_onsets", "onset_f_measure", "pick_onsets", "ONSET_THRESHOLDS", "KIT_THRESHOLD",
-    "ONSET_FIT", "ANALYSIS_RATE", "ACCOMPANIMENT_COMPONENTS",
+    "ONSET_FIT", "ANALYSIS_RATE", "ACCOMPANIMENT_COMPONENTS", "struck_hihat", "HIHAT_RISE",
+    "HIHAT_ALONE", "RISE_WINDOW",
     "save_onsets", "write_drum_midi", "read_drum_midi", "GM_DRUM_NOTES",
     # harmonic
     "separate_drums_harmonic", "hpss_cascade", "percussive_dictionary", "template_spectra",

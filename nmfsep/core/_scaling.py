@@ -234,6 +234,13 @@ class ScaledFit:
         data = 2 * self.exponent * self.loss_power
         return l1 * _pow2(e - data), l2 * _pow2(2 * e - data)
 
+    def scale_free_penalty(self, weight):
+        """The weight, on the normalised problem, of a penalty that the factors' scale does not
+        change (temporal continuity): ``weight / 4**(k beta)``, as the loss is divided."""
+        if not self.active:
+            return weight
+        return weight * _pow2(-2 * self.exponent * self.loss_power)
+
     def prior(self, alpha):
         """A Dirichlet concentration whose pseudo-count ``alpha - 1`` follows the data (PLCA)."""
         if not self.active or (isinstance(alpha, float) and alpha == 1.0):

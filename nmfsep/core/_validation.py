@@ -23,6 +23,7 @@ __all__ = [
     "check_beta",
     "check_fraction",
     "check_component_mask",
+    "check_penalty_weights",
 ]
 
 
@@ -210,6 +211,33 @@ def check_component_mask(mask, rank: int, name: str) -> Optional[Tensor]:
     out = torch.zeros(rank, dtype=torch.bool)
     out[m.long()] = True
     return out
+
+
+def check_penalty_weights(value, rank: int, name: str):
+    """Validate a penalty weight: one finite non-negative number, or one per component.
+
+    Returns
+    -------
+    float or Tensor
+        The number, or a float64 tensor of shape ``(rank,)``; ``0.0`` when every weight is
+        zero (the penalty is off).
+    """
+    hint = f"give a number >= 0 (0 turns it off) or {rank} of them, one per component"
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a number, got {value!r}; {hint}")
+    try:
+        weights = torch.as_tensor(value, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"{name} must be a number or a sequence of numbers, got {value!r}; "
+                        f"{hint}") from err
+    if weights.dim() > 1 or (weights.dim() == 1 and weights.numel() != rank):
+        raise ValueError(f"{name} has shape {tuple(weights.shape)}; {hint}")
+    if not bool(torch.isfinite(weights).all()) or bool((weights < 0).any()):
+        shown = weights.item() if weights.dim() == 0 else weights.tolist()
+        raise ValueError(f"{name} must be finite and non-negative, got {shown}; {hint}")
+    if not bool(weights.any()):
+        return 0.0
+    return float(weights) if weights.dim() == 0 else weights
 
 
 def check_same_shape(a: Sequence[int], b: Sequence[int], what: str, hint: str = "") -> None:

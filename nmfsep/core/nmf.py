@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from . import fastpaths
 from ._fitting import run_iterations
+from ._penalties import add_on_components, component_weights, continuity_cost, continuity_parts
 from ._scaling import ScaledFit, floor_zeros
 from ._transform import TransformMixin
 from ._validation import (
@@ -37,6 +38,7 @@ from ._validation import (
     check_component_mask,
     check_fraction,
     check_nonnegative,
+    check_penalty_weights,
     check_rank,
     eps_for,
 )
@@ -335,16 +337,35 @@ class BaseComponent(TransformMixin, nn.Module):
     def _loss(self, V: Tensor, beta: float) -> Tensor:
         return beta_div(self(), V.to_dense() if V.is_sparse else V, beta)
 
-    def _mu_step(self, V: Tensor, beta: float, l1: float, l2: float):
+    #: The time axis of ``H`` that ``fit(continuity=...)`` smooths along (None: no such axis).
+    _time_axis: Optional[int] = None
+
+    def _continuity_cost(self, continuity) -> Tensor:
+        """The weighted temporal continuity penalty of ``H`` (0-dim; see :meth:`fit`)."""
+        H = self.H.detach()
+        return (component_weights(continuity, H) * continuity_cost(H, self._time_axis)).sum()
+
+    def _mu_step(self, V: Tensor, beta: float, l1: float, l2: float, continuity=0.0):
         names = self._trainable_names()
         # scratch buffers that the closed-form parts and loss (NMF, NMFD) find through the model
         # and reuse every iteration, instead of allocating their large temporaries anew
         workspace = fastpaths.attach_workspace(self)
+        smooth = {}  # the continuity parts of H, from H before its update (all rows at once)
+        smoothed = isinstance(continuity, Tensor) or continuity != 0
+        # per-component weights: the parts of the weighted components only (a dictionary's
+        # fixed atoms, weighted 0, may outnumber them many times)
+        active = None
+        if isinstance(continuity, Tensor) and not bool(continuity.all()):
+            active = continuity.nonzero()[:, 0].to(self.H.device)
+            continuity = continuity[continuity != 0]
 
         def update(name, negative, positive, rows=slice(None)):
             fixed = self._fixed(name)
             if fixed is not None and fixed.shape[0] > 1:  # an entry mask: the updated rows' part
                 fixed = fixed[rows]
+            if name == "H" and smooth:
+                negative = add_on_components(negative, smooth["negative"][rows], active)
+                positive = add_on_components(positive, smooth["positive"][rows], active)
             multiplicative_update_(
                 getattr(self, name).data[rows], negative, positive, beta=beta, l1=l1, l2=l2,
                 fixed=fixed,
@@ -355,6 +376,11 @@ class BaseComponent(TransformMixin, nn.Module):
 
         def step():
             for name in names:
+                if name == "H" and smoothed:
+                    H = self.H.detach() if active is None else self.H.detach()[:, active]
+                    weight = component_weights(continuity, H)
+                    negative, positive = continuity_parts(H, self._time_axis)
+                    smooth.update(negative=negative.mul_(weight), positive=positive.mul_(weight))
                 parts = self._gradient_parts(name, V, beta)
                 if parts is not None:
                     update(name, *parts)
@@ -379,6 +405,7 @@ class BaseComponent(TransformMixin, nn.Module):
         seed: Optional[int] = None,
         inner_iter: Optional[int] = None,
         keep_activations: bool = False,
+        continuity=0.0,
     ) -> int:
         r"""Learn the factors by minimising :math:`D_\beta(V \mid \hat V)`.
 
@@ -434,6 +461,24 @@ class BaseComponent(TransformMixin, nn.Module):
             Chunked data only: see :func:`nmfsep.core.online.fit_chunks`. After a chunked
             fit without ``keep_activations`` the model's ``H`` is left as it was: get
             activations with :meth:`transform`.
+        continuity : float or sequence of float, default 0.0
+            Weight :math:`\lambda` of Virtanen's (2007) temporal continuity penalty on the
+            activations, one for every component or one per component (0: none). The fit
+            minimises :math:`D_\beta(V \mid \hat V) + \sum_h \lambda_r c(h)` over every
+            sequence :math:`h` of ``L`` activations along time (``NMF``: a column ``H[:, r]``,
+            the rows of V being frames; ``NMFD``: a row ``H[n, r, :]``), with
+
+            .. math:: c(h) = \frac{L}{\sum_t h_t^2} \sum_{t=1}^{L-1} (h_t - h_{t-1})^2.
+
+            :math:`c` does not change with the scale of :math:`h`, so :math:`\lambda` is in
+            the loss's units (the KL loss grows with V's level: scale the weight with it).
+            Impulsive activations cost much, held notes little. Its gradient's positive and
+            negative parts (Virtanen's split) join the divergence's in H's multiplicative
+            update: solver ``'mu'`` (``'auto'`` then means extrapolated MU), ``NMF`` and
+            ``NMFD`` only, whole data (not chunks). ``loss_curve_`` holds the penalised
+            objective. Fixed components of ``H`` stay bit-exact. Unlike ``alpha``'s
+            penalties, the updates are not proven monotone; in practice the objective
+            falls.
 
         Returns
         -------
@@ -445,6 +490,9 @@ class BaseComponent(TransformMixin, nn.Module):
         nmfsep.core.NonFiniteError
             (a ``FloatingPointError`` and ``ValueError``) when a loss or a factor becomes NaN
             or Inf, naming the iteration: non-finite factors are never returned silently.
+        ValueError
+            On an invalid option, or ``continuity`` with a least-squares solver, another
+            model than ``NMF`` / ``NMFD``, or chunked data.
 
         Notes
         -----
@@ -501,6 +549,22 @@ class BaseComponent(TransformMixin, nn.Module):
         if alpha < 0:
             raise ValueError(f"alpha must be non-negative, got {alpha}")
         solver = solvers.check_solver(solver, beta)
+        continuity = check_penalty_weights(continuity, self.rank, "continuity")
+        smoothed = isinstance(continuity, Tensor) or continuity != 0
+        if smoothed:
+            if solver not in ("mu", "auto"):
+                raise ValueError(f"continuity is a penalty of the multiplicative updates: use "
+                                 f"solver='mu' (or 'auto'), got solver={solver!r}")
+            if self._time_axis is None:
+                raise ValueError(f"continuity smooths activations along time, an axis of NMF's "
+                                 f"and NMFD's H; {type(self).__name__} has none: fit it with "
+                                 f"continuity=0")
+            if self.H is None or not self.H.requires_grad:
+                raise ValueError("continuity penalises the learned activations, but H is not "
+                                 "learned (trainable_H=False): fit with continuity=0")
+            if online.is_chunk_source(V):
+                raise ValueError("continuity needs the whole activations along time: fit one "
+                                 "tensor V, or chunked data with continuity=0")
         if seed is None:
             seed = getattr(self, "seed", None)
         if online.is_chunk_source(V):
@@ -516,8 +580,8 @@ class BaseComponent(TransformMixin, nn.Module):
                              "(n_i, C) tensors) only")
         # "auto": HALS swept to a stall or extrapolated MU (nmfsep.core.accelerated)
         accelerate = solver == "auto"
-        if accelerate:
-            solver = accelerated.auto_solver(self, beta)
+        if accelerate:  # HALS takes no continuity: extrapolated MU does
+            solver = "mu" if smoothed else accelerated.auto_solver(self, beta)
         least_squares = solver != "mu"
         if least_squares and not (isinstance(self, NMF) and self._closed_form()):
             raise ValueError(
@@ -542,8 +606,13 @@ class BaseComponent(TransformMixin, nn.Module):
                     )
             else:
                 V = floor_zeros(self._densify_if_needed(V, beta), beta)
-                step = self._mu_step(V, beta, l1, l2)
-            loss = lambda: self._loss(V, beta)  # noqa: E731
+                continuity = scaled.scale_free_penalty(continuity)
+                step = self._mu_step(V, beta, l1, l2, continuity)
+            if smoothed:
+                def loss():
+                    return self._loss(V, beta) + self._continuity_cost(continuity)
+            else:
+                loss = lambda: self._loss(V, beta)  # noqa: E731
             if accelerate and not least_squares:
                 step = accelerated.ExtrapolatedSteps.for_model(self, step, loss)
                 loss = step.loss  # the accepted iterate's, known already
@@ -649,6 +718,7 @@ class NMF(BaseComponent):
     _supports_sparse = True
     _rank_axis = 1
     _supports_entry_masks = True
+    _time_axis = 0  # H's rows are V's rows: frames of a spectrogram seen as (frames, freq)
 
     def __init__(self, Vshape: Optional[Sequence[int]] = None, rank: Optional[int] = None, **kwargs):
         rank = self._sizes_from(Vshape, rank, (), kwargs)
@@ -803,6 +873,7 @@ class NMFD(_Deconvolution):
 
     n_dims = 1
     _rank_axis = 1
+    _time_axis = -1
 
     def __init__(self, Vshape=None, rank=None, T=1, **kwargs):
         super().__init__(Vshape, rank, kernel_size=T, **kwargs)

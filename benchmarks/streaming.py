@@ -10,7 +10,17 @@ Measures :class:`nmfsep.separation.StreamingSeparator` as built by
   kit's hits of drums3 (and with the generic templates), the drums3 mixtures resampled to
   44.1 kHz one after another: the time of every ``process`` call by block size, its worst
   case against the block's duration (the real-time budget: a live callback must return
-  within it) and the real-time factor (audio seconds per second of computing);
+  within it) and the real-time factor (audio seconds per second of computing), in wall and in
+  the thread's CPU time; a **control** (a fixed workload of the same mean cost, timed as the
+  blocks) shows how much of the worst block is the machine's (preemption on a busy machine);
+* with ``--baseline OLD_STREAMING_PY``: the kit-hits signal through another version of the
+  separator and this one, their blocks interleaved (the same load for both), CPU time and the
+  largest difference of their outputs::
+
+      git show HEAD~1:nmfsep/pipeline/streaming.py > /tmp/old_streaming.py
+      .venv/bin/python benchmarks/streaming.py --data ../shared/bench/data \\
+          --skip-quality --blocks 512 --baseline /tmp/old_streaming.py
+
 * **quality** on the benchmark's drums3 split with the kit's hits, at its 22.05 kHz: mean SDR
   (BSS Eval v4, 512 taps, as ``score.py``) of the streamed stems against the offline
   ``drums`` recipe (:func:`nmfsep.recipes.separate_drums`), and onset F-measure (±50 ms
@@ -116,6 +126,55 @@ def operation_overhead(n: int = 20000):
     return (time.perf_counter() - wall) / n, (time.thread_time() - cpu) / n
 
 
+def load_streaming_module(path: Path):
+    """Another version of ``nmfsep/pipeline/streaming.py`` (e.g. ``git show
+    HEAD~1:nmfsep/pipeline/streaming.py > old.py``) as a module of the installed pipeline: it
+    runs with this checkout's core, masks and I/O."""
+    name = "nmfsep.pipeline._streaming_baseline"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module                       # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def interleaved(separators: dict, signal: torch.Tensor, block: int):
+    """Stream ``signal`` through every separator with their blocks interleaved (the same load
+    for each, on a busy machine): ``{name: (x real time in CPU time, worst block CPU
+    seconds, output)}``."""
+    times = {name: [] for name in separators}
+    outputs = {name: [] for name in separators}
+    for separator in separators.values():
+        separator.reset()
+    for k, piece in enumerate(signal.split(block, -1)):
+        names = list(separators)
+        for name in names[k % len(names):] + names[:k % len(names)]:   # take turns first
+            start = time.thread_time()
+            outputs[name].append(separators[name].process(piece))
+            separators[name].pop_triggers()
+            times[name].append(time.thread_time() - start)
+    seconds = signal.shape[-1] / SPEED_RATE
+    return {name: (seconds / sum(times[name]), max(times[name]), torch.cat(outputs[name], -1))
+            for name in separators}
+
+
+def control(seconds: float, blocks: int):
+    """A fixed workload timed as the stream's blocks: ``blocks`` times as many torch additions
+    of 1025 floats as cost ``seconds`` of CPU. Its worst block is the machine's (preemption,
+    other processes' cache traffic), not the separator's: ``(worst wall, worst CPU, mean CPU)``
+    in seconds."""
+    x = torch.rand(1, 1025)
+    count = max(1, round(seconds / operation_overhead()[1]))
+    walls, cpus = [], []
+    for _ in range(blocks):
+        wall, cpu = time.perf_counter(), time.thread_time()
+        for _ in range(count):
+            x + 1
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.thread_time() - cpu)
+    return max(walls), max(cpus), statistics.mean(cpus)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -130,6 +189,10 @@ def main(argv=None) -> int:
     parser.add_argument("--options", type=json.loads, default={}, metavar="JSON",
                         help="StreamingSeparator options for every stream, e.g. "
                              "'{\"nmfd\": \"sum\", \"n_iter\": 4}' (the ablations of the README)")
+    parser.add_argument("--baseline", type=Path, metavar="STREAMING_PY",
+                        help="also stream the kit-hits signal through this version of "
+                             "nmfsep/pipeline/streaming.py, blocks interleaved with this one "
+                             "(--budget-block), and compare their CPU time and outputs")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     reference_onsets = _reference_onsets()
@@ -182,6 +245,30 @@ def main(argv=None) -> int:
                   f"{wall[2]:.1f} / {cpu[2]:.1f} |", flush=True)
             if label == "kit hits" and block == args.budget_block:
                 budget = (wall[2], cpu[2], wall[1] / duration, cpu[1] / duration)
+                fixed = control(cpu[0], -(-signal.shape[-1] // block))
+    if budget is not None:
+        print(f"\ncontrol: a fixed workload of the same mean CPU time ({1000 * fixed[2]:.2f} ms) "
+              f"timed as the {-(-signal.shape[-1] // args.budget_block)} blocks of "
+              f"{args.budget_block}: worst {1000 * fixed[0]:.1f} ms wall / {1000 * fixed[1]:.1f} "
+              f"ms CPU ({100 * fixed[0] / (args.budget_block / SPEED_RATE):.0f} / "
+              f"{100 * fixed[1] / (args.budget_block / SPEED_RATE):.0f} % of a block): the "
+              f"machine's share of the worst block")
+
+    if args.baseline is not None:
+        current = drum_stream(SPEED_RATE, hits=hits, **args.options)
+        before = load_streaming_module(args.baseline).StreamingSeparator(
+            current.templates, **args.options)
+        for separator in (current, before):
+            separator.separate(signal[..., :SPEED_RATE])  # warm up
+        runs = interleaved({"baseline": before, "this checkout": current}, signal,
+                           args.budget_block)
+        difference = (runs["baseline"][2] - runs["this checkout"][2]).abs().max()
+        print(f"\nblocks of {args.budget_block} interleaved, kit hits: " + "; ".join(
+            f"{name} {factor:.1f}x real time (CPU), worst block {1000 * worst:.1f} ms CPU"
+            for name, (factor, worst, _) in runs.items())
+            + f"; largest difference of their outputs {float(difference):.1e}")
+
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
     # ---- quality against the offline recipe
     quality = None
@@ -209,6 +296,8 @@ def main(argv=None) -> int:
         print(f"| mean | {quality[0]:.2f} | {quality[1]:.2f} | {quality[2]:.3f} | "
               f"{quality[3]:.3f} |")
 
+    if not args.skip_speed:
+        print(f"\nload average at the end of the speed rows: {load_after:.1f} (1 minute)")
     print("\n| measure | target | result | met |")
     print("|---|---|---|---|")
 

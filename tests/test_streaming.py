@@ -90,6 +90,42 @@ def test_block_size_does_not_change_a_bit(groove, templates):
     assert torch.equal(_stream(separator, stereo, [37]), _stream(separator, stereo, [4096]))
 
 
+def test_any_block_type_gives_the_same_ordinary_tensors(groove, templates):
+    """float32 tensors take a fast check, numpy and float64 blocks check_audio; the output is
+    an ordinary tensor of its own (not a view of the separator's buffers)."""
+    mixture = groove[0]
+    separator = StreamingSeparator(templates)
+    reference = _stream(separator, mixture, [300])
+    separator.reset()
+    out = []
+    for k, block in enumerate(mixture.split(300)):
+        given = block.double().numpy() if k % 2 else block.double()
+        result = separator.process(given)
+        out.append(result.clone())
+        result.fill_(7.0)                     # in place, outside inference mode, changes no more
+        assert not result.is_inference()
+    assert torch.equal(torch.cat(out, -1), reference)
+    stereo = torch.stack([mixture, 0.5 * mixture])
+    strided = stereo.t().contiguous().t()                       # the same, not contiguous
+    assert not strided.is_contiguous()
+    assert torch.equal(_stream(separator, strided, [300]), _stream(separator, stereo, [300]))
+
+
+def test_templates_of_a_source_need_not_be_side_by_side(groove, templates):
+    """Templates listed source after source or interleaved give the same stems."""
+    mixture = groove[0]
+    stems = StreamingSeparator(templates).separate(mixture)
+    order = [2, 0, 1]                                       # hihat, kick, snare templates
+    shuffled = Templates(templates.W[:, order], templates.sources,
+                         tuple(templates.components[r] for r in order), templates.sample_rate,
+                         "stft", templates.settings)
+    separator = StreamingSeparator(shuffled)
+    assert separator.components.tolist() == sorted(separator.components.tolist())
+    again = separator.separate(mixture)
+    for source in stems:
+        assert torch.allclose(again[source], stems[source], atol=1e-6), source
+
+
 def test_no_output_depends_on_input_after_it(groove, templates):
     """Output sample m of the stream (stem sample m - lookahead) depends on no input after m."""
     mixture = groove[0]

@@ -136,26 +136,35 @@ def multiplicative_update_(
     exponent : float, optional
         Override of :func:`mu_exponent`.
     """
+    if not torch.is_grad_enabled() and torch.get_num_threads() == 1:
+        # nothing for the context managers below to do, and entering them costs more than a
+        # small update (a streamed frame's activations: four updates of 64 numbers)
+        return _update_(param, negative, positive, beta, l1, l2, orthogonal, fixed, exponent)
     with torch.no_grad(), _one_thread_if(param.numel() < SMALL_ON_ONE_THREAD):
-        denominator = positive
-        # penalties broadcast (the positive part may be a (1, R) sum), so no in-place here
-        if l1:
-            denominator = denominator + l1
-        if l2:
-            denominator = denominator + l2 * param
-        if orthogonal:
-            denominator = denominator + orthogonal * (param.sum(1, keepdim=True) - param)
-        denominator = denominator.clamp_min(eps_for(param.dtype) ** 2)
-        if negative.shape == param.shape:
-            ratio = negative.div_(denominator)
-        else:
-            ratio = negative / denominator
-        gamma = mu_exponent(beta) if exponent is None else exponent
-        if gamma != 1.0:
-            ratio.pow_(gamma)
-        if fixed is not None:
-            ratio = ratio.expand_as(param).masked_fill(fixed.to(param.device), 1.0)
-        param.mul_(ratio)
+        return _update_(param, negative, positive, beta, l1, l2, orthogonal, fixed, exponent)
+
+
+def _update_(param, negative, positive, beta, l1, l2, orthogonal, fixed, exponent) -> Tensor:
+    """The body of :func:`multiplicative_update_` (outside autograd)."""
+    denominator = positive
+    # penalties broadcast (the positive part may be a (1, R) sum), so no in-place here
+    if l1:
+        denominator = denominator + l1
+    if l2:
+        denominator = denominator + l2 * param
+    if orthogonal:
+        denominator = denominator + orthogonal * (param.sum(1, keepdim=True) - param)
+    denominator = denominator.clamp_min(eps_for(param.dtype) ** 2)
+    if negative.shape == param.shape:
+        ratio = negative.div_(denominator)
+    else:
+        ratio = negative / denominator
+    gamma = mu_exponent(beta) if exponent is None else exponent
+    if gamma != 1.0:
+        ratio.pow_(gamma)
+    if fixed is not None:
+        ratio = ratio.expand_as(param).masked_fill(fixed.to(param.device), 1.0)
+    param.mul_(ratio)
     return param
 
 

@@ -13,6 +13,11 @@ the last STFT window of input, and each time a new hop of samples completes a fr
 4. inverts each source's masked spectrum (inverse FFT, window) and adds it into an
    overlap-add buffer; the oldest hop of that buffer is then complete and is emitted.
 
+What a frame costs: about 60 torch operations on vectors of ``n_fft // 2 + 1`` bins, where
+the per-operation overhead of torch's dispatch outweighs the arithmetic. So the stream's
+buffers are allocated once (``_start``) and the frame's operations write into them, in
+inference mode; benchmarks/README.md measures each choice.
+
 The frame clock
 ---------------
 Frame ``k`` covers input samples ``[(k + 1) hop - n_fft, (k + 1) hop)`` (the stream starts
@@ -189,7 +194,8 @@ class StreamingSeparator:
         :func:`~nmfsep.core.updates.mu_exponent`, 1 for KL). Over-relaxed updates converge
         in fewer steps: on drums3, 4 updates at 1.5 score as 6 monotone ones (mean SDR 13.50
         against 13.51 dB, onset F 0.941 against 0.943) and 3 at 1.5 as 4.5; 2.0 oscillates
-        and fires false triggers.
+        and fires false triggers. 3 updates at 1.7 score as 4 at 1.5 (13.49 dB, F 0.942)
+        for a quarter fewer updates (benchmarks/README.md).
     mask_power : float, default 2.0
         Exponent of the soft masks on magnitudes (2: Wiener-like, 1: ratio masks).
     trigger_threshold : float, default 0.1
@@ -207,14 +213,17 @@ class StreamingSeparator:
 
     Attributes
     ----------
+    templates : Templates
+        The templates it was built with.
     sources : tuple of str
         The stems' names, in the order of the stems axis.
     sample_rate, n_fft, hop_length : int
         The STFT the templates were made with.
     W : Tensor, shape (n_fft // 2 + 1, R)
-        The per-frame templates in the model's domain (``|X| ** p``, unit sum).
+        The per-frame templates in the model's domain (``|X| ** p``, unit sum), source after
+        source (in the templates' order within a source).
     components : Tensor, shape (R,)
-        Source index of every template.
+        Source index of every template (non-decreasing).
     lookahead : int
         ``n_fft - 1``: output sample ``m`` of the stream is stem sample ``m - lookahead``,
         and stem sample ``n`` depends on no input after ``n + lookahead``.
@@ -279,6 +288,7 @@ class StreamingSeparator:
                 f"streaming needs STFT templates (freq, R) or (freq, R, T), got {templates!r}."
             )
         settings = templates.settings
+        self.templates = templates
         self.sample_rate = templates.sample_rate
         self.n_fft = _positive_int(settings.get("n_fft"), "the templates' n_fft", 2)
         self.hop_length = _positive_int(settings.get("hop_length", self.n_fft // 4),
@@ -320,15 +330,16 @@ class StreamingSeparator:
         template_frames = _positive_int(template_frames, "template_frames")
         W, components = frame_templates(templates.W.float(), templates.components, nmfd,
                                         template_frames)
-        W = W.pow(self.power)
+        # each source's templates side by side: its part of the model is then one product
+        order = sorted(range(len(components)), key=components.__getitem__)
+        W, components = W[:, order].pow(self.power), tuple(components[r] for r in order)
         self.W = W / W.sum(0, keepdim=True).clamp_min(torch.finfo(W.dtype).tiny)
         self.sources = templates.sources
         self.components = torch.tensor(components)
         self._W_t = self.W.t().contiguous()                         # (R, freq)
         self._column_sums = self.W.sum(0)                           # (R,): ones, up to rounding
-        # (S, R) selector of each source's templates: one product gives every source's part
-        self._selector = (self.components.view(1, -1)
-                          == torch.arange(len(self.sources)).view(-1, 1)).float()
+        counts = [components.count(s) for s in range(len(self.sources))]
+        self._source_slices = [(sum(counts[:s]), counts[s]) for s in range(len(counts))]
         self._window = _resolve_window(str(settings.get("window", "hann")), self.n_fft,
                                        torch.float32, "cpu")
         # overlap-add normaliser of the hop a frame completes: sample o of it is covered by
@@ -339,7 +350,10 @@ class StreamingSeparator:
         if float(normaliser.min()) <= 1e-8:
             raise ValueError(f"the window and hop_length={self.hop_length} leave samples "
                              f"uncovered; use a shorter hop.")
-        self._normaliser = normaliser
+        # overlap-add with the normaliser folded in: sample t of a frame goes out multiplied
+        # by window[t] / normaliser[t % hop], so a completed hop needs no division
+        self._synthesis = self._window / normaliser.repeat(self.n_fft // self.hop_length + 1)[
+            :self.n_fft]
         self.channels: Optional[int] = None
         self.reset()
 
@@ -350,16 +364,38 @@ class StreamingSeparator:
         self.frames_processed = 0
 
     def _start(self, channels: int) -> None:
-        S, R = len(self.sources), self.W.shape[1]
+        """The state of a stream of ``channels``: its buffers, allocated once (a frame then
+        allocates almost nothing: the per-frame operations write into them)."""
+        S, (F, R), C = len(self.sources), self.W.shape, channels
         self.channels = channels
-        # the stream starts with n_fft - hop samples of silence (see the frame clock)
-        self._input = torch.zeros(channels, self.n_fft - self.hop_length)
-        self._overlap = torch.zeros(S, channels, self.n_fft)
-        # stems ready to go out; the first lookahead samples of the output stream are silence:
-        # hop - 1 of them here, the other n_fft - hop are the hops the first frames complete
-        # before sample 0 (silenced in _frame)
-        self._ready = [torch.zeros(S, channels, self.hop_length - 1)]
-        self._H = torch.zeros(channels, R)
+        # input[:, i] is sample i - (n_fft - hop) of the stream since the buffer's last
+        # compaction, so the stream starts with n_fft - hop samples of silence (the frame
+        # clock); frame k covers the n_fft samples from _next_frame on
+        self._input = torch.zeros(C, 4 * self.n_fft)
+        self._next_frame, self._input_end = 0, self.n_fft - self.hop_length
+        # output: the stems delayed by the look-ahead; each frame is overlap-added from
+        # _next_hop on, after which the hop from there is complete. The first lookahead
+        # samples of the output stream are silence: hop - 1 zeros here, the other n_fft - hop
+        # are the hops that the first frames complete before sample 0 (silenced in _frame)
+        self._output = torch.zeros(S, C, 8 * self.n_fft)
+        self._next_out, self._next_hop = 0, self.hop_length - 1
+        self._H = torch.zeros(C, R)
+        self._regrow = torch.full((F, 1), self._REGROW / R)     # V @ it: the floor, one product
+        self._windowed = torch.empty(C, self.n_fft)
+        self._V = torch.empty(C, F)
+        self._root = torch.empty(C, F)
+        self._floor = torch.empty(C, 1)
+        self._model = torch.empty(C, F)
+        self._positive_weight = torch.empty(C, F)
+        self._negative = torch.empty(C, R)
+        self._positive = torch.empty(C, R)
+        self._parts = torch.empty(S, C, F)
+        # parts[s] = H[:, templates of s] @ W_t[templates of s] (_frame): the three tensors
+        self._part_products = [
+            (self._H.narrow(1, start, count), self._W_t.narrow(0, start, count), self._parts[s])
+            for s, (start, count) in enumerate(self._source_slices)]
+        self._masked = torch.empty(S, C, F, dtype=torch.complex64)
+        self._energy = torch.empty(S)
         self._level = [0.0] * S
         self._novelty = ([0.0] * S, [0.0] * S)                   # frames k - 2 and k - 1
         self._largest = [0.0] * S
@@ -368,42 +404,48 @@ class StreamingSeparator:
 
     # ----------------------------------------------------------------------------- frames
     def _fit(self, V: Tensor) -> Tensor:
-        """The frame's activations ``(channels, R)``, warm-started from the previous frame's."""
+        """The frame's activations ``(channels, R)``, warm-started from the previous frame's
+        (updated in place)."""
+        H = self._H
         # a floor lets templates silent in the previous frame come back (a multiplicative
         # update cannot move a zero): 1 % of the frame's level shared by the templates
-        floor = V.sum(1, keepdim=True) * (self._REGROW / self.W.shape[1])
-        H = torch.maximum(self._H, floor)
+        floor = torch.mm(V, self._regrow, out=self._floor)
+        torch.maximum(H, floor, out=H)
         for _ in range(self.n_iter):
-            model = H @ self._W_t
-            negative_weight, positive_weight = data_weights(V, model, self.beta, overwrite=True)
-            negative = negative_weight @ self.W
-            positive = self._column_sums if positive_weight is None else positive_weight @ self.W
+            model = torch.mm(H, self._W_t, out=self._model)
+            negative_weight, positive_weight = data_weights(
+                V, model, self.beta, overwrite=True, positive_out=self._positive_weight)
+            negative = torch.mm(negative_weight, self.W, out=self._negative)
+            positive = (self._column_sums if positive_weight is None
+                        else torch.mm(positive_weight, self.W, out=self._positive))
             multiplicative_update_(H, negative, positive, beta=self.beta,
                                    exponent=self.update_exponent)
-        self._H = H
         return H
 
-    def _frame(self, frame: Tensor) -> Tensor:
-        """Process one frame ``(channels, n_fft)``; returns the completed hop ``(S, C, hop)``."""
-        spectrum = torch.fft.rfft(frame * self._window)              # (C, freq)
-        V = spectrum.abs().pow_(self.power)
-        H = self._fit(V)
-        # parts[s, c] = sum over the templates r of source s of H[c, r] W[:, r], as one 2-D
-        # product (a broadcast batched one would copy W once per source)
-        S, C = self._selector.shape[0], H.shape[0]
-        parts = ((self._selector.unsqueeze(1) * H).reshape(S * C, -1) @ self._W_t).view(S, C, -1)
-        masks = wiener_mask(parts, power=self.mask_power / self.power)
-        frames = torch.fft.irfft(masks * spectrum, n=self.n_fft) * self._window
-        self._overlap += frames
-        done = self._overlap[..., :self.hop_length] / self._normaliser
-        self._overlap = torch.cat([self._overlap[..., self.hop_length:],
-                                   torch.zeros_like(done)], -1)
-        self._detect(parts.sum((1, 2)))
+    def _frame(self, frame: Tensor, overlap: Tensor) -> None:
+        """Process one frame ``(channels, n_fft)`` and overlap-add its stems into ``overlap``
+        ``(S, C, n_fft)``, whose first hop is then complete."""
+        # the FFT reads a buffer of its own: the same memory alignment for every frame (the
+        # FFTs write new tensors: cheaper than their out= variants, which copy)
+        spectrum = torch.fft.rfft(torch.mul(frame, self._window, out=self._windowed))
+        V = torch.abs(spectrum, out=self._V)
+        if self.power == 1.5:  # |X| sqrt|X|: a third of the time of pow's exp and log
+            V.mul_(torch.sqrt(V, out=self._root))
+        else:
+            V.pow_(self.power)
+        self._fit(V)  # updates self._H in place, which the part products read
+        # parts[s, c] = sum over the templates r of source s of H[c, r] W[:, r]: a product
+        # per source costs a third of one of all sources' (S, R) selection with W
+        for activations, templates, part in self._part_products:
+            torch.mm(activations, templates, out=part)
+        masks = wiener_mask(self._parts, power=self.mask_power / self.power)
+        frames = torch.fft.irfft(torch.mul(masks, spectrum, out=self._masked), n=self.n_fft)
+        overlap.addcmul_(frames, self._synthesis)
+        self._detect(torch.sum(self._parts, (1, 2), out=self._energy))
         self.frames_processed += 1
         start = self.frames_processed * self.hop_length - self.n_fft   # of the hop completed
         if start < 0:  # before the stream's first sample: silence, whatever the masks leaked
-            done[..., :min(-start, self.hop_length)] = 0
-        return done
+            overlap[..., :min(-start, self.hop_length)] = 0
 
     def _detect(self, energy: Tensor) -> None:
         """Onset triggers from the sources' energies ``(S,)`` of the frame just fitted (in
@@ -445,27 +487,71 @@ class StreamingSeparator:
             :attr:`lookahead` samples (the stream's first ``lookahead`` samples are
             silence).
         """
-        waveform = check_audio(block, name="block", allow_silent=True)
+        if (isinstance(block, Tensor) and block.dtype == torch.float32 and block.numel()
+                and math.isfinite(block.sum())):
+            # check_audio's checks with one sum for its finiteness pass (a sum of finite
+            # samples that overflows goes to check_audio as well, which accepts it)
+            waveform = block
+        else:
+            waveform = check_audio(block, name="block", allow_silent=True)  # says what is wrong
         if waveform.ndim not in (1, 2):
             raise ValueError(f"a block must have shape (channels, samples) or (samples,), got "
                              f"{tuple(waveform.shape)}.")
         mono = waveform.ndim == 1
-        waveform = waveform.reshape(-1, waveform.shape[-1]).detach().to("cpu", torch.float32)
-        if self.channels is None:
-            self._start(waveform.shape[0])
-        elif waveform.shape[0] != self.channels:
+        if mono:
+            waveform = waveform.unsqueeze(0)
+        if self.channels is not None and waveform.shape[0] != self.channels:
             raise ValueError(f"the stream has {self.channels} channel(s) but this block has "
                              f"{waveform.shape[0]}; call reset() to start a new stream.")
         n = waveform.shape[-1]
-        self._input = torch.cat([self._input, waveform], -1)
-        with torch.no_grad():
-            while self._input.shape[-1] >= self.n_fft:
-                self._ready.append(self._frame(self._input[:, :self.n_fft]))
-                self._input = self._input[:, self.hop_length:]
-        ready = torch.cat(self._ready, -1)
-        out, rest = ready[..., :n], ready[..., n:]
-        self._ready = [rest]
+        # inference mode: the lowest dispatch cost per operation, and a frame is ~60 of them
+        with torch.inference_mode():
+            if self.channels is None:
+                self._start(waveform.shape[0])
+            self._take(waveform)
+            frames = (self._input_end - self._next_frame - self.n_fft) // self.hop_length + 1
+            self._make_room(n, frames)
+            for _ in range(frames):
+                self._frame(self._input.narrow(1, self._next_frame, self.n_fft),
+                            self._output.narrow(2, self._next_hop, self.n_fft))
+                self._next_frame += self.hop_length
+                self._next_hop += self.hop_length
+            out = self._output.narrow(2, self._next_out, n)
+            self._next_out += n
+        out = out.clone()  # outside inference mode: an ordinary tensor, not the buffer's view
         return out[:, 0] if mono else out
+
+    def _take(self, waveform: Tensor) -> None:
+        """Append ``waveform`` to the input buffer (moving the samples still needed to its
+        start, or growing it, when it is full)."""
+        n, end = waveform.shape[-1], self._input_end
+        if end + n > self._input.shape[-1]:
+            kept = self._input[:, self._next_frame:end].clone()
+            size = max(self._input.shape[-1], 2 * (kept.shape[-1] + n))
+            if size > self._input.shape[-1]:
+                self._input = torch.zeros(self.channels, size)
+            self._input[:, :kept.shape[-1]] = kept
+            self._next_frame, end = 0, kept.shape[-1]
+        self._input.narrow(1, end, n).copy_(waveform)  # float32 on the CPU, whatever it was
+        self._input_end = end + n
+
+    def _make_room(self, n: int, frames: int) -> None:
+        """Make the output buffer hold the next ``n`` samples out and ``frames`` more frames'
+        overlap-add (moving what is still to come out to its start, or growing it)."""
+        end = self._next_hop + (frames - 1) * self.hop_length + self.n_fft
+        if max(end, self._next_out + n) <= self._output.shape[-1]:
+            return
+        # what is still to come out: the samples ready and the partial sums after them
+        kept = self._output[..., self._next_out:self._next_hop + self.n_fft - self.hop_length]
+        kept = kept.clone()
+        shift = self._next_out
+        size = max(self._output.shape[-1], 2 * (end - shift), 2 * n)
+        if size > self._output.shape[-1]:
+            self._output = torch.zeros(*self._output.shape[:2], size)
+        else:
+            self._output.zero_()
+        self._output[..., :kept.shape[-1]] = kept
+        self._next_out, self._next_hop = 0, self._next_hop - shift
 
     def pop_triggers(self) -> List[Trigger]:
         """The onsets found since the last call, in the order they were found."""

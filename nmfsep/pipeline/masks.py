@@ -116,8 +116,12 @@ def wiener_mask(estimates: Tensor, power: float = 2.0, eps: Optional[float] = No
             [0.1000, 0.5000]])
     """
     _check_estimates(estimates)
-    power = _check_power(power)
-    eps = _resolve_eps(eps, estimates.dtype)
+    return _soft_masks(estimates, _check_power(power), _resolve_eps(eps, estimates.dtype))
+
+
+def _soft_masks(estimates: Tensor, power: float, eps: float) -> Tensor:
+    """:func:`wiener_mask` without its input checks, for callers that checked once (the
+    streaming separator calls it every frame, where the checks cost a tenth of the frame)."""
     # Without autograd the steps work in place (the same numbers): for long mixtures every
     # temporary of the estimates' size is hundreds of MB.
     in_place = not (torch.is_grad_enabled() and estimates.requires_grad)

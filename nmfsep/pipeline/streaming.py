@@ -90,7 +90,7 @@ from ..core._validation import check_beta
 from ..core.updates import data_weights, multiplicative_update_
 from ._checks import as_int
 from .io import check_audio
-from .masks import wiener_mask
+from .masks import _soft_masks
 from .stft import _resolve_window
 from .templates import Templates
 
@@ -317,6 +317,9 @@ class StreamingSeparator:
         self.update_exponent = (None if update_exponent is None
                                 else _positive_float(update_exponent, "update_exponent"))
         self.mask_power = _positive_float(mask_power, "mask_power")
+        # the masks' settings, checked here once: wiener_mask's of the parts (|X|^power)
+        self._mask_exponent = self.mask_power / self.power
+        self._silence = torch.finfo(torch.float32).tiny
         self.trigger_threshold, self.trigger_share, self.trigger_floor = (
             _positive_float(value, name, allow_zero=True) for value, name in (
                 (trigger_threshold, "trigger_threshold"), (trigger_share, "trigger_share"),
@@ -438,7 +441,7 @@ class StreamingSeparator:
         # per source costs a third of one of all sources' (S, R) selection with W
         for activations, templates, part in self._part_products:
             torch.mm(activations, templates, out=part)
-        masks = wiener_mask(self._parts, power=self.mask_power / self.power)
+        masks = _soft_masks(self._parts, self._mask_exponent, self._silence)
         frames = torch.fft.irfft(torch.mul(masks, spectrum, out=self._masked), n=self.n_fft)
         overlap.addcmul_(frames, self._synthesis)
         self._detect(torch.sum(self._parts, (1, 2), out=self._energy))

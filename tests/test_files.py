@@ -126,10 +126,11 @@ def test_a_full_disk_is_named_with_the_path(tmp_path):
 
 def test_a_libsndfile_failure_on_a_full_disk_is_named(tmp_path, monkeypatch):
     # libsndfile reports a full disk as "System error": the free space tells
-    def system_error(*args, **kwargs):
-        raise RuntimeError("Error : System error.")
+    class FullDisk(sf.SoundFile):
+        def write(self, data):
+            raise RuntimeError("Error : System error.")
 
-    monkeypatch.setattr(sf, "write", system_error)
+    monkeypatch.setattr(sf, "SoundFile", FullDisk)
     monkeypatch.setattr(_files.shutil, "disk_usage",
                         lambda folder: type("usage", (), {"free": 4096})())
     with pytest.raises(OSError, match=r"disk is full.*kick\.wav"):
@@ -211,12 +212,12 @@ def test_sigterm_while_separate_writes_leaves_nothing(tmp_path, drum_mixture):
     process = _run("""
         import pathlib, sys, time
         import soundfile
-        write = soundfile.write
-        def slow(file, *args, **kwargs):
-            write(file, *args, **kwargs)
-            pathlib.Path(sys.argv[1]).touch()
-            time.sleep(30)
-        soundfile.write = slow
+        class Slow(soundfile.SoundFile):  # the stems' encoder: each block written, then a pause
+            def write(self, data):
+                super().write(data)
+                pathlib.Path(sys.argv[1]).touch()
+                time.sleep(30)
+        soundfile.SoundFile = Slow
         from nmfsep.apps.cli import main
         sys.exit(main(["separate", sys.argv[2], "--recipe", "drums-generic", "--out", sys.argv[3]]))
     """, started, drum_mixture, tmp_path / "stems")

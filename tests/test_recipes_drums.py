@@ -473,7 +473,7 @@ def test_chunks_give_the_separation_of_the_whole_mixture(long_pattern):
     # overlaps, and the stems are cross-faded
     stems, hits = long_pattern
     mixture = sum(stems.values())
-    options = dict(hits=hits, n_rounds=0, n_iter=100, return_model=True)
+    options = dict(hits=hits, n_rounds=0, n_iter=100, n_refit=100, return_model=True)
     whole, whole_model = separate_drums(mixture, SR, chunk_duration=None, **options)
     chunked, chunked_model = separate_drums(mixture, SR, chunk_duration=4.0, **options)
     torch.testing.assert_close(chunked_model.templates, whole_model.templates, rtol=0, atol=0)

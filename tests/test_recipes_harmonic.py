@@ -33,7 +33,12 @@ from nmfsep.apps.recipes.piano_roll import (
     notes_to_roll,
     piano_roll,
 )
-from nmfsep.apps.recipes.supervised import learn_instrument_dictionaries, separate_supervised
+from nmfsep.apps.recipes.supervised import (
+    _fit_activations,
+    learn_instrument_dictionaries,
+    separate_supervised,
+)
+from nmfsep.metrics import beta_div
 from nmfsep.separation import Templates
 
 SR = 8000
@@ -379,6 +384,41 @@ def test_supervised_separates_two_registers(two_instruments):
     torch.testing.assert_close(stems["low"] + stems["high"], (low + high)[None], atol=1e-5, rtol=0)
     assert si_sdr(low, stems["low"]) > 15.0
     assert si_sdr(high, stems["high"]) > 12.0
+
+
+def test_activation_fit_stops_where_the_loss_flattens():
+    # planted: V = W H exactly, so the loss falls towards 0 and flattens
+    generator = torch.Generator().manual_seed(0)
+    W = torch.rand(40, 6, generator=generator)
+    W /= W.sum(0)
+    H_true = torch.rand(6, 200, generator=generator) * (torch.rand(6, 200, generator=generator) > 0.5)
+    V = W @ H_true + 1e-3
+    H, n_iter = _fit_activations(V, W, beta=0.5, max_iter=500, tol=1e-3)
+    assert n_iter % 5 == 0 and 5 < n_iter < 500
+    # the same trajectory five updates further: the loss fell by under tol per update
+    H_more, n_more = _fit_activations(V, W, beta=0.5, max_iter=n_iter + 5, tol=0)
+    assert n_more == n_iter + 5
+    scale = V.max()
+    loss, loss_more = (float(beta_div(W @ h, V / scale, 0.5)) for h in (H, H_more))
+    assert loss_more <= loss and loss - loss_more <= 1e-3 * 5 * loss * 1.01
+    first = float(beta_div(W @ _fit_activations(V, W, beta=0.5, max_iter=1, tol=0)[0], V / scale,
+                           0.5))
+    assert loss < 0.1 * first
+
+
+def test_supervised_band_limited_fit(two_instruments):
+    low, high, dictionaries = two_instruments
+    mixture = low + high
+    full = separate_supervised(mixture, SR, dictionaries, max_iter=60, fit_bandwidth=None)
+    # a band reaching the Nyquist frequency is the whole spectrum: the same stems
+    whole = separate_supervised(mixture, SR, dictionaries, max_iter=60, fit_bandwidth=SR / 2)
+    torch.testing.assert_close(whole["low"], full["low"], atol=0, rtol=0)
+    band = separate_supervised(mixture, SR, dictionaries, max_iter=60, fit_bandwidth=2000.0)
+    torch.testing.assert_close(band["low"] + band["high"], mixture[None], atol=1e-5, rtol=0)
+    assert si_sdr(low, band["low"]) > 15.0
+    assert si_sdr(high, band["high"]) > 12.0
+    with pytest.raises(ValueError, match="fit_bandwidth"):
+        separate_supervised(mixture, SR, dictionaries, fit_bandwidth=-1.0)
 
 
 def test_dictionaries_save_load_round_trip(two_instruments, tmp_path):

@@ -25,17 +25,19 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from typing import Dict, Mapping, Optional, Sequence, Union
+from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from nmfsep.apps.recipes import register_recipe
-from nmfsep.core._validation import check_count
-from nmfsep.functional import stft
+from nmfsep.apps.recipes.drums import _channel_masks
+from nmfsep.core._validation import check_beta, check_count
+from nmfsep.functional import istft, stft
 from nmfsep.io import check_audio
-from nmfsep.separation import Separator, Templates, learn_templates
+from nmfsep.metrics import beta_div
+from nmfsep.separation import Templates, learn_templates
 
 __all__ = ["learn_instrument_dictionaries", "separate_supervised", "default_stft",
            "DICTIONARY_METHODS"]
@@ -236,6 +238,44 @@ def learn_instrument_dictionaries(
                      "stft", settings)
 
 
+def _fit_activations(V: Tensor, W: Tensor, *, beta: float, max_iter: int, tol: float,
+                     check_every: int = 5,
+                     step: float = 1.5) -> Tuple[Tensor, int]:
+    """Activations ``H (R, M)`` of fixed atoms ``W (K, R)`` for ``V (K, M)`` ≈ ``W H`` by
+    over-relaxed multiplicative beta-divergence updates, and the number of updates run.
+
+    Each update multiplies ``H`` by the multiplicative-update ratio raised to ``step``: a
+    step ``step`` times longer in ``log H`` (on the benchmark 1.5 reaches in 40 updates the
+    separation of 100 plain ones; 2 is faster still but near the edge, 3 diverges). The loss
+    is evaluated every ``check_every`` updates: when it rose, the remaining updates are plain
+    ones (step 1); when it fell by less than ``tol`` (relative) per update, the fit stops.
+    With ``W`` fixed every column of ``V`` is its own problem, so the channels' frames sit
+    side by side in one matrix (three large products per update). ``V`` is scaled to a peak
+    of 1 (the updates are scale equivariant); the model is floored at 1e-10 of that peak so
+    that its negative powers stay finite in float32."""
+    V = V / V.max()
+    floor = 1e-10
+    # constant start: with fixed atoms there is no symmetry to break
+    H = torch.full((W.shape[1], V.shape[1]), float(V.mean()), dtype=V.dtype, device=V.device)
+    Wt = W.t().contiguous()
+    previous = None
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        WH = (W @ H).clamp_min_(floor)
+        ratio = (Wt @ (V * WH.pow(beta - 2.0))).div_((Wt @ WH.pow(beta - 1.0)).clamp_min_(floor))
+        H *= ratio.pow_(step) if step != 1 else ratio
+        if n_iter % check_every == 0:
+            loss = float(beta_div((W @ H).clamp_min_(floor), V, beta))
+            if not math.isfinite(loss):
+                raise ValueError(f"the activation fit diverged (loss {loss}) at update {n_iter}.")
+            if previous is not None and loss > previous:
+                step = 1.0  # over-relaxation overshot: plain updates from here
+            elif previous is not None and previous - loss <= tol * check_every * previous:
+                break
+            previous = loss
+    return H, n_iter
+
+
 def separate_supervised(
     mixture: Tensor,
     sample_rate: int,
@@ -243,8 +283,9 @@ def separate_supervised(
     *,
     beta: float = 0.5,
     max_iter: int = 100,
-    tol: float = 1e-4,
+    tol: float = 2e-3,
     mask_power: float = 2.0,
+    fit_bandwidth: Optional[float] = 5500.0,
     seed: Optional[int] = 0,
     device: Union[str, torch.device, None] = None,
     verbose: bool = False,
@@ -252,8 +293,8 @@ def separate_supervised(
     r"""Separate a mixture into the instruments of ``dictionaries``.
 
     The dictionaries are held fixed; the activations of all atoms are fitted to the
-    mixture's STFT magnitude by minimising the beta-divergence, and each instrument's part of
-    the model gives a soft mask (:class:`nmfsep.separation.Separator` does the work).
+    mixture's STFT magnitude by minimising the beta-divergence (multiplicative updates), and
+    each instrument's part of the model gives a soft mask applied to the complex STFT.
 
     Parameters
     ----------
@@ -268,17 +309,22 @@ def separate_supervised(
         below 1 the quiet partials of the quieter instrument count more than with KL (on the
         benchmark the bass gains 0.7 dB from beta = 0.5).
     max_iter : int, default 100
-        Iterations of the activation fit.
-    tol : float, default 1e-4
-        Relative loss decrease under which the fit stops early.
+        Most updates of the activation fit.
+    tol : float, default 2e-3
+        The fit stops when the loss falls by less than this fraction per update (checked
+        every 5 updates; 30-35 updates on the benchmark); 0 runs all ``max_iter``.
     mask_power : float, default 2.0
         Exponent of the soft masks (2: Wiener-like, 1: ratio masks).
+    fit_bandwidth : float or None, default 5500.0
+        Fit only the bins up to this frequency in Hz; the bins above take the mean masks of
+        the band's top octave (a piano's and a bass's notes are told apart by their partials
+        under it; 2500 Hz loses 1 dB on the benchmark). None: all bins.
     seed : int, optional
-        Seed of the activations' random start.
+        Unused (the activations start from a constant); kept for the recipes' interface.
     device : str or torch.device, optional
         Where to compute (default: the mixture's device).
     verbose : bool, default False
-        Progress bar of the fit.
+        Print the number of updates run.
 
     Returns
     -------
@@ -298,9 +344,64 @@ def separate_supervised(
     >>> sorted(stems), stems["low"].shape
     (['high', 'low'], torch.Size([1, 16000]))
     """
-    separator = Separator(templates=dictionaries, beta=beta, max_iter=max_iter, tol=tol,
-                          mask_power=mask_power, seed=seed, device=device, verbose=verbose)
-    return separator.separate(mixture, sample_rate)
+    if isinstance(dictionaries, (str, os.PathLike)):
+        dictionaries = Templates.load(dictionaries)
+    if not isinstance(dictionaries, Templates) or dictionaries.W.dim() != 2:
+        raise TypeError("dictionaries must be Templates of spectra (freq, R) from "
+                        "learn_instrument_dictionaries, or the path of a saved one.")
+    beta = check_beta(beta)
+    max_iter = check_count(max_iter, "max_iter")
+    tol = float(tol)
+    if not (math.isfinite(tol) and tol >= 0):
+        raise ValueError(f"tol must be a non-negative fraction, got {tol}.")
+    mask_power = float(mask_power)
+    if not (math.isfinite(mask_power) and mask_power > 0):
+        raise ValueError(f"mask_power must be a positive number, got {mask_power}.")
+    waveform = check_audio(torch.as_tensor(mixture), name="mixture")
+    if waveform.ndim > 2:
+        raise ValueError(f"mixture must have shape (samples,) or (channels, samples), got "
+                         f"{tuple(waveform.shape)}.")
+    settings = dictionaries.settings
+    if dictionaries.sample_rate != sample_rate:
+        raise ValueError(f"the dictionaries were learned at {dictionaries.sample_rate} Hz, the "
+                         f"mixture is at {sample_rate} Hz: resample it (or learn new ones).")
+    n_fft, hop, window = settings["n_fft"], settings["hop_length"], settings.get("window", "hann")
+    device = waveform.device if device is None else torch.device(device)
+    signal = waveform.reshape(-1, waveform.shape[-1]).to(device=device, dtype=torch.float32)
+    if signal.shape[-1] <= n_fft // 2:
+        raise ValueError(f"the mixture has {signal.shape[-1]} samples; n_fft={n_fft} needs "
+                         f"more than {n_fft // 2}.")
+    W = dictionaries.W.to(device=device, dtype=torch.float32)
+    n_bins = W.shape[0]
+    n_fit = n_bins
+    if fit_bandwidth is not None:
+        fit_bandwidth = float(fit_bandwidth)
+        if not (math.isfinite(fit_bandwidth) and fit_bandwidth > 0):
+            raise ValueError(f"fit_bandwidth must be a positive number of Hz, got "
+                             f"{fit_bandwidth}.")
+        n_fit = min(n_bins, max(2, int(fit_bandwidth * n_fft / sample_rate) + 1))
+    spectrogram = stft(signal, n_fft, hop, window=window)  # (channels, bins, frames)
+    channels, _, frames = spectrogram.shape
+    sources = dictionaries.sources
+    components = torch.as_tensor(dictionaries.components, device=device)
+    stems = signal.new_zeros((len(sources),) + tuple(signal.shape))
+    V = spectrogram[:, :n_fit].abs().permute(1, 0, 2).reshape(n_fit, -1)
+    if V.any():
+        H, n_iter = _fit_activations(V, W[:n_fit], beta=beta, max_iter=max_iter, tol=tol)
+        if verbose:
+            print(f"piano-bass: {n_iter} updates")
+        H = H.reshape(-1, channels, frames).permute(1, 0, 2)  # (channels, R, frames)
+        for c in range(channels):
+            masks = _channel_masks(W[:n_fit, :, None], H, components, len(sources), mask_power,
+                                   c, n_bins)
+            for s in range(len(sources)):
+                stems[s, c] = istft(masks[s] * spectrogram[c], n_fft=n_fft, hop_length=hop,
+                                    window=window, length=signal.shape[-1])
+    else:  # silence: shared equally
+        stems += signal / len(sources)
+    stems = stems.to(device=waveform.device, dtype=waveform.dtype)
+    shape = tuple(waveform.shape) if waveform.ndim == 2 else (1, waveform.shape[-1])
+    return {name: stems[s].reshape(shape) for s, name in enumerate(sources)}
 
 
 # --------------------------------------------------------------------------- recipe

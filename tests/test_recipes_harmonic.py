@@ -421,6 +421,18 @@ def test_supervised_band_limited_fit(two_instruments):
         separate_supervised(mixture, SR, dictionaries, fit_bandwidth=-1.0)
 
 
+def test_supervised_fits_every_other_frame(two_instruments):
+    # the default fits every other frame and interpolates: as good as fitting every frame
+    low, high, dictionaries = two_instruments
+    every = separate_supervised(low + high, SR, dictionaries, max_iter=60, fit_every=1)
+    other = separate_supervised(low + high, SR, dictionaries, max_iter=60, fit_every=2)
+    torch.testing.assert_close(other["low"] + other["high"], (low + high)[None], atol=1e-5, rtol=0)
+    for name, reference in (("low", low), ("high", high)):
+        assert si_sdr(reference, other[name]) > si_sdr(reference, every[name]) - 1.0
+    with pytest.raises(ValueError, match="fit_every"):
+        separate_supervised(low + high, SR, dictionaries, fit_every=0)
+
+
 def test_dictionaries_save_load_round_trip(two_instruments, tmp_path):
     low, high, dictionaries = two_instruments
     path = dictionaries.save(tmp_path / "dictionaries.pt")

@@ -581,7 +581,7 @@ def test_generic_recipe_adapts_long_mixtures_on_fewer_excerpts(monkeypatch):
     monkeypatch.setattr(drums, "separate_drums", recording)
     drums._drums_generic_recipe(torch.zeros(SR), SR)
     assert {k: seen[k] for k in drums.GENERIC_CHUNK_FIT} == \
-        dict(adapt_duration=20.0, n_chunk=12, chunk_solver="auto")
+        dict(adapt_duration=20.0, n_chunk=20)
     seen.clear()
     drums._drums_recipe(torch.zeros(SR), SR)
     assert not set(drums.GENERIC_CHUNK_FIT) & set(seen)  # the kit recipe keeps the defaults

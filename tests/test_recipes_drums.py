@@ -544,6 +544,10 @@ def test_chunk_options_are_checked(pattern):
         separate_drums(mixture, SR, hits=hits, adapt_duration=0)
     with pytest.raises(ValueError, match="chunk_duration"):
         separate_drums(mixture, SR, hits=hits, chunk_duration=-2.0)
+    with pytest.raises(ValueError, match="n_chunk"):
+        separate_drums(mixture, SR, hits=hits, n_chunk=0)
+    with pytest.raises(ValueError, match="chunk_solver"):
+        separate_drums(mixture, SR, hits=hits, chunk_solver="hals")
 
 
 def test_chunk_activations_take_their_own_updates_and_solver(long_pattern):
@@ -585,12 +589,3 @@ def test_generic_recipe_adapts_long_mixtures_on_fewer_excerpts(monkeypatch):
     seen.clear()
     drums._drums_recipe(torch.zeros(SR), SR)
     assert not set(drums.GENERIC_CHUNK_FIT) & set(seen)  # the kit recipe keeps the defaults
-
-
-def test_chunk_fit_options_are_checked(pattern):
-    stems, _, hits = pattern
-    mixture = sum(stems.values())
-    with pytest.raises(ValueError, match="n_chunk"):
-        separate_drums(mixture, SR, hits=hits, n_chunk=0)
-    with pytest.raises(ValueError, match="chunk_solver"):
-        separate_drums(mixture, SR, hits=hits, chunk_solver="hals")

@@ -32,9 +32,9 @@ import torch
 from torch import Tensor
 
 from nmfsep.apps.recipes import register_recipe
-from nmfsep.apps.recipes.drums import _channel_masks
+from nmfsep.apps.recipes.drums import _masked_stems
 from nmfsep.core._validation import check_beta, check_count
-from nmfsep.functional import istft, stft
+from nmfsep.functional import stft
 from nmfsep.io import check_audio
 from nmfsep.metrics import beta_div
 from nmfsep.separation import Templates, learn_templates
@@ -409,7 +409,6 @@ def separate_supervised(
     channels, _, frames = spectrogram.shape
     sources = dictionaries.sources
     components = torch.as_tensor(dictionaries.components, device=device)
-    stems = signal.new_zeros((len(sources),) + tuple(signal.shape))
     V = spectrogram[:, :n_fit, ::fit_every].abs()
     n_fitted = V.shape[-1]
     V = V.permute(1, 0, 2).reshape(n_fit, -1)
@@ -419,14 +418,11 @@ def separate_supervised(
             print(f"piano-bass: {n_iter} updates")
         H = H.reshape(-1, channels, n_fitted).permute(1, 0, 2)  # (channels, R, fitted frames)
         H = _interpolate_frames(H, fit_every, frames)
-        for c in range(channels):
-            masks = _channel_masks(W[:n_fit, :, None], H, components, len(sources), mask_power,
-                                   c, n_bins)
-            for s in range(len(sources)):
-                stems[s, c] = istft(masks[s] * spectrogram[c], n_fft=n_fft, hop_length=hop,
-                                    window=window, length=signal.shape[-1])
+        stems = _masked_stems(spectrogram, W[:n_fit, :, None], H, components, len(sources),
+                              mask_power, n_fft=n_fft, hop_length=hop, window=window,
+                              length=signal.shape[-1], keep=signal.shape[-1])
     else:  # silence: shared equally
-        stems += signal / len(sources)
+        stems = (signal / len(sources)).expand(len(sources), *signal.shape)
     stems = stems.to(device=waveform.device, dtype=waveform.dtype)
     shape = tuple(waveform.shape) if waveform.ndim == 2 else (1, waveform.shape[-1])
     return {name: stems[s].reshape(shape) for s, name in enumerate(sources)}

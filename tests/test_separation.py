@@ -249,6 +249,48 @@ def test_chunks_cross_fade_and_match_one_piece(nmfd_templates, sources):
     assert si_sdr(stems["tone"][0], torch.cat([tone] * 3)) > 20
 
 
+def test_returning_freed_memory_leaves_the_separation_unchanged(nmfd_templates, sources,
+                                                               monkeypatch):
+    # add_chunk gives freed heap pages back after every chunk (glibc's malloc_trim); the
+    # stems are the same without it (as on systems without glibc, where it does nothing)
+    import platform
+
+    from nmfsep.pipeline import separation
+
+    assert separation.release_freed_memory() is (platform.libc_ver()[0] == "glibc")
+    tone, noise = sources
+    mixture = torch.cat([tone + noise] * 3)
+    calls = []
+    trim = separation._malloc_trim()
+    if trim is not None:
+        monkeypatch.setattr(separation, "_malloc_trim",
+                            lambda: lambda pad: calls.append(pad) or trim(pad))
+    chunked = Separator(templates=nmfd_templates, chunk_duration=2.0, chunk_overlap=0.5)
+    stems = chunked.separate(mixture, SR)
+    assert len(calls) == (chunked.n_chunks_ if trim is not None else 0) and chunked.n_chunks_ == 4
+    monkeypatch.setattr(separation, "_malloc_trim", lambda: None)  # no glibc
+    assert separation.release_freed_memory() is False
+    again = Separator(templates=nmfd_templates, chunk_duration=2.0, chunk_overlap=0.5)
+    for name, stem in again.separate(mixture, SR).items():
+        assert torch.equal(stem, stems[name])
+
+
+def test_add_chunk_without_fades_joins_chunks_in_the_middle_of_the_overlaps():
+    # chunks equal to the whole except near their edges (less than half an overlap in) join
+    # into the whole exactly
+    from nmfsep.pipeline.separation import add_chunk, chunk_bounds
+
+    whole = torch.randn(2, 3, 1000, generator=torch.Generator().manual_seed(0))
+    bounds = chunk_bounds(1000, 300, 60, 10)
+    stems = torch.zeros_like(whole)
+    for k, (start, end) in enumerate(bounds):
+        chunk = whole[..., start:end].clone()
+        chunk[..., :29] = 1e3 if k else chunk[..., :29]  # a chunk's edges are unreliable
+        chunk[..., -29:] = -1e3 if k + 1 < len(bounds) else chunk[..., -29:]
+        add_chunk(stems, chunk, bounds, k, crossfade=False)
+    assert torch.equal(stems, whole)
+
+
 def test_chunked_cqt_front_end(sources):
     tone, noise = sources
     mixture = torch.cat([tone + noise] * 2)

@@ -9,6 +9,8 @@ clustering of free components is in :mod:`nmfsep.pipeline.grouping`.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import inspect
 import math
 import numbers
@@ -519,8 +521,12 @@ class Separator:
                 stems = mixture.new_zeros((len(sources),) + tuple(mixture.shape))
                 total_frames = plan.front.n_frames(n_samples)
                 activations = mixture.new_zeros(last.activations.shape[:-1] + (total_frames,))
-            add_chunk(stems, last.stems, bounds, k, activations=activations,
+            chunk_stems = last.stems
+            if chunked:  # only the model outlives a chunk: its buffers go before the next
+                last.stems = last.spectrogram = last.masks = None
+            add_chunk(stems, chunk_stems, bounds, k, activations=activations,
                       chunk_activations=last.activations, hop=plan.front.hop_length)
+            del chunk_stems
         self.sources_ = tuple(sources)
         self.source_components_ = dict(zip(sources, _members(component_source, len(sources))))
         self.model_ = last.model
@@ -624,10 +630,15 @@ class _ChunkResult:
 
 def add_chunk(stems: Tensor, chunk_stems: Tensor, bounds: Sequence[Tuple[int, int]], k: int, *,
               activations: Optional[Tensor] = None, chunk_activations: Optional[Tensor] = None,
-              hop: int = 1) -> None:
+              hop: int = 1, crossfade: bool = True) -> None:
     """Cross-fade chunk ``k``'s stems into the whole mixture's, in place.
 
-    Serves :class:`Separator` and the drum recipes (:func:`nmfsep.recipes.separate_drums`).
+    Serves :class:`Separator`, the drum and piano-bass recipes
+    (:func:`nmfsep.recipes.separate_drums`) and the drums/harmonic cascade
+    (:func:`nmfsep.recipes.hpss_cascade`). Every chunk loop goes through here, so this is
+    also where the memory its buffers took goes back to the system
+    (:func:`release_freed_memory`): otherwise the C heap keeps it and the process grows with
+    the number of chunks.
 
     Parameters
     ----------
@@ -645,6 +656,12 @@ def add_chunk(stems: Tensor, chunk_stems: Tensor, bounds: Sequence[Tuple[int, in
         previous chunk to the middle of the next overlap are copied.
     hop : int
         Hop of the activations' frames in samples (``start`` is a multiple of it).
+    crossfade : bool, default True
+        False: copy the chunk's samples from the middle of its overlap with the previous
+        chunk to the middle of the next overlap, as the activations are, with no fades. For
+        chunks computed with enough context that they equal the whole mixture's result there
+        (local filters whose reach is under half the overlap): the joined stems are then the
+        whole mixture's.
 
     Notes
     -----
@@ -654,16 +671,27 @@ def add_chunk(stems: Tensor, chunk_stems: Tensor, bounds: Sequence[Tuple[int, in
     """
     start, end = bounds[k]
     length = end - start
-    weight = chunk_stems.new_ones(length)
-    if k > 0:  # fade in over the overlap with the previous chunk (sin², sums to one)
-        n = bounds[k - 1][1] - start
-        weight[:n] = _fade_in(n, chunk_stems)
-    if k + 1 < len(bounds):
-        n = end - bounds[k + 1][0]
-        weight[length - n:] = 1 - _fade_in(n, chunk_stems)
-    stems[:, :, start:end] += chunk_stems * weight
-    if activations is None:
-        return
+    if crossfade:
+        weight = chunk_stems.new_ones(length)
+        if k > 0:  # fade in over the overlap with the previous chunk (sin², sums to one)
+            n = bounds[k - 1][1] - start
+            weight[:n] = _fade_in(n, chunk_stems)
+        if k + 1 < len(bounds):
+            n = end - bounds[k + 1][0]
+            weight[length - n:] = 1 - _fade_in(n, chunk_stems)
+        stems[:, :, start:end].addcmul_(chunk_stems, weight)  # no chunk-sized temporary
+    else:
+        first = start if k == 0 else (start + bounds[k - 1][1]) // 2
+        last = end if k + 1 == len(bounds) else (bounds[k + 1][0] + end) // 2
+        stems[:, :, first:last] = chunk_stems[:, :, first - start:last - start]
+    if activations is not None:
+        _add_chunk_activations(activations, chunk_activations, bounds, k, hop)
+    release_freed_memory()
+
+
+def _add_chunk_activations(activations: Tensor, chunk_activations: Tensor,
+                           bounds: Sequence[Tuple[int, int]], k: int, hop: int) -> None:
+    start, end = bounds[k]
     # activations: frames from the middle of the previous overlap to the middle of the next
     first = 0 if k == 0 else _first_frame_after((start + bounds[k - 1][1]) // 2, hop)
     last = (activations.shape[-1] if k + 1 == len(bounds)
@@ -671,6 +699,47 @@ def add_chunk(stems: Tensor, chunk_stems: Tensor, bounds: Sequence[Tuple[int, in
     offset = start // hop
     local = chunk_activations[..., first - offset:last - offset]
     activations[..., first:first + local.shape[-1]] = local
+
+
+@functools.lru_cache(maxsize=None)
+def _malloc_trim():
+    """glibc's ``malloc_trim``, or None without glibc (macOS, Windows, musl)."""
+    try:
+        if not os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc"):
+            return None
+        trim = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, ValueError, OSError):  # no confstr, no such name, no symbol
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
+
+
+def release_freed_memory() -> bool:
+    """Give the pages of freed heap memory back to the system (glibc's ``malloc_trim(0)``).
+
+    glibc keeps the memory of freed buffers under its mmap threshold (which rises to 32 MiB
+    as large buffers are freed) for later allocations; a chunk loop frees a chunk's buffers
+    and allocates others of other sizes, so the kept memory adds up: for 6 minutes of stereo
+    audio about twice the mixture's size. :func:`add_chunk` calls this after every chunk.
+    The pages are faulted in again when they are used (cheap next to a chunk's work).
+
+    Returns
+    -------
+    bool
+        True if the C library has ``malloc_trim`` (Linux with glibc) and it was called;
+        False, having done nothing, elsewhere.
+
+    Examples
+    --------
+    >>> from nmfsep.pipeline.separation import release_freed_memory
+    >>> isinstance(release_freed_memory(), bool)
+    True
+    """
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True
 
 
 #: Spectrogram entries synthesised at once (sources x channels x bins x frames): 16 MiB of

@@ -354,6 +354,41 @@ def test_cascade_rejects_too_short_input():
         hpss_cascade(torch.randn(100), SR)
 
 
+def test_cascade_in_chunks_is_the_cascade_in_one_piece(monkeypatch):
+    # every step is local in time: chunks overlapping by twice its reach, joined in the
+    # middle of the overlaps, give the one-piece result (a song's memory stays bounded)
+    import nmfsep.apps.recipes.harmonic as harmonic
+
+    generator = torch.Generator().manual_seed(3)
+    n = 14 * SR
+    t = torch.arange(n) / SR
+    tone = 0.4 * torch.sin(2 * math.pi * 220 * t) * (torch.sin(2 * math.pi * 0.3 * t) > 0)
+    clicks = torch.zeros(n)
+    clicks[700::3001] = 1.0
+    stereo = torch.stack([tone + clicks, 0.5 * tone - clicks]) \
+        + 0.01 * torch.randn(2, n, generator=generator)
+    whole = hpss_cascade(stereo, SR, chunk_duration=None)
+    joined = []
+    add_chunk = harmonic.add_chunk
+    monkeypatch.setattr(harmonic, "add_chunk", lambda *a, **k: joined.append(1) or add_chunk(*a, **k))
+    chunked = hpss_cascade(stereo, SR, chunk_duration=4.0)
+    assert len(joined) >= 4  # really in chunks
+    torch.testing.assert_close(chunked, whole, atol=1e-6, rtol=0)
+    torch.testing.assert_close(hpss_cascade(stereo[0], SR, chunk_duration=4.0), whole[0],
+                               atol=1e-6, rtol=0)
+    # the default (30 s chunks) leaves this mixture in one piece
+    joined.clear()
+    torch.testing.assert_close(hpss_cascade(stereo, SR), whole, atol=0, rtol=0)
+    assert not joined
+
+
+def test_cascade_rejects_chunks_shorter_than_its_filters():
+    with pytest.raises(ValueError, match="too short for the cascade"):
+        hpss_cascade(torch.randn(10 * SR), SR, chunk_duration=1.0)
+    with pytest.raises(ValueError, match="chunk_duration"):
+        hpss_cascade(torch.randn(10 * SR), SR, chunk_duration=-4.0)
+
+
 # --------------------------------------------------------------------------- supervised
 LOW = list(range(36, 48))    # C2..B2, all partials
 HIGH = list(range(60, 72))   # C4..B4, odd partials only

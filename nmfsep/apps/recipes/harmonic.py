@@ -46,7 +46,7 @@ import math
 import numbers
 import os
 from pathlib import Path
-from typing import Dict, Mapping, Optional, Sequence, Union
+from typing import Dict, Mapping, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -66,6 +66,7 @@ from nmfsep.functional import istft, stft
 from nmfsep.io import check_audio, load
 from nmfsep.masks import apply_masks, wiener_mask
 from nmfsep.nmf import NMF, NMFD
+from nmfsep.pipeline.separation import add_chunk, chunk_bounds, chunk_sizes
 from nmfsep.separation import Templates
 
 __all__ = ["separate_drums_harmonic", "hpss_cascade", "percussive_dictionary", "template_spectra",
@@ -299,25 +300,98 @@ def _margin_mask(target: Tensor, other: Tensor, margin: float) -> Tensor:
     return target.div_(other.add_(target).clamp_min_(torch.finfo(target.dtype).tiny))
 
 
-def _stage_filters(signal: Tensor, sample_rate: int, seconds: float, time_kernel: float,
-                   freq_kernel: float, *, exact_time: bool) -> tuple:
-    """One stage of :func:`hpss_cascade`: the complex STFT of ``signal`` (``seconds`` windows,
-    hop a quarter), its STFT settings, its magnitude, and the running medians across time
-    (``time_kernel`` s; the decimated true median if ``exact_time``, else the pseudo-median)
-    and across frequency (``freq_kernel`` Hz, pseudo-median)."""
-    n_fft = _window_size(seconds, sample_rate)
-    hop = n_fft // 4
+def _stage_filters(signal: Tensor, sample_rate: int, settings: dict, time_kernel: int,
+                   freq_kernel: int, *, exact_time: bool) -> tuple:
+    """One stage of :func:`hpss_cascade`: the complex STFT of ``signal`` (``settings``), its
+    magnitude, and the running medians across time (``time_kernel`` frames; the decimated
+    true median if ``exact_time``, else the pseudo-median) and across frequency
+    (``freq_kernel`` bins, pseudo-median)."""
+    n_fft = settings["n_fft"]
     if signal.shape[-1] <= n_fft // 2:
         raise ValueError(f"the mixture has {signal.shape[-1]} samples; the cascade needs more "
-                         f"than {n_fft // 2} ({seconds} s windows at {sample_rate} Hz).")
-    settings = dict(n_fft=n_fft, hop_length=hop, window="hann")
+                         f"than {n_fft // 2} ({n_fft / sample_rate:.3f} s windows at "
+                         f"{sample_rate} Hz).")
     spectrogram = stft(signal, **settings)
     V = spectrogram.abs()
-    across_time = _odd_count(time_kernel * sample_rate / hop)
-    sustained = (_decimated_median_filter(V, across_time) if exact_time
-                 else _pseudo_median_filter(V, across_time, -1))
-    transient = _pseudo_median_filter(V, _odd_count(freq_kernel * n_fft / sample_rate), -2)
-    return spectrogram, settings, V, sustained, transient
+    sustained = (_decimated_median_filter(V, time_kernel) if exact_time
+                 else _pseudo_median_filter(V, time_kernel, -1))
+    transient = _pseudo_median_filter(V, freq_kernel, -2)
+    return spectrogram, V, sustained, transient
+
+
+def _cascade(mixture: Tensor, sample_rate: int, stages: "_Stages", *, margin: float,
+             low_cutoff: float, low_margin: float, mid_band: Sequence[float],
+             mid_margin: float, refine: bool, progress) -> Tensor:
+    """:func:`hpss_cascade` on one piece of the mixture (its arguments checked)."""
+    settings, short = stages.long, stages.short
+    # stage 1: the harmonic part, taken away
+    spectrogram, V, sustained, transient = _stage_filters(
+        mixture, sample_rate, settings, stages.time_kernels[0], stages.freq_kernels[0],
+        exact_time=False)
+    del V
+    progress.update()
+    harmonic = spectrogram * _margin_mask(sustained, transient, margin)
+    drums = mixture - istft(harmonic, length=mixture.shape[-1], **settings)
+    del harmonic, sustained, transient
+    if not refine:
+        del spectrogram
+    progress.update()
+    # stage 2: the percussive part of the remainder, kept
+    remainder, V, sustained, transient = _stage_filters(
+        drums, sample_rate, short, stages.time_kernels[1], stages.freq_kernels[1],
+        exact_time=True)
+    low = slice(0, min(V.shape[-2], int(math.ceil(low_cutoff * short["n_fft"] / sample_rate))))
+    transient[..., low, :] = V[..., low, :]
+    sustained[..., low, :] *= low_margin / margin if margin else 0.0
+    mid = slice(*(min(V.shape[-2], int(math.ceil(f * short["n_fft"] / sample_rate)))
+                  for f in mid_band))
+    sustained[..., mid, :] *= mid_margin / margin if margin else 0.0
+    del V
+    progress.update()
+    drums = istft(remainder * _margin_mask(transient, sustained, margin),
+                  length=mixture.shape[-1], **short)
+    del remainder, sustained, transient
+    progress.update()
+    if refine:  # step 3: both estimates' power spectra at stage 1's resolution decide each bin
+        estimate = stft(drums, **settings)
+        mask = _margin_mask(estimate.abs(), (spectrogram - estimate).abs(), 1.0)
+        drums = istft(spectrogram * mask, length=mixture.shape[-1], **settings)
+        progress.update()
+    return drums
+
+
+class _Stages(NamedTuple):
+    """The cascade's STFTs and filter lengths at one sample rate."""
+
+    long: dict          # stage 1's (and the refinement's) STFT settings
+    short: dict         # stage 2's
+    time_kernels: tuple  # frames of the medians across time, stages 1 and 2
+    freq_kernels: tuple  # bins of the medians across frequency, stages 1 and 2
+    reach: int          # samples on either side that an output sample depends on
+    grid: int           # chunk starts on multiples of it keep every frame grid
+
+
+def _cascade_stages(sample_rate: int, windows: Sequence[float], kernels: Sequence) -> _Stages:
+    """Settings of :func:`hpss_cascade` in samples, frames and bins, and their reach in time."""
+    time_seconds, freq_hz = kernels
+    settings = []
+    for seconds in windows:
+        n_fft = _window_size(seconds, sample_rate)
+        settings.append(dict(n_fft=n_fft, hop_length=n_fft // 4, window="hann"))
+    long, short = settings
+    time_kernels = tuple(_odd_count(t * sample_rate / s["hop_length"])
+                         for t, s in zip(time_seconds, settings))
+    freq_kernels = tuple(_odd_count(f * s["n_fft"] / sample_rate)
+                         for f, s in zip(freq_hz, settings))
+    # an output sample hears the frames whose windows hold it (n_fft / 2 each side), which hear
+    # the frames within the median's half length, which hear their windows: n_fft + half
+    # length x hop per STFT; stage 2's median runs on every second frame with half the length
+    # and is interpolated (one more coarse frame); the refinement adds a long window
+    coarse_half = _odd_count(time_kernels[1] / 2) // 2
+    reach = (2 * long["n_fft"] + time_kernels[0] // 2 * long["hop_length"]
+             + short["n_fft"] + (2 * coarse_half + 2) * short["hop_length"])
+    grid = max(long["hop_length"], 2 * short["hop_length"])  # powers of two: their lcm
+    return _Stages(long, short, time_kernels, freq_kernels, reach, grid)
 
 
 def hpss_cascade(
@@ -334,6 +408,7 @@ def hpss_cascade(
     mid_band: Sequence[float] = (1000.0, 4000.0),
     mid_margin: float = 6.0,
     refine: bool = True,
+    chunk_duration: Optional[float] = 30.0,
     verbose: bool = False,
 ) -> Tensor:
     r"""The percussive part of a mixture by a two-resolution median-filter cascade.
@@ -403,6 +478,13 @@ def hpss_cascade(
         The margin of that band (``margin`` turns the band's rule off).
     refine : bool, default True
         Finish with the Wiener filter of step 3.
+    chunk_duration : float or None, default 30.0
+        Longer mixtures are processed in chunks of this many seconds, so that memory does not
+        grow with the length (a last piece under half a chunk joins the one before, so a
+        mixture up to 1.5 chunks long is one piece); None processes the mixture in one piece.
+        Every step is local in time, so chunks that overlap by twice the steps' reach (the
+        STFT windows and the medians across time: 0.7 s with the defaults) and are joined in
+        the middle of each overlap give the one-piece result (to float rounding).
     verbose : bool, default False
         Show a progress bar over the steps (each takes seconds on a song).
 
@@ -445,40 +527,30 @@ def hpss_cascade(
         kernels.append([_non_negative(v, name) for v in pair])
     if min(windows) <= 0 or min(min(k) for k in kernels) <= 0:
         raise ValueError("windows and kernels must be positive.")
-    progress = tqdm(total=5 if refine else 4, desc="drums/harmonic cascade", unit="step",
+    stages = _cascade_stages(sample_rate, windows, kernels)
+    chunk, _ = chunk_sizes(chunk_duration, 0.0, sample_rate)
+    overlap = 2 * stages.reach + stages.grid  # the middle of an overlap is out of both edges' reach
+    if chunk is not None and chunk < 2 * overlap:
+        raise ValueError(f"chunk_duration={chunk_duration} s is too short for the cascade's "
+                         f"filters: use at least {2 * overlap / sample_rate:.1f} s, or None.")
+    samples = mixture.shape[-1]
+    bounds = chunk_bounds(samples, chunk, overlap, stages.grid)
+    steps = 5 if refine else 4
+    progress = tqdm(total=steps * len(bounds), desc="drums/harmonic cascade", unit="step",
                     disable=not verbose, leave=False)
+    options = dict(margin=margin, low_cutoff=low_cutoff, low_margin=low_margin,
+                   mid_band=mid_band, mid_margin=mid_margin, refine=refine, progress=progress)
     with progress:
-        # stage 1: the harmonic part, taken away
-        spectrogram, settings, V, sustained, transient = _stage_filters(
-            mixture, sample_rate, windows[0], kernels[0][0], kernels[1][0], exact_time=False)
-        del V
-        progress.update()
-        harmonic = spectrogram * _margin_mask(sustained, transient, margin)
-        drums = mixture - istft(harmonic, length=mixture.shape[-1], **settings)
-        del harmonic, sustained, transient
-        if not refine:
-            del spectrogram
-        progress.update()
-        # stage 2: the percussive part of the remainder, kept
-        remainder, short, V, sustained, transient = _stage_filters(
-            drums, sample_rate, windows[1], kernels[0][1], kernels[1][1], exact_time=True)
-        low = slice(0, min(V.shape[-2], int(math.ceil(low_cutoff * short["n_fft"] / sample_rate))))
-        transient[..., low, :] = V[..., low, :]
-        sustained[..., low, :] *= low_margin / margin if margin else 0.0
-        mid = slice(*(min(V.shape[-2], int(math.ceil(f * short["n_fft"] / sample_rate)))
-                      for f in mid_band))
-        sustained[..., mid, :] *= mid_margin / margin if margin else 0.0
-        del V
-        progress.update()
-        drums = istft(remainder * _margin_mask(transient, sustained, margin),
-                      length=mixture.shape[-1], **short)
-        del remainder, sustained, transient
-        progress.update()
-        if refine:  # step 3: both estimates' power spectra at stage 1's resolution decide each bin
-            estimate = stft(drums, **settings)
-            mask = _margin_mask(estimate.abs(), (spectrogram - estimate).abs(), 1.0)
-            drums = istft(spectrogram * mask, length=mixture.shape[-1], **settings)
-            progress.update()
+        if len(bounds) == 1:
+            return _cascade(mixture, sample_rate, stages, **options)
+        # chunk starts on both stages' frame grids (and stage 2's every second frame), so a
+        # chunk's frames are the whole mixture's
+        drums = mixture.new_empty(mixture.shape)
+        flat = drums.view(1, -1, samples)
+        for k, (first, last) in enumerate(bounds):
+            piece = _cascade(mixture[..., first:last], sample_rate, stages, **options)
+            add_chunk(flat, piece.reshape(1, -1, last - first), bounds, k, crossfade=False)
+            del piece
     return drums
 
 
@@ -778,8 +850,9 @@ def separate_drums_harmonic(
             isinstance(drum_templates, str) and drum_templates == "generic") else "cascade"
     if method == "cascade":
         drums = hpss_cascade(work, int(sample_rate), verbose=verbose)
-        stems = torch.stack([drums, work - drums]).to(device=out_device, dtype=out_dtype)
-        return {"drums": stems[0], "harmonic": stems[1]}
+        harmonic = work - drums  # the input and the two stems: no stacked copies
+        return {"drums": drums.to(device=out_device, dtype=out_dtype),
+                "harmonic": harmonic.to(device=out_device, dtype=out_dtype)}
 
     spectrogram = stft(work, **settings)
     V = spectrogram.abs()

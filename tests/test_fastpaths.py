@@ -28,7 +28,7 @@ from nmfsep.core.fastpaths import (
     nmfd_reconstruct,
     shifted_activations,
 )
-from nmfsep.core.updates import autograd_parts, multiplicative_update_
+from nmfsep.core.updates import autograd_parts, data_weights, multiplicative_update_
 from nmfsep.metrics import beta_div
 from nmfsep.nmf import NMF, NMFD
 
@@ -520,3 +520,40 @@ def test_batched_nmf_parts_are_per_item_parts(two_threads, passes, name, beta):
         assert relative_error(positive[b].expand_as(own[b]), expected[1].expand_as(own[b])) < 1e-13
     expected = sum(nmf_loss(V[b], W[b], H[b], beta) for b in range(3))
     assert abs(float(loss - expected)) < 1e-12 * float(expected)
+
+
+def test_update_without_positive_part_is_the_update_with_ones():
+    """positive=None stands for a positive part of ones (KL, templates of unit sum): the same
+    update bit for bit, with penalties and fixed entries too; it fits a planted activation."""
+    g = torch.Generator().manual_seed(3)
+    W = torch.rand(40, 5, generator=g, dtype=F64)
+    W /= W.sum(0)
+    planted = torch.rand(1, 5, generator=g, dtype=F64) + 0.5
+    V = planted @ W.t()
+    for options in ({}, {"l1": 0.1, "l2": 0.2}, {"fixed": torch.tensor([True, False] * 2 + [False])}):
+        H = torch.full((1, 5), 1.0, dtype=F64)
+        negative = (V / (H @ W.t())) @ W
+        ones = multiplicative_update_(H.clone(), negative.clone(), torch.ones(5, dtype=F64),
+                                      beta=1, exponent=1.5, **options)
+        none = multiplicative_update_(H.clone(), negative.clone(), None, beta=1, exponent=1.5,
+                                      **options)
+        assert torch.equal(none, ones), options
+    H = torch.ones(1, 5, dtype=F64)
+    for _ in range(2000):
+        multiplicative_update_(H, (V / (H @ W.t())) @ W, None, beta=1)
+    assert torch.allclose(H, planted, rtol=1e-3), (H, planted)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_data_weights_guard_zeros_the_same_in_place_and_in_inference_mode(dtype):
+    """The guard added in place (a 0-dim constant made once) gives the out-of-place weights,
+    and the constant made in inference mode still serves outside it."""
+    V = torch.tensor([[1.0, 2.0, 0.0, 3.0]], dtype=dtype)
+    model = torch.tensor([[2.0, 0.0, 0.0, 1e-3]], dtype=dtype)
+    expected, _ = data_weights(V, model, 1.0)
+    assert torch.isfinite(expected).all() and expected[0, 0] == 0.5
+    with torch.inference_mode():
+        inside, _ = data_weights(V.clone(), model.clone(), 1.0, overwrite=True)
+    outside, _ = data_weights(V, model.clone(), 1.0, overwrite=True)
+    assert torch.equal(inside, expected) and torch.equal(outside, expected)
+    assert not outside.is_inference()

@@ -77,13 +77,29 @@ def data_weights(
     eps = eps_for(model.dtype)
     if beta == 2:
         return V, model
-    model = model.add_(eps) if overwrite else model + eps  # from here on ``model`` is ours
+    # from here on ``model`` is ours
+    model = model.add_(_constant(eps, model)) if overwrite else model + eps
     if beta == 1:
         return (V / model if V.is_sparse else torch.div(V, model, out=model)), None
     # one power: V model^(beta-2) = V model^(beta-1) / model
     positive = torch.pow(model, beta - 1, out=positive_out)
     ratio = torch.div(positive, model, out=model)
     return (V * ratio if V.is_sparse else ratio.mul_(V)), positive
+
+
+_CONSTANTS: dict = {}
+
+
+def _constant(value: float, like: Tensor) -> Tensor:
+    """``value`` as a 0-dim tensor of ``like``'s dtype and device, made once: an in-place
+    operation with it costs a third of one with a Python number, which torch wraps into a new
+    tensor at every call (a streamed frame makes four such calls of 1025 numbers)."""
+    key = (value, like.dtype, like.device)
+    constant = _CONSTANTS.get(key)
+    if constant is None:
+        with torch.inference_mode(False):  # an ordinary tensor, usable outside inference mode
+            constant = _CONSTANTS[key] = torch.tensor(value, dtype=like.dtype, device=like.device)
+    return constant
 
 
 #: Factors smaller than this are updated on one thread: waking torch's thread pool costs more
@@ -107,7 +123,7 @@ def _one_thread_if(condition: bool):
 def multiplicative_update_(
     param: Tensor,
     negative: Tensor,
-    positive: Tensor,
+    positive: Optional[Tensor],
     *,
     beta: float,
     l1: float = 0.0,
@@ -123,7 +139,9 @@ def multiplicative_update_(
     param : Tensor
         The factor to update (modified in place, outside autograd).
     negative, positive : Tensor, broadcastable to ``param``
-        The two parts of the gradient (``negative`` may be modified in place).
+        The two parts of the gradient (``negative`` may be modified in place). ``positive``
+        may be None where it is one (the Kullback-Leibler divergence with templates of unit
+        sum, held fixed): the ratio is then ``negative`` itself, without a division.
     beta : float
         Divergence, selects the monotone exponent unless ``exponent`` is given.
     l1, l2 : float
@@ -146,6 +164,10 @@ def multiplicative_update_(
 
 def _update_(param, negative, positive, beta, l1, l2, orthogonal, fixed, exponent) -> Tensor:
     """The body of :func:`multiplicative_update_` (outside autograd)."""
+    if positive is None:
+        if not (l1 or l2 or orthogonal):
+            return _apply_ratio_(param, negative, beta, fixed, exponent)
+        positive = torch.ones_like(param)
     denominator = positive
     # penalties broadcast (the positive part may be a (1, R) sum), so no in-place here
     if l1:
@@ -159,6 +181,11 @@ def _update_(param, negative, positive, beta, l1, l2, orthogonal, fixed, exponen
         ratio = negative.div_(denominator)
     else:
         ratio = negative / denominator
+    return _apply_ratio_(param, ratio, beta, fixed, exponent)
+
+
+def _apply_ratio_(param, ratio, beta, fixed, exponent) -> Tensor:
+    """``param *= ratio ** gamma`` (``ratio`` overwritten), except where ``fixed``."""
     gamma = mu_exponent(beta) if exponent is None else exponent
     if gamma != 1.0:
         ratio.pow_(gamma)

@@ -13,13 +13,15 @@ Measures :class:`nmfsep.separation.StreamingSeparator` as built by
   within it) and the real-time factor (audio seconds per second of computing), in wall and in
   the thread's CPU time; a **control** (a fixed workload of the same mean cost, timed as the
   blocks) shows how much of the worst block is the machine's (preemption on a busy machine);
-* with ``--baseline OLD_STREAMING_PY``: the kit-hits signal through another version of the
-  separator and this one, their blocks interleaved (the same load for both), CPU time and the
-  largest difference of their outputs::
+* with ``--baseline OLD``: the kit-hits signal through another version of the separator and
+  this one, their blocks interleaved (the same load for both), ``--rounds`` times: CPU time
+  (median of the rounds) and the largest difference of their outputs. ``OLD`` is a tree
+  holding another ``nmfsep`` package (all of it: its core too, imported under another name),
+  or one ``streaming.py`` (run with this checkout's core)::
 
-      git show HEAD~1:nmfsep/pipeline/streaming.py > /tmp/old_streaming.py
+      mkdir -p /tmp/base && git archive HEAD nmfsep | tar -x -C /tmp/base
       .venv/bin/python benchmarks/streaming.py --data ../shared/bench/data \\
-          --skip-quality --blocks 512 --baseline /tmp/old_streaming.py
+          --skip-quality --blocks 512 --baseline /tmp/base --rounds 5
 
 * **quality** on the benchmark's drums3 split with the kit's hits, at its 22.05 kHz: mean SDR
   (BSS Eval v4, 512 taps, as ``score.py``) of the streamed stems against the offline
@@ -38,8 +40,10 @@ import argparse
 import importlib.util
 import json
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -127,9 +131,18 @@ def operation_overhead(n: int = 20000):
 
 
 def load_streaming_module(path: Path):
-    """Another version of ``nmfsep/pipeline/streaming.py`` (e.g. ``git show
-    HEAD~1:nmfsep/pipeline/streaming.py > old.py``) as a module of the installed pipeline: it
-    runs with this checkout's core, masks and I/O."""
+    """Another version of the streaming module.
+
+    ``path`` is either a folder holding an ``nmfsep`` package (``git archive HEAD nmfsep | tar
+    -x -C path``), imported whole under the name ``nmfsep_baseline`` (its core, masks and I/O
+    with it; its core and pipeline import each other relatively), or one ``streaming.py``
+    (``git show HEAD~1:nmfsep/pipeline/streaming.py > old.py``), run as a module of this
+    checkout's pipeline."""
+    if path.is_dir():
+        copy = Path(tempfile.mkdtemp(prefix="streaming_baseline_"))
+        shutil.copytree(path / "nmfsep", copy / "nmfsep_baseline")
+        sys.path.insert(0, str(copy))
+        return importlib.import_module("nmfsep_baseline.pipeline.streaming")
     name = "nmfsep.pipeline._streaming_baseline"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
@@ -189,10 +202,14 @@ def main(argv=None) -> int:
     parser.add_argument("--options", type=json.loads, default={}, metavar="JSON",
                         help="StreamingSeparator options for every stream, e.g. "
                              "'{\"nmfd\": \"sum\", \"n_iter\": 4}' (the ablations of the README)")
-    parser.add_argument("--baseline", type=Path, metavar="STREAMING_PY",
-                        help="also stream the kit-hits signal through this version of "
-                             "nmfsep/pipeline/streaming.py, blocks interleaved with this one "
-                             "(--budget-block), and compare their CPU time and outputs")
+    parser.add_argument("--baseline", type=Path, metavar="OLD",
+                        help="also stream the kit-hits signal through another version of the "
+                             "separator, blocks interleaved with this one (--budget-block), and "
+                             "compare their CPU time and outputs: a folder holding an nmfsep "
+                             "package (git archive HEAD nmfsep | tar -x -C OLD), or one "
+                             "streaming.py (run with this checkout's core)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved passes with --baseline (their median is reported)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     reference_onsets = _reference_onsets()
@@ -256,17 +273,30 @@ def main(argv=None) -> int:
 
     if args.baseline is not None:
         current = drum_stream(SPEED_RATE, hits=hits, **args.options)
-        before = load_streaming_module(args.baseline).StreamingSeparator(
-            current.templates, **args.options)
+        module = load_streaming_module(args.baseline)
+        t = current.templates  # as the baseline's own Templates (its separator checks the type)
+        templates = sys.modules[module.__name__.rsplit(".", 1)[0] + ".templates"].Templates(
+            t.W, t.sources, t.components, t.sample_rate, t.front_end, t.settings)
+        before = module.StreamingSeparator(templates, **args.options)
         for separator in (current, before):
             separator.separate(signal[..., :SPEED_RATE])  # warm up
-        runs = interleaved({"baseline": before, "this checkout": current}, signal,
-                           args.budget_block)
-        difference = (runs["baseline"][2] - runs["this checkout"][2]).abs().max()
-        print(f"\nblocks of {args.budget_block} interleaved, kit hits: " + "; ".join(
-            f"{name} {factor:.1f}x real time (CPU), worst block {1000 * worst:.1f} ms CPU"
-            for name, (factor, worst, _) in runs.items())
-            + f"; largest difference of their outputs {float(difference):.1e}")
+        print(f"\nblocks of {args.budget_block} interleaved with {args.baseline}, kit hits, "
+              f"load average {os.getloadavg()[0]:.1f} at the start:")
+        rounds = []
+        for k in range(args.rounds):
+            runs = interleaved({"baseline": before, "this checkout": current}, signal,
+                               args.budget_block)
+            difference = (runs["baseline"][2] - runs["this checkout"][2]).abs().max()
+            rounds.append({name: factor for name, (factor, _, _) in runs.items()})
+            print(f"round {k + 1}: " + "; ".join(
+                f"{name} {factor:.1f}x real time (CPU), worst block {1000 * worst:.1f} ms CPU"
+                for name, (factor, worst, _) in runs.items())
+                + f"; largest difference of their outputs {float(difference):.1e}", flush=True)
+        medians = {name: statistics.median(r[name] for r in rounds) for name in rounds[0]}
+        print("median of the rounds: " + ", ".join(f"{name} {factor:.1f}x"
+                                                   for name, factor in medians.items())
+              + f" ({medians['this checkout'] / medians['baseline']:.2f} times); load average "
+              f"{os.getloadavg()[0]:.1f} at the end")
 
     load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 

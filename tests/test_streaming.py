@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from nmfsep.apps.cli import main
+from nmfsep.pipeline.masks import wiener_mask
 from nmfsep.recipes import drum_stream, hit_templates, onset_f_measure, streaming_n_fft
 from nmfsep.separation import StreamingSeparator, Templates, Trigger
 
@@ -204,6 +205,28 @@ def test_equals_the_offline_computation_of_the_same_frames(groove, templates):
     # with the other NMFD choice and settings as well
     summed = StreamingSeparator(templates, nmfd="sum", n_iter=2).separate(mixture)
     assert not torch.allclose(summed["kick"][0].double(), reference[0], atol=1e-3)
+
+
+@pytest.mark.parametrize("mask_power", [2.0, 1.0])
+def test_the_frame_masks_are_wiener_masks(templates, mask_power):
+    """The stream's masks (a softmax of the parts' logs) are wiener_mask's of its parts, over
+    8 decades of level; silent bins (all parts 0 or below the smallest normal float) split
+    equally, and a source without a part in a bin gets a negligible share of it."""
+    separator = StreamingSeparator(templates, mask_power=mask_power)
+    separator.process(torch.zeros(2, HOP))                     # the buffers of a stereo stream
+    g = torch.Generator().manual_seed(2)
+    shape = separator._parts.shape
+    parts = torch.rand(shape, generator=g) * 10.0 ** (8 * torch.rand(shape, generator=g) - 4)
+    parts[..., :5] = 0
+    parts[..., 5:8] = 1e-39                                    # denormal: silent as well
+    parts[0, :, 8:12] = 0
+    with torch.inference_mode():                              # the stream's buffers are
+        separator._parts.copy_(parts)
+        masks = separator._masks().clone()
+    expected = wiener_mask(parts, power=mask_power / 1.5)
+    assert torch.allclose(masks, expected, rtol=1e-5, atol=1e-6), (masks - expected).abs().max()
+    assert torch.equal(masks[..., :8], torch.full_like(masks[..., :8], 1 / 3))
+    assert masks[0, :, 8:12].max() < 1e-20                 # its part counts as the smallest
 
 
 def test_a_learned_dictionary_separates_two_tones():

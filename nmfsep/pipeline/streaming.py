@@ -8,15 +8,18 @@ the last STFT window of input, and each time a new hop of samples completes a fr
    fixed: ``n_iter`` multiplicative updates of the beta-divergence
    (:func:`nmfsep.core.updates.multiplicative_update_`), warm-started from the previous
    frame's activations and over-relaxed (``update_exponent``);
-3. splits :math:`X` with soft masks (:func:`nmfsep.pipeline.masks.wiener_mask`) of the
-   sources' parts :math:`\Lambda_s = \sum_{r \in s} W^p_r h_r`;
+3. splits :math:`X` with soft masks (:func:`nmfsep.pipeline.masks.wiener_mask`'s, computed
+   as a softmax: ``StreamingSeparator._masks``) of the sources' parts
+   :math:`\Lambda_s = \sum_{r \in s} W^p_r h_r`;
 4. inverts each source's masked spectrum (inverse FFT, window) and adds it into an
    overlap-add buffer; the oldest hop of that buffer is then complete and is emitted.
 
-What a frame costs: about 60 torch operations on vectors of ``n_fft // 2 + 1`` bins, where
+What a frame costs: about 50 torch operations on vectors of ``n_fft // 2 + 1`` bins, where
 the per-operation overhead of torch's dispatch outweighs the arithmetic. So the stream's
 buffers are allocated once (``_start``) and the frame's operations write into them, in
-inference mode; benchmarks/README.md measures each choice.
+inference mode, and each step takes the fewest operations (one copy of the templates for
+all products, no division by their unit column sums, the masks as one softmax);
+benchmarks/README.md measures each choice.
 
 The frame clock
 ---------------
@@ -90,7 +93,6 @@ from ..core._validation import check_beta
 from ..core.updates import data_weights, multiplicative_update_
 from ._checks import as_int
 from .io import check_audio
-from .masks import _soft_masks
 from .stft import _resolve_window
 from .templates import Templates
 
@@ -317,7 +319,7 @@ class StreamingSeparator:
         self.update_exponent = (None if update_exponent is None
                                 else _positive_float(update_exponent, "update_exponent"))
         self.mask_power = _positive_float(mask_power, "mask_power")
-        # the masks' settings, checked here once: wiener_mask's of the parts (|X|^power)
+        # the masks' exponent on the parts (|X|^power), and the level of silence (_masks)
         self._mask_exponent = self.mask_power / self.power
         self._silence = torch.finfo(torch.float32).tiny
         self.trigger_threshold, self.trigger_share, self.trigger_floor = (
@@ -336,11 +338,13 @@ class StreamingSeparator:
         # each source's templates side by side: its part of the model is then one product
         order = sorted(range(len(components)), key=components.__getitem__)
         W, components = W[:, order].pow(self.power), tuple(components[r] for r in order)
-        self.W = W / W.sum(0, keepdim=True).clamp_min(torch.finfo(W.dtype).tiny)
+        W = W / W.sum(0, keepdim=True).clamp_min(torch.finfo(W.dtype).tiny)
+        # one copy of the templates, (R, freq), read by all the frame's products: a second
+        # one for the (freq, R) products would double what a frame reads from the caches
+        self._W_t = W.t().contiguous()
+        self.W = self._W_t.t()
         self.sources = templates.sources
         self.components = torch.tensor(components)
-        self._W_t = self.W.t().contiguous()                         # (R, freq)
-        self._column_sums = self.W.sum(0)                           # (R,): ones, up to rounding
         counts = [components.count(s) for s in range(len(self.sources))]
         self._source_slices = [(sum(counts[:s]), counts[s]) for s in range(len(counts))]
         self._window = _resolve_window(str(settings.get("window", "hann")), self.n_fft,
@@ -397,6 +401,8 @@ class StreamingSeparator:
         self._part_products = [
             (self._H.narrow(1, start, count), self._W_t.narrow(0, start, count), self._parts[s])
             for s, (start, count) in enumerate(self._source_slices)]
+        self._logs = torch.empty(S, C, F)
+        self._mask_scale = torch.tensor(self._mask_exponent)    # multiplied without wrapping
         self._masked = torch.empty(S, C, F, dtype=torch.complex64)
         self._energy = torch.empty(S)
         self._level = [0.0] * S
@@ -419,7 +425,8 @@ class StreamingSeparator:
             negative_weight, positive_weight = data_weights(
                 V, model, self.beta, overwrite=True, positive_out=self._positive_weight)
             negative = torch.mm(negative_weight, self.W, out=self._negative)
-            positive = (self._column_sums if positive_weight is None
+            # KL (no positive weight): the positive part is W's column sums, ones (None)
+            positive = (None if positive_weight is None
                         else torch.mm(positive_weight, self.W, out=self._positive))
             multiplicative_update_(H, negative, positive, beta=self.beta,
                                    exponent=self.update_exponent)
@@ -441,7 +448,7 @@ class StreamingSeparator:
         # per source costs a third of one of all sources' (S, R) selection with W
         for activations, templates, part in self._part_products:
             torch.mm(activations, templates, out=part)
-        masks = _soft_masks(self._parts, self._mask_exponent, self._silence)
+        masks = self._masks()
         frames = torch.fft.irfft(torch.mul(masks, spectrum, out=self._masked), n=self.n_fft)
         overlap.addcmul_(frames, self._synthesis)
         self._detect(torch.sum(self._parts, (1, 2), out=self._energy))
@@ -449,6 +456,20 @@ class StreamingSeparator:
         start = self.frames_processed * self.hop_length - self.n_fft   # of the hop completed
         if start < 0:  # before the stream's first sample: silence, whatever the masks leaked
             overlap[..., :min(-start, self.hop_length)] = 0
+
+    def _masks(self) -> Tensor:
+        r"""The masks of the frame's parts: ``wiener_mask(parts, mask_power / power)``.
+
+        Computed as a softmax over the sources of :math:`q \log \Lambda_s` (the same ratios
+        :math:`\Lambda_s^q / \sum_j \Lambda_j^q`): 4 operations where wiener_mask's
+        computation takes 9, a frame's few numbers costing their dispatch more than their
+        arithmetic. Parts up to the smallest normal float count as it, so that a silent bin
+        (all its parts so small) is split equally, as by wiener_mask, and no log is of 0.
+        The logs of unnormalised parts round to about 1e-6 of the masks (wiener_mask's to
+        1e-7; a test compares them).
+        """
+        logs = torch.clamp_min(self._parts, self._silence, out=self._logs).log_()
+        return torch.softmax(logs.mul_(self._mask_scale), 0)
 
     def _detect(self, energy: Tensor) -> None:
         """Onset triggers from the sources' energies ``(S,)`` of the frame just fitted (in
@@ -507,7 +528,7 @@ class StreamingSeparator:
             raise ValueError(f"the stream has {self.channels} channel(s) but this block has "
                              f"{waveform.shape[0]}; call reset() to start a new stream.")
         n = waveform.shape[-1]
-        # inference mode: the lowest dispatch cost per operation, and a frame is ~60 of them
+        # inference mode: the lowest dispatch cost per operation, and a frame is ~50 of them
         with torch.inference_mode():
             if self.channels is None:
                 self._start(waveform.shape[0])

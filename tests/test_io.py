@@ -211,6 +211,19 @@ def test_check_audio():
     with pytest.raises(TypeError, match="32768"):
         check_audio(torch.ones(5, dtype=torch.int16))
 
+    # one min/max pass: a NaN, a -Inf or a lone non-zero sample anywhere is seen
+    long = torch.zeros(2, 100_000)
+    for value, count in ((float("nan"), 1), (float("-inf"), 1)):
+        bad = long.clone()
+        bad[1, -1] = value
+        bad[0, 7] = 0.5
+        with pytest.raises(ValueError, match=f"{count} NaN or Inf"):
+            check_audio(bad)
+    long[1, 54_321] = -1e-30
+    assert check_audio(long) is long  # not silent
+    with pytest.raises(ValueError, match="silent"):
+        check_audio(-long.abs().mul(0))  # -0.0 everywhere is silence
+
 
 def test_only_resampling_needs_torchaudio(tmp_path, monkeypatch):
     from nmfsep.pipeline import TorchaudioMissingError, _backend

@@ -6,6 +6,7 @@
     python benchmarks/end_to_end.py --only drums --rounds 1 --no-api --baseline /tmp/base
     python benchmarks/end_to_end.py --only drums drums-generic piano-bass --layouts stereo mono
     python benchmarks/end_to_end.py --only drums-harmonic  # only the drums-harmonic part
+    python benchmarks/end_to_end.py --lengths 1.5 3 6 --only drums drums-harmonic transcribe
 
 The drum recording is built from the drum example's stems (``audio_examples/drums_stems``,
 the 6 s rock pattern at 22.05 kHz): resampled to 44.1 kHz, tiled to ``--minutes`` with every
@@ -68,6 +69,17 @@ Printed: wall time, real-time factor and peak RSS of each, and the ratios libros
 the peak RSS. The drums stem's share of the recording's energy is printed as a check that
 both ran on the real data (the recording holds drums only, but both methods leave the
 sustained part of the drums, such as the kick's tonal body, to the rest: about 50-60 %).
+
+**Memory against the length** (``--lengths MINUTES ...``: only this runs): the recording
+of every length (stereo, or ``--layouts``), and through the CLI every ``--only`` part
+(default: all five) in turn, rounds rotating as above (default one round): the recipes as
+above (``drums-harmonic`` without hits), and ``transcribe``: ``nmfsep transcribe MIX --hits
+audio_examples/hits --out DIR`` (:func:`nmfsep.recipes.drum_onsets` on the mixture, with
+the accompaniment). Printed per part: peak RSS (the highest over the rounds), wall and CPU
+seconds (medians) at every length, with ``--baseline`` the other tree's beside them; then
+the growth of the peak per minute of audio (least squares over the lengths) against the
+audio's own size per minute: the float32 mixture and the stems the recipe returns (the
+input and the output, which the process must hold; none for ``transcribe``).
 """
 
 from __future__ import annotations
@@ -109,6 +121,9 @@ PARTS = RECIPES + ("drums-harmonic",)
 #: older baseline minutes), so it runs when asked for.
 DEFAULT_PARTS = ("drums", "drums-generic", "drums-harmonic")
 LAYOUTS = ("stereo", "mono")
+#: What ``--lengths`` measures, with the number of stems each returns (the output it holds).
+MEMORY_PARTS = {"drums": 3, "drums-generic": 3, "drums-harmonic": 2, "piano-bass": 2,
+                "transcribe": 0}
 
 
 # --------------------------------------------------------------------------- the recordings
@@ -448,6 +463,81 @@ def write_recordings(kind: str, minutes: float, folder: Path):
     return files, mixture.shape[1] / SR
 
 
+def memory_command(part: str, mixture: Path, out: Path, side: Dict[str, List[str]]) -> List[str]:
+    """The CLI's arguments (after ``nmfsep``) for one ``--lengths`` part."""
+    if part == "transcribe":
+        return ["transcribe", str(mixture), "--hits", str(HITS), "--overwrite", "--quiet",
+                "--out", str(out)]
+    return ["separate", str(mixture), "--recipe", part, *side.get(part, []), "--overwrite",
+            "--quiet", "--out", str(out)]
+
+
+def slope(xs: List[float], ys: List[float]) -> float:
+    """Least-squares slope of ``ys`` against ``xs``."""
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return (sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+            / sum((x - mx) ** 2 for x in xs))
+
+
+def memory_growth(parts, lengths: List[float], layouts: List[str], rounds: int,
+                  env: Dict[str, str], baseline: Optional[Path], work: Path) -> None:
+    """Peak RSS, wall and CPU time of every part's CLI at every length, and the growth of
+    the peak per minute against the audio's own size (see the module docstring)."""
+    nmfsep_cli = str(Path(sys.executable).with_name("nmfsep"))
+    side = {"drums": ["--hits", str(HITS)]}
+    if "piano-bass" in parts:
+        side["piano-bass"] = ["--templates", str(work / "piano_bass_dictionaries.pt")]
+        piano_bass_dictionaries(work / "piano_bass_dictionaries.pt")
+    trees = {"this tree": ([nmfsep_cli], env)}
+    if baseline:  # python -m from outside the repository, so that PYTHONPATH picks the package
+        trees["baseline"] = ([sys.executable, "-m", "nmfsep"],
+                             dict(env, PYTHONPATH=str(baseline.resolve())))
+    contenders = {}
+    for minutes in lengths:
+        folder = work / f"{minutes:g}min"
+        folder.mkdir()
+        files = {kind: write_recordings(kind, minutes, folder)[0]
+                 for kind in dict.fromkeys(map(recording_of, parts))}
+        for part in parts:
+            for layout in layouts:
+                mixture = files[recording_of(part)][layout][0]
+                for tree, (program, tree_env) in trees.items():
+                    out = work / "out" / f"{part}_{layout}_{minutes:g}_{tree.replace(' ', '_')}"
+                    contenders[(part, layout, minutes, tree)] = functools.partial(
+                        run_child, program + memory_command(part, mixture, out, side), tree_env,
+                        cwd=work)
+    runs = {key: [] for key in contenders}
+    keys = list(contenders)
+    for r in range(rounds):
+        for key in keys[r % len(keys):] + keys[:r % len(keys)]:
+            runs[key].append(contenders[key]())
+    print(f"\nPeak memory against the length (CLI, {rounds} round(s); peak RSS MiB, wall s, "
+          f"CPU s)")
+    for part in parts:
+        for layout in layouts:
+            channels = 2 if layout == "stereo" else 1
+            own = (1 + MEMORY_PARTS[part]) * channels * SR * 60 * 4 / MiB  # MiB per minute
+            print(f"\n  {part}, {layout}: audio's own size {own:.1f} MiB per minute (the "
+                  f"float32 mixture and {MEMORY_PARTS[part]} stems)")
+            print("  " + f"{'minutes':>8}" + "".join(
+                f"  {tree + ': peak, wall, CPU':>32}" for tree in trees))
+            for minutes in lengths:
+                cells = []
+                for tree in trees:
+                    done = runs[(part, layout, minutes, tree)]
+                    cells.append(f"{max(r.peak for r in done) / MiB:10.0f} "
+                                 f"{median([r.seconds for r in done]):9.1f} "
+                                 f"{median([r.cpu for r in done]):9.1f}")
+                print("  " + f"{minutes:8g}" + "".join(f"  {c:>32}" for c in cells))
+            if len(lengths) > 1:
+                growth = {tree: slope(lengths, [max(r.peak for r in runs[(part, layout, m, tree)])
+                                                / MiB for m in lengths]) for tree in trees}
+                print("  growth of the peak per minute: " + ", ".join(
+                    f"{tree} {g:.0f} MiB ({g / own:.2f}x the audio's own)" if own else
+                    f"{tree} {g:.0f} MiB" for tree, g in growth.items()))
+    print("load average at the end: " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -460,12 +550,17 @@ def main() -> None:
                         help="copy the mixtures and the CLI's stems to DIR")
     parser.add_argument("--quick", action="store_true", help="30 s of audio, one round")
     parser.add_argument("--no-api", action="store_true", help="skip the in-process runs")
-    parser.add_argument("--only", choices=PARTS, nargs="+", default=None, metavar="PART",
+    parser.add_argument("--only", choices=tuple(MEMORY_PARTS), nargs="+", default=None,
+                        metavar="PART",
                         help=f"run these parts, of {', '.join(PARTS)} (default: all but "
                              "piano-bass): a recipe through the CLI (drums with the kit's hits, "
                              "drums-generic, piano-bass with dictionaries learned from the "
                              "example's training notes), or 'drums-harmonic' (no hits, stereo "
-                             "and mono, against librosa HPSS)")
+                             "and mono, against librosa HPSS); with --lengths also "
+                             "'transcribe' (default there: all five)")
+    parser.add_argument("--lengths", type=float, nargs="+", default=None, metavar="MINUTES",
+                        help="measure only the peak memory of the parts' CLI at these lengths "
+                             "and its growth per minute (e.g. 1.5 3 6)")
     parser.add_argument("--layouts", choices=LAYOUTS, nargs="+", default=["stereo"],
                         help="the recordings the recipes' CLI runs on (default stereo; "
                              "drums-harmonic always runs both)")
@@ -475,12 +570,27 @@ def main() -> None:
                              "its CLI runs in turn with this tree's, on the same mixture")
     args = parser.parse_args()
     minutes = args.minutes if args.minutes is not None else (0.5 if args.quick else 3.0)
-    rounds = args.rounds if args.rounds is not None else (1 if args.quick else 3)
+    rounds = args.rounds if args.rounds is not None else (
+        1 if args.quick or args.lengths else 3)
     env = dict(os.environ)
     if args.threads:
         torch.set_num_threads(args.threads)
         # the child's torch reads these at start-up (the CLI has no threads option)
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(args.threads)
+    if args.lengths:
+        if min(args.lengths) <= 0:
+            parser.error("--lengths must be positive numbers of minutes")
+        parts = tuple(dict.fromkeys(args.only or MEMORY_PARTS))
+        print(machine_summary())
+        work = Path(tempfile.mkdtemp(prefix="nmfsep_memory_"))
+        try:
+            memory_growth(parts, sorted(set(args.lengths)), list(dict.fromkeys(args.layouts)),
+                          rounds, env, args.baseline, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
+    if args.only and "transcribe" in args.only:
+        parser.error("'transcribe' is measured with --lengths only")
     print(machine_summary())
 
     parts = DEFAULT_PARTS if args.only is None else tuple(dict.fromkeys(args.only))

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from nmfsep.core import fastpaths
+from nmfsep.core import fastpaths, updates
 from nmfsep.core.fastpaths import (
     Workspace,
     _blocks,
@@ -552,6 +552,7 @@ def test_data_weights_guard_zeros_the_same_in_place_and_in_inference_mode(dtype)
     model = torch.tensor([[2.0, 0.0, 0.0, 1e-3]], dtype=dtype)
     expected, _ = data_weights(V, model, 1.0)
     assert torch.isfinite(expected).all() and expected[0, 0] == 0.5
+    updates._CONSTANTS.clear()                          # the constant is made in inference mode
     with torch.inference_mode():
         inside, _ = data_weights(V.clone(), model.clone(), 1.0, overwrite=True)
     outside, _ = data_weights(V, model.clone(), 1.0, overwrite=True)

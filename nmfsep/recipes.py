@@ -61,6 +61,7 @@ from .apps.recipes.transcription import (
     ONSET_FIT,
     ONSET_THRESHOLDS,
     RISE_WINDOW,
+    SONG_THRESHOLDS,
     drum_onsets,
     onset_f_measure,
     pick_onsets,
@@ -74,7 +75,8 @@ __all__ = [
     "DRUM_SOURCES", "FIT_BANDWIDTH", "DrumModel", "generic_templates", "group_hits",
     "hit_templates", "separate_drums", "source_of_hit",
     # transcription and onset files
-    "drum_onsets", "onset_f_measure", "pick_onsets", "ONSET_THRESHOLDS", "KIT_THRESHOLD",
+    "drum_onsets", "onset_f_measure", "pick_onsets", "ONSET_THRESHOLDS", "SONG_THRESHOLDS",
+    "KIT_THRESHOLD",
     "ONSET_FIT", "ANALYSIS_RATE", "ACCOMPANIMENT_COMPONENTS", "struck_hihat", "HIHAT_RISE",
     "HIHAT_ALONE", "RISE_WINDOW",
     "save_onsets", "write_drum_midi", "read_drum_midi", "GM_DRUM_NOTES",

@@ -20,6 +20,8 @@ from nmfsep.apps.recipes.drums import DrumModel
 from nmfsep.apps.recipes.transcription import HIHAT_ALONE, struck_hihat
 from nmfsep.recipes import (
     GM_DRUM_NOTES,
+    ONSET_THRESHOLDS,
+    SONG_THRESHOLDS,
     drum_onsets,
     onset_f_measure,
     read_drum_midi,
@@ -581,3 +583,21 @@ def test_kit_hits_keep_a_hihat_played_with_every_kick_and_snare():
     assert alone["hihat"].numel() == 0
     with pytest.raises(ValueError, match="hihat_alone"):
         drum_onsets(song, SR, hits=hits, hihat_alone=-1)
+
+
+def test_songs_keep_softer_snares_than_drum_recordings():
+    # a soft snare between two loud ones: through the drum extraction of a song its
+    # activation is 0.24 of the loudest snare's, between the song threshold (0.2) and the
+    # drum recordings' (0.3)
+    g = torch.Generator().manual_seed(3)
+    song = torch.zeros(int(3.5 * SR))
+    for t in KICK_TIMES:
+        song[round(t * SR):round(t * SR) + int(0.25 * SR)] += _kick(g)
+    for t, gain in zip(SNARE_TIMES, (1.0, 0.4, 1.0)):
+        song[round(t * SR):round(t * SR) + int(0.2 * SR)] += gain * _snare(g)
+    assert SONG_THRESHOLDS["snare"] < 0.24 < ONSET_THRESHOLDS["snare"]
+    onsets = drum_onsets(song, SR)
+    assert onset_f_measure(SNARE_TIMES, onsets["snare"])["f_measure"] == 1.0
+    assert onset_f_measure(KICK_TIMES, onsets["kick"])["f_measure"] == 1.0
+    strict = drum_onsets(song, SR, threshold=ONSET_THRESHOLDS)
+    assert onset_f_measure(SNARE_TIMES[::2], strict["snare"])["f_measure"] == 1.0

@@ -32,11 +32,12 @@ import torch
 from torch import Tensor
 
 from nmfsep.apps.recipes import register_recipe
-from nmfsep.apps.recipes.drums import _masked_stems
+from nmfsep.apps.recipes.drums import CHUNK_OVERLAP, _masked_stems
 from nmfsep.core._validation import check_beta, check_count
 from nmfsep.functional import stft
 from nmfsep.io import check_audio
-from nmfsep.metrics import beta_div
+from nmfsep.nmf import NMF
+from nmfsep.pipeline.separation import add_chunk, chunk_bounds, chunk_sizes
 from nmfsep.separation import Templates, learn_templates
 
 __all__ = ["learn_instrument_dictionaries", "separate_supervised", "default_stft",
@@ -239,41 +240,35 @@ def learn_instrument_dictionaries(
 
 
 def _fit_activations(V: Tensor, W: Tensor, *, beta: float, max_iter: int, tol: float,
-                     check_every: int = 5,
-                     step: float = 1.5) -> Tuple[Tensor, int]:
-    """Activations ``H (R, M)`` of fixed atoms ``W (K, R)`` for ``V (K, M)`` ≈ ``W H`` by
-    over-relaxed multiplicative beta-divergence updates, and the number of updates run.
+                     check_every: int = 5) -> Tuple[Tensor, int]:
+    """Activations ``H (R, M)`` of fixed atoms ``W (K, R)`` for ``V (K, M)`` ≈ ``W H`` and the
+    number of iterations run: an :class:`~nmfsep.nmf.NMF` with ``W`` held fixed, fitted with
+    ``solver="auto"`` (multiplicative updates with safeguarded extrapolation,
+    :mod:`nmfsep.core.accelerated`) until the loss falls by under ``tol`` of the initial loss
+    in ``check_every`` iterations.
 
-    Each update multiplies ``H`` by the multiplicative-update ratio raised to ``step``: a
-    step ``step`` times longer in ``log H`` (on the benchmark 1.5 reaches in 40 updates the
-    separation of 100 plain ones; 2 is faster still but near the edge, 3 diverges). The loss
-    is evaluated every ``check_every`` updates: when it rose, the remaining updates are plain
-    ones (step 1); when it fell by less than ``tol`` (relative) per update, the fit stops.
-    With ``W`` fixed every column of ``V`` is its own problem, so the channels' frames sit
-    side by side in one matrix (three large products per update). ``V`` is scaled to a peak
-    of 1 (the updates are scale equivariant); the model is floored at 1e-10 of that peak so
-    that its negative powers stay finite in float32."""
-    V = V / V.max()
-    floor = 1e-10
-    # constant start: with fixed atoms there is no symmetry to break
-    H = torch.full((W.shape[1], V.shape[1]), float(V.mean()), dtype=V.dtype, device=V.device)
-    Wt = W.t().contiguous()
-    previous = None
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):
-        WH = (W @ H).clamp_min_(floor)
-        ratio = (Wt @ (V * WH.pow(beta - 2.0))).div_((Wt @ WH.pow(beta - 1.0)).clamp_min_(floor))
-        H *= ratio.pow_(step) if step != 1 else ratio
-        if n_iter % check_every == 0:
-            loss = float(beta_div((W @ H).clamp_min_(floor), V, beta))
-            if not math.isfinite(loss):
-                raise ValueError(f"the activation fit diverged (loss {loss}) at update {n_iter}.")
-            if previous is not None and loss > previous:
-                step = 1.0  # over-relaxation overshot: plain updates from here
-            elif previous is not None and previous - loss <= tol * check_every * previous:
-                break
-            previous = loss
-    return H, n_iter
+    Every frame starts from its own level, the same for all atoms (with fixed atoms there is no
+    symmetry to break)."""
+    start = (V.sum(0, keepdim=True) / W.sum()).expand(W.shape[1], -1)
+    model = NMF(W=W, H=start.t().contiguous(), trainable_W=False)
+    n_iter = model.fit(V.t().contiguous(), beta=beta, tol=tol, max_iter=max_iter,
+                       check_every=check_every, solver="auto")
+    return model.H.detach().t(), n_iter
+
+
+def _channel_gains(magnitude: Tensor, parts: Tensor, *, beta: float, n_iter: int = 10) -> Tensor:
+    """Gains ``(channels, sources, frames)`` such that every channel's frames ``magnitude
+    (channels, freq, frames)`` ≈ the sources' ``parts (sources, freq, frames)`` (fitted on the
+    channels' mean) each times its gain: ``n_iter`` multiplicative beta-divergence updates from
+    1. Panned sources get louder parts in one channel than in the other, and their masks
+    differ from channel to channel as they should."""
+    floor = 1e-10 * float(magnitude.max())
+    gains = parts.new_ones((magnitude.shape[0], parts.shape[0], parts.shape[-1]))
+    for _ in range(n_iter):
+        model = (gains[:, :, None] * parts).sum(1).clamp_min_(floor)  # (channels, freq, frames)
+        gains *= (parts * (magnitude * model.pow(beta - 2.0))[:, None]).sum(2).div_(
+            (parts * model.pow_(beta - 1.0)[:, None]).sum(2).clamp_min_(floor))
+    return gains
 
 
 def _interpolate_frames(H: Tensor, every: int, frames: int) -> Tensor:
@@ -294,6 +289,34 @@ def _interpolate_frames(H: Tensor, every: int, frames: int) -> Tensor:
     return H[..., left] * (1 - weight) + H[..., right] * weight
 
 
+def _separate_piece(signal: Tensor, *, W: Tensor, components: Tensor, n_sources: int,
+                    n_fit: int, beta: float, max_iter: int, tol: float, mask_power: float,
+                    fit_every: int, n_fft: int, hop: int, window: str) -> Tuple[Tensor, int]:
+    """Stems ``(sources, channels, samples)`` of ``signal (channels, samples)`` and the number
+    of iterations of its activation fit (:func:`separate_supervised`, one piece)."""
+    spectrogram = stft(signal, n_fft, hop, window=window)  # (channels, bins, frames)
+    channels, _, frames = spectrogram.shape
+    magnitude = spectrogram[:, :n_fit, ::fit_every].abs()
+    # one fit for all channels, on their mean magnitude (a source's spectrum is the same in
+    # every channel up to its level there); per-channel gains below
+    V = magnitude.mean(0)
+    if not V.any():  # silence: shared equally
+        return (signal / n_sources).expand(n_sources, *signal.shape), 0
+    H, n_iter = _fit_activations(V, W[:n_fit], beta=beta, max_iter=max_iter, tol=tol)
+    if channels > 1:
+        parts = torch.stack([W[:n_fit, components == s] @ H[components == s]
+                             for s in range(n_sources)])
+        H = H * _channel_gains(magnitude, parts, beta=beta)[:, components]
+        del parts
+    else:
+        H = H[None]
+    H = _interpolate_frames(H, fit_every, frames)  # (channels, R, frames)
+    stems = _masked_stems(spectrogram, W[:n_fit, :, None], H, components, n_sources, mask_power,
+                          n_fft=n_fft, hop_length=hop, window=window, length=signal.shape[-1],
+                          keep=signal.shape[-1])
+    return stems, n_iter
+
+
 def separate_supervised(
     mixture: Tensor,
     sample_rate: int,
@@ -301,10 +324,11 @@ def separate_supervised(
     *,
     beta: float = 0.5,
     max_iter: int = 100,
-    tol: float = 2e-3,
+    tol: float = 1e-2,
     mask_power: float = 2.0,
     fit_bandwidth: Optional[float] = 5500.0,
     fit_every: int = 2,
+    chunk_duration: Optional[float] = 30.0,
     seed: Optional[int] = 0,
     device: Union[str, torch.device, None] = None,
     verbose: bool = False,
@@ -312,8 +336,17 @@ def separate_supervised(
     r"""Separate a mixture into the instruments of ``dictionaries``.
 
     The dictionaries are held fixed; the activations of all atoms are fitted to the
-    mixture's STFT magnitude by minimising the beta-divergence (multiplicative updates), and
-    each instrument's part of the model gives a soft mask applied to the complex STFT.
+    mixture's STFT magnitude by minimising the beta-divergence (an :class:`~nmfsep.nmf.NMF`
+    with ``W`` fixed, ``fit(solver="auto")``: multiplicative updates with safeguarded
+    extrapolation), and each instrument's part of the model gives a soft mask applied to the
+    complex STFT.
+
+    Channels share one fit, on the mean of their magnitudes; every channel then takes each
+    instrument's part times a gain per frame (10 multiplicative updates of the gains alone),
+    so that a panned instrument's mask is larger in the channel where it is louder. Long
+    mixtures are separated ``chunk_duration`` seconds at a time (1 s overlaps, cross-faded
+    with :func:`nmfsep.pipeline.separation.add_chunk`): with the atoms fixed every frame is
+    its own problem, so memory stays that of one chunk besides the audio.
 
     Parameters
     ----------
@@ -328,10 +361,11 @@ def separate_supervised(
         below 1 the quiet partials of the quieter instrument count more than with KL (on the
         benchmark the bass gains 0.7 dB from beta = 0.5).
     max_iter : int, default 100
-        Most updates of the activation fit.
-    tol : float, default 2e-3
-        The fit stops when the loss falls by less than this fraction per update (checked
-        every 5 updates; 30-35 updates on the benchmark); 0 runs all ``max_iter``.
+        Most iterations of the activation fit.
+    tol : float, default 1e-2
+        The fit stops when the loss falls by less than this fraction of its initial value in
+        5 iterations (``NMF.fit``'s rule; 20-25 iterations on the benchmark); 0 runs
+        ``max_iter`` unless the loss stops falling.
     mask_power : float, default 2.0
         Exponent of the soft masks (2: Wiener-like, 1: ratio masks).
     fit_bandwidth : float or None, default 5500.0
@@ -343,12 +377,15 @@ def separate_supervised(
         linearly in between: with the hop a quarter of the window, frames two hops apart still
         overlap by half and the notes' activations change little between them (on the
         benchmark 2 gives 12.65 dB against 12.62 for every frame; 3 and 4 lose 0.1-0.4 dB).
+    chunk_duration : float or None, default 30.0
+        Separate mixtures longer than this many seconds in chunks of it (a last piece under
+        half a chunk joins the one before); None: in one piece.
     seed : int, optional
-        Unused (the activations start from a constant); kept for the recipes' interface.
+        Unused (the activations start from every frame's level); kept for the recipes' interface.
     device : str or torch.device, optional
         Where to compute (default: the mixture's device).
     verbose : bool, default False
-        Print the number of updates run.
+        Print the number of chunks and of iterations run in each.
 
     Returns
     -------
@@ -405,24 +442,28 @@ def separate_supervised(
             raise ValueError(f"fit_bandwidth must be a positive number of Hz, got "
                              f"{fit_bandwidth}.")
         n_fit = min(n_bins, max(2, int(fit_bandwidth * n_fft / sample_rate) + 1))
-    spectrogram = stft(signal, n_fft, hop, window=window)  # (channels, bins, frames)
-    channels, _, frames = spectrogram.shape
+    fit = dict(W=W, components=torch.as_tensor(dictionaries.components, device=device),
+               n_sources=len(dictionaries.sources), n_fit=n_fit, beta=beta, max_iter=max_iter,
+               tol=tol, mask_power=mask_power, fit_every=fit_every, n_fft=n_fft, hop=hop,
+               window=window)
+    n_samples = signal.shape[-1]
+    # chunk starts on the fitted frames' grid: a chunk fits the frames the whole would
+    bounds = chunk_bounds(n_samples, *chunk_sizes(chunk_duration, CHUNK_OVERLAP, sample_rate),
+                          hop * fit_every)
+    if len(bounds) == 1:
+        stems, counts = _separate_piece(signal, **fit)
+        counts = [counts]
+    else:
+        stems = signal.new_zeros((len(dictionaries.sources), *signal.shape))
+        counts = []
+        for k, (start, end) in enumerate(bounds):
+            piece, n_iter = _separate_piece(signal[:, start:end], **fit)
+            add_chunk(stems, piece, bounds, k)
+            counts.append(n_iter)
+            del piece
+    if verbose:
+        print(f"piano-bass: {len(bounds)} chunk(s), iterations {counts}")
     sources = dictionaries.sources
-    components = torch.as_tensor(dictionaries.components, device=device)
-    V = spectrogram[:, :n_fit, ::fit_every].abs()
-    n_fitted = V.shape[-1]
-    V = V.permute(1, 0, 2).reshape(n_fit, -1)
-    if V.any():
-        H, n_iter = _fit_activations(V, W[:n_fit], beta=beta, max_iter=max_iter, tol=tol)
-        if verbose:
-            print(f"piano-bass: {n_iter} updates")
-        H = H.reshape(-1, channels, n_fitted).permute(1, 0, 2)  # (channels, R, fitted frames)
-        H = _interpolate_frames(H, fit_every, frames)
-        stems = _masked_stems(spectrogram, W[:n_fit, :, None], H, components, len(sources),
-                              mask_power, n_fft=n_fft, hop_length=hop, window=window,
-                              length=signal.shape[-1], keep=signal.shape[-1])
-    else:  # silence: shared equally
-        stems = (signal / len(sources)).expand(len(sources), *signal.shape)
     stems = stems.to(device=waveform.device, dtype=waveform.dtype)
     shape = tuple(waveform.shape) if waveform.ndim == 2 else (1, waveform.shape[-1])
     return {name: stems[s].reshape(shape) for s, name in enumerate(sources)}

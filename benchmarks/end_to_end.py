@@ -17,8 +17,8 @@ channels' mean). The piano-bass recording is made alike from ``audio_examples/pi
 (the piano panned a little to the left, the bass in the middle).
 
 Then, in turn within each round (the order rotating from round to round), for every recipe
-part (``drums``, ``drums-generic``, and ``piano-bass`` when ``--only`` names it: it runs at
-4.5x real time in stereo) and every ``--layouts`` (default stereo):
+part (``drums``, ``drums-generic``, and ``piano-bass`` when ``--only`` names it: 20 CPU s
+for 3 minutes of stereo) and every ``--layouts`` (default stereo):
 
 * **CLI**: ``nmfsep separate MIX --recipe RECIPE ... --out DIR --overwrite --quiet`` in a
   subprocess, exactly as a user runs it (``make example`` runs the drums command on the 6 s
@@ -117,8 +117,8 @@ MiB = 2.0 ** 20
 #: and the SI-SDR of their stems), and the drums-harmonic comparison with librosa.
 RECIPES = ("drums", "drums-generic", "piano-bass")
 PARTS = RECIPES + ("drums-harmonic",)
-#: What runs without ``--only``: piano-bass runs at 4.5x real time in stereo (40 s a round, an
-#: older baseline minutes), so it runs when asked for.
+#: What runs without ``--only``: piano-bass (20 CPU s a stereo round, an older baseline
+#: minutes) runs when asked for.
 DEFAULT_PARTS = ("drums", "drums-generic", "drums-harmonic")
 LAYOUTS = ("stereo", "mono")
 #: What ``--lengths`` measures, with the number of stems each returns (the output it holds).

@@ -141,8 +141,41 @@ def test_stereo_mixture_keeps_channels(pattern):
     estimates = separate_drums(mixture, SR, hits=hits, n_rounds=1, n_iter=30, n_refit=30)
     assert estimates["snare"].shape == (2, mixture.shape[-1])
     assert torch.allclose(sum(estimates.values()), mixture, atol=1e-4)
-    # the snare is only in the right channel: its left estimate is nearly silent
-    assert estimates["snare"][0].pow(2).sum() < 0.01 * estimates["snare"][1].pow(2).sum()
+    # the snare is only in the right channel: its left estimate is nearly silent (measured:
+    # 1.1 % of the right's energy; the activations are shared by the channels, so the snare
+    # templates' share of the left channel's hi-hat is only taken out by the gains)
+    assert estimates["snare"][0].pow(2).sum() < 0.02 * estimates["snare"][1].pow(2).sum()
+
+
+@pytest.mark.parametrize("chunk_duration", [None, 2.0])
+def test_stereo_gains_follow_the_panning(pattern, chunk_duration):
+    # every instrument panned at its own level: the model's gains are the pans (raised to the
+    # spectrogram power), each stem keeps its instrument's channel levels, and the channels'
+    # model beats a separation of each channel alone
+    stems, _, hits = pattern
+    pans = {"kick": (0.7, 0.7), "snare": (0.9, 0.3), "hihat": (0.2, 1.0)}
+    mixture = torch.stack([sum(pans[s][c] * stems[s] for s in DRUM_SOURCES) for c in range(2)])
+    options = dict(hits=hits, chunk_duration=chunk_duration, adapt_duration=1.0)
+    estimates, model = separate_drums(mixture, SR, return_model=True, **options)
+    assert model.gains.shape == (3, 2)
+    assert model.activations.shape[0] == 1  # one fit serves both channels
+    for k, s in enumerate(DRUM_SOURCES):
+        truth = pans[s][1] / pans[s][0]
+        # measured: gains within 6 % of truth ** 1.5, stems' levels within 5 % of truth
+        gains = float(model.gains[k, 1] / model.gains[k, 0])
+        assert abs(gains / truth ** model.spectrogram_power - 1) < 0.1, (s, gains, truth)
+        levels = float(estimates[s][1].norm() / estimates[s][0].norm())
+        assert abs(levels / truth - 1) < 0.1, (s, levels, truth)
+    torch.testing.assert_close(sum(estimates.values()), mixture, atol=1e-4, rtol=0)
+    alone = {s: torch.cat([separate_drums(mixture[c], SR, **options)[s] for c in range(2)])
+             for s in DRUM_SOURCES}
+
+    def score(estimate):  # mean SI-SDR of the stems' channels against the panned stems
+        return sum(si_sdr(pans[s][c] * stems[s], estimate[s][c])
+                   for s in DRUM_SOURCES for c in range(2)) / 6
+
+    # measured: one piece 20.8 against 16.0 dB, chunks of 2 s 20.8 against 16.1 dB
+    assert score(estimates) > score(alone) + 2.0, (score(estimates), score(alone))
 
 
 def test_float64_and_numpy_mixtures(pattern):

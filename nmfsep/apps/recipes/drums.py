@@ -40,14 +40,23 @@ so that column 0 is the first frame that contains the hit's onset. The NMFD mode
 fitted on the mixture padded with ``T - 1`` silent frames so that hits in the last
 ``T - 1`` frames are modelled by whole templates.
 
-Multichannel mixtures share the templates across channels (the NMFD batch axis) and have
-activations and masks per channel.
+Multichannel mixtures are modelled as in multichannel NMF with instantaneous mixing
+(Ozerov & Févotte 2010): the activations are fitted to the channels' mean
+:math:`\bar V = \frac{1}{C} \sum_c V_c`, and every channel's model of a source is the source's
+part scaled by a gain per source and channel (its panning),
+:math:`V_c \approx \sum_s G_{s,c} \Lambda_s` (KL multiplicative updates of :math:`G` with the
+parts fixed). The instruments' shares in step 2 and the masks in step 3 are taken per channel
+from these gains, so where the channels hold the instruments at different levels each share
+is cleaner than the mean's, and one fit of the activations serves all channels. (Gains per
+frequency as well, the convolutive model, let a source's gains reshape its spectrum: on a
+synthetic panned kit they took 6 dB off the stems.)
 
 Long mixtures (over ``chunk_duration``, 30 s) are separated in chunks so that memory does not
 grow with their length: steps 1 and 2 run once on excerpts spread over the mixture
 (``adapt_duration``, 30 s in all), then every chunk's activations are fitted with the adapted
 templates held fixed, and its masks and inverse STFT are cross-faded into the stems
-(:func:`nmfsep.pipeline.separation.add_chunk`, as :class:`~nmfsep.separation.Separator` does).
+(:func:`nmfsep.pipeline.separation.add_chunk`, as :class:`~nmfsep.separation.Separator` does);
+the gains of a multichannel mixture are re-estimated on every chunk from the previous ones.
 
 Dittmar & Müller, "Reverse engineering the Amen break -- score-informed separation and
 restoration applied to drum recordings", IEEE/ACM TASLP 2016, adapt NMFD templates
@@ -130,6 +139,14 @@ EXCERPT_DURATION = 5.0
 #: Settings of the ``"drums-generic"`` recipe for mixtures over ``chunk_duration``
 #: (``recipes/drums_generic/README.md``): shorter mixtures are separated as with the defaults.
 GENERIC_CHUNK_FIT = dict(adapt_duration=20.0, n_chunk=20)
+
+#: KL multiplicative updates of the channel gains of a multichannel mixture per estimate
+#: (each adaptation round, the whole mixture, every chunk), every one from the previous gains.
+GAIN_UPDATES = 30
+#: The gains are fitted to at most this many STFT frames, evenly spaced (every 6th of a 30 s
+#: chunk at 44.1 kHz): a gain per source and channel is well determined by them, at a
+#: fraction of the cost of all frames.
+GAIN_FRAMES = 512
 
 HitsLike = Union[Mapping[str, object], Sequence[Union[str, os.PathLike]], str, os.PathLike, None]
 
@@ -501,14 +518,19 @@ class DrumModel:
         Index in ``sources`` of every template.
     templates : Tensor, shape (freq, R, T)
         Adapted templates in the model domain (``|X| ** spectrogram_power``), unit sum.
-    activations : Tensor, shape (channels, R, frames)
-        ``activations[c, r, j]`` starts template ``r`` at STFT frame ``j``. A mixture
-        separated in chunks has the activations of each chunk (fitted with the same
-        templates) from the middle of its overlap with the previous chunk to the middle of
-        the next.
+    activations : Tensor, shape (1, R, frames)
+        ``activations[0, r, j]`` starts template ``r`` at STFT frame ``j`` (in the channels'
+        mean for a multichannel mixture). A mixture separated in chunks has the activations
+        of each chunk (fitted with the same templates) from the middle of its overlap with
+        the previous chunk to the middle of the next.
     sample_rate : int
     n_fft, hop_length : int
     spectrogram_power : float
+    gains : Tensor, shape (sources, channels), optional
+        Channel gains of a multichannel mixture: channel ``c``'s model of source ``s`` is
+        ``gains[s, c]`` times the source's part (in the model domain). A mixture separated in
+        chunks has gains per chunk; these are their mean. None for a mono mixture (a gain
+        would be absorbed by the activations).
     """
 
     sources: Tuple[str, ...]
@@ -519,6 +541,7 @@ class DrumModel:
     n_fft: int
     hop_length: int
     spectrogram_power: float
+    gains: Optional[Tensor] = None
 
     @property
     def onset_delay(self) -> float:
@@ -535,7 +558,7 @@ class DrumModel:
         return frames * self.hop_length / self.sample_rate + self.onset_delay
 
     def source_activations(self) -> Tensor:
-        r"""Onset strength of each instrument, ``(sources, channels, frames)``.
+        r"""Onset strength of each instrument, ``(sources, 1, frames)``.
 
         The activations of an instrument's templates weighted by each template's loudest
         frame (attack level rather than total energy, so that a long open hi-hat does not
@@ -557,14 +580,15 @@ class DrumModel:
         the STFT's, ``activations.shape[-1] + T - 1`` with the padding after the mixture's end.
         """
         mask_power = _positive_float(mask_power, "mask_power")
-        n_channels = self.activations.shape[0]
+        n_channels = 1 if self.gains is None else self.gains.shape[1]
         if isinstance(channel, bool) or not isinstance(channel, numbers.Integral) or \
                 not 0 <= channel < n_channels:
             raise ValueError(f"channel must be an integer from 0 to {n_channels - 1}, got "
                              f"{channel!r}.")
-        return _channel_masks(self.templates, self.activations, self.components,
-                              len(self.sources), mask_power / self.spectrogram_power,
-                              int(channel), self.n_fft // 2 + 1)
+        parts = _source_parts(self.templates, self.activations, self.components,
+                              len(self.sources))[:, 0]
+        gains = None if self.gains is None else self.gains[:, int(channel)].view(-1, 1, 1)
+        return _channel_masks(parts, gains, mask_power / self.spectrogram_power, self.n_fft // 2 + 1)
 
 
 def _normalised(W: Tensor, H: Tensor) -> Tuple[Tensor, Tensor]:
@@ -594,20 +618,59 @@ def _source_parts(W: Tensor, H: Tensor, components: Tensor, n_sources: int) -> T
     return parts
 
 
-def _channel_masks(W: Tensor, H: Tensor, components: Tensor, n_sources: int, power: float,
-                   channel: int, n_bins: Optional[int] = None) -> Tensor:
-    """Soft masks ``(sources, freq, frames)`` of one channel, from the sources' parts raised
-    to ``power``. The recipe takes the channels in turn: the masks of all channels at once,
-    with their temporaries, are its largest tensors for long mixtures. With ``n_bins`` above
-    the templates' bins (a fit band, ``fit_bandwidth``), the bins above repeat the mean masks
-    of the band's top octave."""
-    parts = _source_parts(W, H[channel:channel + 1], components, n_sources)[:, 0]
-    masks = wiener_mask(parts, power=power)
+def _channel_masks(parts: Tensor, gains: Optional[Tensor], power: float,
+                   n_bins: Optional[int] = None) -> Tensor:
+    """Soft masks ``(sources, freq, frames)`` of one channel, from the sources' parts
+    ``(sources, freq, frames)`` times the channel's ``gains`` ``(sources, 1, 1)`` (None: mono)
+    raised to ``power``. The recipe takes the channels in turn: the masks of all
+    channels at once, with their temporaries, are its largest tensors for long mixtures. With
+    ``n_bins`` above the templates' bins (a fit band, ``fit_bandwidth``), the bins above
+    repeat the mean masks of the band's top octave."""
+    masks = wiener_mask(parts if gains is None else parts * gains, power=power)
     n_fit = masks.shape[-2]
     if n_bins is not None and n_bins > n_fit:
         top = masks[:, n_fit // 2:].mean(-2, keepdim=True)
         masks = torch.cat([masks, top.expand(-1, n_bins - n_fit, -1)], -2)
     return masks
+
+
+def _channel_gains(parts: Tensor, V: Tensor, gains: Optional[Tensor] = None) -> Tensor:
+    r"""Gains ``(sources, channels, 1, 1)`` of the model :math:`V_c \approx \sum_s G_{s,c}
+    \Lambda_s` of every channel (instantaneous mixing): :data:`GAIN_UPDATES` KL
+    multiplicative updates on at most :data:`GAIN_FRAMES` frames (evenly spaced) of ``V``
+    ``(channels, pieces, freq, frames)`` with the sources' parts ``(sources, pieces, freq,
+    frames)`` fixed, from ``gains`` (None: every source at each channel's level over the
+    model's).
+
+    Examples
+    --------
+    >>> import torch
+    >>> parts = torch.rand(2, 1, 3, 400) + 0.1         # two sources, 3 bins, 400 frames
+    >>> truth = torch.tensor([[0.9, 0.1], [0.3, 0.7]]).view(2, 2, 1, 1)
+    >>> V = (truth * parts).sum(0)                       # (channels, freq, frames)
+    >>> gains = _channel_gains(parts, V.unsqueeze(1))
+    >>> bool(((gains - truth).abs() < 0.02).all())
+    True
+    """
+    step = math.ceil(parts.shape[1] * parts.shape[3] / GAIN_FRAMES)
+    # the frames used, of all pieces and bins, side by side: (sources or channels, values)
+    parts = parts[..., ::step].flatten(1)
+    V = V[..., ::step].flatten(1)
+    tiny = torch.finfo(V.dtype).tiny
+    # each channel's level over the model's: the start without gains, and 1e-3 of it the
+    # least start (a multiplicative update cannot revive a zero gain)
+    level = (V.mean(1) / parts.sum(0).mean().clamp_min(tiny)).expand(parts.shape[0], -1)
+    G = level.clone() if gains is None else torch.maximum(gains[..., 0, 0], 1e-3 * level)
+    total = parts.sum(1, keepdim=True).clamp_min(tiny)                     # (S, 1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small operations: a thread pool's wake-ups would cost more
+    try:
+        for _ in range(GAIN_UPDATES):
+            ratio = V / (G.T @ parts).clamp_min_(tiny)                      # (C, values)
+            G *= (parts @ ratio.T) / total
+    finally:
+        torch.set_num_threads(threads)
+    return G[..., None, None]
 
 
 def _start(V: Tensor, W: Tensor) -> Tensor:
@@ -632,17 +695,27 @@ def _excerpt_starts(n_samples: int, excerpt: int, count: int, hop: int) -> List[
 
 def _masked_stems(spectrogram: Tensor, W: Tensor, H: Tensor, components: Tensor,
                   n_sources: int, power: float, *, n_fft: int, hop_length: int, window: str,
-                  length: int, keep: int) -> Tensor:
+                  length: int, keep: int, gains: Optional[Tensor] = None,
+                  parts: Optional[Tensor] = None) -> Tensor:
     """Stems ``(sources, channels, keep)`` of the complex STFT ``(channels, bins, frames)`` of
     a signal of ``length`` samples through the model's soft masks raised to ``power``: the
     first ``keep`` samples of each inverse STFT.
 
-    One channel and source at a time: the masked spectrograms of all at once (twice the
-    masks, complex) and the inverse STFT's frames would be the largest temporaries."""
+    The activations ``H`` are per channel ``(channels, R, frames)``, or with the channel
+    ``gains`` ``(sources, channels, 1, 1)`` of :func:`_channel_gains` shared
+    ``(1, R, frames)`` (their sources' ``parts``, if already computed, are reused). One
+    channel and source at a time: the masked spectrograms of all at once (twice the masks,
+    complex) and the inverse STFT's frames would be the largest temporaries."""
     n_channels, n_bins, _ = spectrogram.shape
     stems = spectrogram.real.new_empty((n_sources, n_channels, keep))
+    if gains is not None and parts is None:
+        parts = _source_parts(W, H, components, n_sources)
     for c in range(n_channels):
-        masks = _channel_masks(W, H, components, n_sources, power, c, n_bins)
+        if gains is None:
+            masks = _channel_masks(_source_parts(W, H[c:c + 1], components, n_sources)[:, 0],
+                                   None, power, n_bins)
+        else:
+            masks = _channel_masks(parts[:, 0], gains[:, c], power, n_bins)
         for s in range(n_sources):
             stems[s, c] = istft(masks[s] * spectrogram[c], n_fft=n_fft, hop_length=hop_length,
                                 window=window, length=length)[:keep]
@@ -651,22 +724,36 @@ def _masked_stems(spectrogram: Tensor, W: Tensor, H: Tensor, components: Tensor,
 
 
 def _fit_drum_model(V: Tensor, W: Tensor, components: Tensor, n_sources: int, *, n_iter: int,
-                    n_rounds: int, n_adapt: int, n_refit: int, verbose: bool) -> Tuple[Tensor, Tensor]:
-    """Steps 1 and 2 of the module docstring: activations, then per-source adaptation."""
-    H = _start(V, W)
+                    n_rounds: int, n_adapt: int, n_refit: int, verbose: bool,
+                    refit_last: bool = True) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+    """Steps 1 and 2 of the module docstring on ``V`` ``(channels, pieces, freq, frames)``:
+    activations ``(pieces, R, frames)`` of the channels' mean, then per-source adaptation
+    (without the last refit unless ``refit_last``: the chunks need the templates only).
+    Returns the templates, the activations and the channel gains (None for one channel)."""
+    mean = V[0] if V.shape[0] == 1 else V.mean(0)
+    H = _start(mean, W)
+    gains = None
     tiny = torch.finfo(V.dtype).tiny
     with tqdm(total=1 + 2 * n_rounds, disable=not verbose, desc="drums NMFD", leave=False) as bar:
-        H = _fit_activations(V, W, H, n_iter)
+        H = _fit_activations(mean, W, H, n_iter)
         bar.update(1)
-        for _ in range(n_rounds):
-            shares = V.new_empty((n_sources, *V.shape))
+        for round_ in range(n_rounds):
+            # each instrument's share of every channel, summed over the channels
+            parts = _source_parts(W, H, components, n_sources)      # (sources, pieces, ...)
+            if V.shape[0] > 1:
+                gains = _channel_gains(parts, V, gains)
+            shares = torch.zeros_like(parts)
             for c in range(V.shape[0]):
-                torch.mul(_channel_masks(W, H, components, n_sources, 1.0, c), V[c],
-                          out=shares[:, c])
+                for p in range(parts.shape[1]):  # masks of one piece at a time
+                    gain = None if gains is None else gains[:, c]
+                    shares[:, p] += _channel_masks(parts[:, p], gain, 1.0) * V[c, p]
+            if V.shape[0] > 1:
+                shares /= V.shape[0]
+            del parts
             W, H = W.clone(), H.clone()
             for s in range(n_sources):
                 mine = components == s
-                if float(shares[s].sum()) <= tiny * V.numel():
+                if float(shares[s].sum()) <= tiny * mean.numel():
                     continue  # nothing of this source in the mixture: nothing to adapt to
                 model = _fit(NMFD(W=W[:, mine], H=H[:, mine]), shares[s], n_adapt)
                 W_s, H_s = _normalised(model.W.detach(), model.H.detach())
@@ -675,9 +762,10 @@ def _fit_drum_model(V: Tensor, W: Tensor, components: Tensor, n_sources: int, *,
                 H[:, mine] = H_s
             del shares  # the refit needs V only
             bar.update(1)
-            H = _fit_activations(V, W, H, n_refit)
+            if refit_last or round_ + 1 < n_rounds:
+                H = _fit_activations(mean, W, H, n_refit)
             bar.update(1)
-    return W, H
+    return W, H, gains
 
 
 def separate_drums(
@@ -873,49 +961,75 @@ def separate_drums(
                verbose=verbose)
     bounds = chunk_bounds(n_samples, *chunk_sizes(chunk_duration, CHUNK_OVERLAP, sample_rate),
                           hop_length)
+    n_channels = signal.shape[0]
+
+    def parts_and_gains(H: Tensor, V: Tensor, gains: Optional[Tensor]):
+        # a multichannel model's sources' parts and channel gains (from the previous gains)
+        if n_channels == 1:
+            return None, None
+        parts = _source_parts(W, H, components, n_sources)
+        return parts, _channel_gains(parts, V, gains)
+
     if len(bounds) == 1:  # in one piece: the model of the whole mixture
         spectrogram, V = spectrograms(_segment(signal, 0, n_samples + extra))
-        W, H = _fit_drum_model(V, W, components, n_sources, **fit)
+        V = V.unsqueeze(1)  # (channels, one piece, freq, frames)
+        W, H, gains = _fit_drum_model(V, W, components, n_sources, **fit)
+        parts, gains = parts_and_gains(H, V, gains)
         del V  # only the fit needs it
         estimates = _masked_stems(spectrogram, W, H, components, n_sources, mask_power / power,
                                   n_fft=n_fft, hop_length=hop_length, window=window,
-                                  length=n_samples + extra, keep=n_samples)
-        del spectrogram
+                                  length=n_samples + extra, keep=n_samples, gains=gains,
+                                  parts=parts)
+        del spectrogram, parts
+        mean_gains = gains
     else:
-        # templates adapted once, on excerpts spread over the mixture (their channels on the
-        # batch axis); then every chunk's activations with those templates, masks and stems
+        # templates (and channel gains) adapted once, on excerpts spread over the mixture;
+        # then every chunk's activations with those templates, gains, masks and stems
         excerpt = round(EXCERPT_DURATION * sample_rate)
         count = None if adapt_duration is None else math.ceil(adapt_duration / EXCERPT_DURATION)
         if count is None or count * excerpt >= n_samples:
             pieces = _segment(signal, 0, n_samples + extra)
         else:
-            pieces = torch.cat([_segment(signal, start, excerpt + extra)
-                                for start in _excerpt_starts(n_samples, excerpt, count, hop_length)])
-        V = spectrograms(pieces)[1]
+            pieces = torch.stack([_segment(signal, start, excerpt + extra) for start in
+                                  _excerpt_starts(n_samples, excerpt, count, hop_length)], 1)
+        V = spectrograms(pieces.reshape(-1, pieces.shape[-1]))[1]
+        V = V.view(n_channels, -1, *V.shape[1:])  # (channels, pieces, freq, frames)
         del pieces
-        W, _ = _fit_drum_model(V, W, components, n_sources, **fit)
+        W, _, gains = _fit_drum_model(V, W, components, n_sources, **fit, refit_last=False)
         del V
         estimates = signal.new_zeros((n_sources, *signal.shape))
-        H = signal.new_zeros((signal.shape[0], W.shape[1], n_samples // hop_length + 1))
+        H = signal.new_zeros((1, W.shape[1], n_samples // hop_length + 1))
+        mean_gains, n_gains = None, 0
         for k, (start, end) in enumerate(tqdm(bounds, desc="drums chunks", disable=not verbose,
                                               leave=False)):
             spectrogram, V = spectrograms(_segment(signal, start, end - start + extra))
-            H_k = _fit_activations(V, W, _start(V, W), n_chunk, chunk_solver) if V.any() else \
-                _start(V, W).zero_()  # silence: no activity (the masks split it equally)
-            del V
+            mean = V if n_channels == 1 else V.mean(0, keepdim=True)
+            parts = None
+            if mean.any():
+                H_k = _fit_activations(mean, W, _start(mean, W), n_chunk, chunk_solver)
+                parts, gains = parts_and_gains(H_k, V.unsqueeze(1), gains)
+            else:  # silence: no activity (the masks split it equally), the gains kept
+                H_k = _start(mean, W).zero_()
+            del V, mean
             stems = _masked_stems(spectrogram, W, H_k, components, n_sources,
                                   mask_power / power, n_fft=n_fft, hop_length=hop_length,
-                                  window=window, length=end - start + extra, keep=end - start)
+                                  window=window, length=end - start + extra, keep=end - start,
+                                  gains=gains, parts=parts)
             add_chunk(estimates, stems, bounds, k, activations=H, chunk_activations=H_k,
                       hop=hop_length)
-            del spectrogram, stems
+            del spectrogram, stems, parts
+            if gains is not None:
+                mean_gains = gains if mean_gains is None else mean_gains + gains
+                n_gains += 1
+        if mean_gains is not None:
+            mean_gains = mean_gains / n_gains
     shape = (-1, n_samples) if waveform.ndim == 2 else (1, n_samples)
     stems = {source: estimates[s].reshape(shape).to(device=out_device, dtype=out_dtype)
              for s, source in enumerate(sources)}
     if not return_model:
         return stems
     model = DrumModel(sources, components.cpu(), W.cpu(), H.cpu(), sample_rate, n_fft, hop_length,
-                      power)
+                      power, None if mean_gains is None else mean_gains[..., 0, 0].cpu())
     return stems, model
 
 

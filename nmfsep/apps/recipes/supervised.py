@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from nmfsep.apps.recipes import register_recipe
-from nmfsep.apps.recipes.drums import CHUNK_OVERLAP, _masked_stems
+from nmfsep.apps.recipes.drums import CHUNK_OVERLAP, _channel_gains, _masked_stems, _source_parts
 from nmfsep.core._validation import check_beta, check_count
 from nmfsep.functional import stft
 from nmfsep.io import check_audio
@@ -256,21 +256,6 @@ def _fit_activations(V: Tensor, W: Tensor, *, beta: float, max_iter: int, tol: f
     return model.H.detach().t(), n_iter
 
 
-def _channel_gains(magnitude: Tensor, parts: Tensor, *, beta: float, n_iter: int = 10) -> Tensor:
-    """Gains ``(channels, sources, frames)`` such that every channel's frames ``magnitude
-    (channels, freq, frames)`` ≈ the sources' ``parts (sources, freq, frames)`` (fitted on the
-    channels' mean) each times its gain: ``n_iter`` multiplicative beta-divergence updates from
-    1. Panned sources get louder parts in one channel than in the other, and their masks
-    differ from channel to channel as they should."""
-    floor = 1e-10 * float(magnitude.max())
-    gains = parts.new_ones((magnitude.shape[0], parts.shape[0], parts.shape[-1]))
-    for _ in range(n_iter):
-        model = (gains[:, :, None] * parts).sum(1).clamp_min_(floor)  # (channels, freq, frames)
-        gains *= (parts * (magnitude * model.pow(beta - 2.0))[:, None]).sum(2).div_(
-            (parts * model.pow_(beta - 1.0)[:, None]).sum(2).clamp_min_(floor))
-    return gains
-
-
 def _interpolate_frames(H: Tensor, every: int, frames: int) -> Tensor:
     """Activations ``(..., frames)`` from those of every ``every``-th frame ``(..., n)``:
     linear in between, the last fitted frame's after it.
@@ -298,22 +283,19 @@ def _separate_piece(signal: Tensor, *, W: Tensor, components: Tensor, n_sources:
     channels, _, frames = spectrogram.shape
     magnitude = spectrogram[:, :n_fit, ::fit_every].abs()
     # one fit for all channels, on their mean magnitude (a source's spectrum is the same in
-    # every channel up to its level there); per-channel gains below
+    # every channel up to its level there)
     V = magnitude.mean(0)
     if not V.any():  # silence: shared equally
         return (signal / n_sources).expand(n_sources, *signal.shape), 0
     H, n_iter = _fit_activations(V, W[:n_fit], beta=beta, max_iter=max_iter, tol=tol)
-    if channels > 1:
-        parts = torch.stack([W[:n_fit, components == s] @ H[components == s]
-                             for s in range(n_sources)])
-        H = H * _channel_gains(magnitude, parts, beta=beta)[:, components]
-        del parts
-    else:
-        H = H[None]
-    H = _interpolate_frames(H, fit_every, frames)  # (channels, R, frames)
+    gains = None
+    if channels > 1:  # each source's level in each channel (its panning), as the drum recipes
+        gains = _channel_gains(_source_parts(W[:n_fit, :, None], H[None], components, n_sources),
+                               magnitude[:, None])
+    H = _interpolate_frames(H[None], fit_every, frames)  # (1, R, frames), shared by the channels
     stems = _masked_stems(spectrogram, W[:n_fit, :, None], H, components, n_sources, mask_power,
                           n_fft=n_fft, hop_length=hop, window=window, length=signal.shape[-1],
-                          keep=signal.shape[-1])
+                          keep=signal.shape[-1], gains=gains)
     return stems, n_iter
 
 
@@ -342,8 +324,9 @@ def separate_supervised(
     complex STFT.
 
     Channels share one fit, on the mean of their magnitudes; every channel then takes each
-    instrument's part times a gain per frame (10 multiplicative updates of the gains alone),
-    so that a panned instrument's mask is larger in the channel where it is louder. Long
+    instrument's part times a gain per chunk (the drum recipes' instantaneous mixing model,
+    KL updates of the gains alone), so that a panned instrument's mask is larger in the
+    channel where it is louder. Long
     mixtures are separated ``chunk_duration`` seconds at a time (1 s overlaps, cross-faded
     with :func:`nmfsep.pipeline.separation.add_chunk`): with the atoms fixed every frame is
     its own problem, so memory stays that of one chunk besides the audio.

@@ -61,7 +61,6 @@ from .apps.recipes.transcription import (
     ONSET_FIT,
     ONSET_THRESHOLDS,
     RISE_WINDOW,
-    SONG_MID_BAND,
     SONG_THRESHOLDS,
     drum_onsets,
     onset_f_measure,
@@ -77,7 +76,7 @@ __all__ = [
     "hit_templates", "separate_drums", "source_of_hit",
     # transcription and onset files
     "drum_onsets", "onset_f_measure", "pick_onsets", "ONSET_THRESHOLDS", "SONG_THRESHOLDS",
-    "KIT_THRESHOLD", "SONG_MID_BAND",
+    "KIT_THRESHOLD",
     "ONSET_FIT", "ANALYSIS_RATE", "ACCOMPANIMENT_COMPONENTS", "struck_hihat", "HIHAT_RISE",
     "HIHAT_ALONE", "RISE_WINDOW",
     "save_onsets", "write_drum_midi", "read_drum_midi", "GM_DRUM_NOTES",

@@ -587,45 +587,17 @@ def test_kit_hits_keep_a_hihat_played_with_every_kick_and_snare():
 
 def test_songs_keep_softer_snares_than_drum_recordings():
     # a soft snare between two loud ones: through the drum extraction of a song its
-    # activation is 0.25 of the loudest snare's, between the song threshold (0.2) and the
+    # activation is 0.24 of the loudest snare's, between the song threshold (0.2) and the
     # drum recordings' (0.3)
     g = torch.Generator().manual_seed(3)
     song = torch.zeros(int(3.5 * SR))
     for t in KICK_TIMES:
         song[round(t * SR):round(t * SR) + int(0.25 * SR)] += _kick(g)
-    for t, gain in zip(SNARE_TIMES, (1.0, 0.33, 1.0)):
+    for t, gain in zip(SNARE_TIMES, (1.0, 0.4, 1.0)):
         song[round(t * SR):round(t * SR) + int(0.2 * SR)] += gain * _snare(g)
-    assert SONG_THRESHOLDS["snare"] < 0.25 < ONSET_THRESHOLDS["snare"]
+    assert SONG_THRESHOLDS["snare"] < 0.24 < ONSET_THRESHOLDS["snare"]
     onsets = drum_onsets(song, SR)
     assert onset_f_measure(SNARE_TIMES, onsets["snare"])["f_measure"] == 1.0
     assert onset_f_measure(KICK_TIMES, onsets["kick"])["f_measure"] == 1.0
     strict = drum_onsets(song, SR, threshold=ONSET_THRESHOLDS)
     assert onset_f_measure(SNARE_TIMES[::2], strict["snare"])["f_measure"] == 1.0
-
-
-def test_song_model_leaves_the_cascades_mid_band_out_of_the_fit():
-    from nmfsep.apps.recipes.drums import generic_templates
-    from nmfsep.apps.recipes.transcription import (
-        ACCOMPANIMENT_COMPONENTS,
-        SONG_MID_BAND,
-        _song_model,
-    )
-    from nmfsep.functional import stft
-
-    t = torch.arange(2 * SR) / SR
-    low, mid, high = (torch.sin(2 * math.pi * f * t) for f in (300.0, 2000.0, 6000.0))
-    drums, templates = _song_model(generic_templates(full_kit=True), low + mid + high, low, SR)
-    # every template, the accompaniment's too, is zero in the band's bins (1 kHz / 21.5 Hz =
-    # 46.4 to 4 kHz / 21.5 Hz = 185.8: bins 47-185 of the 1024-point STFT) and only there
-    assert SONG_MID_BAND == (1000.0, 4000.0)
-    assert templates.sources[-1] == "accompaniment"
-    assert templates.components.count(len(templates.sources) - 1) == ACCOMPANIMENT_COMPONENTS
-    band = torch.zeros(513, dtype=torch.bool)
-    band[47:186] = True
-    assert templates.W[band].abs().max() == 0
-    assert (templates.W[~band].sum(2) > 0).any(1).all()
-    # the estimate keeps its 300 Hz and 6 kHz tones and loses the 2 kHz one
-    inner = slice(1024, -1024)  # away from the ends
-    assert torch.allclose(drums[inner], (low + high)[inner], atol=0.01)  # the 2 kHz one: 1
-    spectrum = stft(drums, n_fft=1024, hop_length=256).abs()[:, 8:-8]  # inner frames
-    assert spectrum[band].max() < 1e-3 * spectrum.max()

@@ -55,8 +55,7 @@ from .drums import (
 
 __all__ = ["pick_onsets", "struck_hihat", "drum_onsets", "onset_f_measure", "ONSET_THRESHOLDS",
            "SONG_THRESHOLDS", "KIT_THRESHOLD", "ONSET_FIT", "ANALYSIS_RATE",
-           "ACCOMPANIMENT_COMPONENTS", "SONG_MID_BAND", "HIHAT_RISE", "HIHAT_ALONE",
-           "RISE_WINDOW"]
+           "ACCOMPANIMENT_COMPONENTS", "HIHAT_RISE", "HIHAT_ALONE", "RISE_WINDOW"]
 
 
 def _fraction(value, name: str, *, allow_zero: bool = True) -> float:
@@ -215,18 +214,6 @@ def _resampled_hits(hits, sample_rate: int, rate: int):
 #: (0.628 without).
 ACCOMPANIMENT_COMPONENTS = 4
 
-#: Band in Hz that :func:`drum_onsets` leaves out of the drum model's fit in a song: the drum
-#: extraction's mid band (``mid_band`` of :func:`~nmfsep.recipes.hpss_cascade`, given this),
-#: where the guitars and voices lie 6-21 dB above the drums on every dev song and the cascade
-#: keeps a bin only where it is clearly percussive. What it keeps there is little of the drums
-#: (at the dev songs' snare onsets 15-38 dB under their energy below 1 kHz) and the picked and
-#: strummed attacks of the accompaniment; with the band zeroed in the estimate and in every
-#: template it drops out of the KL fit. On the real-music dev songs mean onset F in the
-#: mixtures 0.658 -> 0.668 (Reggae's snare precision 0.33 -> 0.44, its hi-hat F 0.37 -> 0.44;
-#: the other songs within +-0.01); bands of 0.8-5 kHz and 1.5-3 kHz, which the cascade does not
-#: treat apart, gave 0.654 and 0.661 (recipes/drum_onsets/README.md).
-SONG_MID_BAND = (1000.0, 4000.0)
-
 #: The name of that source (never reported).
 ACCOMPANIMENT = "accompaniment"
 
@@ -345,39 +332,26 @@ def struck_hihat(model, onsets: Mapping[str, Tensor], *, rise: float = HIHAT_RIS
     return times
 
 
-def _song_model(templates, drums: Tensor, rest: Tensor, rate: int):
-    """The drum estimate of a song and the templates to fit it with: ``templates`` (a
-    :class:`Templates`) plus :data:`ACCOMPANIMENT_COMPONENTS` stationary NMFD templates of the
-    accompaniment (KL-NMF spectra of ``rest``, the song without its drums, in the templates'
-    STFT, repeated over their frames), with :data:`SONG_MID_BAND` taken out of both the
-    estimate and every template: bins where both are zero drop out of the KL fit."""
-    from nmfsep.functional import istft  # noqa: PLC0415
+def _with_accompaniment(templates, rest: Tensor, rate: int):
+    """``templates`` (a :class:`Templates`) plus :data:`ACCOMPANIMENT_COMPONENTS`
+    stationary NMFD templates of the accompaniment: KL-NMF spectra of ``rest`` (the song
+    without its drums, at ``rate``) in the templates' STFT, repeated over their frames."""
     from nmfsep.nmf import NMF  # noqa: PLC0415
     from nmfsep.separation import Templates  # noqa: PLC0415
 
     W, n_fft, hop_length, window = _templates_at_rate(templates, rate, None, None)
-    settings = dict(n_fft=n_fft, hop_length=hop_length, window=window)
-    sources, components = tuple(templates.sources), tuple(templates.components)
-    spectrogram = stft(rest, **settings).abs()
-    if float(spectrogram.sum()) > 0:  # something besides the drums
-        model = NMF((spectrogram.shape[1], spectrogram.shape[0]), ACCOMPANIMENT_COMPONENTS,
-                    seed=0)
-        model.fit(spectrogram.t().contiguous(), beta=1, max_iter=50)
-        spectra = model.W.detach().clamp_min(0)
-        spectra = spectra / spectra.sum(0).clamp_min(torch.finfo(spectra.dtype).tiny)
-        T = W.shape[2]
-        extra = (spectra[:, :, None] / T).expand(-1, -1, T).to(W.dtype)
-        W = torch.cat([W, extra], 1)
-        sources += (ACCOMPANIMENT,)
-        components += (len(templates.sources),) * extra.shape[1]
-    freqs = torch.arange(n_fft // 2 + 1) * (rate / n_fft)
-    band = (freqs >= SONG_MID_BAND[0]) & (freqs < SONG_MID_BAND[1])
-    W = W.clone()
-    W[band] = 0
-    spectrum = stft(drums, **settings)
-    spectrum[..., band, :] = 0
-    drums = istft(spectrum, length=drums.shape[-1], **settings)
-    return drums, Templates(W, sources, components, rate, "stft", settings)
+    spectrogram = stft(rest, n_fft=n_fft, hop_length=hop_length, window=window).abs()
+    if float(spectrogram.sum()) <= 0:  # nothing besides the drums
+        return templates
+    model = NMF((spectrogram.shape[1], spectrogram.shape[0]), ACCOMPANIMENT_COMPONENTS, seed=0)
+    model.fit(spectrogram.t().contiguous(), beta=1, max_iter=50)
+    spectra = model.W.detach().clamp_min(0)
+    spectra = spectra / spectra.sum(0).clamp_min(torch.finfo(spectra.dtype).tiny)
+    T = W.shape[2]
+    extra = (spectra[:, :, None] / T).expand(-1, -1, T).to(W.dtype)
+    return Templates(torch.cat([W, extra], 1), tuple(templates.sources) + (ACCOMPANIMENT,),
+                     tuple(templates.components) + (len(templates.sources),) * extra.shape[1],
+                     rate, "stft", dict(n_fft=n_fft, hop_length=hop_length, window=window))
 
 
 def drum_onsets(
@@ -401,10 +375,8 @@ def drum_onsets(
        are first taken out of the mixture by :func:`~nmfsep.recipes.hpss_cascade`: what
        stays behind (sustained notes, strummed chords, sung vowels) can no longer fire the
        drum templates, and :data:`ACCOMPANIMENT_COMPONENTS` spectra of that rest join the
-       drum model as a source of their own, to explain what leaks through. The cascade's mid
-       band, :data:`SONG_MID_BAND`, where it keeps little of the drums and the accompaniment's
-       attacks, is left out of the fit. A drum-only recording (``accompaniment=False``) goes
-       on as it is.
+       drum model as a source of their own, to explain what leaks through. A drum-only
+       recording (``accompaniment=False``) goes on as it is.
     2. Channels are summed and audio above :data:`ANALYSIS_RATE` is resampled to it.
     3. The model of :func:`~nmfsep.apps.recipes.drums.separate_drums` is fitted (the kit's
        ``hits``, ``templates``, or else the generic templates of a whole kit,
@@ -444,7 +416,7 @@ def drum_onsets(
         a hi-hat is not reported).
     return_stems : bool, default False
         Also return the separated drum stems of the fit (at the analysis rate, summed
-        channels; in a song without :data:`SONG_MID_BAND`).
+        channels).
     **separate_options
         Passed to :func:`~nmfsep.apps.recipes.drums.separate_drums` (``n_fft``, ``T``,
         ``n_rounds``, ...); they override :data:`ONSET_FIT`.
@@ -504,7 +476,7 @@ def drum_onsets(
     if accompaniment:
         from .harmonic import hpss_cascade  # noqa: PLC0415
 
-        drums = hpss_cascade(signal, sample_rate, mid_band=SONG_MID_BAND)
+        drums = hpss_cascade(signal, sample_rate)
         signal, rest = drums, signal - drums
     rate = sample_rate
     if rate > ANALYSIS_RATE:
@@ -520,7 +492,7 @@ def drum_onsets(
                                 hop_length=options.get("hop_length"), T=options.get("T", 16),
                                 full_kit=True)
     if rest is not None:
-        signal, templates = _song_model(templates, signal, rest, rate)
+        templates = _with_accompaniment(templates, rest, rate)
     stems, model = separate_drums(signal, rate, templates=templates, return_model=True,
                                   **options)
     stems.pop(ACCOMPANIMENT, None)

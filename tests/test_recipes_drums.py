@@ -178,6 +178,29 @@ def test_stereo_gains_follow_the_panning(pattern, chunk_duration):
     assert score(estimates) > score(alone) + 2.0, (score(estimates), score(alone))
 
 
+def test_stereo_model_masks_are_the_separations(pattern):
+    # DrumModel.masks of each channel (shared activations times that channel's gains) times
+    # the channel's STFT gives the stems separate_drums returned
+    from nmfsep.functional import istft, stft
+
+    stems, _, hits = pattern
+    mixture = torch.stack([stems["kick"] + 0.9 * stems["snare"] + 0.2 * stems["hihat"],
+                           stems["kick"] + 0.3 * stems["snare"] + stems["hihat"]])
+    estimates, model = separate_drums(mixture, SR, hits=hits, return_model=True)
+    T = model.templates.shape[2]
+    padded = torch.nn.functional.pad(mixture, (0, (T - 1) * model.hop_length))
+    spectrogram = stft(padded, n_fft=model.n_fft, hop_length=model.hop_length)
+    for c in range(2):
+        masks = model.masks(channel=c)
+        for s, source in enumerate(model.sources):
+            estimate = istft(masks[s] * spectrogram[c], n_fft=model.n_fft,
+                             hop_length=model.hop_length, length=padded.shape[-1])
+            torch.testing.assert_close(estimate[:mixture.shape[-1]], estimates[source][c],
+                                       atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="channel"):
+        model.masks(channel=2)
+
+
 def test_float64_and_numpy_mixtures(pattern):
     stems, _, hits = pattern
     mixture = sum(stems.values()).double()

@@ -791,7 +791,6 @@ def separate_drums(
     device: Union[str, torch.device, None] = None,
     verbose: bool = False,
     return_model: bool = False,
-    stems: bool = True,
 ):
     r"""Separate a drum mixture into kick, snare and hi-hat (or the templates' sources).
 
@@ -874,10 +873,6 @@ def separate_drums(
         Show a progress bar.
     return_model : bool, default False
         Also return the fitted :class:`DrumModel` (activations for onset detection).
-    stems : bool, default True
-        False: fit the model only, with no masks or inverse STFTs (what onset detection
-        needs; on a 3-minute song they are a fifth of the work); ``None`` stands for the
-        stems.
 
     Returns
     -------
@@ -982,7 +977,7 @@ def separate_drums(
         W, H, gains = _fit_drum_model(V, W, components, n_sources, **fit)
         parts, gains = parts_and_gains(H, V, gains)
         del V  # only the fit needs it
-        estimates = None if not stems else _masked_stems(spectrogram, W, H, components, n_sources, mask_power / power,
+        estimates = _masked_stems(spectrogram, W, H, components, n_sources, mask_power / power,
                                   n_fft=n_fft, hop_length=hop_length, window=window,
                                   length=n_samples + extra, keep=n_samples, gains=gains,
                                   parts=parts)
@@ -1003,8 +998,7 @@ def separate_drums(
         del pieces
         W, _, gains = _fit_drum_model(V, W, components, n_sources, **fit, refit_last=False)
         del V
-        # no stems: zero of them, so the chunks still go through add_chunk (activations)
-        estimates = signal.new_zeros((n_sources if stems else 0, *signal.shape))
+        estimates = signal.new_zeros((n_sources, *signal.shape))
         H = signal.new_zeros((1, W.shape[1], n_samples // hop_length + 1))
         mean_gains, n_gains = None, 0
         for k, (start, end) in enumerate(tqdm(bounds, desc="drums chunks", disable=not verbose,
@@ -1018,23 +1012,21 @@ def separate_drums(
             else:  # silence: no activity (the masks split it equally), the gains kept
                 H_k = _start(mean, W).zero_()
             del V, mean
-            chunk = estimates.new_zeros((0, n_channels, end - start)) if not stems else \
-                _masked_stems(spectrogram, W, H_k, components, n_sources, mask_power / power,
-                              n_fft=n_fft, hop_length=hop_length, window=window,
-                              length=end - start + extra, keep=end - start, gains=gains,
-                              parts=parts)
-            add_chunk(estimates, chunk, bounds, k, activations=H, chunk_activations=H_k,
+            stems = _masked_stems(spectrogram, W, H_k, components, n_sources,
+                                  mask_power / power, n_fft=n_fft, hop_length=hop_length,
+                                  window=window, length=end - start + extra, keep=end - start,
+                                  gains=gains, parts=parts)
+            add_chunk(estimates, stems, bounds, k, activations=H, chunk_activations=H_k,
                       hop=hop_length)
-            del spectrogram, chunk, parts
+            del spectrogram, stems, parts
             if gains is not None:
                 mean_gains = gains if mean_gains is None else mean_gains + gains
                 n_gains += 1
         if mean_gains is not None:
             mean_gains = mean_gains / n_gains
     shape = (-1, n_samples) if waveform.ndim == 2 else (1, n_samples)
-    stems = None if not stems else {
-        source: estimates[s].reshape(shape).to(device=out_device, dtype=out_dtype)
-        for s, source in enumerate(sources)}
+    stems = {source: estimates[s].reshape(shape).to(device=out_device, dtype=out_dtype)
+             for s, source in enumerate(sources)}
     if not return_model:
         return stems
     model = DrumModel(sources, components.cpu(), W.cpu(), H.cpu(), sample_rate, n_fft, hop_length,

@@ -310,7 +310,7 @@ def separate_supervised(
     mask_power: float = 2.0,
     fit_bandwidth: Optional[float] = 5500.0,
     fit_every: int = 3,
-    chunk_duration: Optional[float] = 30.0,
+    chunk_duration: Optional[float] = 60.0,
     seed: Optional[int] = 0,
     device: Union[str, torch.device, None] = None,
     verbose: bool = False,
@@ -360,9 +360,11 @@ def separate_supervised(
         linearly in between: with the hop a quarter of the window, frames three hops apart
         still overlap and the notes' activations change little between them (on the
         benchmark every frame, every 2nd and every 3rd give 12.95 dB, every 4th 12.87).
-    chunk_duration : float or None, default 30.0
+    chunk_duration : float or None, default 60.0
         Separate mixtures longer than this many seconds in chunks of it (a last piece under
-        half a chunk joins the one before); None: in one piece.
+        half a chunk joins the one before); None: in one piece. On 3 minutes of stereo
+        44.1 kHz audio with two threads, 60 s chunks took 16 CPU s against 21 for 30 s ones
+        (larger products) and 15 for 90 s ones, for 100 and 300 MiB more memory.
     seed : int, optional
         Unused (the activations start from every frame's level); kept for the recipes' interface.
     device : str or torch.device, optional

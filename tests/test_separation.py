@@ -291,6 +291,26 @@ def test_add_chunk_without_fades_joins_chunks_in_the_middle_of_the_overlaps():
     assert torch.equal(stems, whole)
 
 
+def test_chunks_overlap_only_their_neighbours():
+    # the largest overlap allowed keeps the cross-faded chunks summing to the whole; one
+    # hop more would make chunk k + 2 start inside chunk k, which is refused
+    from nmfsep.pipeline.separation import add_chunk, chunk_bounds, chunk_sizes
+
+    whole = torch.randn(1, 2, 1000, generator=torch.Generator().manual_seed(1))
+    bounds = chunk_bounds(1000, 300, 150, 10)
+    assert all(bounds[k + 2][0] >= bounds[k][1] for k in range(len(bounds) - 2))
+    stems = torch.zeros_like(whole)
+    for k, (start, end) in enumerate(bounds):
+        add_chunk(stems, whole[..., start:end], bounds, k)
+    torch.testing.assert_close(stems, whole)
+    assert chunk_bounds(1000, 300, 155, 10)[1][0] == 150  # the step rounded up: no triple
+    with pytest.raises(ValueError, match="three chunks would overlap"):
+        chunk_bounds(1000, 300, 160, 10)
+    with pytest.raises(ValueError, match="chunk_duration >= 2 x chunk_overlap"):
+        chunk_sizes(1.5, 1.0, 100)
+    assert chunk_sizes(2.0, 1.0, 100) == (200, 100)
+
+
 def test_chunked_cqt_front_end(sources):
     tone, noise = sources
     mixture = torch.cat([tone + noise] * 2)

@@ -779,12 +779,21 @@ def _fade_in(n: int, like: Tensor) -> Tensor:
 def chunk_bounds(n_samples: int, chunk: Optional[int], overlap: int, hop: int) -> List[Tuple[int, int]]:
     """``[(start, end), ...]`` of chunks of ``chunk`` samples overlapping by ``overlap``.
 
-    Starts are multiples of ``hop`` (so chunk frames lie on the whole signal's frame grid);
-    a last chunk shorter than half a chunk is merged into the one before.
+    Starts are multiples of ``hop`` (so chunk frames lie on the whole signal's frame grid),
+    so the overlaps are ``overlap`` or up to a hop less;
+    a last chunk shorter than half a chunk is merged into the one before. A chunk overlaps
+    only its neighbours (a ValueError otherwise): :func:`add_chunk`'s joins rely on it.
     """
     if chunk is None or n_samples <= chunk:
         return [(0, n_samples)]
-    step = max(hop, (chunk - overlap) // hop * hop)
+    # the step rounded up to the frame grid: overlaps at most ``overlap``, never more
+    step = max(hop, -(-(chunk - overlap) // hop) * hop)
+    if 2 * step < chunk:  # chunk k + 2 would start inside chunk k: the joins assume it does not
+        raise ValueError(
+            f"chunks of {chunk} samples overlapping by {overlap} start every {step} samples (on "
+            f"the {hop}-sample frame grid), so three chunks would overlap; make the overlap at "
+            f"most half a chunk (a longer chunk_duration or a shorter overlap)."
+        )
     bounds = []
     start = 0
     while True:
@@ -834,9 +843,10 @@ def chunk_sizes(duration, overlap, sample_rate: int) -> Tuple[Optional[int], int
     for name, value in (("chunk_duration", duration), ("chunk_overlap", overlap)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
             raise ValueError(f"{name} must be a number of seconds, got {value!r}.")
-    if duration <= 0 or overlap < 0 or overlap >= duration:
+    if duration <= 0 or overlap < 0 or 2 * overlap > duration:
+        # more overlap than half a chunk would make three chunks overlap (see chunk_bounds)
         raise ValueError(
-            f"need chunk_duration > chunk_overlap >= 0 seconds, got chunk_duration={duration}, "
+            f"need chunk_duration >= 2 x chunk_overlap >= 0 seconds, got chunk_duration={duration}, "
             f"chunk_overlap={overlap}; chunk_duration=None processes the mixture in one piece."
         )
     return round(duration * sample_rate), round(overlap * sample_rate)

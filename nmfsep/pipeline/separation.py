@@ -128,7 +128,8 @@ class Separator:
         grow with the length (a last piece shorter than half a chunk joins the chunk before,
         so chunks reach up to 1.5 times this); None processes the whole mixture at once.
     chunk_overlap : float, default 1.0
-        Seconds shared by consecutive chunks, cross-faded (the fades sum to one).
+        Seconds shared by consecutive chunks, cross-faded (the fades sum to one); at most
+        half of ``chunk_duration``.
     seed : int, optional
         Seed of the random initialisation (default 0: reproducible).
     verbose : bool, default False

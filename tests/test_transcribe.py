@@ -26,6 +26,7 @@ from nmfsep.recipes import (
     onset_f_measure,
     read_drum_midi,
     save_onsets,
+    separate_drums,
     write_drum_midi,
 )
 
@@ -601,3 +602,21 @@ def test_songs_keep_softer_snares_than_drum_recordings():
     assert onset_f_measure(KICK_TIMES, onsets["kick"])["f_measure"] == 1.0
     strict = drum_onsets(song, SR, threshold=ONSET_THRESHOLDS)
     assert onset_f_measure(SNARE_TIMES[::2], strict["snare"])["f_measure"] == 1.0
+
+
+@pytest.mark.parametrize("chunk_duration", [None, 2.0])  # one piece, and chunks of 2 s
+def test_onsets_fit_the_model_without_stems(chunk_duration):
+    g = torch.Generator().manual_seed(4)
+    song = _beats(g, BEATS, hihat=True)
+    hits = {"kick": [_kick(g)], "snare": [_snare(g)], "hihat": [_hihat(g)]}
+    fit = dict(hits=hits, chunk_duration=chunk_duration, adapt_duration=2.0, n_rounds=1)
+    stems, model = separate_drums(song, SR, return_model=True, **fit)
+    nothing, same = separate_drums(song, SR, return_model=True, stems=False, **fit)
+    assert nothing is None and set(stems) == {"kick", "snare", "hihat"}
+    assert torch.equal(same.activations, model.activations)
+    assert torch.equal(same.templates, model.templates)
+    onsets, onset_stems = drum_onsets(song, SR, accompaniment=False, return_stems=True, **fit)
+    assert set(onset_stems) == {"kick", "snare", "hihat"}
+    alone = drum_onsets(song, SR, accompaniment=False, **fit)
+    assert all(torch.equal(alone[name], onsets[name]) for name in onsets)
+    assert onset_f_measure(BEATS[0::2], alone["kick"])["f_measure"] == 1.0

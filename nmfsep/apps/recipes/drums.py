@@ -791,6 +791,7 @@ def separate_drums(
     device: Union[str, torch.device, None] = None,
     verbose: bool = False,
     return_model: bool = False,
+    stems: bool = True,
 ):
     r"""Separate a drum mixture into kick, snare and hi-hat (or the templates' sources).
 
@@ -873,6 +874,10 @@ def separate_drums(
         Show a progress bar.
     return_model : bool, default False
         Also return the fitted :class:`DrumModel` (activations for onset detection).
+    stems : bool, default True
+        False: fit the model only, with no masks or inverse STFTs (what onset detection
+        needs; on a 3-minute song they are a fifth of the work); ``None`` stands for the
+        stems.
 
     Returns
     -------
@@ -977,10 +982,10 @@ def separate_drums(
         W, H, gains = _fit_drum_model(V, W, components, n_sources, **fit)
         parts, gains = parts_and_gains(H, V, gains)
         del V  # only the fit needs it
-        estimates = _masked_stems(spectrogram, W, H, components, n_sources, mask_power / power,
-                                  n_fft=n_fft, hop_length=hop_length, window=window,
-                                  length=n_samples + extra, keep=n_samples, gains=gains,
-                                  parts=parts)
+        estimates = None if not stems else \
+            _masked_stems(spectrogram, W, H, components, n_sources, mask_power / power,
+                          n_fft=n_fft, hop_length=hop_length, window=window,
+                          length=n_samples + extra, keep=n_samples, gains=gains, parts=parts)
         del spectrogram, parts
         mean_gains = gains
     else:
@@ -998,7 +1003,8 @@ def separate_drums(
         del pieces
         W, _, gains = _fit_drum_model(V, W, components, n_sources, **fit, refit_last=False)
         del V
-        estimates = signal.new_zeros((n_sources, *signal.shape))
+        # no stems: zero of them, so the chunks still go through add_chunk (activations)
+        estimates = signal.new_zeros((n_sources if stems else 0, *signal.shape))
         H = signal.new_zeros((1, W.shape[1], n_samples // hop_length + 1))
         mean_gains, n_gains = None, 0
         for k, (start, end) in enumerate(tqdm(bounds, desc="drums chunks", disable=not verbose,
@@ -1012,21 +1018,23 @@ def separate_drums(
             else:  # silence: no activity (the masks split it equally), the gains kept
                 H_k = _start(mean, W).zero_()
             del V, mean
-            stems = _masked_stems(spectrogram, W, H_k, components, n_sources,
-                                  mask_power / power, n_fft=n_fft, hop_length=hop_length,
-                                  window=window, length=end - start + extra, keep=end - start,
-                                  gains=gains, parts=parts)
-            add_chunk(estimates, stems, bounds, k, activations=H, chunk_activations=H_k,
+            chunk = estimates.new_zeros((0, n_channels, end - start)) if not stems else \
+                _masked_stems(spectrogram, W, H_k, components, n_sources, mask_power / power,
+                              n_fft=n_fft, hop_length=hop_length, window=window,
+                              length=end - start + extra, keep=end - start, gains=gains,
+                              parts=parts)
+            add_chunk(estimates, chunk, bounds, k, activations=H, chunk_activations=H_k,
                       hop=hop_length)
-            del spectrogram, stems, parts
+            del spectrogram, chunk, parts
             if gains is not None:
                 mean_gains = gains if mean_gains is None else mean_gains + gains
                 n_gains += 1
         if mean_gains is not None:
             mean_gains = mean_gains / n_gains
     shape = (-1, n_samples) if waveform.ndim == 2 else (1, n_samples)
-    stems = {source: estimates[s].reshape(shape).to(device=out_device, dtype=out_dtype)
-             for s, source in enumerate(sources)}
+    stems = None if not stems else {
+        source: estimates[s].reshape(shape).to(device=out_device, dtype=out_dtype)
+        for s, source in enumerate(sources)}
     if not return_model:
         return stems
     model = DrumModel(sources, components.cpu(), W.cpu(), H.cpu(), sample_rate, n_fft, hop_length,

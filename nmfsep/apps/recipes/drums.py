@@ -662,14 +662,9 @@ def _channel_gains(parts: Tensor, V: Tensor, gains: Optional[Tensor] = None) -> 
     level = (V.mean(1) / parts.sum(0).mean().clamp_min(tiny)).expand(parts.shape[0], -1)
     G = level.clone() if gains is None else torch.maximum(gains[..., 0, 0], 1e-3 * level)
     total = parts.sum(1, keepdim=True).clamp_min(tiny)                     # (S, 1)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small operations: a thread pool's wake-ups would cost more
-    try:
-        for _ in range(GAIN_UPDATES):
-            ratio = V / (G.T @ parts).clamp_min_(tiny)                      # (C, values)
-            G *= (parts @ ratio.T) / total
-    finally:
-        torch.set_num_threads(threads)
+    for _ in range(GAIN_UPDATES):
+        ratio = V / (G.T @ parts).clamp_min_(tiny)                          # (C, values)
+        G *= (parts @ ratio.T) / total
     return G[..., None, None]
 
 

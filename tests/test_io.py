@@ -71,6 +71,20 @@ def test_resampling_preserves_frequency(tmp_path):
     assert middle.abs().max() == pytest.approx(0.5, abs=0.01)
 
 
+@pytest.mark.parametrize("orig, new", [(44100, 22050), (48000, 22050), (22050, 44100),
+                                       (16000, 44100), (44100, 8000)])
+def test_resample_in_blocks_equals_torchaudio_on_the_whole(monkeypatch, orig, new):
+    # small blocks, so that a signal of 4 s is resampled in many: every join must give
+    # torchaudio's samples of the whole signal, and the length must be its ceil rule
+    torchaudio = pytest.importorskip("torchaudio")
+    monkeypatch.setattr(io, "_RESAMPLE_BLOCK", 5000)
+    signal = torch.randn(2, 4 * orig + 7, generator=torch.Generator().manual_seed(orig + new))
+    whole = torchaudio.functional.resample(signal, orig, new)
+    blocks = io.resample(signal, orig, new)
+    assert blocks.shape == whole.shape == (2, math.ceil(signal.shape[-1] * new / orig))
+    torch.testing.assert_close(blocks, whole, rtol=0, atol=1e-6)
+
+
 def test_mono_offset_duration(tmp_path):
     waveform = torch.stack([torch.linspace(-1, 1, 8000), torch.linspace(1, -1, 8000) * 0.5])
     path = save(tmp_path / "two.wav", waveform, 8000)

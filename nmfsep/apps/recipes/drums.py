@@ -681,6 +681,20 @@ def _segment(signal: Tensor, start: int, length: int) -> Tensor:
     return F.pad(piece, (0, length - piece.shape[-1]))
 
 
+def _excerpts(signal: Tensor, sample_rate: int, duration: Optional[float], hop: int,
+              extra: int = 0) -> Tensor:
+    """``(channels, pieces, samples)``: excerpts of :data:`EXCERPT_DURATION` seconds (plus
+    ``extra`` samples) spread over ``signal (channels, samples)``, ``duration`` seconds in
+    all; the whole signal as one piece when that is no shorter or ``duration`` is None."""
+    n_samples = signal.shape[-1]
+    excerpt = round(EXCERPT_DURATION * sample_rate)
+    count = None if duration is None else math.ceil(duration / EXCERPT_DURATION)
+    if count is None or count * excerpt >= n_samples:
+        return _segment(signal, 0, n_samples + extra)[:, None]
+    return torch.stack([_segment(signal, start, excerpt + extra)
+                        for start in _excerpt_starts(n_samples, excerpt, count, hop)], 1)
+
+
 def _excerpt_starts(n_samples: int, excerpt: int, count: int, hop: int) -> List[int]:
     """Starts (multiples of ``hop``) of ``count`` excerpts of ``excerpt`` samples spread
     evenly from the start to the end of ``n_samples``."""
@@ -986,13 +1000,7 @@ def separate_drums(
     else:
         # templates (and channel gains) adapted once, on excerpts spread over the mixture;
         # then every chunk's activations with those templates, gains, masks and stems
-        excerpt = round(EXCERPT_DURATION * sample_rate)
-        count = None if adapt_duration is None else math.ceil(adapt_duration / EXCERPT_DURATION)
-        if count is None or count * excerpt >= n_samples:
-            pieces = _segment(signal, 0, n_samples + extra)
-        else:
-            pieces = torch.stack([_segment(signal, start, excerpt + extra) for start in
-                                  _excerpt_starts(n_samples, excerpt, count, hop_length)], 1)
+        pieces = _excerpts(signal, sample_rate, adapt_duration, hop_length, extra)
         V = spectrograms(pieces.reshape(-1, pieces.shape[-1]))[1]
         V = V.view(n_channels, -1, *V.shape[1:])  # (channels, pieces, freq, frames)
         del pieces

@@ -50,6 +50,7 @@ from .drums import (
     GENERIC_CHUNK_FIT,
     _check_rate,
     _drum_templates,
+    _excerpts,
     _templates_at_rate,
     separate_drums,
 )
@@ -199,9 +200,7 @@ def _resampled_hits(hits, sample_rate: int, rate: int):
     """Waveform hits (in a mapping) resampled to the analysis rate; paths are left to load."""
     if rate == sample_rate or not isinstance(hits, Mapping):
         return hits
-    from nmfsep.pipeline._backend import require_torchaudio  # noqa: PLC0415
-
-    resample = require_torchaudio().functional.resample
+    from nmfsep.io import resample  # noqa: PLC0415
 
     def one(item):
         if isinstance(item, Tensor) or hasattr(item, "__array__"):
@@ -337,15 +336,21 @@ def struck_hihat(model, onsets: Mapping[str, Tensor], *, rise: float = HIHAT_RIS
     return times
 
 
-def _with_accompaniment(templates, rest: Tensor, rate: int):
+def _with_accompaniment(templates, rest: Tensor, rate: int, duration=None):
     """``templates`` (a :class:`Templates`) plus :data:`ACCOMPANIMENT_COMPONENTS`
     stationary NMFD templates of the accompaniment: KL-NMF spectra of ``rest`` (the song
-    without its drums, at ``rate``) in the templates' STFT, repeated over their frames."""
+    without its drums, at ``rate``) in the templates' STFT, repeated over their frames.
+
+    With ``duration`` (seconds) the spectra come from excerpts spread over ``rest``, as the
+    drum templates' adaptation does (``adapt_duration``): memory does not grow with the song
+    (the whole song's fit was the peak of a long transcription)."""
     from nmfsep.nmf import NMF  # noqa: PLC0415
     from nmfsep.separation import Templates  # noqa: PLC0415
 
     W, n_fft, hop_length, window = _templates_at_rate(templates, rate, None, None)
-    spectrogram = stft(rest, n_fft=n_fft, hop_length=hop_length, window=window).abs()
+    pieces = _excerpts(rest.reshape(1, -1), rate, duration, hop_length)[0]  # (pieces, samples)
+    spectrogram = stft(pieces, n_fft=n_fft, hop_length=hop_length, window=window).abs()
+    spectrogram = spectrogram.permute(1, 0, 2).reshape(spectrogram.shape[1], -1)  # (bins, frames)
     if float(spectrogram.sum()) <= 0:  # nothing besides the drums
         return templates
     model = NMF((spectrogram.shape[1], spectrogram.shape[0]), ACCOMPANIMENT_COMPONENTS, seed=0)
@@ -480,9 +485,9 @@ def drum_onsets(
     signal = waveform.reshape(-1, waveform.shape[-1]).float().sum(0)
     rate = sample_rate
     if rate > ANALYSIS_RATE:
-        from nmfsep.pipeline._backend import require_torchaudio  # noqa: PLC0415
+        from nmfsep.io import resample  # noqa: PLC0415
 
-        signal = require_torchaudio().functional.resample(signal, rate, ANALYSIS_RATE)
+        signal = resample(signal, rate, ANALYSIS_RATE)  # in blocks: torchaudio's takes 6x
         hits = _resampled_hits(hits, rate, ANALYSIS_RATE)
         rate = ANALYSIS_RATE
     rest = None
@@ -496,7 +501,7 @@ def drum_onsets(
                                 hop_length=options.get("hop_length"), T=options.get("T", 16),
                                 full_kit=True)
     if rest is not None:
-        templates = _with_accompaniment(templates, rest, rate)
+        templates = _with_accompaniment(templates, rest, rate, options.get("adapt_duration"))
     # no stems unless asked for: their masks and inverse STFTs would be a fifth of the work
     stems, model = separate_drums(signal, rate, templates=templates, return_model=True,
                                   stems=return_stems, **options)

@@ -85,6 +85,13 @@ def test_resample_in_blocks_equals_torchaudio_on_the_whole(monkeypatch, orig, ne
     torch.testing.assert_close(blocks, whole, rtol=0, atol=1e-6)
 
 
+def test_resample_refuses_rates_that_are_not_whole_hz():
+    with pytest.raises(TypeError, match="orig_freq must be a whole number of Hz"):
+        io.resample(torch.zeros(100), 44100.5, 22050)
+    with pytest.raises(ValueError, match="new_freq must be a positive number of Hz"):
+        io.resample(torch.zeros(100), 44100, 0)
+
+
 def test_mono_offset_duration(tmp_path):
     waveform = torch.stack([torch.linspace(-1, 1, 8000), torch.linspace(1, -1, 8000) * 0.5])
     path = save(tmp_path / "two.wav", waveform, 8000)

@@ -384,8 +384,9 @@ def load(
     return waveform.to(dtype), file_rate if target_rate is None else target_rate
 
 
-#: Input samples resampled at once by :func:`resample` (30 s at 44.1 kHz, a multiple of
-#: every rate's step): torchaudio's resampler takes about 6 times its input in temporaries.
+#: Input samples resampled at once by :func:`resample` (30 s at 44.1 kHz; rounded down to
+#: whole steps of the two rates): torchaudio's resampler takes about 6 times its input in
+#: temporaries.
 _RESAMPLE_BLOCK = 2 ** 20 + 2 ** 18
 
 
@@ -401,7 +402,12 @@ def resample(waveform: Tensor, orig_freq: int, new_freq: int) -> Tensor:
     waveform : Tensor, shape (..., samples)
         Audio at ``orig_freq``.
     orig_freq, new_freq : int
-        Sampling rates in Hz.
+        Sampling rates in Hz (whole numbers).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If a rate is not a positive whole number of Hz.
 
     Returns
     -------
@@ -416,10 +422,12 @@ def resample(waveform: Tensor, orig_freq: int, new_freq: int) -> Tensor:
     torch.Size([2, 22050])
     """
     functional = require_torchaudio().functional
+    orig_freq = _check_sample_rate(orig_freq, "orig_freq")
+    new_freq = _check_sample_rate(new_freq, "new_freq")
     if orig_freq == new_freq:
         return waveform
-    gcd = math.gcd(int(orig_freq), int(new_freq))
-    up, down = int(orig_freq) // gcd, int(new_freq) // gcd  # up input samples give down outputs
+    gcd = math.gcd(orig_freq, new_freq)
+    up, down = orig_freq // gcd, new_freq // gcd  # up input samples give down outputs
     n_samples = waveform.shape[-1]
     block = max(1, _RESAMPLE_BLOCK // up) * up
     # an output sample sees the inputs within torchaudio's filter width (6 zero crossings of

@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from nmfsep.core.distributed import bytes_per_iteration, distributed_fit, shard_rows
+from nmfsep._core.distributed import bytes_per_iteration, distributed_fit, shard_rows
 from nmfsep.nmf import NMF
 
 

@@ -281,7 +281,7 @@ def stage_targets():
     """What each stage of the ``drums`` recipe calls, as ``(module, attribute, stage)``."""
     import nmfsep.io  # noqa: PLC0415
     import nmfsep.separation  # noqa: PLC0415
-    from nmfsep.apps.recipes import drums  # noqa: PLC0415
+    from nmfsep._apps.recipes import drums  # noqa: PLC0415
 
     return [
         (nmfsep.io, "load", "load"),                     # run_recipe imports it at call time

@@ -61,8 +61,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
-from nmfsep.core import fastpaths
-from nmfsep.core.updates import flush_denormal
+from nmfsep._core import fastpaths
+from nmfsep._core.updates import flush_denormal
 from nmfsep.metrics import beta_div
 from nmfsep.nmf import NMF, NMFD, BatchNMF
 from nmfsep.trainer import BetaMu

@@ -136,14 +136,14 @@ def load_streaming_module(path: Path):
     ``path`` is either a folder holding an ``nmfsep`` package (``git archive HEAD nmfsep | tar
     -x -C path``), imported whole under the name ``nmfsep_baseline`` (its core, masks and I/O
     with it; its core and pipeline import each other relatively), or one ``streaming.py``
-    (``git show HEAD~1:nmfsep/pipeline/streaming.py > old.py``), run as a module of this
+    (``git show HEAD~1:nmfsep/_pipeline/streaming.py > old.py``), run as a module of this
     checkout's pipeline."""
     if path.is_dir():
         copy = Path(tempfile.mkdtemp(prefix="streaming_baseline_"))
         shutil.copytree(path / "nmfsep", copy / "nmfsep_baseline")
         sys.path.insert(0, str(copy))
         return importlib.import_module("nmfsep_baseline.pipeline.streaming")
-    name = "nmfsep.pipeline._streaming_baseline"
+    name = "nmfsep._pipeline._streaming_baseline"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module                       # dataclasses look their module up
@@ -229,7 +229,7 @@ def main(argv=None) -> int:
           f"{1000 * separator.trigger_latency_seconds:.1f} ms", flush=True)
 
     # ---- speed at 44.1 kHz, one core
-    from nmfsep.pipeline._backend import require_torchaudio  # noqa: PLC0415
+    from nmfsep._pipeline._backend import require_torchaudio  # noqa: PLC0415
 
     resample = require_torchaudio().functional.resample
     signal = torch.cat([resample(m[1], m[2], SPEED_RATE) for m in data], -1)

@@ -44,7 +44,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 import torch
 
-from nmfsep.core.updates import flush_denormal
+from nmfsep._core.updates import flush_denormal
 from nmfsep.metrics import beta_div
 from nmfsep.nmf import NMF, NMFD, BatchNMF
 

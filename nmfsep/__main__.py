@@ -1,8 +1,8 @@
-"""``python -m nmfsep``: the command line (see :mod:`nmfsep.apps.cli`)."""
+"""``python -m nmfsep``: the command line (see :mod:`nmfsep.cli`)."""
 
 import sys
 
-from .apps.cli import main
+from .cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,5 +1,15 @@
 """Objective evaluation of separated sources: SDR/SIR/SAR, SI-SDR, folders of files
-(face of :mod:`nmfsep.apps.evaluation`)."""
+(face of ``nmfsep/_apps/evaluation.py``)."""
 
-from .apps.evaluation import *  # noqa: F403
-from .apps.evaluation import __all__  # noqa: F401
+from ._apps.evaluation import (
+    CLAMP_DB,
+    METRICS,
+    bss_eval,
+    evaluate_dirs,
+    format_table,
+    si_sdr,
+)
+
+__all__ = [
+    "CLAMP_DB", "METRICS", "bss_eval", "evaluate_dirs", "format_table", "si_sdr",
+]

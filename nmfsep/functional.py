@@ -3,8 +3,8 @@
 The ``nn.Module`` faces of the same implementations live in :mod:`nmfsep.transforms`.
 """
 
-from .pipeline.cqt import cqt, cqt_frequencies, icqt
-from .pipeline.stft import frames_to_time, istft, magnitude, stft, stft_frequencies
+from ._pipeline.cqt import CQTFrame, cqt, cqt_frequencies, icqt
+from ._pipeline.stft import WINDOWS, frames_to_time, istft, magnitude, stft, stft_frequencies
 
-__all__ = ["stft", "istft", "magnitude", "stft_frequencies", "frames_to_time",
-           "cqt", "icqt", "cqt_frequencies"]
+__all__ = ["stft", "istft", "magnitude", "stft_frequencies", "frames_to_time", "WINDOWS",
+           "cqt", "icqt", "cqt_frequencies", "CQTFrame"]

@@ -1,4 +1,15 @@
-"""Audio files in and out (face of :mod:`nmfsep.pipeline.io`)."""
+"""Audio files in and out (face of ``nmfsep/_pipeline/io.py``)."""
 
-from .pipeline.io import *  # noqa: F403
-from .pipeline.io import __all__  # noqa: F401
+from ._pipeline.io import (
+    AUDIO_SUFFIXES,
+    AudioInfo,
+    check_audio,
+    info,
+    load,
+    resample,
+    save,
+)
+
+__all__ = [
+    "AUDIO_SUFFIXES", "AudioInfo", "check_audio", "info", "load", "resample", "save",
+]

@@ -1,4 +1,13 @@
-"""Soft and binary masks over sources (face of :mod:`nmfsep.pipeline.masks`)."""
+"""Soft and binary masks over sources (face of ``nmfsep/_pipeline/masks.py``)."""
 
-from .pipeline.masks import *  # noqa: F403
-from .pipeline.masks import __all__  # noqa: F401
+from ._pipeline.masks import (
+    SoftMask,
+    apply_masks,
+    binary_mask,
+    ratio_mask,
+    wiener_mask,
+)
+
+__all__ = [
+    "SoftMask", "apply_masks", "binary_mask", "ratio_mask", "wiener_mask",
+]

@@ -1,4 +1,13 @@
-"""torchnmf-compatible face of :mod:`nmfsep.core.metrics`."""
+"""torchnmf-compatible face of ``nmfsep/_core/metrics.py``."""
 
-from .core.metrics import *  # noqa: F403
-from .core.metrics import __all__  # noqa: F401
+from ._core.metrics import (
+    beta_div,
+    euclidean,
+    is_div,
+    kl_div,
+    sparseness,
+)
+
+__all__ = [
+    "beta_div", "euclidean", "kl_div", "is_div", "sparseness",
+]

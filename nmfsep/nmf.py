@@ -1,7 +1,14 @@
-"""torchnmf-compatible face of :mod:`nmfsep.core.nmf`, plus :class:`~nmfsep.core.batched.BatchNMF`."""
+"""torchnmf-compatible face of ``nmfsep/_core/nmf.py``, plus :class:`BatchNMF`."""
 
-from .core.batched import BatchNMF
-from .core.nmf import *  # noqa: F403
-from .core.nmf import __all__ as _nmf_all
+from ._core.batched import BatchNMF
+from ._core.nmf import (
+    NMF,
+    NMF2D,
+    NMF3D,
+    NMFD,
+    BaseComponent,
+)
 
-__all__ = _nmf_all + ["BatchNMF"]
+__all__ = [
+    "BaseComponent", "NMF", "NMFD", "NMF2D", "NMF3D", "BatchNMF",
+]

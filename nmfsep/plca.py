@@ -1,4 +1,13 @@
-"""torchnmf-compatible face of :mod:`nmfsep.core.plca`."""
+"""torchnmf-compatible face of ``nmfsep/_core/plca.py``."""
 
-from .core.plca import *  # noqa: F403
-from .core.plca import __all__  # noqa: F401
+from ._core.plca import (
+    PLCA,
+    SIPLCA,
+    SIPLCA2,
+    SIPLCA3,
+    BaseComponent,
+)
+
+__all__ = [
+    "BaseComponent", "PLCA", "SIPLCA", "SIPLCA2", "SIPLCA3",
+]

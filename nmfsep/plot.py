@@ -1,5 +1,14 @@
 """Plots of spectrograms, templates, activations, masks and loss curves
-(face of :mod:`nmfsep.apps.plot`; matplotlib is imported when a function is called)."""
+(face of ``nmfsep/_apps/plot.py``; matplotlib is imported when a function is called)."""
 
-from .apps.plot import *  # noqa: F403
-from .apps.plot import __all__  # noqa: F401
+from ._apps.plot import (
+    activations,
+    loss_curve,
+    masks,
+    spectrogram,
+    templates,
+)
+
+__all__ = [
+    "activations", "loss_curve", "masks", "spectrogram", "templates",
+]

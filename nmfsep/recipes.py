@@ -1,4 +1,4 @@
-"""Separation recipes by name (face of :mod:`nmfsep.apps.recipes`).
+"""Separation recipes by name (face of ``nmfsep/_apps/recipes/``).
 
 :data:`RECIPES` maps names to recipes; :func:`run_recipe` separates an audio file with one
 (``nmfsep separate --recipe NAME``). The drum recipes: ``"drums"`` (NMFD templates from the
@@ -9,10 +9,16 @@ name added to a recipe module's ``__all__`` is added here as well, imported and 
 so that IDEs and type checkers see it (``tests/test_public_surface.py`` checks both).
 """
 
-from .apps.onsets_io import GM_DRUM_NOTES, read_drum_midi, save_onsets, write_drum_midi
-from .apps.recipes import RECIPES, Recipe, get_recipe, recipe_table, register_recipe, run_recipe
-from .apps.recipes.drum_stream import drum_stream, streaming_n_fft
-from .apps.recipes.drums import (
+from ._apps.onsets_io import (
+    GM_DRUM_NOTES,
+    ONSET_FORMATS,
+    read_drum_midi,
+    save_onsets,
+    write_drum_midi,
+)
+from ._apps.recipes import RECIPES, Recipe, get_recipe, recipe_table, register_recipe, run_recipe
+from ._apps.recipes.drum_stream import drum_stream, streaming_n_fft
+from ._apps.recipes.drums import (
     DRUM_SOURCES,
     FIT_BANDWIDTH,
     DrumModel,
@@ -22,7 +28,7 @@ from .apps.recipes.drums import (
     separate_drums,
     source_of_hit,
 )
-from .apps.recipes.harmonic import (
+from ._apps.recipes.harmonic import (
     CONTINUITY,
     fit_percussive_harmonic,
     hpss_cascade,
@@ -31,13 +37,13 @@ from .apps.recipes.harmonic import (
     separate_drums_harmonic,
     template_spectra,
 )
-from .apps.recipes.learning import (
+from ._apps.recipes.learning import (
     DICTIONARY_RECIPES,
     group_recordings,
     learn_templates_cli,
     source_of_file,
 )
-from .apps.recipes.piano_roll import (
+from ._apps.recipes.piano_roll import (
     ROLL_MODELS,
     binarize_roll,
     frame_scores,
@@ -46,13 +52,13 @@ from .apps.recipes.piano_roll import (
     notes_to_roll,
     piano_roll,
 )
-from .apps.recipes.supervised import (
+from ._apps.recipes.supervised import (
     DICTIONARY_METHODS,
     default_stft,
     learn_instrument_dictionaries,
     separate_supervised,
 )
-from .apps.recipes.transcription import (
+from ._apps.recipes.transcription import (
     ACCOMPANIMENT_COMPONENTS,
     ANALYSIS_RATE,
     HIHAT_ALONE,
@@ -69,7 +75,7 @@ from .apps.recipes.transcription import (
 )
 
 __all__ = [
-    # the registry (nmfsep.apps.recipes)
+    # the registry (nmfsep.recipes)
     "RECIPES", "Recipe", "get_recipe", "recipe_table", "register_recipe", "run_recipe",
     # drums
     "DRUM_SOURCES", "FIT_BANDWIDTH", "DrumModel", "generic_templates", "group_hits",
@@ -79,7 +85,7 @@ __all__ = [
     "KIT_THRESHOLD",
     "ONSET_FIT", "ANALYSIS_RATE", "ACCOMPANIMENT_COMPONENTS", "struck_hihat", "HIHAT_RISE",
     "HIHAT_ALONE", "RISE_WINDOW",
-    "save_onsets", "write_drum_midi", "read_drum_midi", "GM_DRUM_NOTES",
+    "save_onsets", "write_drum_midi", "read_drum_midi", "GM_DRUM_NOTES", "ONSET_FORMATS",
     # harmonic
     "separate_drums_harmonic", "hpss_cascade", "percussive_dictionary", "template_spectra",
     "hpss_masks", "fit_percussive_harmonic", "CONTINUITY",

@@ -1,14 +1,21 @@
 """Source separation: :class:`Separator`, templates and stems (face of the pipeline).
 
-Re-exports :mod:`nmfsep.pipeline.separation`, :mod:`nmfsep.pipeline.templates`,
-:mod:`nmfsep.pipeline.grouping` and :mod:`nmfsep.pipeline.streaming` (block-wise, real-time
-separation).
+The separator, templates learnt from examples, the clustering of free components into
+sources, block-wise (real-time) separation, and batches of files (:func:`separate_many`).
 """
 
-from .pipeline.grouping import cluster_components, component_features
-from .pipeline.separation import Separator, write_stems
-from .pipeline.streaming import StreamingSeparator, Trigger, trigger_times
-from .pipeline.templates import Templates, learn_templates
+from ._apps.batch import BatchReport, separate_many
+from ._pipeline.grouping import FEATURES, METHODS, cluster_components, component_features
+from ._pipeline.separation import Separator, write_stems
+from ._pipeline.streaming import (
+           MAX_LOOKAHEAD_SECONDS,
+           NMFD_MODES,
+           StreamingSeparator,
+           Trigger,
+           trigger_times,
+)
+from ._pipeline.templates import Templates, learn_templates
 
 __all__ = ["Separator", "Templates", "learn_templates", "write_stems", "cluster_components",
-           "component_features", "StreamingSeparator", "Trigger", "trigger_times"]
+           "component_features", "FEATURES", "METHODS", "StreamingSeparator", "Trigger",
+           "trigger_times", "NMFD_MODES", "MAX_LOOKAHEAD_SECONDS", "separate_many", "BatchReport"]

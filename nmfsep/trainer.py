@@ -1,4 +1,12 @@
-"""torchnmf-compatible face of :mod:`nmfsep.core.trainer`."""
+"""torchnmf-compatible face of ``nmfsep/_core/trainer.py``."""
 
-from .core.trainer import *  # noqa: F403
-from .core.trainer import __all__  # noqa: F401
+from ._core.trainer import (
+    BetaMu,
+    SparsityProj,
+    fixed_mask_of,
+    hoyer_project,
+)
+
+__all__ = [
+    "BetaMu", "SparsityProj", "fixed_mask_of", "hoyer_project",
+]

@@ -7,8 +7,8 @@ same number of iterations (iterations, not timings: speed is measured in benchma
 import pytest
 import torch
 
-from nmfsep.core.accelerated import ExtrapolatedSteps, auto_solver
-from nmfsep.core.solvers import (
+from nmfsep._core.accelerated import ExtrapolatedSteps, auto_solver
+from nmfsep._core.solvers import (
     SWEEP_COLUMN_OVERHEAD,
     SWEEP_SLOWDOWN,
     check_solver,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from nmfsep.apps.batch import separate_many
+from nmfsep._apps.batch import separate_many
 
 
 def fake_run(mixture_path, out_folder, *, fail_on=()):

@@ -3,7 +3,7 @@
 One table for the command line and one for the API. Each row is an input and what it must
 give: the exit status (CLI) or the exception class (API) and the words the message must hold
 (the problem and its fix, in the CLI's words on the command line), or the right result. The
-CLI rows run in-process through :func:`nmfsep.apps.cli.main`; a few run through a real
+CLI rows run in-process through :func:`nmfsep._apps.cli.main`; a few run through a real
 ``python -m nmfsep`` subprocess at the end (each costs an interpreter start).
 
 Families: audio input (missing, folder, unreadable, truncated, corrupt), outputs (existing,
@@ -24,7 +24,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from nmfsep.apps.cli import main
+from nmfsep._apps.cli import main
 
 RATE = 16000
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -226,8 +226,8 @@ def test_separate_help_lists_the_recipes(capsys):
 
 # --------------------------------------------------------------------------- API table
 def _api_cases(folder: Path):
+    from nmfsep._pipeline._files import write_atomically
     from nmfsep.io import load, save
-    from nmfsep.pipeline._files import write_atomically
     from nmfsep.recipes import get_recipe, run_recipe, save_onsets
     from nmfsep.separation import Templates, write_stems
 

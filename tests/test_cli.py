@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from nmfsep import __version__
-from nmfsep.apps.cli import main
+from nmfsep._apps.cli import main
 from nmfsep.io import save
 
 RATE = 8000

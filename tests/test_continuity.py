@@ -11,8 +11,8 @@ import math
 import pytest
 import torch
 
-from nmfsep.core._penalties import continuity_cost, continuity_parts
-from nmfsep.core.metrics import beta_div
+from nmfsep._core._penalties import continuity_cost, continuity_parts
+from nmfsep._core.metrics import beta_div
 from nmfsep.nmf import NMF, NMF2D, NMFD
 
 

@@ -1,11 +1,11 @@
-"""Tests of the invertible constant-Q transform (nmfsep.pipeline.cqt)."""
+"""Tests of the invertible constant-Q transform (nmfsep._pipeline.cqt)."""
 
 import math
 
 import pytest
 import torch
 
-from nmfsep.pipeline.cqt import CQT, CQTFrame, cqt, cqt_frequencies, icqt
+from nmfsep._pipeline.cqt import CQT, CQTFrame, cqt, cqt_frequencies, icqt
 
 SR = 22050
 N_BINS = 84  # C1 .. B7, librosa's default range

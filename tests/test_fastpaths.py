@@ -1,4 +1,4 @@
-"""Internals of the closed-form fast paths (:mod:`nmfsep.core.fastpaths`).
+"""Internals of the closed-form fast paths (:mod:`nmfsep._core.fastpaths`).
 
 The rest of the suite runs them on one block and one thread (conftest pins torch to one
 thread and the data are small). Here the blocks are made tiny and torch gets two threads, so
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from nmfsep.core import fastpaths, updates
-from nmfsep.core.fastpaths import (
+from nmfsep._core import fastpaths, updates
+from nmfsep._core.fastpaths import (
     Workspace,
     _blocks,
     batched_nmf_loss,
@@ -28,7 +28,7 @@ from nmfsep.core.fastpaths import (
     nmfd_reconstruct,
     shifted_activations,
 )
-from nmfsep.core.updates import autograd_parts, data_weights, multiplicative_update_
+from nmfsep._core.updates import autograd_parts, data_weights, multiplicative_update_
 from nmfsep.metrics import beta_div
 from nmfsep.nmf import NMF, NMFD
 

@@ -1,4 +1,4 @@
-"""The one atomic writer (nmfsep.pipeline._files) and the input / output checks.
+"""The one atomic writer (nmfsep._pipeline._files) and the input / output checks.
 
 All-or-nothing sets, clean-up on errors, SIGINT and SIGTERM, stale temporary files of killed
 runs, a full disk, unreadable inputs and unwritable outputs. The subprocess tests kill real
@@ -19,8 +19,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from nmfsep.pipeline import _files
-from nmfsep.pipeline._files import (
+from nmfsep._pipeline import _files
+from nmfsep._pipeline._files import (
     TEMPORARY_NAME,
     Terminated,
     check_readable_file,
@@ -228,7 +228,7 @@ def test_sigterm_while_separate_writes_leaves_nothing(tmp_path, drum_mixture):
                 pathlib.Path(sys.argv[1]).touch()
                 time.sleep(30)
         soundfile.SoundFile = Slow
-        from nmfsep.apps.cli import main
+        from nmfsep._apps.cli import main
         sys.exit(main(["separate", sys.argv[2], "--recipe", "drums-generic", "--out", sys.argv[3]]))
     """, started, drum_mixture, tmp_path / "stems")
     deadline = time.monotonic() + 120
@@ -247,7 +247,7 @@ def test_a_rerun_after_sigkill_cleans_up_and_writes_every_stem(tmp_path, drum_mi
     started = tmp_path / "writing"
     process = _run("""
         import pathlib, sys, time
-        from nmfsep.pipeline._files import write_atomically
+        from nmfsep._pipeline._files import write_atomically
         def first(temporary):
             temporary.write_bytes(b"RIFF" * 1000)
         def second(temporary):
@@ -277,7 +277,7 @@ def test_a_rerun_after_sigkill_cleans_up_and_writes_every_stem(tmp_path, drum_mi
 
 
 def test_a_killed_batch_runs_staging_folder_is_removed_and_the_file_redone(tmp_path):
-    from nmfsep.apps.batch import separate_many
+    from nmfsep._apps.batch import separate_many
 
     stale = tmp_path / f".song.nmfsep-{_dead_pid()}-89abcdef.tmp"
     (stale / "kick.wav").parent.mkdir()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from nmfsep.core.init import initialise_model_, make_generator, nndsvd, random_init
+from nmfsep._core.init import initialise_model_, make_generator, nndsvd, random_init
 from nmfsep.nmf import NMF, NMFD
 
 F64 = torch.float64

@@ -9,8 +9,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from nmfsep.pipeline import io
-from nmfsep.pipeline.io import AudioInfo, check_audio, info, load, save
+from nmfsep._pipeline import io
+from nmfsep._pipeline.io import AudioInfo, check_audio, info, load, save
 
 
 def _sine(frequency, sample_rate, seconds, amplitude=0.5, channels=1, dtype=torch.float32):
@@ -247,7 +247,7 @@ def test_check_audio():
 
 
 def test_only_resampling_needs_torchaudio(tmp_path, monkeypatch):
-    from nmfsep.pipeline import TorchaudioMissingError, _backend
+    from nmfsep._pipeline import TorchaudioMissingError, _backend
 
     path = save(tmp_path / "tone.wav", _sine(440, 16000, 0.1), 16000)
     monkeypatch.setitem(__import__("sys").modules, "torchaudio", None)

@@ -1,8 +1,8 @@
 """The import-layers contract (DEVELOPERS.md): each layer imports only the layers under it.
 
-``nmfsep/core`` (models and solvers) knows nothing of audio: it imports no other part of nmfsep
-and neither torchaudio nor soundfile. ``nmfsep/pipeline`` (audio) imports the core and itself,
-never ``nmfsep/apps`` (CLI, recipes, plots, evaluation) nor the root modules that re-export it.
+``nmfsep/_core`` (models and solvers) knows nothing of audio: it imports no other part of nmfsep
+and neither torchaudio nor soundfile. ``nmfsep/_pipeline`` (audio) imports the core and itself,
+never ``nmfsep/_apps`` (CLI, recipes, plots, evaluation) nor the root modules that re-export it.
 Under every layer, ``nmfsep/_errors.py`` (the base of nmfsep's exceptions) imports nothing.
 Read from the source with ``ast``, so an import inside a function (a lazy one) counts too.
 """
@@ -60,23 +60,23 @@ def violations(folder: str, allowed_nmfsep, forbidden_outside):
 
 def test_the_reader_resolves_relative_imports():
     # the walker's own answer on a file whose imports are known (a wrong resolution would let
-    # `from ..pipeline import io` through)
-    assert module_name(PACKAGE / "core" / "nmf.py") == "nmfsep.core.nmf"
-    assert module_name(PACKAGE / "core" / "__init__.py") == "nmfsep.core"
-    names = {name for name, _ in imported_modules(PACKAGE / "core" / "online.py")}
-    assert {"nmfsep.core._fitting", "nmfsep.core.fastpaths", "torch"} <= names
-    names = {name for name, _ in imported_modules(PACKAGE / "pipeline" / "separation.py")}
-    assert "nmfsep.core._validation" in names
+    # `from .._pipeline import io` through)
+    assert module_name(PACKAGE / "_core" / "nmf.py") == "nmfsep._core.nmf"
+    assert module_name(PACKAGE / "_core" / "__init__.py") == "nmfsep._core"
+    names = {name for name, _ in imported_modules(PACKAGE / "_core" / "online.py")}
+    assert {"nmfsep._core._fitting", "nmfsep._core.fastpaths", "torch"} <= names
+    names = {name for name, _ in imported_modules(PACKAGE / "_pipeline" / "separation.py")}
+    assert "nmfsep._core._validation" in names
 
 
 def test_core_imports_no_audio_and_no_upper_layer():
     # `import nmfsep` and the core must work without torchaudio / soundfile (DEVELOPERS.md)
-    assert violations("core", allowed_nmfsep=("nmfsep.core", *BASE),
+    assert violations("_core", allowed_nmfsep=("nmfsep._core", *BASE),
                       forbidden_outside=("torchaudio", "soundfile", "librosa")) == []
 
 
 def test_pipeline_imports_only_the_core_and_itself():
-    assert violations("pipeline", allowed_nmfsep=("nmfsep.core", "nmfsep.pipeline", *BASE),
+    assert violations("_pipeline", allowed_nmfsep=("nmfsep._core", "nmfsep._pipeline", *BASE),
                       forbidden_outside=()) == []
 
 
@@ -89,15 +89,15 @@ def test_the_base_of_every_layer_imports_nothing():
 
 def test_a_violation_is_reported(tmp_path, monkeypatch):
     # the contract can fail: a core module that imports the pipeline lazily is named with its line
-    core = tmp_path / "nmfsep" / "core"
+    core = tmp_path / "nmfsep" / "_core"
     core.mkdir(parents=True)
     (tmp_path / "nmfsep" / "__init__.py").write_text("")
     (core / "__init__.py").write_text("from . import models\n")
-    (core / "models.py").write_text("import torch\n\ndef f():\n    from ..pipeline import io\n"
+    (core / "models.py").write_text("import torch\n\ndef f():\n    from .._pipeline import io\n"
                                     "    import soundfile\n")
     monkeypatch.setitem(globals(), "PACKAGE", tmp_path / "nmfsep")
-    assert violations("core", ("nmfsep.core",), ("soundfile",)) == [
-        "nmfsep/core/models.py:4 imports nmfsep.pipeline",
-        "nmfsep/core/models.py:4 imports nmfsep.pipeline.io",
-        "nmfsep/core/models.py:5 imports soundfile",
+    assert violations("_core", ("nmfsep._core",), ("soundfile",)) == [
+        "nmfsep/_core/models.py:4 imports nmfsep._pipeline",
+        "nmfsep/_core/models.py:4 imports nmfsep._pipeline.io",
+        "nmfsep/_core/models.py:5 imports soundfile",
     ]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nmfsep.apps.cli import build_parser, main
+from nmfsep._apps.cli import build_parser, main
 from nmfsep.io import save
 from nmfsep.recipes import (
     RECIPES,

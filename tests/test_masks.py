@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from nmfsep.pipeline.masks import SoftMask, apply_masks, binary_mask, ratio_mask, wiener_mask
+from nmfsep._pipeline.masks import SoftMask, apply_masks, binary_mask, ratio_mask, wiener_mask
 
 # Masks are quotients, so their sum over sources is one up to a few roundings.
 SUM_TOLERANCE = {torch.float32: 4 * torch.finfo(torch.float32).eps, torch.float64: 4 * torch.finfo(torch.float64).eps}

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from nmfsep.core.nmf import BaseComponent
+from nmfsep._core.nmf import BaseComponent
 from nmfsep.metrics import beta_div
 from nmfsep.nmf import NMF, NMF2D, NMF3D, NMFD
 from nmfsep.trainer import BetaMu, fixed_mask_of

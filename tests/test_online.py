@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from nmfsep.core import fastpaths
-from nmfsep.core.online import _parts, fit_chunks, is_chunk_source
+from nmfsep._core import fastpaths
+from nmfsep._core.online import _parts, fit_chunks, is_chunk_source
 from nmfsep.nmf import NMF, NMFD
 
 from conftest import relative_error

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import nmfsep.plot
-from nmfsep.apps.cli import main
+from nmfsep._apps.cli import main
 from nmfsep.io import load, save
 from nmfsep.recipes import separate_drums
 

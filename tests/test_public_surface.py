@@ -41,11 +41,11 @@ def test_recipes_all_is_static_and_every_name_resolves():
         assert getattr(recipes, name) is not None, name
     # the names an import-time loop added before __all__ was static
     for module in RECIPE_MODULES:
-        public = importlib.import_module(f"nmfsep.apps.recipes.{module}").__all__
+        public = importlib.import_module(f"nmfsep._apps.recipes.{module}").__all__
         assert set(public) <= set(names), (module, set(public) - set(names))
         for name in public:
             assert getattr(recipes, name) is getattr(
-                importlib.import_module(f"nmfsep.apps.recipes.{module}"), name), name
+                importlib.import_module(f"nmfsep._apps.recipes.{module}"), name), name
     for name in ("RECIPES", "run_recipe", "save_onsets", "GM_DRUM_NOTES"):
         assert name in names
     assert {"drums", "drums-generic", "drums-harmonic", "piano-bass"} <= set(recipes.RECIPES)
@@ -61,7 +61,7 @@ def test_star_import_of_recipes_gives_the_listed_names():
 def test_one_list_of_audio_suffixes_read_by_every_folder_listing(tmp_path):
     import soundfile as sf
 
-    from nmfsep.apps import evaluation
+    from nmfsep._apps import evaluation
     from nmfsep.io import AUDIO_SUFFIXES
 
     common = {".wav", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc", ".au", ".snd"}
@@ -74,7 +74,7 @@ def test_one_list_of_audio_suffixes_read_by_every_folder_listing(tmp_path):
     assert sorted(p.suffix for p in listed.values()) == sorted(AUDIO_SUFFIXES)
     assert not hasattr(evaluation, "AUDIO_EXTENSIONS")  # the evaluation's own list is gone
     # hits and training folders (drums, drums-harmonic, learn-templates); they take hidden files
-    from nmfsep.apps.recipes import drums
+    from nmfsep._apps.recipes import drums
 
     hits = drums._audio_files_in(tmp_path)
     assert sorted(p.name for p in hits) == sorted([*(p.name for p in listed.values()), ".hidden.wav"])
@@ -119,13 +119,14 @@ def test_every_exception_of_nmfsep_is_an_nmfsep_error_and_keeps_its_builtin_base
     defined = {name: getattr(importlib.import_module(module), name)
                for module, name in _exception_classes()}
     classes = {name: cls for name, cls in defined.items() if issubclass(cls, Exception)}
-    assert set(classes) == {"NmfsepError", "NonFiniteError", "ValueAssertionError",
-                            "TorchaudioMissingError", "CommandError"}
+    assert set(classes) == {"NmfsepError", "ParameterError", "ParameterTypeError", "NonFiniteError",
+                            "ValueAssertionError", "TorchaudioMissingError", "CommandError"}
     for name, cls in classes.items():
         assert issubclass(cls, nmfsep.NmfsepError), name
     builtins = {"NonFiniteError": (FloatingPointError, ValueError),
                 "ValueAssertionError": (ValueError, AssertionError),
-                "TorchaudioMissingError": (ImportError,)}
+                "TorchaudioMissingError": (ImportError,), "ParameterError": (ValueError,),
+                "ParameterTypeError": (TypeError,)}
     for name, bases in builtins.items():
         assert all(issubclass(classes[name], base) for base in bases), name
     # Ctrl-C's kin, SIGTERM while writing, stops the program: not an error to catch
@@ -137,7 +138,7 @@ def test_import_nmfsep_gives_the_base_without_torch():
     import subprocess
     import sys
 
-    code = ("import sys, nmfsep, nmfsep.apps.cli; assert nmfsep.NmfsepError.__name__ == 'NmfsepError'; "
+    code = ("import sys, nmfsep, nmfsep.cli; assert nmfsep.NmfsepError.__name__ == 'NmfsepError'; "
             "print(sorted(m for m in ('torch', 'torchaudio', 'soundfile') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
@@ -164,7 +165,7 @@ def test_missing_torchaudio_is_an_nmfsep_error_and_an_import_error(monkeypatch):
     import sys
 
     import nmfsep
-    from nmfsep.pipeline import _backend
+    from nmfsep._pipeline import _backend
 
     monkeypatch.setitem(sys.modules, "torchaudio", None)
     _backend.require_torchaudio.cache_clear()
@@ -202,7 +203,7 @@ def test_counts_are_checked_by_the_core_a_wrong_type_is_a_type_error():
 
 # --------------------------------------------------------------------------- one atomic writer
 def test_files_are_moved_into_place_by_one_writer():
-    # nmfsep.pipeline._files.write_atomically renames every file written into place; the batch
+    # nmfsep._pipeline._files.write_atomically renames every file written into place; the batch
     # runner renames a whole staging folder (made with _files.temporary_name). No other code
     # renames, moves or makes temporary files: a new writer calls write_atomically.
     moves = {("os", "replace"), ("os", "rename"), ("shutil", "move"), ("tempfile", "mkstemp"),
@@ -213,4 +214,41 @@ def test_files_are_moved_into_place_by_one_writer():
             if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
                     and (node.value.id, node.attr) in moves):
                 found.add((path.relative_to(ROOT).as_posix(), f"{node.value.id}.{node.attr}"))
-    assert found == {("nmfsep/pipeline/_files.py", "os.replace"), ("nmfsep/apps/batch.py", "os.replace")}
+    assert found == {("nmfsep/_pipeline/_files.py", "os.replace"), ("nmfsep/_apps/batch.py", "os.replace")}
+
+
+# --------------------------------------------------------------------------- one path per name
+# The public modules (DEVELOPERS.md); the layer packages behind them are private.
+PUBLIC_MODULES = ("nmf", "plca", "metrics", "trainer", "fitting", "updates", "init", "io",
+                  "functional", "transforms", "masks", "separation", "recipes", "evaluation",
+                  "plot", "cli")
+
+
+def test_every_public_module_has_a_literal_all_that_resolves():
+    for name in PUBLIC_MODULES:
+        module = importlib.import_module(f"nmfsep.{name}")
+        names = _static_all(ROOT / "nmfsep" / f"{name}.py")
+        assert names == module.__all__, name
+        assert len(names) == len(set(names)), name
+        for public in names:
+            assert hasattr(module, public), (name, public)
+
+
+def test_each_public_class_and_function_has_one_public_path():
+    import nmfsep
+
+    paths: dict = {}
+    for module_name in ("", *PUBLIC_MODULES):
+        module = importlib.import_module("nmfsep" + (f".{module_name}" if module_name else ""))
+        for public in module.__all__:
+            value = getattr(module, public)
+            if callable(value):  # classes and functions (constants may be equal by chance)
+                paths.setdefault(id(value), []).append(f"{module.__name__}.{public}")
+    twice = [found for found in paths.values() if len(found) > 1]
+    assert twice == []
+    # the layers are private: no public module is re-exported as a submodule of the root
+    assert not [n for n in nmfsep.__all__ if n.startswith("_") and n != "__version__"]
+    for layer in ("core", "pipeline", "apps"):
+        with pytest.raises(ImportError):
+            importlib.import_module(f"nmfsep.{layer}")
+

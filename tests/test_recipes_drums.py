@@ -14,7 +14,7 @@ import warnings
 import pytest
 import torch
 
-from nmfsep.apps.recipes.drums import GENERIC_TEMPLATES_PATH, _templates_at_rate
+from nmfsep._apps.recipes.drums import GENERIC_TEMPLATES_PATH, _templates_at_rate
 from nmfsep.io import save
 from nmfsep.recipes import (
     DRUM_SOURCES,
@@ -564,7 +564,7 @@ def test_chunks_separate_nearly_as_well_as_the_whole_mixture(long_pattern):
 def test_chunks_bound_the_spectrograms(long_pattern, monkeypatch):
     # flat memory: no STFT of the mixture is longer than a chunk or the excerpts, plus the
     # templates' length of look-ahead (the model's T - 1 frames)
-    from nmfsep.apps.recipes import drums
+    from nmfsep._apps.recipes import drums
 
     stems, hits = long_pattern
     mixture = sum(stems.values())
@@ -587,7 +587,7 @@ def test_chunks_bound_the_spectrograms(long_pattern, monkeypatch):
 
 
 def test_excerpts_spread_over_the_mixture():
-    from nmfsep.apps.recipes.drums import _excerpt_starts
+    from nmfsep._apps.recipes.drums import _excerpt_starts
 
     assert _excerpt_starts(100_000, 10_000, 4, 64) == [0, 30_016, 59_968, 89_984]
     assert _excerpt_starts(100_000, 10_000, 1, 64) == [0]
@@ -630,7 +630,7 @@ def test_chunk_activations_take_their_own_updates_and_solver(long_pattern):
 
 
 def test_generic_recipe_adapts_long_mixtures_on_fewer_excerpts(monkeypatch):
-    from nmfsep.apps.recipes import drums
+    from nmfsep._apps.recipes import drums
 
     seen = {}
 

@@ -14,7 +14,7 @@ import math
 import pytest
 import torch
 
-from nmfsep.apps.recipes.harmonic import (
+from nmfsep._apps.recipes.harmonic import (
     _decimated_median_filter,
     _median_filter,
     _pseudo_median_filter,
@@ -25,7 +25,7 @@ from nmfsep.apps.recipes.harmonic import (
     separate_drums_harmonic,
     template_spectra,
 )
-from nmfsep.apps.recipes.piano_roll import (
+from nmfsep._apps.recipes.piano_roll import (
     binarize_roll,
     frame_scores,
     harmonic_templates,
@@ -33,7 +33,7 @@ from nmfsep.apps.recipes.piano_roll import (
     notes_to_roll,
     piano_roll,
 )
-from nmfsep.apps.recipes.supervised import (
+from nmfsep._apps.recipes.supervised import (
     _fit_activations,
     learn_instrument_dictionaries,
     separate_supervised,
@@ -357,7 +357,7 @@ def test_cascade_rejects_too_short_input():
 def test_cascade_in_chunks_is_the_cascade_in_one_piece(monkeypatch):
     # every step is local in time: chunks overlapping by twice its reach, joined in the
     # middle of the overlaps, give the one-piece result (a song's memory stays bounded)
-    import nmfsep.apps.recipes.harmonic as harmonic
+    import nmfsep._apps.recipes.harmonic as harmonic
 
     generator = torch.Generator().manual_seed(3)
     n = 14 * SR
@@ -553,7 +553,7 @@ def test_learn_templates_command_gives_the_api_dictionaries_and_quality(two_inst
                                                                          capsys):
     """A folder of note files per instrument through 'nmfsep learn-templates', then 'nmfsep
     separate --recipe piano-bass': the API's dictionaries and the API's separation."""
-    from nmfsep.apps.cli import main
+    from nmfsep._apps.cli import main
     from nmfsep.io import load, save
 
     low, high, _ = two_instruments

@@ -12,9 +12,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nmfsep.core import NonFiniteError
-from nmfsep.core._scaling import SAFE_EXPONENTS, floor_zeros, scale_exponent
-from nmfsep.core._validation import check_component_mask, check_count
+from nmfsep._core import NonFiniteError
+from nmfsep._core._scaling import SAFE_EXPONENTS, floor_zeros, scale_exponent
+from nmfsep._core._validation import check_component_mask, check_count
 from nmfsep.nmf import NMF, NMFD
 from nmfsep.plca import PLCA
 
@@ -129,7 +129,7 @@ def test_initialisations_from_the_data_at_any_scale(init, batched):
     # init is computed from the normalised data: BatchNMF's NNDSVD gave all-zero factors at
     # 1e-30 and its NNDSVDA overflowed at 1e30. Data scaled by s are fitted as the data scaled
     # by s / 4**k (k = round(log4 s), in the safe band), to the last bit
-    from nmfsep.core import BatchNMF
+    from nmfsep._core import BatchNMF
     V = torch.stack([planted(seed, N=20, C=15) for seed in range(3)]).double()
     V = V if batched else V[0]
 
@@ -397,7 +397,7 @@ def test_property_plca_fits_are_finite_monotone_and_keep_fixed_components(proble
 def test_thousands_of_one_component_sources_are_synthesised_in_blocks(monkeypatch):
     # Separator(n_components=10000) on a 0.45 s clip spent minutes in per-source Python loops
     # (O(components x sources) grouping, one inverse STFT per source); blocks give the same bits
-    import nmfsep.pipeline.separation as separation
+    import nmfsep._pipeline.separation as separation
     from nmfsep.separation import Separator
     g = torch.Generator().manual_seed(0)
     mixture = torch.randn(1, 4000, generator=g) * 0.1

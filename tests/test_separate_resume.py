@@ -7,7 +7,7 @@ import shutil
 import pytest
 import torch
 
-from nmfsep.apps.cli import main
+from nmfsep._apps.cli import main
 from nmfsep.io import load, save
 from nmfsep.recipes import RECIPES, register_recipe
 from nmfsep.separation import Templates

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from nmfsep.core.nmf import BaseComponent
+from nmfsep._core.nmf import BaseComponent
+from nmfsep._pipeline._models import AlignedNMFD, ModelSpec
 from nmfsep.io import load, save
-from nmfsep.pipeline._models import AlignedNMFD, ModelSpec
 from nmfsep.separation import (
     Separator,
     Templates,
@@ -225,7 +225,7 @@ def test_aligned_nmfd_gradient_parts_match_autograd(beta):
 
 
 def test_aligned_models_are_the_middle_of_the_full_convolution():
-    from nmfsep.core.nmf import NMFD
+    from nmfsep._core.nmf import NMFD
     generator = torch.Generator().manual_seed(1)
     W, H = torch.rand(5, 2, 4, generator=generator), torch.rand(1, 2, 13, generator=generator)
     torch.testing.assert_close(AlignedNMFD.reconstruct(H, W), NMFD.reconstruct(H, W)[..., 3:-3])
@@ -255,7 +255,7 @@ def test_returning_freed_memory_leaves_the_separation_unchanged(nmfd_templates, 
     # stems are the same without it (as on systems without glibc, where it does nothing)
     import platform
 
-    from nmfsep.pipeline import separation
+    from nmfsep._pipeline import separation
 
     assert separation.release_freed_memory() is (platform.libc_ver()[0] == "glibc")
     tone, noise = sources
@@ -278,7 +278,7 @@ def test_returning_freed_memory_leaves_the_separation_unchanged(nmfd_templates, 
 def test_add_chunk_without_fades_joins_chunks_in_the_middle_of_the_overlaps():
     # chunks equal to the whole except near their edges (less than half an overlap in) join
     # into the whole exactly
-    from nmfsep.pipeline.separation import add_chunk, chunk_bounds
+    from nmfsep._pipeline.separation import add_chunk, chunk_bounds
 
     whole = torch.randn(2, 3, 1000, generator=torch.Generator().manual_seed(0))
     bounds = chunk_bounds(1000, 300, 60, 10)
@@ -294,7 +294,7 @@ def test_add_chunk_without_fades_joins_chunks_in_the_middle_of_the_overlaps():
 def test_chunks_overlap_only_their_neighbours():
     # the largest overlap allowed keeps the cross-faded chunks summing to the whole; one
     # hop more would make chunk k + 2 start inside chunk k, which is refused
-    from nmfsep.pipeline.separation import add_chunk, chunk_bounds, chunk_sizes
+    from nmfsep._pipeline.separation import add_chunk, chunk_bounds, chunk_sizes
 
     whole = torch.randn(1, 2, 1000, generator=torch.Generator().manual_seed(1))
     bounds = chunk_bounds(1000, 300, 150, 10)
@@ -486,7 +486,7 @@ def test_numpy_input_and_mono_shape():
 def test_add_chunk_cross_fades_to_one():
     # chunks of ones cross-faded into zeros give ones: the fades sum to one over each overlap;
     # activations are copied from the middle of one overlap to the middle of the next
-    from nmfsep.pipeline.separation import add_chunk, chunk_bounds
+    from nmfsep._pipeline.separation import add_chunk, chunk_bounds
 
     hop = 10
     bounds = chunk_bounds(1000, 300, 50, hop)

@@ -5,7 +5,7 @@ import pytest
 import scipy.optimize
 import torch
 
-from nmfsep.core.solvers import (
+from nmfsep._core.solvers import (
     alternating_update_,
     hals_block_,
     nnls_block_,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from nmfsep.pipeline.stft import (
+from nmfsep._pipeline.stft import (
     STFT,
     frames_to_time,
     istft,
@@ -199,7 +199,7 @@ def test_invalid_spectrograms():
 @pytest.fixture
 def without_torchaudio(monkeypatch):
     """Make ``import torchaudio`` fail, as with a missing or mismatched install."""
-    from nmfsep.pipeline import _backend
+    from nmfsep._pipeline import _backend
 
     monkeypatch.setitem(__import__("sys").modules, "torchaudio", None)
     _backend.require_torchaudio.cache_clear()
@@ -208,7 +208,7 @@ def without_torchaudio(monkeypatch):
 
 
 def test_missing_torchaudio_names_the_fix(without_torchaudio):
-    from nmfsep.pipeline import TorchaudioMissingError
+    from nmfsep._pipeline import TorchaudioMissingError
 
     with pytest.raises(TorchaudioMissingError, match="constraints.txt"):
         stft(torch.randn(1000), n_fft=256)

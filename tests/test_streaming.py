@@ -10,8 +10,8 @@ import soundfile
 import torch
 import torch.nn.functional as F
 
-from nmfsep.apps.cli import main
-from nmfsep.pipeline.masks import wiener_mask
+from nmfsep._apps.cli import main
+from nmfsep._pipeline.masks import wiener_mask
 from nmfsep.recipes import drum_stream, hit_templates, onset_f_measure, streaming_n_fft
 from nmfsep.separation import StreamingSeparator, Templates, Trigger
 
@@ -392,8 +392,8 @@ def test_stream_command_usage(tmp_path, capsys):
 def test_the_docstring_examples_run():
     import doctest
 
-    from nmfsep.apps.recipes import drum_stream as drum_stream_module
-    from nmfsep.pipeline import streaming
+    from nmfsep._apps.recipes import drum_stream as drum_stream_module
+    from nmfsep._pipeline import streaming
 
     for module in (streaming, drum_stream_module):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)

@@ -32,7 +32,7 @@ import nmfsep.metrics as our_metrics  # noqa: E402
 import nmfsep.nmf as our_nmf  # noqa: E402
 import nmfsep.plca as our_plca  # noqa: E402
 import nmfsep.trainer as our_trainer  # noqa: E402
-from nmfsep.core import ValueAssertionError  # noqa: E402
+from nmfsep._core import ValueAssertionError  # noqa: E402
 
 F64 = torch.float64
 

@@ -14,10 +14,10 @@ import pytest
 import soundfile
 import torch
 
-from nmfsep.apps import cli, onsets_io
-from nmfsep.apps.cli import main
-from nmfsep.apps.recipes.drums import DrumModel
-from nmfsep.apps.recipes.transcription import HIHAT_ALONE, struck_hihat
+from nmfsep._apps import cli, onsets_io
+from nmfsep._apps.cli import main
+from nmfsep._apps.recipes.drums import DrumModel
+from nmfsep._apps.recipes.transcription import HIHAT_ALONE, struck_hihat
 from nmfsep.recipes import (
     GM_DRUM_NOTES,
     ONSET_THRESHOLDS,

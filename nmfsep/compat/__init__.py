@@ -1,7 +1,7 @@
 """Faces for code written for the other libraries nmfsep was specified from.
 
 Each one keeps its library's names, argument orders, layouts and return values, and maps them
-onto :mod:`nmfsep.core` (no algorithm of its own). Switching is one import:
+onto :mod:`nmfsep._core` (no algorithm of its own). Switching is one import:
 
 * ``import constrainedmf as cmf`` -> ``import nmfsep.compat.constrainedmf as cmf``
   (:mod:`nmfsep.compat.constrainedmf`: NMF with fixed components and weights);

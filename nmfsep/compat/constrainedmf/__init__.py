@@ -2,7 +2,7 @@
 
 ``cmf.nmf.models.NMF`` factorises ``X (m_examples, n_features) ≈ W H`` with weights
 ``W (m_examples, n_components)`` and components ``H (n_components, n_features)``, any of which
-can be given and held fixed (bit-exact). It runs on :class:`nmfsep.core.nmf.NMF`, whose
+can be given and held fixed (bit-exact). It runs on :class:`nmfsep.nmf.NMF`, whose
 ``V (N, C) ≈ H Wᵀ`` is the same product with constrainedmf's ``W`` as nmfsep's activations
 ``H`` and constrainedmf's ``H`` as nmfsep's templates ``Wᵀ``.
 """

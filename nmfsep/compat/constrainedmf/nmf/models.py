@@ -11,7 +11,7 @@ axis 1), so that ``fit`` is the core's ``fit`` (multiplicative updates for the b
   core's activations (``fixed_H`` of the factor's shape).
 
 Both stay bit-exact through every update, with or without regularisation. :class:`NMF` runs on
-:class:`nmfsep.core.nmf.NMF` (closed-form updates); a subclass of :class:`NMFBase` that defines
+:class:`nmfsep.nmf.NMF` (closed-form updates); a subclass of :class:`NMFBase` that defines
 its own ``reconstruct`` (linear and non-negative in each factor) is fitted through autograd.
 """
 
@@ -24,10 +24,10 @@ from typing import List, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from ....core._validation import as_float_tensor, check_nonnegative, check_rank
-from ....core.metrics import beta_div
-from ....core.nmf import NMF as _CoreNMF
-from ....core.nmf import BaseComponent
+from ...._core._validation import as_float_tensor, check_nonnegative, check_rank
+from ...._core.metrics import beta_div
+from ...._core.nmf import NMF as _CoreNMF
+from ...._core.nmf import BaseComponent
 
 __all__ = ["NMFBase", "NMF"]
 

@@ -3,8 +3,8 @@
 Layouts are overcomplete's: activations ``A (batch_size, n_features) ≈ Z D`` with codes
 ``Z (batch_size, nb_concepts)`` and dictionary ``D (nb_concepts, n_features)``. That is the
 core's ``V (N, C) ≈ H Wᵀ`` with ``H = Z`` and ``W = Dᵀ``: fitting, encoding and the
-initialisations are :class:`nmfsep.core.nmf.NMF`'s ``fit`` and ``transform`` and
-:mod:`nmfsep.core.init`'s functions.
+initialisations are :class:`nmfsep.nmf.NMF`'s ``fit`` and ``transform`` and
+:mod:`nmfsep.init`'s functions.
 
 The stopping rule is overcomplete's (``||Z - Z_previous|| <= tol ||Z||``), given to the core's
 fit as a callback. The solvers are nmfsep's: ``'pgd'`` takes projected gradient steps of size
@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ....core._validation import as_float_tensor, check_nonnegative, check_rank
-from ....core.init import nndsvd, random_init
-from ....core.nmf import NMF as _CoreNMF
-from ....core.solvers import SOLVERS
+from ...._core._validation import as_float_tensor, check_nonnegative, check_rank
+from ...._core.init import nndsvd, random_init
+from ...._core.nmf import NMF as _CoreNMF
+from ...._core.solvers import SOLVERS
 
 __all__ = ["NMF"]
 
@@ -79,7 +79,7 @@ class NMF(nn.Module):
     solver : {'hals', 'mu', 'anls', 'pgd'}
         Hierarchical alternating least squares (default), multiplicative updates,
         alternating non-negative least squares, projected gradient descent
-        (:mod:`nmfsep.core.solvers`).
+        (:mod:`nmfsep.updates`).
     tol : float
         Stop when an iteration changes the codes by at most ``tol`` relative to their norm,
         ``||Z - Z_previous|| <= tol ||Z||`` (0 or less: run ``max_iter`` iterations).
@@ -145,10 +145,10 @@ class NMF(nn.Module):
                              f"got shape {z.shape}")
         return z
 
-    # -- initialisations (nmfsep.core.init) ------------------------------------------------------
+    # -- initialisations (nmfsep.init) ------------------------------------------------------
     def init_random_z(self, A) -> Tensor:
         """Random non-negative codes ``(batch_size, nb_concepts)``: entries
-        ``|N(0, 1)| sqrt(mean(A) / nb_concepts)`` (:func:`nmfsep.core.init.random_init`)."""
+        ``|N(0, 1)| sqrt(mean(A) / nb_concepts)`` (:func:`nmfsep.init.random_init`)."""
         return random_init(self._activations(A), self.nb_concepts)[1]
 
     def init_random_d(self, A) -> Tensor:
@@ -157,7 +157,7 @@ class NMF(nn.Module):
         return random_init(self._activations(A), self.nb_concepts)[0].t()
 
     def init_nndsvda(self, A) -> Tuple[Tensor, Tensor]:
-        """NNDSVDa codes and dictionary ``(Z, D)`` (:func:`nmfsep.core.init.nndsvd`); needs
+        """NNDSVDa codes and dictionary ``(Z, D)`` (:func:`nmfsep.init.nndsvd`); needs
         ``nb_concepts <= min(A.shape)``."""
         W, H = nndsvd(self._activations(A), self.nb_concepts, variant="nndsvda")
         return H, W.t()

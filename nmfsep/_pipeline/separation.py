@@ -1,0 +1,964 @@
+"""Source separation: mixture in, named stems out.
+
+:class:`Separator` chains the pipeline: front end (STFT or CQT) -> factorisation of the
+magnitude (NMF, NMFD, NMF2D, PLCA, SI-PLCA, SI-PLCA 2-D) -> grouping of the components into
+named sources -> soft (or binary) masks -> inverse transform. :func:`write_stems` writes the
+result. Templates come from :func:`~nmfsep.separation.learn_templates`; the
+clustering of free components is in :mod:`nmfsep.separation`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import inspect
+import math
+import numbers
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import torch
+from torch import Tensor
+from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywidgets
+
+from .._core._validation import check_beta, check_rank
+from ._files import write_atomically
+from ._frontend import FRONT_ENDS, FrontEnd, resolve_front_end
+from ._models import LOG_FREQUENCY_MODELS, MODELS, ModelSpec
+from .grouping import FEATURES, METHODS, cluster_components
+from .io import _audio_writer, _check_sample_rate, check_audio, load
+from .masks import apply_masks, binary_mask, wiener_mask
+from .templates import Templates, check_source_name
+
+__all__ = ["Separator", "write_stems"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+_TIME_KERNEL_MODELS = ("nmfd", "siplca", "nmf2d", "siplca2")
+
+
+@dataclass
+class _Plan:
+    """Everything :meth:`Separator.separate` needs, validated and resolved."""
+
+    front: FrontEnd
+    spec: ModelSpec
+    rank: int
+    templates: Optional[Tensor]          # initial W of all components (None: random)
+    fixed: Optional[Tensor]              # (rank,) bool: components held fixed
+    sources: Optional[Tuple[str, ...]]   # None until clustering names them
+    component_source: Optional[List[int]]
+    learn_once: bool                     # learn W on one chunk, then hold it for all
+    n_sources: Optional[int]             # clusters (None: sources known beforehand)
+    mask: Union[float, str]
+    chunk: Optional[int]                 # samples
+    overlap: int                         # samples
+    device: Optional[torch.device]
+    fit: dict                            # beta, tol, max_iter
+
+
+class Separator:
+    r"""Separate a mixture into named sources with a non-negative factorisation.
+
+    The mixture's magnitude spectrogram is factorised; the components are grouped into
+    sources; each source's part of the model gives a soft mask that is applied to the
+    mixture's complex spectrogram and inverted. The masks sum to one over the sources, so
+    **the sources always sum back to the mixture** (up to the inverse transform's rounding).
+
+    How components become sources (give at most one of ``templates``, ``components``,
+    ``n_sources``):
+
+    * ``templates`` (:class:`~nmfsep.separation.Templates` or a file written by
+      :meth:`Templates.save`): the templates are held fixed (``fixed_W``) and name the
+      sources. ``n_free`` extra components are learned from the mixture and all belong to
+      the source ``free_source`` (default ``"other"``, a new stem; name a template source,
+      e.g. ``"harmonic"``, to let free components join it instead).
+    * ``components={"bass": [0, 1], "piano": [2, 3, 4]}``: an unsupervised model of
+      ``n_components``, grouped by hand (every component in exactly one source).
+    * ``n_sources=k``: an unsupervised model of ``n_components``, grouped by clustering
+      (:func:`~nmfsep.separation.cluster_components`, ``cluster_features`` and
+      ``cluster_method``); the sources are named ``"source0"``, ... from the lowest
+      spectral centroid to the highest.
+    * none of them: one source per component, named ``"component0"``, ...
+
+    Parameters
+    ----------
+    model : {"nmf", "nmfd", "plca", "siplca", "nmf2d", "siplca2"}, optional
+        The factorisation. ``nmf2d`` and ``siplca2`` shift templates in pitch and need
+        ``front_end="cqt"``. Default: the model the templates were learned for (``"nmfd"``
+        for ``(freq, R, T)`` templates), else ``"nmf"``.
+    n_components : int, optional
+        Number of components of an unsupervised model (not with ``templates``).
+    templates : Templates, str or PathLike, optional
+        Fixed templates of named sources. The sample rate and front-end settings must match.
+    n_free : int, default 0
+        Free components learned next to the ``templates``.
+    free_source : str, default "other"
+        Source of the free components.
+    components : mapping of str to list of int, optional
+        Component indices of each source.
+    n_sources : int, optional
+        Number of sources to cluster the components into.
+    cluster_features : {"timbre", "spectrum", "activations"}, default "timbre"
+    cluster_method : {"agglomerative", "kmeans"}, default "agglomerative"
+    front_end : {"stft", "cqt"}, optional
+        Time-frequency representation; default the templates', else ``"stft"``.
+    n_fft, hop_length, window : optional
+        STFT settings; default the templates', else 2048, ``n_fft // 4``, ``"hann"``.
+        ``hop_length`` also sets the CQT's hop (default: the largest invertible one).
+    fmin, n_bins, bins_per_octave : optional
+        CQT settings; default the templates', else 32.7 Hz (C1), up to Nyquist, 12.
+    T : int, optional
+        Template length in frames of ``nmfd``, ``siplca``, ``nmf2d`` and ``siplca2``
+        (required without templates; taken from the templates otherwise).
+    n_shifts : int, optional
+        Pitch shifts (in CQT bins) of ``nmf2d`` / ``siplca2`` templates, which then span
+        ``n_bins - n_shifts + 1`` bins; default ``n_bins // 2``.
+    beta : float, default 1.0
+        Beta-divergence (2 Euclidean, 1 Kullback-Leibler, 0 Itakura-Saito). The PLCA models
+        maximise a likelihood that corresponds to beta = 1.
+    max_iter : int, default 200
+    tol : float, default 1e-4
+        Stopping rule of each fit (see :meth:`nmfsep.nmf.NMF.fit`).
+    mask_power : float or "binary", default 2.0
+        Soft-mask exponent: 1 ratio masks, 2 Wiener-like masks; ``"binary"`` for hard masks.
+    chunk_duration : float or None, default 30.0
+        Longer mixtures are separated in chunks of this many seconds, so memory does not
+        grow with the length (a last piece shorter than half a chunk joins the chunk before,
+        so chunks reach up to 1.5 times this); None processes the whole mixture at once.
+    chunk_overlap : float, default 1.0
+        Seconds shared by consecutive chunks, cross-faded (the fades sum to one); at most
+        half of ``chunk_duration``.
+    seed : int, optional
+        Seed of the random initialisation (default 0: reproducible).
+    verbose : bool, default False
+        tqdm progress bars (the fit, or the chunks of a long mixture).
+    device : str or torch.device, optional
+        Where to compute (default: the mixture's device). Results come back on the
+        mixture's device.
+
+    Attributes
+    ----------
+    sources_ : tuple of str
+        Source names, in the order of the returned dict.
+    source_components_ : dict of str to list of int
+        Component indices of each source.
+    templates_ : Tensor
+        The model's templates ``W`` after fitting (see the model's shapes).
+    activations_ : Tensor
+        ``(channels, R, frames)`` (``(channels, R, n_shifts, frames)`` for 2-D models) with
+        ``frames`` exactly the spectrogram's number of frames: ``activations_[c, r, j]`` is
+        the gain of template ``r`` *starting* at frame ``j`` in channel ``c``.
+    spectrogram_ : Tensor or None
+        Complex mixture representation ``(channels, freq, frames)``.
+    masks_ : Tensor or None
+        ``(sources, channels, freq, frames)``. ``spectrogram_`` and ``masks_`` are kept for
+        mixtures processed in one piece and are None when chunked (bounded memory).
+    model_ : torch.nn.Module
+        The fitted model (of the last chunk when chunked).
+    transform_ : STFT or CQT
+        The front end (e.g. ``transform_.inverse``).
+    frequencies_ : Tensor, shape (freq,)
+        Bin centre frequencies in Hz.
+    sample_rate_ : int
+    n_chunks_ : int
+    n_iter_ : list of int
+        Iterations of the fit of every chunk (in processing order).
+
+    Notes
+    -----
+    *Multichannel.* Channels are the model's batch axis: the templates are shared by all
+    channels, the activations are per channel, and each channel gets its own masks applied
+    to its own spectrogram. A source present only in the left channel stays out of the
+    right one. Output: ``(channels, samples)``, the input's length.
+
+    *Activation alignment.* torchnmf's NMFD has ``T - 1`` activation frames fewer than
+    the spectrogram. Here the NMFD / NMF2D activations have one entry per frame (templates
+    may start at any frame, their tails past the end are cut off, and tails of templates
+    started before the first frame are modelled too): ``activations_`` and ``spectrogram_``
+    have the same number of frames. For SI-PLCA the last ``T - 1`` frames are zero.
+
+    *Long mixtures.* With chunking, a model whose components are named by templates (and
+    free components) is fitted on every chunk. A model grouped by ``components``,
+    ``n_sources`` or one source per component learns its templates on the first non-silent
+    chunk, which fixes what each component index means; the other chunks fit activations
+    only, with those templates held fixed. Chunk boundaries lie on the frame grid.
+
+    *Silence.* An all-zero mixture raises a ValueError (nothing to separate). Silent
+    chunks inside a mixture give silent sources.
+
+    *CQT residual.* The CQT does not represent what lies below ``fmin`` and above the
+    highest bin; that residual is shared equally by the sources, so they still sum to the
+    mixture.
+
+    Examples
+    --------
+    Drum separation with NMFD templates learned from isolated hits (paths relative to the
+    repository root):
+
+    >>> from nmfsep.io import load
+    >>> from nmfsep.separation import Separator, learn_templates, write_stems
+    >>> mixture, sr = load("audio_examples/drums_mix.wav")  # doctest: +SKIP
+    >>> templates = learn_templates({"kick": "audio_examples/hits/kick.wav",
+    ...     "snare": "audio_examples/hits/snare.wav", "hihat": "audio_examples/hits/hihat.wav"},
+    ...     sample_rate=sr, n_fft=1024, hop_length=256, T=16)  # doctest: +SKIP
+    >>> stems = Separator(templates=templates).separate(mixture, sr)  # doctest: +SKIP
+    >>> write_stems(stems, "separated", sr)  # doctest: +SKIP
+
+    Unsupervised NMF with components clustered into two sources:
+
+    >>> import torch
+    >>> from nmfsep.separation import Separator
+    >>> t = torch.arange(16000) / 8000
+    >>> mixture = torch.sin(2 * torch.pi * 220 * t) + 0.1 * torch.randn(16000)
+    >>> separator = Separator(n_components=4, n_sources=2, n_fft=512, max_iter=50)
+    >>> stems = separator.separate(mixture, 8000)
+    >>> sorted(stems), stems["source0"].shape
+    (['source0', 'source1'], torch.Size([1, 16000]))
+    >>> bool((stems["source0"] + stems["source1"] - mixture).abs().max() < 1e-5)
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        model: Optional[str] = None,
+        n_components: Optional[int] = None,
+        templates: Union[Templates, PathLike, None] = None,
+        n_free: int = 0,
+        free_source: str = "other",
+        components: Optional[Mapping[str, Sequence[int]]] = None,
+        n_sources: Optional[int] = None,
+        cluster_features: str = "timbre",
+        cluster_method: str = "agglomerative",
+        front_end: Optional[str] = None,
+        n_fft: Optional[int] = None,
+        hop_length: Optional[int] = None,
+        window: Optional[str] = None,
+        fmin: Optional[float] = None,
+        n_bins: Optional[int] = None,
+        bins_per_octave: Optional[int] = None,
+        T: Optional[int] = None,
+        n_shifts: Optional[int] = None,
+        beta: float = 1.0,
+        max_iter: int = 200,
+        tol: float = 1e-4,
+        mask_power: Union[float, str] = 2.0,
+        chunk_duration: Optional[float] = 30.0,
+        chunk_overlap: float = 1.0,
+        seed: Optional[int] = 0,
+        verbose: bool = False,
+        device: Union[str, torch.device, None] = None,
+    ):
+        self.model = model
+        self.n_components = n_components
+        self.templates = templates
+        self.n_free = n_free
+        self.free_source = free_source
+        self.components = components
+        self.n_sources = n_sources
+        self.cluster_features = cluster_features
+        self.cluster_method = cluster_method
+        self.front_end = front_end
+        self.n_fft = n_fft
+        self.hop_length = hop_length
+        self.window = window
+        self.fmin = fmin
+        self.n_bins = n_bins
+        self.bins_per_octave = bins_per_octave
+        self.T = T
+        self.n_shifts = n_shifts
+        self.beta = beta
+        self.max_iter = max_iter
+        self.tol = tol
+        self.mask_power = mask_power
+        self.chunk_duration = chunk_duration
+        self.chunk_overlap = chunk_overlap
+        self.seed = seed
+        self.verbose = verbose
+        self.device = device
+
+    # -- scikit-learn conventions ----------------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> List[str]:
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor parameters, as given."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params) -> "Separator":
+        """Set constructor parameters (validated at the next :meth:`separate`)."""
+        unknown = set(params) - set(self._param_names())
+        if unknown:
+            raise ValueError(f"unknown parameters {sorted(unknown)}; see help(Separator).")
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items()
+                   if not (v is defaults[k] or (type(v) is type(defaults[k]) and v == defaults[k]))]
+        return f"Separator({', '.join(changed)})"
+
+    # -- validation (the one place) --------------------------------------------------------
+    def _resolve(self, sample_rate: int) -> _Plan:
+        beta = check_beta(self.beta)
+        max_iter = check_rank(self.max_iter, name="max_iter")
+        tol = _non_negative(self.tol, "tol")
+        mask = _check_mask_power(self.mask_power)
+        if not isinstance(self.verbose, bool):
+            raise TypeError(f"verbose must be True or False, got {self.verbose!r}.")
+        if self.seed is not None and not isinstance(self.seed, numbers.Integral):
+            raise TypeError(f"seed must be an integer or None, got {self.seed!r}.")
+        device = None if self.device is None else torch.device(self.device)
+        chunk, overlap = chunk_sizes(self.chunk_duration, self.chunk_overlap, sample_rate)
+        templates = _as_templates(self.templates)
+        n_sources = None
+
+        given = [n for n in ("templates", "components", "n_sources") if getattr(self, n) is not None]
+        if len(given) > 1:
+            raise ValueError(
+                f"give only one of templates, components and n_sources (got {', '.join(given)}): "
+                f"templates name their sources, components maps indices to sources by hand, "
+                f"n_sources clusters them."
+            )
+        if templates is None and self.n_free:
+            raise ValueError("n_free adds free components next to templates; without templates "
+                             "use n_components.")
+
+        # model and front end
+        if templates is not None:
+            kind = self.model or templates.models[0]
+            if kind not in templates.models:
+                raise ValueError(
+                    f"model={kind!r} cannot use templates of shape {tuple(templates.W.shape)}, "
+                    f"which are for {templates.models}."
+                )
+        else:
+            kind = self.model or "nmf"
+        if kind not in MODELS:
+            raise ValueError(f"model must be one of {MODELS}, got {kind!r}.")
+        front_kind = self.front_end or (templates.front_end if templates is not None else "stft")
+        if front_kind not in FRONT_ENDS:
+            raise ValueError(f"front_end must be one of {FRONT_ENDS}, got {front_kind!r}.")
+        if kind in LOG_FREQUENCY_MODELS and front_kind != "cqt":
+            raise ValueError(f"model={kind!r} shifts templates in pitch and needs the log-frequency "
+                             f"axis of front_end='cqt'.")
+        stft_args = dict(n_fft=self.n_fft, window=self.window)
+        cqt_args = dict(fmin=self.fmin, n_bins=self.n_bins, bins_per_octave=self.bins_per_octave)
+        wrong = stft_args if front_kind == "cqt" else cqt_args
+        if any(v is not None for v in wrong.values()):
+            names = [k for k, v in wrong.items() if v is not None]
+            raise ValueError(f"{names} do not apply to front_end={front_kind!r}.")
+        settings = dict(stft_args, **cqt_args, hop_length=self.hop_length)
+        if templates is not None and templates.front_end == front_kind:
+            settings = {k: templates.settings.get(k) if v is None else v for k, v in settings.items()}
+        front = resolve_front_end(front_kind, sample_rate, **settings)
+        if templates is not None:
+            templates.check_compatible(sample_rate, front)
+        if chunk is not None and chunk // 2 < max(front.min_length(), 2 * front.hop_length):
+            raise ValueError(
+                f"chunk_duration={self.chunk_duration} s is too short for hop_length="
+                f"{front.hop_length} (and n_fft): use chunks of several seconds, or None."
+            )
+
+        # kernel sizes
+        n_freqs = front.n_freqs
+        if templates is not None:
+            T = templates.T or 1
+            if self.T is not None and self.T != T:
+                raise ValueError(f"T={self.T} differs from the templates' length {T}; leave T unset.")
+        elif kind in _TIME_KERNEL_MODELS:
+            if self.T is None:
+                raise ValueError(f"model={kind!r} learns templates of T frames: pass T (e.g. T=8).")
+            T = check_rank(self.T, name="T")
+        else:
+            if self.T not in (None, 1):
+                raise ValueError(f"T applies to nmfd, siplca, nmf2d and siplca2, not model={kind!r}.")
+            T = 1
+        n_shifts = 1
+        if kind in LOG_FREQUENCY_MODELS:
+            if templates is not None:
+                n_shifts = n_freqs - templates.W.shape[2] + 1
+            else:
+                n_shifts = n_freqs // 2 if self.n_shifts is None else check_rank(self.n_shifts, name="n_shifts")
+            if not 1 <= n_shifts <= n_freqs:
+                raise ValueError(f"n_shifts must lie in [1, n_bins={n_freqs}], got {n_shifts}.")
+        elif self.n_shifts is not None:
+            raise ValueError("n_shifts applies to model='nmf2d' and 'siplca2' only.")
+        spec = ModelSpec(kind, n_freqs, T=T, n_shifts=n_shifts)
+        if spec.is_plca and beta != 1.0:
+            raise ValueError(f"model={kind!r} maximises a likelihood that corresponds to beta=1; "
+                             f"leave beta=1 or use an NMF model.")
+
+        # components -> sources
+        init, fixed = None, None
+        if templates is not None:
+            if self.n_components is not None:
+                raise ValueError("with templates the components are the templates' plus n_free; "
+                                 "leave n_components unset.")
+            n_free = _count(self.n_free, "n_free", minimum=0)
+            free_source = check_source_name(self.free_source, "free_source")
+            sources = list(templates.sources)
+            if n_free and free_source not in sources:
+                sources.append(free_source)
+            component_source = list(templates.components)
+            if n_free:
+                component_source += [sources.index(free_source)] * n_free
+            rank = templates.n_components + n_free
+            fixed = torch.tensor([True] * templates.n_components + [False] * n_free)
+            init = templates.W
+            if n_free:
+                extra = torch.rand(spec.template_shape(n_free), dtype=init.dtype,
+                                   generator=_generator(self.seed))
+                init = torch.cat([init, extra], 1)
+            learn_once = False
+        else:
+            learn_once = True
+            if self.components is not None:
+                sources, component_source, rank = _check_mapping(self.components, self.n_components)
+            else:
+                if self.n_components is None:
+                    raise ValueError("pass n_components (the number of components to learn), or "
+                                     "templates.")
+                rank = check_rank(self.n_components, name="n_components")
+                if self.n_sources is not None:
+                    n_sources = check_rank(self.n_sources, name="n_sources")
+                    if n_sources > rank:
+                        raise ValueError(f"n_sources={n_sources} exceeds n_components={rank}.")
+                    if self.cluster_features not in FEATURES:
+                        raise ValueError(f"cluster_features must be one of {FEATURES}, got "
+                                         f"{self.cluster_features!r}.")
+                    if self.cluster_method not in METHODS:
+                        raise ValueError(f"cluster_method must be one of {METHODS}, got "
+                                         f"{self.cluster_method!r}.")
+                    sources, component_source = None, None
+                else:
+                    sources = [f"component{r}" for r in range(rank)]
+                    component_source = list(range(rank))
+        return _Plan(front, spec, rank, init, fixed, None if sources is None else tuple(sources),
+                     component_source, learn_once, n_sources, mask, chunk, overlap, device,
+                     dict(beta=beta, tol=tol, max_iter=max_iter))
+
+    # -- separation ------------------------------------------------------------------------
+    def separate(self, waveform, sample_rate: int) -> Dict[str, Tensor]:
+        r"""Separate a mixture into its sources.
+
+        Parameters
+        ----------
+        waveform : Tensor or ndarray, shape (samples,) or (channels, samples)
+            The mixture, real floating point, nominally in ``[-1, 1]``.
+        sample_rate : int
+            Its sampling rate in Hz (must match the templates').
+
+        Returns
+        -------
+        dict of str to Tensor
+            ``{source: waveform (channels, samples)}`` in the order of :attr:`sources_`,
+            the input's length, dtype and device. The sources sum to the mixture.
+
+        Raises
+        ------
+        TypeError
+            If the mixture is not a real floating-point tensor/array.
+        ValueError
+            On an empty, silent or non-finite mixture, a mixture shorter than the front end
+            needs, a sample rate other than the templates', or invalid parameters.
+        """
+        waveform = check_audio(waveform, name="mixture")
+        if waveform.ndim > 2:
+            raise ValueError(f"mixture must have shape (samples,) or (channels, samples), got "
+                             f"{tuple(waveform.shape)}; separate one mixture at a time.")
+        waveform = waveform.reshape(-1, waveform.shape[-1])
+        if waveform.shape[0] > waveform.shape[1]:
+            raise ValueError(f"mixture has shape {tuple(waveform.shape)}: more channels than samples; "
+                             f"for a (samples, channels) array pass its transpose.")
+        sample_rate = _check_sample_rate(sample_rate)
+        plan = self._resolve(sample_rate)
+        out_device = waveform.device
+        device = plan.device or waveform.device
+        dtype = waveform.dtype if waveform.dtype in (torch.float32, torch.float64) else torch.float32
+        mixture = waveform.to(device=device, dtype=dtype)
+        plan.front.to(device)
+        if mixture.shape[-1] < plan.front.min_length():
+            plan.front.analyse(mixture)  # raises the front end's error about the length
+        generator = _generator(self.seed)
+
+        n_samples = mixture.shape[-1]
+        bounds = chunk_bounds(n_samples, plan.chunk, plan.overlap, plan.front.hop_length)
+        chunked = len(bounds) > 1
+        order = list(range(len(bounds)))
+        W_shared = plan.templates
+        fixed = plan.fixed
+        sources, component_source = plan.sources, plan.component_source
+        if plan.learn_once and chunked:
+            # learn on the first chunk with sound, so templates exist before the others
+            first = next((k for k, (s, e) in enumerate(bounds) if mixture[:, s:e].any()), 0)
+            order = [first] + [k for k in order if k != first]
+
+        stems = activations = last = None
+        n_iter = []
+        bar = tqdm(order, desc="chunks", disable=not (self.verbose and chunked), leave=False)
+        for step, k in enumerate(bar):
+            start, end = bounds[k]
+            last = self._separate_chunk(
+                plan, mixture[:, start:end], W_shared, fixed, component_source, sources,
+                generator, verbose=self.verbose and not chunked,
+            )
+            n_iter.append(last.n_iter)
+            if last.new_sources is not None:  # named by clustering, once
+                sources, component_source = last.new_sources, last.new_mapping
+            if sources is None:  # a clustering model met only silence
+                raise ValueError("nothing to separate: the mixture has no energy in the front "
+                                 "end's frequency range.")
+            if plan.learn_once and W_shared is None and last.model is not None:
+                # the templates learned here keep their meaning in every other chunk
+                W_shared = plan.spec.templates(last.model)
+                fixed = torch.ones(plan.rank, dtype=torch.bool)
+            if stems is None:
+                stems = mixture.new_zeros((len(sources),) + tuple(mixture.shape))
+                total_frames = plan.front.n_frames(n_samples)
+                activations = mixture.new_zeros(last.activations.shape[:-1] + (total_frames,))
+            chunk_stems = last.stems
+            if chunked:  # only the model outlives a chunk: its buffers go before the next
+                last.stems = last.spectrogram = last.masks = None
+            add_chunk(stems, chunk_stems, bounds, k, activations=activations,
+                      chunk_activations=last.activations, hop=plan.front.hop_length)
+            del chunk_stems
+        self.sources_ = tuple(sources)
+        self.source_components_ = dict(zip(sources, _members(component_source, len(sources))))
+        self.model_ = last.model
+        self.templates_ = plan.spec.templates(last.model) if last.model is not None else W_shared
+        self.activations_ = activations.to(out_device)
+        self.spectrogram_ = None if chunked else last.spectrogram.to(out_device)
+        self.masks_ = None if chunked or last.masks is None else last.masks.to(out_device)
+        self.transform_ = plan.front.transform
+        self.frequencies_ = plan.front.frequencies()
+        self.sample_rate_ = sample_rate
+        self.n_chunks_ = len(bounds)
+        self.n_iter_ = n_iter
+        stems = stems.to(device=out_device, dtype=waveform.dtype)
+        return {name: stems[i] for i, name in enumerate(sources)}
+
+    def _separate_chunk(self, plan: _Plan, chunk: Tensor, W, fixed, component_source, sources,
+                        generator, *, verbose: bool) -> "_ChunkResult":
+        front, spec = plan.front, plan.spec
+        spectrogram, residual = front.analyse(chunk)
+        X = spectrogram.abs()
+        channels, _, frames = X.shape
+        shifts = (spec.n_shifts,) if spec.kind in LOG_FREQUENCY_MODELS else ()
+        act_shape = (channels, plan.rank) + shifts + (frames,)
+        n_sources = len(sources) if sources is not None else plan.n_sources
+        if not X.any():  # a silent chunk: silent sources, no activity
+            stems = chunk.new_zeros((n_sources,) + tuple(chunk.shape))
+            if residual is not None:
+                stems += residual / n_sources
+            return _ChunkResult(stems, X.new_zeros(act_shape), None, 0, spectrogram, None)
+        model = spec.build(X, plan.rank, templates=W, fixed=fixed, generator=generator)
+        n_iter = spec.fit(model, spec.target(X), verbose=verbose, **plan.fit)
+        activations = spec.activations(model, channels, frames)
+        new_sources = new_mapping = None
+        if component_source is None:  # cluster the components into sources
+            labels = cluster_components(
+                spec.templates(model), plan.n_sources, activations=activations,
+                frequencies=front.frequencies(), features=self.cluster_features,
+                method=self.cluster_method, seed=self.seed,
+            )
+            component_source = labels.tolist()
+            new_sources = tuple(f"source{i}" for i in range(plan.n_sources))
+            new_mapping = component_source
+            n_sources = plan.n_sources
+        parts = torch.stack([spec.part(model, members, channels, frames)
+                             for members in _members(component_source, n_sources)])
+        masks = _masks(parts, plan.mask)
+        del parts
+        # a block of sources at a time: one inverse transform per block (thousands of one-
+        # component sources of a short clip), buffers bounded however many sources there are
+        stems = chunk.new_empty((n_sources,) + tuple(chunk.shape))
+        block = max(1, _SYNTHESIS_BLOCK // spectrogram.numel())
+        for start in range(0, n_sources, block):
+            stems[start:start + block] = front.synthesise(
+                apply_masks(masks[start:start + block], spectrogram), chunk.shape[-1])
+        if residual is not None:  # the CQT's out-of-band part, shared equally
+            stems += residual / n_sources
+        return _ChunkResult(stems, activations, model, n_iter, spectrogram, masks, new_sources,
+                            new_mapping)
+
+    def separate_file(self, path: PathLike, *, resample: bool = False) -> Dict[str, Tensor]:
+        """Load an audio file and separate it (see :meth:`separate`).
+
+        Parameters
+        ----------
+        path : str or PathLike
+            Any audio file :func:`nmfsep.io.load` reads.
+        resample : bool, default False
+            Resample the file to the templates' sample rate when it differs (otherwise such
+            a file raises a ValueError). The rate used is :attr:`sample_rate_`.
+
+        Returns
+        -------
+        dict of str to Tensor
+            ``{source: waveform (channels, samples)}``.
+
+        Raises
+        ------
+        FileNotFoundError, ValueError
+            On a missing or unreadable file, and as :meth:`separate`.
+        """
+        rate = None
+        if resample and self.templates is not None:
+            rate = _as_templates(self.templates).sample_rate
+        waveform, sample_rate = load(path, sample_rate=rate)
+        if not waveform.any():
+            raise ValueError(f"'{path}' is silent (all samples are zero): there is nothing to separate.")
+        return self.separate(waveform, sample_rate)
+
+
+@dataclass
+class _ChunkResult:
+    stems: Tensor                           # (sources, channels, samples)
+    activations: Tensor                     # aligned with the chunk's frames
+    model: Optional[torch.nn.Module]        # None for a silent chunk
+    n_iter: int
+    spectrogram: Tensor
+    masks: Optional[Tensor]
+    new_sources: Optional[Tuple[str, ...]] = None  # names found by clustering
+    new_mapping: Optional[List[int]] = None        # and their components
+
+
+def add_chunk(stems: Tensor, chunk_stems: Tensor, bounds: Sequence[Tuple[int, int]], k: int, *,
+              activations: Optional[Tensor] = None, chunk_activations: Optional[Tensor] = None,
+              hop: int = 1, crossfade: bool = True) -> None:
+    """Cross-fade chunk ``k``'s stems into the whole mixture's, in place.
+
+    Serves :class:`Separator`, the drum and piano-bass recipes
+    (:func:`nmfsep.recipes.separate_drums`) and the drums/harmonic cascade
+    (:func:`nmfsep.recipes.hpss_cascade`). Every chunk loop goes through here, so this is
+    also where the memory its buffers took goes back to the system
+    (:func:`release_freed_memory`): otherwise the C heap keeps it and the process grows with
+    the number of chunks.
+
+    Parameters
+    ----------
+    stems : Tensor, shape (sources, channels, samples)
+        The whole mixture's stems, zero before the first chunk is added.
+    chunk_stems : Tensor, shape (sources, channels, end - start)
+        Chunk ``k``'s stems, ``bounds[k] = (start, end)`` in samples.
+    bounds : sequence of (int, int)
+        The chunks, from :func:`chunk_bounds`.
+    k : int
+        Which chunk.
+    activations, chunk_activations : Tensor, optional
+        The whole mixture's activations ``(..., frames)`` and the chunk's (frame 0 at sample
+        ``start``, ``hop`` samples a frame): frames from the middle of the overlap with the
+        previous chunk to the middle of the next overlap are copied.
+    hop : int
+        Hop of the activations' frames in samples (``start`` is a multiple of it).
+    crossfade : bool, default True
+        False: copy the chunk's samples from the middle of its overlap with the previous
+        chunk to the middle of the next overlap, as the activations are, with no fades. For
+        chunks computed with enough context that they equal the whole mixture's result there
+        (local filters whose reach is under half the overlap): the joined stems are then the
+        whole mixture's.
+
+    Notes
+    -----
+    Chunk ``k`` fades in over its overlap with chunk ``k - 1`` and out over the next one
+    with sin² ramps, which sum to one with their neighbours': stems that sum to their chunk of
+    the mixture sum to the whole mixture.
+    """
+    start, end = bounds[k]
+    length = end - start
+    if crossfade:
+        weight = chunk_stems.new_ones(length)
+        if k > 0:  # fade in over the overlap with the previous chunk (sin², sums to one)
+            n = bounds[k - 1][1] - start
+            weight[:n] = _fade_in(n, chunk_stems)
+        if k + 1 < len(bounds):
+            n = end - bounds[k + 1][0]
+            weight[length - n:] = 1 - _fade_in(n, chunk_stems)
+        stems[:, :, start:end].addcmul_(chunk_stems, weight)  # no chunk-sized temporary
+    else:
+        first = start if k == 0 else (start + bounds[k - 1][1]) // 2
+        last = end if k + 1 == len(bounds) else (bounds[k + 1][0] + end) // 2
+        stems[:, :, first:last] = chunk_stems[:, :, first - start:last - start]
+    if activations is not None:
+        _add_chunk_activations(activations, chunk_activations, bounds, k, hop)
+    release_freed_memory()
+
+
+def _add_chunk_activations(activations: Tensor, chunk_activations: Tensor,
+                           bounds: Sequence[Tuple[int, int]], k: int, hop: int) -> None:
+    start, end = bounds[k]
+    # activations: frames from the middle of the previous overlap to the middle of the next
+    first = 0 if k == 0 else _first_frame_after((start + bounds[k - 1][1]) // 2, hop)
+    last = (activations.shape[-1] if k + 1 == len(bounds)
+            else _first_frame_after((bounds[k + 1][0] + end) // 2, hop))
+    offset = start // hop
+    local = chunk_activations[..., first - offset:last - offset]
+    activations[..., first:first + local.shape[-1]] = local
+
+
+@functools.lru_cache(maxsize=None)
+def _malloc_trim():
+    """glibc's ``malloc_trim``, or None without glibc (macOS, Windows, musl)."""
+    try:
+        if not os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc"):
+            return None
+        trim = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, ValueError, OSError):  # no confstr, no such name, no symbol
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
+
+
+def release_freed_memory() -> bool:
+    """Give the pages of freed heap memory back to the system (glibc's ``malloc_trim(0)``).
+
+    glibc keeps the memory of freed buffers under its mmap threshold (which rises to 32 MiB
+    as large buffers are freed) for later allocations, and a chunk loop frees a chunk's
+    buffers and allocates others of other sizes: after the chunks of 6 minutes of stereo
+    drums it kept 130-210 MiB (1-2x the mixture), which the next chunk's peak came on top of.
+    :func:`add_chunk` calls this after every chunk. The pages are faulted in again when
+    they are used (cheap next to a chunk's work).
+
+    Returns
+    -------
+    bool
+        True if the C library has ``malloc_trim`` (Linux with glibc) and it was called;
+        False, having done nothing, elsewhere.
+
+    Examples
+    --------
+    >>> from nmfsep._pipeline.separation import release_freed_memory
+    >>> isinstance(release_freed_memory(), bool)
+    True
+    """
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True
+
+
+#: Spectrogram entries synthesised at once (sources x channels x bins x frames): 16 MiB of
+#: complex64, the size of one source of a 20-second stereo chunk at n_fft 2048.
+_SYNTHESIS_BLOCK = 2 ** 21
+
+
+def _members(component_source: Sequence[int], n_sources: int) -> List[List[int]]:
+    """The components of each source, ``[[r, ...] for every source]`` (in one pass)."""
+    members: List[List[int]] = [[] for _ in range(n_sources)]
+    for component, source in enumerate(component_source):
+        members[source].append(component)
+    return members
+
+
+def _masks(parts: Tensor, power: Union[float, str], block: int = 256) -> Tensor:
+    """Masks of ``parts (S, ..., frames)``, computed ``block`` frames at a time (in place of
+    ``parts``' memory would be S-fold temporaries of the whole chunk)."""
+    masks = torch.empty_like(parts)
+    for start in range(0, parts.shape[-1], block):
+        piece = parts[..., start:start + block]
+        masks[..., start:start + block] = (binary_mask(piece) if power == "binary"
+                                           else wiener_mask(piece, power))
+    return masks
+
+
+def _first_frame_after(sample: int, hop: int) -> int:
+    return -(-sample // hop)
+
+
+def _fade_in(n: int, like: Tensor) -> Tensor:
+    t = (torch.arange(n, dtype=like.dtype, device=like.device) + 0.5) / n
+    return torch.sin(0.5 * math.pi * t) ** 2
+
+
+def chunk_bounds(n_samples: int, chunk: Optional[int], overlap: int, hop: int) -> List[Tuple[int, int]]:
+    """``[(start, end), ...]`` of chunks of ``chunk`` samples overlapping by ``overlap``.
+
+    Starts are multiples of ``hop`` (so chunk frames lie on the whole signal's frame grid),
+    so the overlaps are ``overlap`` or up to a hop less;
+    a last chunk shorter than half a chunk is merged into the one before. A chunk overlaps
+    only its neighbours (a ValueError otherwise): :func:`add_chunk`'s joins rely on it.
+    """
+    if chunk is None or n_samples <= chunk:
+        return [(0, n_samples)]
+    # the step rounded up to the frame grid: overlaps at most ``overlap``, never more
+    step = max(hop, -(-(chunk - overlap) // hop) * hop)
+    if 2 * step < chunk:  # chunk k + 2 would start inside chunk k: the joins assume it does not
+        raise ValueError(
+            f"chunks of {chunk} samples overlapping by {overlap} start every {step} samples (on "
+            f"the {hop}-sample frame grid), so three chunks would overlap; make the overlap at "
+            f"most half a chunk (a longer chunk_duration or a shorter overlap)."
+        )
+    bounds = []
+    start = 0
+    while True:
+        end = min(start + chunk, n_samples)
+        bounds.append((start, end))
+        if end == n_samples:
+            break
+        start += step
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < chunk // 2:
+        bounds.pop()
+        bounds[-1] = (bounds[-1][0], n_samples)
+    return bounds
+
+
+# --------------------------------------------------------------------------- validation
+def _generator(seed) -> Optional[torch.Generator]:
+    return torch.Generator().manual_seed(int(seed)) if seed is not None else None
+
+
+def _non_negative(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
+    return float(value)
+
+
+def _count(value, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def _check_mask_power(value) -> Union[float, str]:
+    if value == "binary":
+        return "binary"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
+            math.isfinite(value) and value > 0):
+        raise ValueError(f"mask_power must be a positive number (1 ratio masks, 2 Wiener-like "
+                         f"masks) or 'binary', got {value!r}.")
+    return float(value)
+
+
+def chunk_sizes(duration, overlap, sample_rate: int) -> Tuple[Optional[int], int]:
+    """``chunk_duration`` and ``chunk_overlap`` (seconds, checked) in samples; None for
+    ``duration=None`` (one piece)."""
+    if duration is None:
+        return None, 0
+    for name, value in (("chunk_duration", duration), ("chunk_overlap", overlap)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            raise ValueError(f"{name} must be a number of seconds, got {value!r}.")
+    if duration <= 0 or overlap < 0 or 2 * overlap > duration:
+        # more overlap than half a chunk would make three chunks overlap (see chunk_bounds)
+        raise ValueError(
+            f"need chunk_duration >= 2 x chunk_overlap >= 0 seconds, got chunk_duration={duration}, "
+            f"chunk_overlap={overlap}; chunk_duration=None processes the mixture in one piece."
+        )
+    return round(duration * sample_rate), round(overlap * sample_rate)
+
+
+def _as_templates(templates) -> Optional[Templates]:
+    if templates is None or isinstance(templates, Templates):
+        return templates
+    if isinstance(templates, (str, os.PathLike)):
+        return Templates.load(templates)
+    raise TypeError(f"templates must be a Templates object or a path to a templates file, got "
+                    f"{type(templates).__name__}.")
+
+
+def _check_mapping(components, n_components) -> Tuple[List[str], List[int], int]:
+    """Validate ``{source: [component indices]}``: every component in exactly one source."""
+    if not isinstance(components, Mapping) or not components:
+        raise TypeError("components must be a non-empty mapping {source: [component indices]}.")
+    sources = [check_source_name(s) for s in components]
+    indices = {}
+    for s in sources:
+        members = components[s]
+        if isinstance(members, numbers.Integral):
+            members = [members]
+        for r in members:
+            if isinstance(r, bool) or not isinstance(r, numbers.Integral) or r < 0:
+                raise ValueError(f"components[{s!r}] must hold non-negative component indices, got {r!r}.")
+            if int(r) in indices:
+                raise ValueError(f"component {r} is in both {indices[int(r)]!r} and {s!r}; "
+                                 f"give every component to exactly one source.")
+            indices[int(r)] = s
+    rank = max(indices) + 1 if n_components is None else check_rank(n_components, name="n_components")
+    missing = [r for r in range(rank) if r not in indices]
+    outside = [r for r in indices if r >= rank]
+    if outside:
+        raise ValueError(f"components lists indices {outside} beyond n_components={rank}.")
+    if missing:
+        raise ValueError(f"components {missing} belong to no source; add them to one (e.g. an "
+                         f"'other' source) so that the masks cover the whole model.")
+    component_source = [sources.index(indices[r]) for r in range(rank)]
+    return sources, component_source, rank
+
+
+# --------------------------------------------------------------------------- writing
+def write_stems(
+    stems: Mapping[str, Tensor],
+    out_dir: PathLike,
+    sample_rate: int,
+    *,
+    overwrite: bool = False,
+    prefix: str = "",
+    extension: str = "wav",
+    subtype: Optional[str] = None,
+) -> Dict[str, Path]:
+    """Write separated sources as ``<out_dir>/<prefix><source>.<extension>``.
+
+    The stems are written all-or-nothing: each to a temporary file in ``out_dir``, then all
+    renamed into place once every one is complete; on any failure, Ctrl-C or SIGTERM the
+    temporary files are removed and no stem appears (so a rerun starts clean). Nothing is
+    written when any target exists and ``overwrite`` is False.
+
+    Parameters
+    ----------
+    stems : mapping of str to Tensor
+        ``{source: waveform (channels, samples) or (samples,)}``, e.g. from
+        :meth:`Separator.separate`.
+    out_dir : str or PathLike
+        Folder (created if missing).
+    sample_rate : int
+        Sampling rate in Hz.
+    overwrite : bool, default False
+        Replace existing files.
+    prefix : str, default ""
+        Prepended to every file name (e.g. ``"song1_"``).
+    extension : str, default "wav"
+        Audio format by extension (``"wav"``, ``"flac"``, ...).
+    subtype : str, optional
+        libsndfile encoding (default: 32-bit float for WAV); see :func:`nmfsep.io.save`.
+
+    Returns
+    -------
+    dict of str to Path
+        The file written for every source.
+
+    Raises
+    ------
+    FileExistsError
+        If a target exists and ``overwrite`` is False.
+
+    Examples
+    --------
+    >>> import tempfile, torch
+    >>> from nmfsep.separation import write_stems
+    >>> paths = write_stems({"kick": torch.zeros(1, 800), "snare": torch.zeros(1, 800)},
+    ...                     tempfile.mkdtemp(), 8000, prefix="mix0_")
+    >>> sorted(p.name for p in paths.values())
+    ['mix0_kick.wav', 'mix0_snare.wav']
+    """
+    if not isinstance(stems, Mapping) or not stems:
+        raise TypeError("stems must be a non-empty mapping {source: waveform}.")
+    if not isinstance(prefix, str) or any(c in prefix for c in "/\\\0"):
+        raise ValueError(f"prefix must be a string without path separators, got {prefix!r}.")
+    extension = str(extension).lstrip(".")
+    out_dir = Path(os.fspath(out_dir))
+    paths = {name: out_dir / f"{prefix}{check_source_name(name)}.{extension}" for name in stems}
+    writers = {path: _audio_writer(path, stems[name], sample_rate, subtype)
+               for name, path in paths.items()}  # every stem checked before any is written
+    if not overwrite:
+        existing = [str(p) for p in paths.values() if p.exists()]
+        if existing:
+            raise FileExistsError(f"{existing} already exist; pass overwrite=True (--overwrite) "
+                                  f"to replace them.")
+    write_atomically(writers)
+    return paths

@@ -66,3 +66,10 @@ class ValueAssertionError(ValueError, AssertionError, NmfsepError):
 class TorchaudioMissingError(ImportError, NmfsepError):
     """torchaudio is missing or cannot be imported next to the installed torch (an
     ``ImportError``)."""
+
+
+# Tracebacks and reprs name the public path (``nmfsep.ParameterError: ...``), not this module.
+for _error in (NmfsepError, ParameterError, ParameterTypeError, NonFiniteError,
+               ValueAssertionError, TorchaudioMissingError):
+    _error.__module__ = "nmfsep"
+del _error

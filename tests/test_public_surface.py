@@ -161,6 +161,34 @@ def test_bad_input_is_caught_as_nmfsep_error_and_as_the_builtin():
             NMF(V.shape, 2, seed=0).fit(V, beta=30, max_iter=5)
 
 
+
+def test_argument_checks_raise_the_parameter_errors():
+    import torch
+
+    import nmfsep
+    from nmfsep.functional import stft
+    from nmfsep.nmf import NMF
+
+    V = torch.rand(6, 5)
+    with pytest.raises(nmfsep.ParameterError, match="beta"):  # out of range: a ValueError too
+        NMF(V.shape, 2).fit(V, beta=float("nan"))
+    with pytest.raises(nmfsep.ParameterTypeError):  # wrong type: a TypeError too
+        NMF(V.shape, 2).fit(V, max_iter=2.5)
+    with pytest.raises(nmfsep.ParameterError, match="n_fft"):
+        stft(torch.rand(4000), n_fft=0)
+
+
+def test_the_package_raises_no_bare_value_or_type_error():
+    # one family (nmfsep.ParameterError / ParameterTypeError), read from the source
+    found = []
+    for path in sorted((ROOT / "nmfsep").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) \
+                    and isinstance(node.exc.func, ast.Name) \
+                    and node.exc.func.id in ("ValueError", "TypeError"):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert found == []
+
 def test_missing_torchaudio_is_an_nmfsep_error_and_an_import_error(monkeypatch):
     import sys
 

@@ -23,6 +23,7 @@ from typing import Callable, Dict, List, Sequence
 import torch
 from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywidgets
 
+from .._errors import ParameterError
 from .._pipeline._files import remove_stale_temporaries, temporary_name
 
 __all__ = ["BatchReport", "separate_many"]
@@ -133,7 +134,7 @@ def separate_many(
     stems = [p.stem for p in paths]
     duplicates = sorted({s for s in stems if stems.count(s) > 1})
     if duplicates:
-        raise ValueError(f"input files share the names {duplicates}: their outputs would collide; rename them")
+        raise ParameterError(f"input files share the names {duplicates}: their outputs would collide; rename them")
     out_dir = Path(out_dir)
     world = _World(distributed, timeout_minutes)
     remove_stale_temporaries(out_dir)  # staging folders of killed runs (live ranks' are kept)

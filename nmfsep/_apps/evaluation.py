@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from .._core._validation import check_count
+from .._errors import ParameterError, ParameterTypeError
 
 __all__ = [
     "CLAMP_DB",
@@ -79,12 +80,12 @@ def _as_signal_tensor(x, name: str) -> Tensor:
                 raise TypeError
             x = torch.from_numpy(x)
         except TypeError:
-            raise TypeError(
+            raise ParameterTypeError(
                 f"{name} must be a torch.Tensor or numpy array of float samples, got "
                 f"{type(x).__name__}."
             ) from None
     if x.is_complex() or not x.is_floating_point():
-        raise TypeError(
+        raise ParameterTypeError(
             f"{name} must hold real floating-point samples, got {x.dtype}; convert integer "
             f"PCM with e.g. x.float() / 32768 for 16-bit audio."
         )
@@ -95,22 +96,22 @@ def _check_pair(references, estimates, *, min_ndim: int, max_ndim: int, layout: 
     references = _as_signal_tensor(references, "references")
     estimates = _as_signal_tensor(estimates, "estimates")
     if references.shape != estimates.shape:
-        raise ValueError(
+        raise ParameterError(
             f"references and estimates must have the same shape {layout}, got "
             f"{tuple(references.shape)} and {tuple(estimates.shape)}; trim or zero-pad the "
             f"estimates to the references' length and keep the sources in the same order."
         )
     if not min_ndim <= references.ndim <= max_ndim:
-        raise ValueError(
+        raise ParameterError(
             f"references and estimates must have shape {layout}, got "
             f"{tuple(references.shape)}."
         )
     if references.shape[-1] < 2:
-        raise ValueError(f"signals need at least 2 samples, got {references.shape[-1]}.")
+        raise ParameterError(f"signals need at least 2 samples, got {references.shape[-1]}.")
     for name, x in (("references", references), ("estimates", estimates)):
         bad = ~torch.isfinite(x)
         if bad.any():
-            raise ValueError(
+            raise ParameterError(
                 f"{name} contain {int(bad.sum())} NaN or Inf sample(s); repair the signals "
                 f"(e.g. torch.nan_to_num) before evaluating them."
             )
@@ -120,7 +121,7 @@ def _check_pair(references, estimates, *, min_ndim: int, max_ndim: int, layout: 
 
 def _positive(value, name: str, unit: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise ValueError(f"{name} must be a positive number of {unit}, got {value!r}.")
+        raise ParameterError(f"{name} must be a positive number of {unit}, got {value!r}.")
     return float(value)
 
 
@@ -128,7 +129,7 @@ def _check_options(filter_length, aggregate, clamp_db) -> Tuple[int, str, Option
     """Validate the options shared by :func:`bss_eval` and :func:`evaluate_dirs`."""
     filter_length = check_count(filter_length, "filter_length")
     if aggregate not in _AGGREGATES:
-        raise ValueError(f"aggregate must be one of {_AGGREGATES}, got {aggregate!r}.")
+        raise ParameterError(f"aggregate must be one of {_AGGREGATES}, got {aggregate!r}.")
     clamp_db = None if clamp_db is None else _positive(clamp_db, "clamp_db", "dB (or None)")
     return filter_length, aggregate, clamp_db
 
@@ -209,17 +210,17 @@ def _segment_energies(
 def _resolve_chunk(chunk_seconds, sample_rate, n_samples: int, filter_length: int) -> int:
     if chunk_seconds is None:
         if n_samples <= filter_length:
-            raise ValueError(
+            raise ParameterError(
                 f"signals of {n_samples} samples are too short for filter_length="
                 f"{filter_length}; pass a smaller filter_length."
             )
         return n_samples
     if sample_rate is None:
-        raise ValueError("chunk_seconds needs sample_rate (Hz) to convert seconds to samples.")
+        raise ParameterError("chunk_seconds needs sample_rate (Hz) to convert seconds to samples.")
     sample_rate = _positive(sample_rate, "sample_rate", "Hz")
     chunk = int(round(_positive(chunk_seconds, "chunk_seconds", "seconds") * sample_rate))
     if chunk <= filter_length:
-        raise ValueError(
+        raise ParameterError(
             f"chunk_seconds={chunk_seconds} gives chunks of {chunk} samples, not longer than "
             f"filter_length={filter_length}; use longer chunks (e.g. 1 s or more)."
         )
@@ -483,7 +484,7 @@ def _audio_files(folder: Path) -> Dict[str, Path]:
         audio = path.suffix.lower() in AUDIO_SUFFIXES and not path.name.startswith(".")
         if audio and path.is_file():
             if path.stem in files:
-                raise ValueError(
+                raise ParameterError(
                     f"two audio files for source '{path.stem}' in '{folder}': "
                     f"'{files[path.stem].name}' and '{path.name}'; keep one."
                 )
@@ -554,20 +555,20 @@ def _load_mixture(stems, load):
         if rate is None:
             rate = ref_rate
         if ref_rate != rate:
-            raise ValueError(
+            raise ParameterError(
                 f"'{ref_path}' is at {ref_rate} Hz, the other references at {rate} Hz.")
         if est_rate != ref_rate:
-            raise ValueError(
+            raise ParameterError(
                 f"'{est_path}' is at {est_rate} Hz but its reference '{ref_path}' at "
                 f"{ref_rate} Hz; write the estimates at the reference rate."
             )
         if estimate.shape[0] != reference.shape[0]:
-            raise ValueError(
+            raise ParameterError(
                 f"'{est_path}' has {estimate.shape[0]} channel(s), its reference "
                 f"{reference.shape[0]}."
             )
         if references and reference.shape != references[0].shape:
-            raise ValueError(
+            raise ParameterError(
                 f"'{ref_path}' is {reference.shape[-1]} samples long, the other references "
                 f"of its mixture {references[0].shape[-1]}."
             )

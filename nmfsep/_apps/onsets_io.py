@@ -31,6 +31,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
+from .._errors import ParameterError, ParameterTypeError
 from .._pipeline._files import write_atomically
 
 __all__ = ["GM_DRUM_NOTES", "ONSET_FORMATS", "save_onsets", "write_drum_midi", "read_drum_midi"]
@@ -69,34 +70,34 @@ def _times(value, what: str) -> np.ndarray:
     if isinstance(value, torch.Tensor) and value.dtype != torch.bool:
         value = value.detach().to("cpu", torch.float64)
     if isinstance(value, (str, bytes, Mapping)):
-        raise TypeError(f"{what} must be a sequence of seconds, got {type(value).__name__}.")
+        raise ParameterTypeError(f"{what} must be a sequence of seconds, got {type(value).__name__}.")
     try:
         array = np.asarray(value)
     except (TypeError, ValueError) as err:
-        raise TypeError(f"{what} must be a sequence of seconds: {err}") from err
+        raise ParameterTypeError(f"{what} must be a sequence of seconds: {err}") from err
     if array.dtype == bool or not (np.issubdtype(array.dtype, np.integer)
                                    or np.issubdtype(array.dtype, np.floating)):
-        raise TypeError(f"{what} must hold numbers of seconds, got {array.dtype} values.")
+        raise ParameterTypeError(f"{what} must hold numbers of seconds, got {array.dtype} values.")
     array = array.astype(np.float64)
     if array.ndim == 0:
         array = array.reshape(1)
     if array.ndim != 1:
-        raise ValueError(f"{what} must be one-dimensional, got shape {tuple(array.shape)}.")
+        raise ParameterError(f"{what} must be one-dimensional, got shape {tuple(array.shape)}.")
     bad = ~np.isfinite(array) | (array < 0)
     if bad.any():
-        raise ValueError(f"{what} must be finite, non-negative seconds; got "
+        raise ParameterError(f"{what} must be finite, non-negative seconds; got "
                          f"{array[bad][0]!r} at position {int(np.flatnonzero(bad)[0])}.")
     return array
 
 
 def _onsets(onsets) -> Dict[str, np.ndarray]:
     if not isinstance(onsets, Mapping):
-        raise TypeError("onsets must be a mapping {instrument: onset times in seconds} "
+        raise ParameterTypeError("onsets must be a mapping {instrument: onset times in seconds} "
                         f"(as returned by drum_onsets), got {type(onsets).__name__}.")
     checked = {}
     for name, times in onsets.items():
         if not isinstance(name, str) or not name.strip():
-            raise TypeError(f"instrument names must be non-empty strings, got {name!r}.")
+            raise ParameterTypeError(f"instrument names must be non-empty strings, got {name!r}.")
         checked[name] = _times(times, f"onsets[{name!r}]")
     return checked
 
@@ -108,30 +109,30 @@ def _velocities(velocities, onsets: Dict[str, np.ndarray]) -> Dict[str, np.ndarr
     if velocities is None:
         return result
     if not isinstance(velocities, Mapping):
-        raise TypeError("velocities must be a mapping {instrument: values in [0, 1]}, got "
+        raise ParameterTypeError("velocities must be a mapping {instrument: values in [0, 1]}, got "
                         f"{type(velocities).__name__}.")
     for name, values in velocities.items():
         if name not in onsets:
-            raise ValueError(f"velocities has instrument {name!r}, which onsets does not have "
+            raise ParameterError(f"velocities has instrument {name!r}, which onsets does not have "
                              f"(onsets has {sorted(onsets)}).")
         if isinstance(values, torch.Tensor):
             values = values.detach().to("cpu", torch.float64)
         try:
             array = np.asarray(values, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError) as err:
-            raise TypeError(f"velocities[{name!r}] must be numbers in [0, 1]: {err}") from err
+            raise ParameterTypeError(f"velocities[{name!r}] must be numbers in [0, 1]: {err}") from err
         if array.size != onsets[name].size:
-            raise ValueError(f"velocities[{name!r}] has {array.size} values for "
+            raise ParameterError(f"velocities[{name!r}] has {array.size} values for "
                              f"{onsets[name].size} onsets; give one per onset.")
         if not (np.isfinite(array) & (array >= 0) & (array <= 1)).all():
-            raise ValueError(f"velocities[{name!r}] must be numbers in [0, 1] (1: loudest).")
+            raise ParameterError(f"velocities[{name!r}] must be numbers in [0, 1] (1: loudest).")
         result[name] = 1 + np.rint(array * 126).astype(np.int64)
     return result
 
 
 def _path(path, what: str) -> Path:
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{what} must be a file path, got {type(path).__name__}.")
+        raise ParameterTypeError(f"{what} must be a file path, got {type(path).__name__}.")
     return Path(os.fspath(path))
 
 
@@ -165,11 +166,11 @@ def _tempo(tempo_bpm) -> int:
     """Microseconds per quarter note of ``tempo_bpm`` (the 24-bit value a file stores)."""
     if isinstance(tempo_bpm, bool) or not isinstance(tempo_bpm, numbers.Real) \
             or not math.isfinite(tempo_bpm) or tempo_bpm <= 0:
-        raise ValueError(f"tempo_bpm must be a positive number of beats per minute, "
+        raise ParameterError(f"tempo_bpm must be a positive number of beats per minute, "
                          f"got {tempo_bpm!r}.")
     micros = round(60_000_000 / tempo_bpm)
     if not 1 <= micros <= 0xFFFFFF:
-        raise ValueError(f"tempo_bpm {tempo_bpm!r} is outside what a MIDI file can store "
+        raise ParameterError(f"tempo_bpm {tempo_bpm!r} is outside what a MIDI file can store "
                          f"(about 3.58 to 60000000 beats per minute).")
     return micros
 
@@ -182,7 +183,7 @@ def _note_of(name: str) -> int:
     match = re.fullmatch(r"note_(\d{1,3})", name)
     if match and int(match.group(1)) <= 127:
         return int(match.group(1))
-    raise ValueError(f"no General-MIDI drum note for instrument {name!r}; known instruments: "
+    raise ParameterError(f"no General-MIDI drum note for instrument {name!r}; known instruments: "
                      f"{', '.join(sorted(GM_DRUM_NOTES))} (or note_<0-127> for another key).")
 
 
@@ -196,7 +197,7 @@ def _midi_bytes(onsets: Dict[str, np.ndarray], velocities: Dict[str, np.ndarray]
     for name, times in onsets.items():
         ticks = np.rint(times * ticks_per_second).astype(np.int64)
         if ticks.size and ticks.max() + note_ticks > _MAX_TICK:
-            raise ValueError(f"onsets[{name!r}] reaches {times.max():.0f} s; a MIDI file at "
+            raise ParameterError(f"onsets[{name!r}] reaches {times.max():.0f} s; a MIDI file at "
                              f"this tempo ends at {_MAX_TICK / ticks_per_second:.0f} s.")
         order = np.argsort(ticks, kind="stable")
         ticks, velocity = ticks[order], velocities[name][order]
@@ -300,7 +301,7 @@ def write_drum_midi(
     >>> write_drum_midi({"cowbell": [1.0]}, folder / "bell.mid")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
         ...
-    ValueError: no General-MIDI drum note for instrument 'cowbell'; known instruments: crash,
+    nmfsep.ParameterError: no General-MIDI drum note for instrument 'cowbell'; known instruments: crash,
     cymbal, hihat, hihat_open, kick, ride, snare, tom (or note_<0-127> for another key).
     """
     path = _path(path, "path")
@@ -314,7 +315,7 @@ def write_drum_midi(
 
 def _track_name(track_name) -> Optional[str]:
     if track_name is not None and not isinstance(track_name, str):
-        raise TypeError(f"track_name must be a string, got {type(track_name).__name__}.")
+        raise ParameterTypeError(f"track_name must be a string, got {type(track_name).__name__}.")
     return track_name
 
 
@@ -326,7 +327,7 @@ class _Reader:
 
     def take(self, n: int) -> bytes:
         if self.pos + n > len(self.data):
-            raise ValueError(f"'{self.path}' is not a valid MIDI file: it is truncated (it "
+            raise ParameterError(f"'{self.path}' is not a valid MIDI file: it is truncated (it "
                              f"ends in the middle of a chunk or an event).")
         chunk = self.data[self.pos:self.pos + n]
         self.pos += n
@@ -342,7 +343,7 @@ class _Reader:
             value = (value << 7) | (b & 0x7F)
             if not b & 0x80:
                 return value
-        raise ValueError(f"'{self.path}' is not a valid MIDI file: a variable-length number "
+        raise ParameterError(f"'{self.path}' is not a valid MIDI file: a variable-length number "
                          f"is longer than 4 bytes (byte {self.pos}).")
 
 
@@ -369,7 +370,7 @@ def _track_events(track: bytes, path: Path):
             status = first
             data = reader.byte()
         elif status is None:
-            raise ValueError(f"'{path}' is not a valid MIDI file: a data byte without a status "
+            raise ParameterError(f"'{path}' is not a valid MIDI file: a data byte without a status "
                              f"(running status) at the start of a track.")
         else:  # running status: ``first`` is the first data byte
             data = first
@@ -379,7 +380,7 @@ def _track_events(track: bytes, path: Path):
         elif kind in (0xC, 0xD):
             second = None
         else:
-            raise ValueError(f"'{path}' is not a valid MIDI file: unexpected status byte "
+            raise ParameterError(f"'{path}' is not a valid MIDI file: unexpected status byte "
                              f"0x{status:02X}.")
         if kind == 0x9 and (status & 0x0F) == _DRUM_CHANNEL and second:
             yield tick, "on", data
@@ -423,16 +424,16 @@ def read_drum_midi(path: PathLike) -> Dict[str, List[float]]:
     path = _path(path, "path")
     data = path.read_bytes()
     if data[:4] != b"MThd":
-        raise ValueError(f"'{path}' is not a Standard MIDI File (it does not start with 'MThd').")
+        raise ParameterError(f"'{path}' is not a Standard MIDI File (it does not start with 'MThd').")
     reader = _Reader(data, path)
     reader.take(4)
     length = struct.unpack(">I", reader.take(4))[0]
     if length < 6:
-        raise ValueError(f"'{path}' is not a valid MIDI file: its header is {length} bytes long.")
+        raise ParameterError(f"'{path}' is not a valid MIDI file: its header is {length} bytes long.")
     fmt, n_tracks, division = struct.unpack(">HHH", reader.take(6))
     reader.take(length - 6)
     if fmt not in (0, 1):
-        raise ValueError(f"'{path}' is a format {fmt} MIDI file; only formats 0 and 1 "
+        raise ParameterError(f"'{path}' is a format {fmt} MIDI file; only formats 0 and 1 "
                          f"(simultaneous tracks) can be read.")
     tempos: List[Tuple[int, int]] = []
     notes: List[Tuple[int, int]] = []
@@ -451,11 +452,11 @@ def read_drum_midi(path: PathLike) -> Dict[str, List[float]]:
         fps = 29.97 if fps == 29 else fps
         ticks_per_second = fps * (division & 0xFF)
         if ticks_per_second <= 0:
-            raise ValueError(f"'{path}' is not a valid MIDI file: bad time division.")
+            raise ParameterError(f"'{path}' is not a valid MIDI file: bad time division.")
         seconds = lambda tick: tick / ticks_per_second  # noqa: E731
     else:
         if division == 0:
-            raise ValueError(f"'{path}' is not a valid MIDI file: 0 ticks per quarter note.")
+            raise ParameterError(f"'{path}' is not a valid MIDI file: 0 ticks per quarter note.")
         # the tempo map: seconds at each tempo change, then linear up to the next one
         changes = [(0, _DEFAULT_TEMPO)] + sorted(tempos, key=lambda change: change[0])
         starts = [(0, 0.0, _DEFAULT_TEMPO)]
@@ -483,12 +484,12 @@ def _formats(formats) -> List[str]:
     try:
         chosen = list(dict.fromkeys(formats))
     except TypeError:
-        raise TypeError(f"formats must be a sequence of format names, got {formats!r}.") from None
+        raise ParameterTypeError(f"formats must be a sequence of format names, got {formats!r}.") from None
     if not chosen:
-        raise ValueError(f"formats is empty; choose from {', '.join(ONSET_FORMATS)}.")
+        raise ParameterError(f"formats is empty; choose from {', '.join(ONSET_FORMATS)}.")
     for fmt in chosen:
         if fmt not in ONSET_FORMATS:
-            raise ValueError(f"unknown onset format {fmt!r}; choose from "
+            raise ParameterError(f"unknown onset format {fmt!r}; choose from "
                              f"{', '.join(ONSET_FORMATS)}.")
     return chosen
 
@@ -586,7 +587,7 @@ def save_onsets(
     if sample_rate is not None and (isinstance(sample_rate, bool)
                                     or not isinstance(sample_rate, numbers.Integral)
                                     or sample_rate <= 0):
-        raise ValueError(f"sample_rate must be a positive integer number of Hz, got {sample_rate!r}.")
+        raise ParameterError(f"sample_rate must be a positive integer number of Hz, got {sample_rate!r}.")
     if source is not None:
         source = _path(source, "source")
     if out_dir.exists() and not out_dir.is_dir():

@@ -26,6 +26,8 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
+from .._errors import ParameterError, ParameterTypeError
+
 __all__ = ["activations", "loss_curve", "masks", "spectrogram", "templates"]
 
 Y_AXES = ("linear", "log", "cqt")
@@ -53,14 +55,14 @@ def _as_array(x, name: str) -> np.ndarray:
         if np.iscomplexobj(x):
             x = np.abs(x)
     else:
-        raise TypeError(f"{name} must be a torch.Tensor or numpy array, got {type(x).__name__}.")
+        raise ParameterTypeError(f"{name} must be a torch.Tensor or numpy array, got {type(x).__name__}.")
     if x.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold numbers, got dtype {x.dtype}.")
+        raise ParameterTypeError(f"{name} must hold numbers, got dtype {x.dtype}.")
     x = x.astype(np.float64)
     if x.size == 0:
-        raise ValueError(f"{name} is empty (shape {x.shape}).")
+        raise ParameterError(f"{name} is empty (shape {x.shape}).")
     if not np.isfinite(x).all():
-        raise ValueError(
+        raise ParameterError(
             f"{name} contains NaN or Inf values; a diverged factorisation or a division by "
             f"zero upstream? Clean it with numpy.nan_to_num before plotting."
         )
@@ -72,13 +74,13 @@ def _squeeze_to(x: np.ndarray, ndims: Sequence[int], name: str, layout: str) -> 
     while x.ndim > max(ndims) and x.shape[0] == 1:
         x = x[0]
     if x.ndim not in ndims:
-        raise ValueError(f"{name} must have shape {layout}, got {x.shape}.")
+        raise ParameterError(f"{name} must have shape {layout}, got {x.shape}.")
     return x
 
 
 def _check_positive(value, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}.")
+        raise ParameterError(f"{name} must be a positive number, got {value!r}.")
     return float(value)
 
 
@@ -105,16 +107,16 @@ def _frequency_centres(n_bins: int, y_axis: str, sample_rate, frequencies, fmin:
                        bins_per_octave: int) -> Optional[np.ndarray]:
     """Bin frequencies in Hz for an ``n_bins``-row image, or None to show bin numbers."""
     if y_axis not in Y_AXES:
-        raise ValueError(f"y_axis must be one of {Y_AXES}, got {y_axis!r}.")
+        raise ParameterError(f"y_axis must be one of {Y_AXES}, got {y_axis!r}.")
     if frequencies is not None:
         frequencies = _as_array(frequencies, "frequencies").ravel()
         if frequencies.size != n_bins:
-            raise ValueError(
+            raise ParameterError(
                 f"frequencies has {frequencies.size} values for {n_bins} frequency bins; "
                 f"pass one centre frequency (Hz) per bin."
             )
         if np.any(np.diff(frequencies) <= 0) or frequencies[0] < 0:
-            raise ValueError("frequencies must be non-negative and strictly increasing (Hz).")
+            raise ParameterError("frequencies must be non-negative and strictly increasing (Hz).")
         return frequencies
     from .. import functional  # noqa: PLC0415 - the pipeline is only needed here
 
@@ -131,7 +133,7 @@ def _frame_edges(n_frames: int, sample_rate, hop_length) -> Optional[np.ndarray]
     """Frame boundaries in seconds (frame ``t`` is centred on ``t * hop_length``)."""
     if sample_rate is None or hop_length is None:
         if (sample_rate is None) != (hop_length is None):
-            raise ValueError("pass both sample_rate and hop_length for a time axis in seconds.")
+            raise ParameterError("pass both sample_rate and hop_length for a time axis in seconds.")
         return None
     from .. import functional  # noqa: PLC0415
 
@@ -204,7 +206,7 @@ def _to_db(magnitude: np.ndarray, power: float, top_db: Optional[float]):
 
 def _check_nonnegative(x: np.ndarray, name: str, what: str) -> None:
     if (x < 0).any():
-        raise ValueError(
+        raise ParameterError(
             f"{name} has negative values, but {what} of a non-negative factorisation are >= 0; "
             f"pass the fitted factor itself.")
 
@@ -214,7 +216,7 @@ def _component_names(names, n: int) -> list:
         return [str(r) for r in range(n)]
     names = [str(name) for name in names]
     if len(names) != n:
-        raise ValueError(f"names has {len(names)} entries for {n} components.")
+        raise ParameterError(f"names has {len(names)} entries for {n} components.")
     return names
 
 
@@ -319,7 +321,7 @@ def spectrogram(
                                      bins_per_octave)
     if db:
         if (data < 0).any():
-            raise ValueError("spec has negative values: pass a magnitude or power spectrogram "
+            raise ParameterError("spec has negative values: pass a magnitude or power spectrogram "
                              "(or db=False to show signed values).")
         data, vmin, vmax = _to_db(data, power, top_db)
     else:
@@ -395,7 +397,7 @@ def templates(
     """
     W = _factor(W, "W", "W")
     if W.ndim not in (2, 3):
-        raise ValueError(
+        raise ParameterError(
             f"W must have shape (freq, R) (NMF) or (freq, R, T) (NMFD), got {W.shape}.")
     _check_nonnegative(W, "W", "templates")
     blocks = W[:, :, None] if W.ndim == 2 else W  # (freq, R, T)
@@ -475,7 +477,7 @@ def activations(
     elif H.ndim == 2:
         lanes = H.T
     else:
-        raise ValueError(
+        raise ParameterError(
             f"H must have shape (frames, R) (NMF) or (N, R, frames) (NMFD), got {H.shape}.")
     _check_nonnegative(lanes, "H", "activations")
     rank, n_frames = lanes.shape
@@ -555,12 +557,12 @@ def masks(
     """
     if isinstance(masks, Mapping):
         if not masks:
-            raise ValueError("masks is an empty dict; pass at least one source's mask.")
+            raise ParameterError("masks is an empty dict; pass at least one source's mask.")
         names = [str(k) for k in masks]
         stack = [_squeeze_to(_as_array(v, f"masks[{k!r}]"), (2,), f"masks[{k!r}]", "(freq, frames)")
                  for k, v in masks.items()]
         if len({s.shape for s in stack}) != 1:
-            raise ValueError(f"all masks must have the same shape, got {[s.shape for s in stack]}.")
+            raise ParameterError(f"all masks must have the same shape, got {[s.shape for s in stack]}.")
         stack = np.stack(stack)
     else:
         stack = _as_array(masks, "masks")
@@ -569,7 +571,7 @@ def masks(
         if stack.ndim == 2:
             stack = stack[None]
         if stack.ndim != 3:
-            raise ValueError(f"masks must have shape (S, freq, frames), got {stack.shape}.")
+            raise ParameterError(f"masks must have shape (S, freq, frames), got {stack.shape}.")
         names = [f"source {s}" for s in range(stack.shape[0])] if names is None else \
             _component_names(names, stack.shape[0])
     n_sources, n_bins, n_frames = stack.shape
@@ -585,7 +587,7 @@ def masks(
     else:
         axes = list(ax) if isinstance(ax, (list, tuple, np.ndarray)) else [ax]
         if len(axes) != n_sources:
-            raise ValueError(f"ax must hold one Axes per source ({n_sources}), got {len(axes)}.")
+            raise ParameterError(f"ax must hold one Axes per source ({n_sources}), got {len(axes)}.")
         fig = axes[0].figure
     for axis, name, mask in zip(axes, names, stack):
         _draw_image(axis, mask, frequencies=frequencies, y_axis=y_axis, time_edges=time_edges,
@@ -636,7 +638,7 @@ def loss_curve(
     """
     curves = dict(loss) if isinstance(loss, Mapping) else {label: loss}
     if not curves:
-        raise ValueError("loss is an empty dict; pass at least one model or list of losses.")
+        raise ParameterError("loss is an empty dict; pass at least one model or list of losses.")
     ax = _new_axes(ax, (6, 4))
     positive = True
     for name, curve in curves.items():
@@ -645,12 +647,12 @@ def loss_curve(
             steps = getattr(curve, "loss_iterations_", None)
             steps = np.arange(values.size) if steps is None else np.asarray(steps, dtype=float)
         elif hasattr(curve, "fit"):
-            raise ValueError(f"{type(curve).__name__} has no loss_curve_ yet: fit it first.")
+            raise ParameterError(f"{type(curve).__name__} has no loss_curve_ yet: fit it first.")
         else:
             values = _as_array(curve, "loss").ravel()
             steps = np.arange(values.size)
         if steps.size != values.size:
-            raise ValueError(f"{steps.size} iteration numbers for {values.size} loss values.")
+            raise ParameterError(f"{steps.size} iteration numbers for {values.size} loss values.")
         positive &= bool((values > 0).all())
         ax.plot(steps, values, marker="." if values.size < 50 else None, label=name)
     if log_y and positive:

@@ -7,6 +7,7 @@ from typing import Callable, List, Optional
 
 from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywidgets
 
+from .._errors import ParameterError
 from ._validation import NonFiniteError, check_count, value_range
 
 __all__ = ["run_iterations"]
@@ -51,7 +52,7 @@ def run_iterations(
     max_iter = check_count(max_iter, "max_iter")
     check_every = check_count(check_every, "check_every")
     if tol != tol:  # NaN; a negative tol (torchnmf's -math.inf) runs max_iter steps
-        raise ValueError("tol must be a number (-math.inf runs max_iter iterations), got nan")
+        raise ParameterError("tol must be a number (-math.inf runs max_iter iterations), got nan")
     sign = -1.0 if increasing else 1.0
     curve: List[float] = [_finite(float(loss_fn()), 0, desc, model)]
     iterations: List[int] = [0]

@@ -8,6 +8,7 @@ from typing import Tuple
 import torch
 from torch import Tensor, nn
 
+from .._errors import ParameterError
 from ._validation import check_nonnegative
 
 __all__ = ["TransformMixin"]
@@ -51,7 +52,7 @@ class TransformMixin:
         torch.Size([7, 4])
         """
         if self.W is None:
-            raise ValueError("transform needs templates W on the model; fit or give them first")
+            raise ParameterError("transform needs templates W on the model; fit or give them first")
         V = check_nonnegative(V, "V")
         shape = tuple(self._activation_shape(tuple(V.shape)))
         model = copy.deepcopy(self)

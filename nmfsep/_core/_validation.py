@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
-from .._errors import NonFiniteError, ValueAssertionError
+from .._errors import NonFiniteError, ParameterError, ParameterTypeError, ValueAssertionError
 
 __all__ = [
     "NonFiniteError",
@@ -41,13 +41,13 @@ def as_float_tensor(x, name: str = "V") -> Tensor:
         try:
             x = torch.as_tensor(x)
         except Exception as err:  # lists of ragged lengths, strings, ...
-            raise TypeError(
+            raise ParameterTypeError(
                 f"{name} must be a torch.Tensor or array-like of numbers, got {type(x).__name__}"
             ) from err
     if x.is_sparse:
         x = x.coalesce()
     if x.is_complex():
-        raise TypeError(
+        raise ParameterTypeError(
             f"{name} is complex; factorisations need a non-negative real tensor: pass a magnitude "
             f"or power spectrogram (e.g. spec.abs() or spec.abs() ** 2)."
         )
@@ -107,27 +107,27 @@ def check_count(value, name: str, *, minimum: int = 1) -> int:
     floats, even integral ones such as ``2.0``, are refused with a message naming ``name``.
     """
     if isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
+        raise ParameterTypeError(f"{name} must be an integer, got {value!r}")
     try:
         value = operator.index(value)
     except TypeError as err:
         hint = f" (e.g. {name}={int(value)})" if isinstance(value, float) and math.isfinite(value) else ""
-        raise TypeError(f"{name} must be an integer, got {value!r}{hint}") from err
+        raise ParameterTypeError(f"{name} must be an integer, got {value!r}{hint}") from err
     if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+        raise ParameterError(f"{name} must be at least {minimum}, got {value}")
     return value
 
 
 def check_rank(rank, *, name: str = "rank") -> int:
     """Validate a number of components (a positive integer)."""
     if isinstance(rank, bool):
-        raise TypeError(f"{name} must be a positive integer, got {rank!r}")
+        raise ParameterTypeError(f"{name} must be a positive integer, got {rank!r}")
     try:
         rank = operator.index(rank)
     except TypeError as err:
-        raise TypeError(f"{name} must be a positive integer, got {rank!r}") from err
+        raise ParameterTypeError(f"{name} must be a positive integer, got {rank!r}") from err
     if rank < 1:
-        raise ValueError(f"{name} must be at least 1, got {rank}")
+        raise ParameterError(f"{name} must be at least 1, got {rank}")
     return rank
 
 
@@ -136,9 +136,9 @@ def check_beta(beta) -> float:
     try:
         beta = float(beta)
     except (TypeError, ValueError) as err:
-        raise TypeError(f"beta must be a real number, got {beta!r}") from err
+        raise ParameterTypeError(f"beta must be a real number, got {beta!r}") from err
     if not math.isfinite(beta):
-        raise ValueError(
+        raise ParameterError(
             f"beta must be finite, got {beta}; use 2 (Euclidean), 1 (Kullback-Leibler) or 0 (Itakura-Saito)."
         )
     return beta
@@ -150,7 +150,7 @@ def check_fraction(value, name: str, *, low: float = 0.0, high: float = 1.0, inc
     ok = low <= value <= high if inclusive else low < value < high
     if not ok or math.isnan(value):
         bounds = f"[{low}, {high}]" if inclusive else f"({low}, {high})"
-        raise ValueError(f"{name} must lie in {bounds}, got {value}")
+        raise ParameterError(f"{name} must lie in {bounds}, got {value}")
     return value
 
 
@@ -167,29 +167,29 @@ def check_component_mask(mask, rank: int, name: str) -> Optional[Tensor]:
         return torch.ones(rank, dtype=torch.bool)
     kinds = "a sequence of booleans (one per component) or of component indices"
     if isinstance(mask, (str, bytes)) or not hasattr(mask, "__len__"):
-        raise TypeError(f"{name} must be None, True, or {kinds}, got {type(mask).__name__} {mask!r}")
+        raise ParameterTypeError(f"{name} must be None, True, or {kinds}, got {type(mask).__name__} {mask!r}")
     if not isinstance(mask, Tensor) and not hasattr(mask, "dtype"):  # a list or tuple
         flags = [isinstance(item, bool) or type(item).__name__ == "bool_" for item in mask]
         if any(flags) and not all(flags):
-            raise TypeError(
+            raise ParameterTypeError(
                 f"{name} mixes booleans and integers ({list(mask)!r}): give {kinds}, not both"
             )
     try:
         m = torch.as_tensor(mask)
     except (TypeError, ValueError, RuntimeError) as err:
-        raise TypeError(f"{name} must be {kinds}, got {mask!r}") from err
+        raise ParameterTypeError(f"{name} must be {kinds}, got {mask!r}") from err
     if m.dtype == torch.bool:
         if m.shape != (rank,):
-            raise ValueError(
+            raise ParameterError(
                 f"{name} must have one boolean per component (length {rank}), got shape {tuple(m.shape)}"
             )
         return m.clone()
     if m.dtype.is_floating_point or m.ndim != 1:
-        raise TypeError(
+        raise ParameterTypeError(
             f"{name} must be a sequence of booleans (one per component) or of component indices, got {mask!r}"
         )
     if m.numel() and (int(m.min()) < -rank or int(m.max()) >= rank):
-        raise ValueError(f"{name} holds component indices outside [0, {rank}): {m.tolist()}")
+        raise ParameterError(f"{name} holds component indices outside [0, {rank}): {m.tolist()}")
     out = torch.zeros(rank, dtype=torch.bool)
     out[m.long()] = True
     return out
@@ -206,17 +206,17 @@ def check_penalty_weights(value, rank: int, name: str):
     """
     hint = f"give a number >= 0 (0 turns it off) or {rank} of them, one per component"
     if isinstance(value, bool):
-        raise TypeError(f"{name} must be a number, got {value!r}; {hint}")
+        raise ParameterTypeError(f"{name} must be a number, got {value!r}; {hint}")
     try:
         weights = torch.as_tensor(value, dtype=torch.float64)
     except (TypeError, ValueError, RuntimeError) as err:
-        raise TypeError(f"{name} must be a number or a sequence of numbers, got {value!r}; "
+        raise ParameterTypeError(f"{name} must be a number or a sequence of numbers, got {value!r}; "
                         f"{hint}") from err
     if weights.dim() > 1 or (weights.dim() == 1 and weights.numel() != rank):
-        raise ValueError(f"{name} has shape {tuple(weights.shape)}; {hint}")
+        raise ParameterError(f"{name} has shape {tuple(weights.shape)}; {hint}")
     if not bool(torch.isfinite(weights).all()) or bool((weights < 0).any()):
         shown = weights.item() if weights.dim() == 0 else weights.tolist()
-        raise ValueError(f"{name} must be finite and non-negative, got {shown}; {hint}")
+        raise ParameterError(f"{name} must be finite and non-negative, got {shown}; {hint}")
     if not bool(weights.any()):
         return 0.0
     return float(weights) if weights.dim() == 0 else weights
@@ -225,4 +225,4 @@ def check_penalty_weights(value, rank: int, name: str):
 def check_same_shape(a: Sequence[int], b: Sequence[int], what: str, hint: str = "") -> None:
     """Raise a ValueError when two shapes differ."""
     if tuple(a) != tuple(b):
-        raise ValueError(f"{what}: expected shape {tuple(b)}, got {tuple(a)}. {hint}".rstrip())
+        raise ParameterError(f"{what}: expected shape {tuple(b)}, got {tuple(a)}. {hint}".rstrip())

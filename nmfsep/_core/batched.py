@@ -14,6 +14,7 @@ from typing import Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
+from .._errors import ParameterError, ParameterTypeError
 from . import fastpaths
 from .init import initialise_model_, make_generator
 from .nmf import NMF, BaseComponent
@@ -100,19 +101,19 @@ class BatchNMF(BaseComponent):
         if shared_W is None:
             shared_W = W_axes == 2
         elif W_axes is not None and W_axes != (2 if shared_W else 3):
-            raise ValueError(
+            raise ParameterError(
                 f"shared_W={bool(shared_W)} needs W of shape {'(C, R)' if shared_W else '(B, C, R)'}, "
                 f"got {W_axes} axes; leave shared_W out to infer it from W"
             )
         if Vshape is not None:
             Vshape = tuple(int(s) for s in Vshape)
             if len(Vshape) != 3:
-                raise ValueError(
+                raise ParameterError(
                     f"BatchNMF needs a 3-D Vshape (B, N, C), B items of shape (N, C), got {Vshape}; "
                     f"for a single (N, C) matrix use NMF"
                 )
             if Vshape[0] < 1:
-                raise ValueError(f"Vshape must hold at least one item, got {Vshape}")
+                raise ParameterError(f"Vshape must hold at least one item, got {Vshape}")
             # NMF's sizes for one item, with the batch axis put in front
             given = {name: isinstance(kwargs.get(name), Tensor) for name in ("W", "H")}
             rank = self._sizes_from(Vshape[1:], rank, (), kwargs)
@@ -123,7 +124,7 @@ class BatchNMF(BaseComponent):
             components = [s.shape[-1] if isinstance(s, Tensor) else tuple(s)[-1]
                           for s in (kwargs.get("W"), kwargs.get("H")) if (_n_axes(s) or 0) >= 2]
             if not components:
-                raise ValueError("give rank, or W / H with a component axis (their last axis)")
+                raise ParameterError("give rank, or W / H with a component axis (their last axis)")
             rank = max(components)
         super().__init__(rank, **kwargs)
         self.shared_W = bool(shared_W)
@@ -133,14 +134,14 @@ class BatchNMF(BaseComponent):
     def _check_layout(self) -> None:
         W, H = self.W, self.H
         if H is not None and H.dim() != 3:
-            raise ValueError(f"BatchNMF's H must have shape (B, N, R), got {tuple(H.shape)}")
+            raise ParameterError(f"BatchNMF's H must have shape (B, N, R), got {tuple(H.shape)}")
         if W is not None and W.dim() != (2 if self.shared_W else 3):
-            raise ValueError(
+            raise ParameterError(
                 f"BatchNMF's W must have shape (B, C, R) (or (C, R), shared by all the items), "
                 f"got {tuple(W.shape)}"
             )
         if W is not None and H is not None and not self.shared_W and W.shape[0] != H.shape[0]:
-            raise ValueError(
+            raise ParameterError(
                 f"W holds {W.shape[0]} items but H holds {H.shape[0]}: give both the same batch "
                 f"axis (axis 0), or a 2-D W (C, R) to share the templates"
             )
@@ -171,7 +172,7 @@ class BatchNMF(BaseComponent):
         C = self.W.shape[-2]
         if len(Vshape) != 3 or Vshape[2] != C or not (self.shared_W or Vshape[0] == self.W.shape[0]):
             items = "B" if self.shared_W else self.W.shape[0]
-            raise ValueError(f"V must have shape ({items}, N, {C}) for these templates, got {Vshape}")
+            raise ParameterError(f"V must have shape ({items}, N, {C}) for these templates, got {Vshape}")
         return (Vshape[0], Vshape[1], self.rank)
 
     def _closed_form(self) -> bool:
@@ -233,12 +234,12 @@ class BatchNMF(BaseComponent):
         (30, 4)
         """
         if solver not in ("mu", "auto"):
-            raise ValueError(
+            raise ParameterError(
                 f"BatchNMF fits with multiplicative updates only (solver='mu' or 'auto'), got solver={solver!r}; "
                 f"for HALS / ANLS / PGD fit each item on its own with NMF(...).fit(V[b], solver=...)"
             )
         if is_chunk_source(V):
-            raise TypeError(
+            raise ParameterTypeError(
                 "BatchNMF fits one (B, N, C) tensor, not a sequence of chunks; stack the items with "
                 "torch.stack(items), or fit chunks of rows with NMF"
             )

@@ -26,6 +26,7 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 
+from .._errors import ParameterError
 from ._fitting import run_iterations
 from ._scaling import ScaledFit, floor_zeros
 from ._validation import check_beta, check_fraction
@@ -53,9 +54,9 @@ def shard_rows(n_rows: int, rank: int, world_size: int) -> slice:
     (slice(0, 4, None), slice(7, 10, None))
     """
     if not 0 <= rank < world_size:
-        raise ValueError(f"rank {rank} is outside [0, {world_size})")
+        raise ParameterError(f"rank {rank} is outside [0, {world_size})")
     if n_rows < world_size:
-        raise ValueError(f"{n_rows} rows cannot be split over {world_size} ranks: give each rank some data")
+        raise ParameterError(f"{n_rows} rows cannot be split over {world_size} ranks: give each rank some data")
     base, extra = divmod(n_rows, world_size)
     start = rank * base + min(rank, extra)
     return slice(start, start + base + (rank < extra))
@@ -117,7 +118,7 @@ def distributed_fit(
     beta = check_beta(beta)
     l1_ratio = check_fraction(l1_ratio, "l1_ratio")
     if not alpha >= 0:
-        raise ValueError(f"alpha must be non-negative, got {alpha}")
+        raise ParameterError(f"alpha must be non-negative, got {alpha}")
 
     def reduce(value: float, how: str) -> float:
         combined = torch.tensor([value], dtype=torch.float64, device=next(model.parameters()).device)
@@ -133,7 +134,7 @@ def distributed_fit(
     show = verbose and dist.get_rank(group) == 0
     if isinstance(model, PLCABase):
         if beta != 1 or alpha != 0:
-            raise ValueError(
+            raise ParameterError(
                 f"{type(model).__name__} maximises its log-likelihood (beta = 1) with Dirichlet "
                 f"priors: leave beta and alpha at their defaults and give W_alpha, H_alpha, Z_alpha"
             )

@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .._errors import ParameterError
 from ._validation import eps_for
 from .metrics import beta_div
 from .updates import data_weights, denormals_flushed
@@ -398,7 +399,7 @@ def linear_parts(
     (torch.Size([6, 2]), torch.Size([1, 2]))
     """
     if wrt not in ("A", "B"):
-        raise ValueError(f"wrt must be 'A' or 'B', got {wrt!r}")
+        raise ParameterError(f"wrt must be 'A' or 'B', got {wrt!r}")
     if workspace is None:
         workspace = Workspace()
     if beta == 2:
@@ -721,7 +722,7 @@ def _sparse_nmf_parts(name, V, W, H, beta):
     if beta == 2:
         return torch.sparse.mm(V.t() if name == "W" else V, other), own @ (other.t() @ other)
     if beta != 1:
-        raise ValueError("sparse V is supported for beta = 1 and 2 only; densify it first")
+        raise ParameterError("sparse V is supported for beta = 1 and 2 only; densify it first")
     ratio = _sparse_ratio(V, W, H)
     return torch.sparse.mm(ratio.t() if name == "W" else ratio, other), other.sum(0, keepdim=True)
 

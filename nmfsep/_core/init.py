@@ -19,6 +19,7 @@ from typing import Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
+from .._errors import ParameterError
 from ._validation import check_nonnegative, check_rank
 
 __all__ = ["INITS", "make_generator", "random_init", "nndsvd", "initialise_model_"]
@@ -88,13 +89,13 @@ def random_init(
     rank = check_rank(rank)
     kernel = tuple(int(k) for k in kernel_size)
     if V.dim() != 2 + len(kernel):
-        raise ValueError(
+        raise ParameterError(
             f"V must have {2 + len(kernel)} axes (N, C{', ...' if kernel else ''}) for "
             f"kernel_size {kernel}, got shape {tuple(V.shape)}"
         )
     N, C, *spatial = V.shape
     if any(k < 1 or k > s for k, s in zip(kernel, spatial)):
-        raise ValueError(f"kernel_size {kernel} must be positive and fit V's shifted axes {tuple(spatial)}")
+        raise ParameterError(f"kernel_size {kernel} must be positive and fit V's shifted axes {tuple(spatial)}")
     scale = math.sqrt(_mean(V) / (rank * math.prod(kernel)))
     like = torch.empty(0, dtype=V.dtype, device=V.device)
     W = _abs_normal((C, rank) + kernel, scale, generator, like)
@@ -167,14 +168,14 @@ def nndsvd(
     (torch.Size([20, 3]), torch.Size([30, 3]), True)
     """
     if variant not in _NNDSVD_VARIANTS:
-        raise ValueError(f"variant must be one of {', '.join(map(repr, _NNDSVD_VARIANTS))}, got {variant!r}")
+        raise ParameterError(f"variant must be one of {', '.join(map(repr, _NNDSVD_VARIANTS))}, got {variant!r}")
     V = check_nonnegative(V, "V")
     rank = check_rank(rank)
     if V.dim() != 2:
-        raise ValueError(f"nndsvd initialises NMF, V (N, C); got shape {tuple(V.shape)}. "
+        raise ParameterError(f"nndsvd initialises NMF, V (N, C); got shape {tuple(V.shape)}. "
                          f"Use init='random' for NMFD and the other convolutive models.")
     if rank > min(V.shape):
-        raise ValueError(
+        raise ParameterError(
             f"nndsvd needs rank <= min(N, C) = {min(V.shape)} (V has shape {tuple(V.shape)}), got "
             f"rank {rank}; use init='random' for overcomplete dictionaries"
         )
@@ -240,7 +241,7 @@ def initialise_model_(
     model
     """
     if method not in INITS:
-        raise ValueError(f"init must be None or one of {', '.join(map(repr, INITS))}, got {method!r}")
+        raise ParameterError(f"init must be None or one of {', '.join(map(repr, INITS))}, got {method!r}")
     W_old, H_old = model.W, model.H
     kernel = tuple(W_old.shape[2:])
     if method == "random":
@@ -252,7 +253,7 @@ def initialise_model_(
             W, H = random_init(V, model.rank, kernel_size=kernel, generator=generator)
     else:
         if W_old.dim() != 2 or V is None or V.dim() != 2:
-            raise ValueError(
+            raise ParameterError(
                 f"init={method!r} initialises NMF, V (N, C) ≈ H Wᵀ, from the whole data at once; "
                 f"use init='random' for {type(model).__name__}"
                 + (" and for chunked data" if V is None else "")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .._errors import ParameterError
 from ._validation import check_beta, eps_for
 
 __all__ = ["beta_div", "euclidean", "kl_div", "is_div", "sparseness"]
@@ -125,7 +126,7 @@ def sparseness(x: Tensor) -> Tensor:
     """
     n = x.numel()
     if n < 2:
-        raise ValueError("sparseness needs a tensor of at least 2 elements")
+        raise ParameterError("sparseness needs a tensor of at least 2 elements")
     root_n = n ** 0.5
     l1 = x.abs().sum()
     l2 = x.pow(2).sum().sqrt().clamp_min(eps_for(x.dtype))

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._errors import ParameterError, ParameterTypeError
 from . import fastpaths
 from ._fitting import run_iterations
 from ._penalties import add_on_components, component_weights, continuity_cost, continuity_parts
@@ -60,9 +61,9 @@ def _new_factor(spec, name: str, generator: Optional[torch.Generator]) -> Option
     if isinstance(spec, Iterable):
         shape = tuple(int(s) for s in spec)
         if any(s < 1 for s in shape):
-            raise ValueError(f"{name} size must be positive in every axis, got {shape}")
+            raise ParameterError(f"{name} size must be positive in every axis, got {shape}")
         return torch.rand(shape, generator=generator)
-    raise TypeError(f"{name} must be a size (tuple of ints) or a tensor, got {type(spec).__name__}")
+    raise ParameterTypeError(f"{name} must be a size (tuple of ints) or a tensor, got {type(spec).__name__}")
 
 
 class BaseComponent(TransformMixin, nn.Module):
@@ -138,7 +139,7 @@ class BaseComponent(TransformMixin, nn.Module):
             else:
                 mask = check_component_mask(mask, rank, f"fixed_{name}")
             if mask is not None and getattr(self, name) is None:
-                raise ValueError(f"fixed_{name} was given but the module has no {name}")
+                raise ParameterError(f"fixed_{name} was given but the module has no {name}")
             self.register_buffer(f"fixed_{name}_mask", mask)
 
     @staticmethod
@@ -189,9 +190,9 @@ class BaseComponent(TransformMixin, nn.Module):
         Vshape = tuple(int(s) for s in Vshape)
         if len(Vshape) != len(kernel) + 2:
             axes = "(N, C, ...)" if kernel else "(N, C)"
-            raise ValueError(f"{name} needs a {len(kernel) + 2}-D Vshape {axes}, got {Vshape}")
+            raise ParameterError(f"{name} needs a {len(kernel) + 2}-D Vshape {axes}, got {Vshape}")
         if min(Vshape) < 1:
-            raise ValueError(f"{name}: Vshape {Vshape} has an empty axis, so V has no entries and "
+            raise ParameterError(f"{name}: Vshape {Vshape} has an empty axis, so V has no entries and "
                              f"there is nothing to factorise; give the shape of a non-empty V")
         inferred = rank is None
         if inferred:
@@ -201,13 +202,13 @@ class BaseComponent(TransformMixin, nn.Module):
             if given and given[0].dim() > 1:
                 rank = given[0].shape[1]
             elif self._rank_axis is None:
-                raise ValueError(f"{name}(Vshape, rank): rank is required with Vshape")
+                raise ParameterError(f"{name}(Vshape, rank): rank is required with Vshape")
             else:
                 rank = Vshape[self._rank_axis]
         rank = check_rank(rank)
         N, C, *spatial = Vshape
         if any(k > s for k, s in zip(kernel, spatial)):
-            raise ValueError(
+            raise ParameterError(
                 f"kernel size {kernel} is larger than V's shifted axes {tuple(spatial)}: "
                 f"use a shorter kernel or a longer input"
             )
@@ -231,11 +232,11 @@ class BaseComponent(TransformMixin, nn.Module):
 
     def _entry_mask(self, mask: Tensor, factor: Optional[Tensor], name: str) -> Tensor:
         if not self._supports_entry_masks:
-            raise ValueError(f"{type(self).__name__} fixes whole components: give {name} as one "
+            raise ParameterError(f"{type(self).__name__} fixes whole components: give {name} as one "
                              f"boolean per component or component indices, got a {mask.dim()}-D mask")
         if mask.dtype != torch.bool or factor is None or mask.shape != factor.shape:
             expected = "a factor" if factor is None else f"shape {tuple(factor.shape)}"
-            raise ValueError(f"{name} as an entry mask must be a boolean tensor of the factor's "
+            raise ParameterError(f"{name} as an entry mask must be a boolean tensor of the factor's "
                              f"shape ({expected}), got {mask.dtype} of shape {tuple(mask.shape)}")
         return mask.detach().clone()
 
@@ -284,7 +285,7 @@ class BaseComponent(TransformMixin, nn.Module):
         if Vshape is None or self.W is None or self.H is None:
             return
         if self._output_shape() != tuple(Vshape):
-            raise ValueError(
+            raise ParameterError(
                 f"the given W {tuple(self.W.shape)} and H {tuple(self.H.shape)} reconstruct "
                 f"{self._output_shape()}, not Vshape {tuple(Vshape)}; check the templates' shape "
                 f"(see the class docstring for the expected shapes)"
@@ -302,16 +303,16 @@ class BaseComponent(TransformMixin, nn.Module):
 
     def _prepare_target(self, V) -> Tensor:
         if self.W is None or self.H is None:
-            raise ValueError("fit needs both W and H on the module (build it with Vshape and rank)")
+            raise ParameterError("fit needs both W and H on the module (build it with Vshape and rank)")
         V = check_nonnegative(V, "V")
         if V.is_sparse and not self._supports_sparse:
-            raise ValueError(
+            raise ParameterError(
                 f"{type(self).__name__} does not fit sparse targets; pass V.to_dense() "
                 f"(only NMF supports sparse COO V)"
             )
         expected = self._output_shape()
         if tuple(V.shape) != expected:
-            raise ValueError(
+            raise ParameterError(
                 f"V has shape {tuple(V.shape)} but this {type(self).__name__} reconstructs "
                 f"{expected}; build the model with Vshape=V.shape"
             )
@@ -321,7 +322,7 @@ class BaseComponent(TransformMixin, nn.Module):
             V = V.contiguous()
         self.to(device=V.device, dtype=V.dtype)
         if not self._trainable_names():
-            raise ValueError("nothing to fit: both W and H are held fixed (trainable_W/H=False)")
+            raise ParameterError("nothing to fit: both W and H are held fixed (trainable_W/H=False)")
         return V
 
     def _gradient_parts(self, name: str, V: Tensor, beta: float) -> Tuple[Tensor, Tensor]:
@@ -547,36 +548,36 @@ class BaseComponent(TransformMixin, nn.Module):
         beta = check_beta(beta)
         l1_ratio = check_fraction(l1_ratio, "l1_ratio")
         if alpha < 0:
-            raise ValueError(f"alpha must be non-negative, got {alpha}")
+            raise ParameterError(f"alpha must be non-negative, got {alpha}")
         solver = solvers.check_solver(solver, beta)
         continuity = check_penalty_weights(continuity, self.rank, "continuity")
         smoothed = isinstance(continuity, Tensor) or continuity != 0
         if smoothed:
             if solver not in ("mu", "auto"):
-                raise ValueError(f"continuity is a penalty of the multiplicative updates: use "
+                raise ParameterError(f"continuity is a penalty of the multiplicative updates: use "
                                  f"solver='mu' (or 'auto'), got solver={solver!r}")
             if self._time_axis is None:
-                raise ValueError(f"continuity smooths activations along time, an axis of NMF's "
+                raise ParameterError(f"continuity smooths activations along time, an axis of NMF's "
                                  f"and NMFD's H; {type(self).__name__} has none: fit it with "
                                  f"continuity=0")
             if self.H is None or not self.H.requires_grad:
-                raise ValueError("continuity penalises the learned activations, but H is not "
+                raise ParameterError("continuity penalises the learned activations, but H is not "
                                  "learned (trainable_H=False): fit with continuity=0")
             if online.is_chunk_source(V):
-                raise ValueError("continuity needs the whole activations along time: fit one "
+                raise ParameterError("continuity needs the whole activations along time: fit one "
                                  "tensor V, or chunked data with continuity=0")
         if seed is None:
             seed = getattr(self, "seed", None)
         if online.is_chunk_source(V):
             if solver not in ("mu", "auto"):  # "auto": MU is the chunked fits' one solver
-                raise ValueError(f"chunked data are fitted with solver='mu', got solver={solver!r}")
+                raise ParameterError(f"chunked data are fitted with solver='mu', got solver={solver!r}")
             return online.fit_chunks(
                 self, V, beta=beta, max_iter=max_iter, inner_iter=inner_iter, tol=tol,
                 verbose=verbose, keep_activations=keep_activations, alpha=alpha,
                 l1_ratio=l1_ratio, check_every=check_every, callback=callback, init=init, seed=seed,
             )
         if inner_iter is not None or keep_activations:
-            raise ValueError("inner_iter and keep_activations apply to chunked data (an iterable of "
+            raise ParameterError("inner_iter and keep_activations apply to chunked data (an iterable of "
                              "(n_i, C) tensors) only")
         # "auto": HALS swept to a stall or extrapolated MU (nmfsep.fitting)
         accelerate = solver == "auto"
@@ -584,7 +585,7 @@ class BaseComponent(TransformMixin, nn.Module):
             solver = "mu" if smoothed else accelerated.auto_solver(self, beta)
         least_squares = solver != "mu"
         if least_squares and not (isinstance(self, NMF) and self._closed_form()):
-            raise ValueError(
+            raise ParameterError(
                 f"solver={solver!r} fits plain NMF only (V (N, C) ≈ H Wᵀ); use solver='mu' for "
                 f"{type(self).__name__}"
             )
@@ -734,7 +735,7 @@ class NMF(BaseComponent):
 
     def _activation_shape(self, Vshape):
         if len(Vshape) != 2 or Vshape[1] != self.W.shape[0]:
-            raise ValueError(f"V must have shape (N, {self.W.shape[0]}) for these templates, got {Vshape}")
+            raise ParameterError(f"V must have shape (N, {self.W.shape[0]}) for these templates, got {Vshape}")
         return (Vshape[0], self.rank)
 
     def _closed_form(self) -> bool:
@@ -794,7 +795,7 @@ class _Deconvolution(BaseComponent):
         for name in ("W", "H"):
             factor = getattr(self, name)
             if factor is not None and factor.dim() != self.n_dims + 2:
-                raise ValueError(
+                raise ParameterError(
                     f"{type(self).__name__}'s {name} must have {self.n_dims + 2} axes, got shape "
                     f"{tuple(factor.shape)}"
                 )
@@ -807,7 +808,7 @@ class _Deconvolution(BaseComponent):
         else:
             kernel = tuple(int(k) for k in kernel_size)
         if len(kernel) != cls.n_dims or any(k < 1 for k in kernel):
-            raise ValueError(f"kernel size must be {cls.n_dims} positive int(s), got {kernel_size!r}")
+            raise ParameterError(f"kernel size must be {cls.n_dims} positive int(s), got {kernel_size!r}")
         return kernel
 
     @property
@@ -832,7 +833,7 @@ class _Deconvolution(BaseComponent):
         kernel = self.W.shape[2:]
         if (len(Vshape) != self.n_dims + 2 or Vshape[1] != self.W.shape[0]
                 or any(s < k for s, k in zip(Vshape[2:], kernel))):
-            raise ValueError(
+            raise ParameterError(
                 f"V must have shape (N, {self.W.shape[0]}, ...) with {self.n_dims} shifted axes at "
                 f"least {tuple(kernel)} long for these templates, got {Vshape}"
             )

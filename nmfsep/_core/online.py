@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._errors import ParameterError, ParameterTypeError
 from . import fastpaths
 from ._fitting import run_iterations
 from ._scaling import ScaledFit, floor_zeros
@@ -56,13 +57,13 @@ def _chunk_tensor(chunk, index: int, C: int, like: Tensor) -> Tensor:
     """Chunk ``index`` as a dense tensor on ``like``'s device and dtype, validated."""
     if isinstance(chunk, (tuple, list)):  # (data, target) batches of a DataLoader
         if not chunk:
-            raise ValueError(f"chunk {index} is an empty {type(chunk).__name__}")
+            raise ParameterError(f"chunk {index} is an empty {type(chunk).__name__}")
         chunk = chunk[0]
     chunk = check_nonnegative(chunk, f"chunk {index}")
     if chunk.is_sparse:  # one chunk at a time fits in memory by definition
         chunk = chunk.to_dense()
     if chunk.dim() != 2 or chunk.shape[1] != C:
-        raise ValueError(
+        raise ParameterError(
             f"chunk {index} has shape {tuple(chunk.shape)}; chunks are rows of V, (n_i, C) with "
             f"C = {C} (the templates' axis 0)"
         )
@@ -178,21 +179,21 @@ def fit_chunks(
     from .nmf import NMF  # noqa: PLC0415 - nmf imports this module
 
     if not isinstance(model, NMF) or not model._closed_form():
-        raise ValueError(
+        raise ParameterError(
             f"fitting from chunks needs a plain NMF model (V (N, C) split along its rows), got "
             f"{type(model).__name__}; concatenate the data and call fit(V) for other models"
         )
     if isinstance(chunks, Tensor) or not isinstance(chunks, Iterable):
-        raise TypeError(f"chunks must be an iterable of (n_i, C) tensors, got {type(chunks).__name__}")
+        raise ParameterTypeError(f"chunks must be an iterable of (n_i, C) tensors, got {type(chunks).__name__}")
     if isinstance(chunks, Iterator):
-        raise TypeError(
+        raise ParameterTypeError(
             "chunks is an iterator (e.g. a generator), which one epoch would exhaust; pass a list, "
             "a DataLoader, or an object whose __iter__ returns a new iterator every time"
         )
     beta = check_beta(beta)
     l1_ratio = check_fraction(l1_ratio, "l1_ratio")
     if alpha < 0:
-        raise ValueError(f"alpha must be non-negative, got {alpha}")
+        raise ParameterError(f"alpha must be non-negative, got {alpha}")
     l1, l2 = alpha * l1_ratio, alpha * (1 - l1_ratio)
     if inner_iter is None:
         inner_iter = 1 if keep_activations else 20
@@ -201,38 +202,38 @@ def fit_chunks(
             raise TypeError
         inner_iter = operator.index(inner_iter)
     except TypeError as err:
-        raise TypeError(f"inner_iter must be an integer, got {inner_iter!r}") from err
+        raise ParameterTypeError(f"inner_iter must be an integer, got {inner_iter!r}") from err
     if inner_iter < 0:
-        raise ValueError(f"inner_iter must be non-negative, got {inner_iter}")
+        raise ParameterError(f"inner_iter must be non-negative, got {inner_iter}")
     train_W = model.W.requires_grad
     train_H = model.H is not None and model.H.requires_grad
     fixed_W = model._fixed("W")
     fixed_H = model._fixed("H") if keep_activations else None
     if fixed_H is not None and fixed_H.shape[0] > 1:
-        raise ValueError("chunked fits hold whole components of H fixed: give fixed_H per component, "
+        raise ParameterError("chunked fits hold whole components of H fixed: give fixed_H per component, "
                          "or fit the data as one tensor to fix single entries of H")
     if keep_activations and model.H is None:
-        raise ValueError("keep_activations=True needs model.H (N, R): build the model with Vshape=(N, C)")
+        raise ParameterError("keep_activations=True needs model.H (N, R): build the model with Vshape=(N, C)")
     if not keep_activations:
         # without kept activations model.H is not used (it may be None: NMF(W=(C, R)))
         if model.H is not None and (not train_H or model._fixed("H") is not None):
-            raise ValueError(
+            raise ParameterError(
                 "fixed_H and trainable_H=False hold activations of the whole data: pass "
                 "keep_activations=True (model.H with one row per row of the chunks)"
             )
         if not train_W:
-            raise ValueError(
+            raise ParameterError(
                 "nothing to learn: the templates are fixed (trainable_W=False) and the activations "
                 "are not kept; pass keep_activations=True, or use model.transform(V_i) per chunk"
             )
         if inner_iter < 1:
-            raise ValueError("inner_iter must be at least 1 when the activations are not kept")
+            raise ParameterError("inner_iter must be at least 1 when the activations are not kept")
     elif not (train_W or train_H):
-        raise ValueError("nothing to fit: both W and H are held fixed (trainable_W/H=False)")
+        raise ParameterError("nothing to fit: both W and H are held fixed (trainable_W/H=False)")
     if keep_activations:
         sampler = getattr(chunks, "sampler", None)
         if isinstance(sampler, torch.utils.data.RandomSampler):
-            raise ValueError(
+            raise ParameterError(
                 "keep_activations=True needs the same rows in the same order every epoch; the "
                 "DataLoader shuffles: build it with shuffle=False"
             )
@@ -244,7 +245,7 @@ def fit_chunks(
         W = model.W.data
 
     if init is not None and init != "random":
-        raise ValueError(
+        raise ParameterError(
             f"init={init!r} needs the whole data at once (an SVD); chunked fits accept "
             f"init=None or 'random'"
         )
@@ -308,13 +309,13 @@ def fit_chunks(
                 count += 1
                 n = V_i.shape[0]
                 if index >= len(sizes) or sizes[index] != n:
-                    raise ValueError(
+                    raise ParameterError(
                         f"chunk {index} has {n} rows but had {sizes[index] if index < len(sizes) else 'none'} "
                         f"in the first epoch; the chunks must be the same every epoch"
                     )
                 if keep_activations:
                     if offset + n > model.H.shape[0]:
-                        raise ValueError(
+                        raise ParameterError(
                             f"keep_activations=True: the chunks hold more rows than model.H "
                             f"({model.H.shape[0]}); build the model with Vshape=(total rows, {C})"
                         )
@@ -332,14 +333,14 @@ def fit_chunks(
                 offset += n
                 del V_i, H_i, reconstruction
             if count == 0:
-                raise ValueError("chunks is empty: nothing to fit")
+                raise ParameterError("chunks is empty: nothing to fit")
             if count != len(sizes):
-                raise ValueError(
+                raise ParameterError(
                     f"{count} chunks this epoch but {len(sizes)} in the first; the chunks must be the "
                     f"same every epoch"
                 )
             if keep_activations and offset != model.H.shape[0]:
-                raise ValueError(
+                raise ParameterError(
                     f"keep_activations=True: the chunks hold {offset} rows but model.H has "
                     f"{model.H.shape[0]}; build the model with Vshape=({offset}, {C})"
                 )

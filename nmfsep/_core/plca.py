@@ -48,6 +48,7 @@ from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor, nn
 
+from .._errors import ParameterError, ParameterTypeError
 from ._fitting import run_iterations
 from ._scaling import ScaledFit, robust_total, times_total
 from ._validation import ValueAssertionError, as_float_tensor, check_nonnegative, check_rank
@@ -72,7 +73,7 @@ def _component_sums(x: Tensor) -> Tensor:
 def _normalised(x: Tensor, name: str) -> Tensor:
     totals = _component_sums(x)
     if not bool((totals > 0).all()):
-        raise ValueError(
+        raise ParameterError(
             f"{name} has a component that sums to zero, so it cannot be normalised to a probability "
             f"distribution; give every component at least one positive entry"
         )
@@ -91,28 +92,28 @@ def _check_alpha(alpha, factor: Tensor, name: str) -> _Alpha:
     """
     if isinstance(alpha, Tensor):
         if alpha.is_complex():
-            raise TypeError(f"{name} must be real, got a complex tensor")
+            raise ParameterTypeError(f"{name} must be real, got a complex tensor")
         alpha = alpha.detach().to(device=factor.device, dtype=factor.dtype)
         try:
             shape = torch.broadcast_shapes(alpha.shape, factor.shape)
         except RuntimeError:
             shape = None
         if shape != factor.shape:
-            raise ValueError(
+            raise ParameterError(
                 f"{name} of shape {tuple(alpha.shape)} must broadcast to the factor's shape "
                 f"{tuple(factor.shape)}"
             )
         if not bool((torch.isfinite(alpha) & (alpha > 0)).all()):
-            raise ValueError(f"{name} must be finite and positive (a Dirichlet concentration)")
+            raise ParameterError(f"{name} must be finite and positive (a Dirichlet concentration)")
         return 1.0 if bool((alpha == 1).all()) else alpha
     if isinstance(alpha, bool):
-        raise TypeError(f"{name} must be a positive number or tensor, got {alpha!r}")
+        raise ParameterTypeError(f"{name} must be a positive number or tensor, got {alpha!r}")
     try:
         value = float(alpha)
     except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be a positive number or tensor, got {alpha!r}") from err
+        raise ParameterTypeError(f"{name} must be a positive number or tensor, got {alpha!r}") from err
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(
+        raise ParameterError(
             f"{name} must be finite and positive (a Dirichlet concentration; 1 = no prior, "
             f"< 1 sparsifies, > 1 smooths), got {alpha!r}"
         )
@@ -205,14 +206,14 @@ class BaseComponent(_NMFBaseComponent):
                         )
                 rank = Z.numel()
             elif check_rank(rank) != Z.numel():
-                raise ValueError(f"Z has {Z.numel()} entries but rank is {rank}")
+                raise ParameterError(f"Z has {Z.numel()} entries but rank is {rank}")
         super().__init__(rank, W, H, trainable_W, trainable_H, fixed_W=fixed_W, fixed_H=fixed_H, seed=seed)
         for name in ("W", "H"):
             factor = getattr(self, name)
             if factor is None:
                 continue
             if factor.dim() != self.n_dims + 2:
-                raise ValueError(
+                raise ParameterError(
                     f"{type(self).__name__}'s {name} must have {self.n_dims + 2} axes, got shape "
                     f"{tuple(factor.shape)}"
                 )
@@ -267,7 +268,7 @@ class BaseComponent(_NMFBaseComponent):
                    "Z": self.Z if Z is None else Z}
         missing = [name for name, value in factors.items() if value is None]
         if missing:
-            raise ValueError(f"{type(self).__name__} has no {missing[0]}: pass it to forward()")
+            raise ParameterError(f"{type(self).__name__} has no {missing[0]}: pass it to forward()")
         output = self.reconstruct(factors["H"], factors["W"], factors["Z"])
         return output if norm is None else times_total(output, norm)
 
@@ -433,7 +434,7 @@ class BaseComponent(_NMFBaseComponent):
         if self.Z is None:  # built without rank or Z (torchnmf's None): start from uniform weights
             self._start_uniform_Z()
         if not self._trainable_names():
-            raise ValueError("nothing to fit: W, H and Z are all held fixed (trainable_W/H/Z=False)")
+            raise ParameterError("nothing to fit: W, H and Z are all held fixed (trainable_W/H/Z=False)")
         V = self._prepare_target(V)
         alphas = {name: _check_alpha(alpha, getattr(self, name), f"{name}_alpha")
                   for name, alpha in alphas.items()}
@@ -443,7 +444,7 @@ class BaseComponent(_NMFBaseComponent):
             V = scaled.data(V)
             norm = V.sum() if reduce is None else reduce(V.sum())
             if not bool(norm > 0):
-                raise ValueError(
+                raise ParameterError(
                     "V sums to zero: PLCA models V / V.sum() as a probability distribution, which "
                     "needs at least one positive entry"
                 )

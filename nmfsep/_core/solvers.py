@@ -41,6 +41,7 @@ from typing import Callable, Dict, Optional, Tuple
 import torch
 from torch import Tensor
 
+from .._errors import ParameterError
 from . import fastpaths
 from ._validation import eps_for
 
@@ -80,9 +81,9 @@ def check_solver(solver, beta: float) -> str:
         If ``solver`` is unknown, or is a least-squares solver and ``beta != 2``.
     """
     if not isinstance(solver, str) or solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {', '.join(map(repr, SOLVERS))}, got {solver!r}")
+        raise ParameterError(f"solver must be one of {', '.join(map(repr, SOLVERS))}, got {solver!r}")
     if solver not in ("mu", "auto") and beta != 2:
-        raise ValueError(
+        raise ParameterError(
             f"solver={solver!r} minimises the Euclidean distance (beta=2), got beta={beta:g}; "
             f"use solver='mu' for other divergences, or beta=2"
         )
@@ -106,7 +107,7 @@ def _free_problem(
         fixed = fixed.to(X.device)
         if fixed.dim() == 2 and fixed.shape[0] > 1:  # one flag per entry: (M, R)
             if fixed.shape != X.shape:
-                raise ValueError(f"an entry mask must have the factor's shape {tuple(X.shape)}, "
+                raise ParameterError(f"an entry mask must have the factor's shape {tuple(X.shape)}, "
                                  f"got {tuple(fixed.shape)}")
             entries = fixed
             fixed = fixed.all(0)  # columns fixed in every row leave the problem altogether
@@ -296,7 +297,7 @@ def nnls_block_(X: Tensor, cross: Tensor, gram: Tensor, *, fixed: Optional[Tenso
     True
     """
     if max_iter < 1:
-        raise ValueError(f"max_iter must be at least 1, got {max_iter}")
+        raise ParameterError(f"max_iter must be at least 1, got {max_iter}")
     with torch.no_grad():
         free, entries, cross, gram = _free_problem(X, cross, gram, fixed, l1, l2)
         lipschitz = _lipschitz(gram)
@@ -401,10 +402,10 @@ def alternating_update_(
     True
     """
     if solver not in _BLOCKS:
-        raise ValueError(f"solver must be one of {', '.join(map(repr, _BLOCKS))}, got {solver!r}")
+        raise ParameterError(f"solver must be one of {', '.join(map(repr, _BLOCKS))}, got {solver!r}")
     block = _BLOCKS[solver]
     if accelerate and solver != "hals":
-        raise ValueError(f"accelerate=True sweeps HALS, got solver={solver!r}")
+        raise ParameterError(f"accelerate=True sweeps HALS, got solver={solver!r}")
     (N, C), R = V.shape, W.shape[1]
     sweeps = {"W": hals_inner_sweeps(C, N, R), "H": hals_inner_sweeps(N, C, R)} if accelerate else {}
     # a factor whose every component is fixed has no block problem left (an empty Gram matrix)

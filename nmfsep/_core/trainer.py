@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
+from .._errors import ParameterError
 from ._validation import check_beta, check_fraction
 from .updates import autograd_parts, multiplicative_update_
 
@@ -127,7 +128,7 @@ class BetaMu(Optimizer):
         beta = check_beta(beta)
         for name, value in (("l1_reg", l1_reg), ("l2_reg", l2_reg), ("orthogonal", orthogonal)):
             if value < 0:
-                raise ValueError(f"{name} must be non-negative, got {value}")
+                raise ParameterError(f"{name} must be non-negative, got {value}")
         defaults = dict(beta=beta, l1_reg=l1_reg, l2_reg=l2_reg, orthogonal=orthogonal, monotone=monotone)
         super().__init__(params, defaults)
 
@@ -135,7 +136,7 @@ class BetaMu(Optimizer):
     def step(self, closure: Callable):
         """Update every parameter once; ``closure()`` returns ``(target, output)``."""
         if closure is None:
-            raise ValueError("BetaMu.step needs a closure returning (target, output)")
+            raise ParameterError("BetaMu.step needs a closure returning (target, output)")
         params = [p for group in self.param_groups for p in group["params"]]
         trainable = {id(p) for p in params if p.requires_grad}
         with _OneParamAtATime(params):
@@ -221,7 +222,7 @@ class SparsityProj(Optimizer):
     def __init__(self, params, sparsity, dim=1, max_iter=10):
         sparsity = check_fraction(sparsity, "sparsity", inclusive=False)
         if max_iter < 1:
-            raise ValueError(f"max_iter must be at least 1, got {max_iter}")
+            raise ParameterError(f"max_iter must be at least 1, got {max_iter}")
         super().__init__(params, dict(sparsity=sparsity, dim=dim, max_iter=max_iter))
         for group in self.param_groups:
             for p in group["params"]:
@@ -237,7 +238,7 @@ class SparsityProj(Optimizer):
     def step(self, closure: Callable):
         """One projected-gradient step per parameter; returns the last loss."""
         if closure is None:
-            raise ValueError("SparsityProj.step needs a closure returning the loss")
+            raise ParameterError("SparsityProj.step needs a closure returning the loss")
         loss = None
         for group in self.param_groups:
             for p in group["params"]:

@@ -18,6 +18,7 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
+from .._errors import ParameterError
 from .cqt import C1_HZ, CQT
 from .stft import STFT, WINDOWS, stft_frequencies
 
@@ -35,11 +36,11 @@ def resolve_front_end(kind, sample_rate: int, *, n_fft=None, hop_length=None, wi
     ``bins_per_octave=12``, the largest exactly invertible ``hop_length``.
     """
     if kind not in FRONT_ENDS:
-        raise ValueError(f"front_end must be one of {FRONT_ENDS}, got {kind!r}.")
+        raise ParameterError(f"front_end must be one of {FRONT_ENDS}, got {kind!r}.")
     if kind == "stft":
         window = "hann" if window is None else window
         if not isinstance(window, str) or window.lower() not in WINDOWS:
-            raise ValueError(f"window must be one of {WINDOWS}, got {window!r}.")
+            raise ParameterError(f"window must be one of {WINDOWS}, got {window!r}.")
         transform = STFT(n_fft=2048 if n_fft is None else n_fft, hop_length=hop_length,
                          window=window.lower())
         settings = dict(n_fft=transform.n_fft, hop_length=transform.hop_length,
@@ -109,7 +110,7 @@ class FrontEnd:
         (``None`` for the STFT, which represents everything).
         """
         if waveform.shape[-1] < self.min_length():
-            raise ValueError(
+            raise ParameterError(
                 f"the signal has {waveform.shape[-1]} samples but n_fft={self.settings['n_fft']} "
                 f"needs at least {self.min_length()}; use a smaller n_fft or a longer signal."
             )

@@ -39,6 +39,7 @@ from .._core.fastpaths import _correlate
 from .._core.nmf import NMF, NMF2D, NMFD
 from .._core.plca import PLCA, SIPLCA, SIPLCA2
 from .._core.updates import data_weights
+from .._errors import ParameterError
 
 __all__ = ["MODELS", "LOG_FREQUENCY_MODELS", "AlignedNMFD", "AlignedNMF2D", "AlignedSIPLCA",
            "AlignedSIPLCA2", "ModelSpec"]
@@ -75,7 +76,7 @@ class _AlignedTime:
         Vshape = tuple(Vshape)
         if (len(Vshape) != self.n_dims + 2 or Vshape[1] != self.W.shape[0] or Vshape[-1] < 1
                 or any(s < k for s, k in zip(Vshape[2:-1], kernel[:-1]))):
-            raise ValueError(
+            raise ParameterError(
                 f"V must have shape (N, {self.W.shape[0]}, ...) with {self.n_dims} shifted axes, "
                 f"all but the last at least {kernel[:-1]} long, got {Vshape}"
             )

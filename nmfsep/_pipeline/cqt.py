@@ -64,6 +64,7 @@ from typing import Optional, Tuple, Union
 import torch
 from torch import Tensor, nn
 
+from .._errors import ParameterError, ParameterTypeError
 from ._checks import SIGNAL_DTYPES, as_int, check_finite, check_sample_rate_hz, check_signal_type
 
 __all__ = ["CQT", "CQTFrame", "cqt", "cqt_frequencies", "icqt"]
@@ -79,10 +80,10 @@ _SMOOTH_PRIMES = (2, 3, 5, 7)
 # --------------------------------------------------------------------------- validation
 def _as_real(value, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} ({value!r}).")
+        raise ParameterTypeError(f"{name} must be a real number, got {type(value).__name__} ({value!r}).")
     value = float(value)
     if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}.")
+        raise ParameterError(f"{name} must be finite, got {value}.")
     return value
 
 
@@ -90,7 +91,7 @@ def _check_waveform(waveform) -> int:
     """Validate a real signal ``(..., samples)`` and return its length."""
     check_signal_type(waveform)
     if waveform.ndim < 1 or waveform.shape[-1] == 0:
-        raise ValueError(
+        raise ParameterError(
             f"waveform is empty (shape {tuple(waveform.shape)}); the CQT needs a signal of "
             f"shape (..., samples) with at least one sample."
         )
@@ -101,16 +102,16 @@ def _check_waveform(waveform) -> int:
 def _check_coefficients(coefficients) -> torch.dtype:
     """Validate complex coefficients ``(..., n_bins, n_frames)``; return their real dtype."""
     if not isinstance(coefficients, Tensor):
-        raise TypeError(
+        raise ParameterTypeError(
             f"coefficients must be a complex torch.Tensor, got {type(coefficients).__name__}."
         )
     if coefficients.dtype not in _COEFF_DTYPES:
-        raise TypeError(
+        raise ParameterTypeError(
             f"coefficients must be complex64 or complex128 (the output of cqt), got "
             f"{coefficients.dtype}; a magnitude has no phase and cannot be inverted directly."
         )
     if coefficients.ndim < 2:
-        raise ValueError(
+        raise ParameterError(
             f"coefficients must have shape (..., n_bins, n_frames), got "
             f"{tuple(coefficients.shape)}."
         )
@@ -120,7 +121,7 @@ def _check_coefficients(coefficients) -> torch.dtype:
 def _check_length(length) -> int:
     length = as_int(length, "length")
     if length < 1:
-        raise ValueError(
+        raise ParameterError(
             f"length must be a positive number of samples (the original signal's length), "
             f"got {length}."
         )
@@ -181,28 +182,28 @@ def _resolve_design(
     nyquist = sample_rate / 2
     bins_per_octave = as_int(bins_per_octave, "bins_per_octave")
     if bins_per_octave < 1:
-        raise ValueError(f"bins_per_octave must be at least 1, got {bins_per_octave}.")
+        raise ParameterError(f"bins_per_octave must be at least 1, got {bins_per_octave}.")
     fmin = _as_real(fmin, "fmin")
     if fmin <= 0:
-        raise ValueError(
+        raise ParameterError(
             f"fmin must be a positive frequency in Hz, got {fmin}; the content below the "
             f"lowest bin is kept in the residual, so e.g. fmin=32.7 (C1) loses nothing."
         )
     if fmin >= nyquist:
-        raise ValueError(
+        raise ParameterError(
             f"fmin={fmin} Hz is not below the Nyquist frequency {nyquist} Hz "
             f"(sample_rate={sample_rate}); use a lower fmin."
         )
     gamma = _as_real(gamma, "gamma")
     if gamma < 0:
-        raise ValueError(
+        raise ParameterError(
             f"gamma must be >= 0 Hz (0 gives constant Q; gamma > 0 widens the low bins), "
             f"got {gamma}."
         )
     octaves_to_nyquist = math.log2(nyquist / fmin)
     max_bins = math.floor(bins_per_octave * octaves_to_nyquist + 1e-9) + 1
     if fmax is not None and n_bins is not None:
-        raise ValueError(
+        raise ParameterError(
             "pass either fmax or n_bins, not both: n_bins counts the bins from fmin and fmax "
             "keeps the bins whose centre is at most fmax."
         )
@@ -211,20 +212,20 @@ def _resolve_design(
     elif fmax is not None:
         fmax = _as_real(fmax, "fmax")
         if fmax > nyquist:
-            raise ValueError(
+            raise ParameterError(
                 f"fmax={fmax} Hz is above the Nyquist frequency {nyquist} Hz "
                 f"(sample_rate={sample_rate}); use fmax <= {nyquist} or leave it None."
             )
         if fmax < fmin:
-            raise ValueError(f"fmax={fmax} Hz is below fmin={fmin} Hz; use fmax >= fmin.")
+            raise ParameterError(f"fmax={fmax} Hz is below fmin={fmin} Hz; use fmax >= fmin.")
         n_bins = math.floor(bins_per_octave * math.log2(fmax / fmin) + 1e-9) + 1
     else:
         n_bins = as_int(n_bins, "n_bins")
         if n_bins < 1:
-            raise ValueError(f"n_bins must be at least 1, got {n_bins}.")
+            raise ParameterError(f"n_bins must be at least 1, got {n_bins}.")
         if n_bins > max_bins:
             top = fmin * 2.0 ** ((n_bins - 1) / bins_per_octave)
-            raise ValueError(
+            raise ParameterError(
                 f"n_bins={n_bins} puts the highest bin at {top:.1f} Hz, above the Nyquist "
                 f"frequency {nyquist} Hz; use n_bins <= {max_bins} with fmin={fmin}, "
                 f"or a higher sample rate."
@@ -242,7 +243,7 @@ def _resolve_design(
     else:
         hop_length = as_int(hop_length, "hop_length")
         if not 1 <= hop_length <= max_hop:
-            raise ValueError(
+            raise ParameterError(
                 f"hop_length must be between 1 and {max_hop} samples for these bins (the "
                 f"widest bin is {widest:.1f} Hz wide and must be sampled at least at that "
                 f"rate to stay exactly invertible), got {hop_length}; use a smaller "
@@ -384,7 +385,7 @@ class CQTFrame:
     ) -> "CQTFrame":
         """Copy of the frame on ``device`` with windows in real ``dtype`` (float32/float64)."""
         if dtype is not None and dtype not in _SIGNAL_DTYPES:
-            raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}.")
+            raise ParameterTypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}.")
         real = dict(device=device, dtype=dtype)
         return dataclasses.replace(
             self,
@@ -416,7 +417,7 @@ def _build_frame(design: _Design, n_frames: int, dtype: torch.dtype, device) -> 
     the ``(n_bins, n_frames)`` tables are written directly in ``dtype`` on ``device``.
     """
     if dtype not in _SIGNAL_DTYPES:
-        raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}.")
+        raise ParameterTypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}.")
     device = torch.device("cpu") if device is None else torch.device(device)
     f64, i64 = dict(dtype=torch.float64, device=device), dict(dtype=torch.int64, device=device)
     n_bins, n_fft = design.n_bins, n_frames * design.hop_length
@@ -514,17 +515,17 @@ def _frame_for(frame, design_args: tuple, length: int, dtype, device) -> CQTFram
         design = _resolve_design(*design_args)
         return _build_frame(design, design.n_frames(length), dtype, device)
     if not isinstance(frame, CQTFrame):
-        raise TypeError(
+        raise ParameterTypeError(
             f"frame must be a CQTFrame (see CQTFrame.build), got {type(frame).__name__}."
         )
     sample_rate = _as_real(design_args[0], "sample_rate")
     if sample_rate != frame.sample_rate:
-        raise ValueError(
+        raise ParameterError(
             f"frame was built for sample_rate={frame.sample_rate}, got sample_rate={sample_rate}."
         )
     needed = frame._design().n_frames(length)
     if needed != frame.n_frames:
-        raise ValueError(
+        raise ParameterError(
             f"frame was built for signals of {frame.n_frames} frames, but {length} samples "
             f"need {needed}; build one for this length with "
             f"CQTFrame.build(sample_rate, {length}, ...)."
@@ -569,13 +570,13 @@ def cqt_frequencies(
     """
     n_bins = as_int(n_bins, "n_bins")
     if n_bins < 1:
-        raise ValueError(f"n_bins must be at least 1, got {n_bins}.")
+        raise ParameterError(f"n_bins must be at least 1, got {n_bins}.")
     fmin = _as_real(fmin, "fmin")
     if fmin <= 0:
-        raise ValueError(f"fmin must be a positive frequency in Hz, got {fmin}.")
+        raise ParameterError(f"fmin must be a positive frequency in Hz, got {fmin}.")
     bins_per_octave = as_int(bins_per_octave, "bins_per_octave")
     if bins_per_octave < 1:
-        raise ValueError(f"bins_per_octave must be at least 1, got {bins_per_octave}.")
+        raise ParameterError(f"bins_per_octave must be at least 1, got {bins_per_octave}.")
     octaves = torch.arange(n_bins, dtype=torch.float64) / bins_per_octave
     return (fmin * 2.0**octaves).to(dtype=dtype, device=device)
 
@@ -745,7 +746,7 @@ def icqt(
     frame = _frame_for(frame, design_args, length, real_dtype, coefficients.device)
     expected = (frame.n_bins, frame.n_frames)
     if tuple(coefficients.shape[-2:]) != expected:
-        raise ValueError(
+        raise ParameterError(
             f"coefficients have {tuple(coefficients.shape[-2:])} (n_bins, n_frames) but these "
             f"settings with length={length} give {expected}; pass the settings and length "
             f"used by cqt."
@@ -755,9 +756,9 @@ def icqt(
     if residual is None:
         return waveform
     if not isinstance(residual, Tensor) or residual.dtype not in _SIGNAL_DTYPES:
-        raise TypeError("residual must be a float32/float64 tensor, the one cqt returned.")
+        raise ParameterTypeError("residual must be a float32/float64 tensor, the one cqt returned.")
     if tuple(residual.shape) != tuple(waveform.shape):
-        raise ValueError(
+        raise ParameterError(
             f"residual has shape {tuple(residual.shape)} but the output has "
             f"{tuple(waveform.shape)}; pass the residual that cqt(..., return_residual=True) "
             f"returned for this signal."
@@ -828,11 +829,11 @@ class CQT(nn.Module):
         if power is not None:
             power = _as_real(power, "power")
             if power <= 0:
-                raise ValueError(f"power must be positive (1: magnitude, 2: power), got {power}.")
+                raise ParameterError(f"power must be positive (1: magnitude, 2: power), got {power}.")
         self.power = power
         self.cache_size = as_int(cache_size, "cache_size")
         if self.cache_size < 1:
-            raise ValueError(f"cache_size must be at least 1, got {self.cache_size}.")
+            raise ParameterError(f"cache_size must be at least 1, got {self.cache_size}.")
         self.register_buffer("frequencies", self._design.frequencies(), persistent=False)
         self._frames: "OrderedDict[tuple, CQTFrame]" = OrderedDict()
 

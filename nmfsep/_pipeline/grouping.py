@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from .._core._validation import check_rank
+from .._errors import ParameterError, ParameterTypeError
 
 __all__ = ["FEATURES", "METHODS", "cluster_components", "component_features", "template_spectra"]
 
@@ -44,7 +45,7 @@ def template_spectra(templates: Tensor) -> Tensor:
     if templates.dim() == 4:
         return templates.sum((0, 3)).to(torch.float64)
     if templates.dim() not in (2, 3):
-        raise ValueError(f"templates must have 2 to 4 axes, got shape {tuple(templates.shape)}.")
+        raise ParameterError(f"templates must have 2 to 4 axes, got shape {tuple(templates.shape)}.")
     W = templates if templates.dim() == 3 else templates.unsqueeze(-1)
     return W.sum(2).t().to(torch.float64)
 
@@ -95,14 +96,14 @@ def component_features(
     Tensor, shape (R, n_features), float64
     """
     if features not in FEATURES:
-        raise ValueError(f"features must be one of {FEATURES}, got {features!r}.")
+        raise ParameterError(f"features must be one of {FEATURES}, got {features!r}.")
     templates = templates.detach().cpu()
     if features == "activations":
         if activations is None:
-            raise ValueError("features='activations' needs the activations.")
+            raise ParameterError("features='activations' needs the activations.")
         rank = templates.shape[1]
         if activations.dim() < 2 or activations.shape[1] != rank:
-            raise ValueError(
+            raise ParameterError(
                 f"activations must have the component axis (size {rank}) at axis 1, got "
                 f"shape {tuple(activations.shape)}."
             )
@@ -224,16 +225,16 @@ def cluster_components(
     [0, 0, 0, 1, 1]
     """
     if not isinstance(templates, Tensor) or templates.dim() not in (2, 3, 4):
-        raise TypeError("templates must be a (freq, R), (freq, R, T) or (1, R, K, T) tensor.")
+        raise ParameterTypeError("templates must be a (freq, R), (freq, R, T) or (1, R, K, T) tensor.")
     rank = templates.shape[1]
     n_sources = check_rank(n_sources, name="n_sources")
     if n_sources > rank:
-        raise ValueError(
+        raise ParameterError(
             f"cannot group {rank} components into n_sources={n_sources} sources; use at most "
             f"{rank} sources or more components."
         )
     if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
+        raise ParameterError(f"method must be one of {METHODS}, got {method!r}.")
     feats = component_features(templates, activations, frequencies=frequencies, features=features)
     if method == "agglomerative":
         labels = _agglomerative(feats, n_sources)

@@ -22,6 +22,7 @@ import soundfile as sf
 import torch
 from torch import Tensor
 
+from .._errors import ParameterError, ParameterTypeError
 from ._backend import require_torchaudio
 from ._files import check_readable_file, write_atomically
 
@@ -107,7 +108,7 @@ def check_audio(waveform, *, name: str = "waveform", allow_silent: bool = False)
     >>> check_audio(torch.zeros(1, 100), name="mixture.wav")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    ValueError: mixture.wav is silent (all 100 samples are zero): there is nothing to separate.
+    nmfsep.ParameterError: mixture.wav is silent (all 100 samples are zero): there is nothing to separate.
     Pass allow_silent=True to accept silence.
     >>> check_audio(torch.zeros(1, 100), allow_silent=True).shape
     torch.Size([1, 100])
@@ -115,17 +116,17 @@ def check_audio(waveform, *, name: str = "waveform", allow_silent: bool = False)
     if isinstance(waveform, np.ndarray):
         waveform = torch.as_tensor(waveform)
     if not isinstance(waveform, Tensor):
-        raise TypeError(
+        raise ParameterTypeError(
             f"{name} must be a torch.Tensor or numpy array of shape (channels, samples), "
             f"got {type(waveform).__name__}."
         )
     if waveform.is_complex() or not waveform.is_floating_point():
-        raise TypeError(
+        raise ParameterTypeError(
             f"{name} must hold real floating-point samples in [-1, 1], got {waveform.dtype}; "
             f"convert integer PCM with e.g. x.float() / 32768 for 16-bit audio."
         )
     if waveform.ndim < 1 or waveform.numel() == 0:
-        raise ValueError(
+        raise ParameterError(
             f"{name} is empty (shape {tuple(waveform.shape)}): an audio signal needs at "
             f"least one sample."
         )
@@ -133,12 +134,12 @@ def check_audio(waveform, *, name: str = "waveform", allow_silent: bool = False)
     # size, 1.8x a float32 song at once): NaN propagates to both ends, an Inf is one of them
     low, high = (float(v) for v in torch.aminmax(waveform.detach()))
     if not (math.isfinite(low) and math.isfinite(high)):
-        raise ValueError(
+        raise ParameterError(
             f"{name} contains {int((~torch.isfinite(waveform)).sum())} NaN or Inf sample(s); "
             f"repair or re-export the audio (e.g. torch.nan_to_num) before using it."
         )
     if not allow_silent and low == 0 and high == 0:
-        raise ValueError(
+        raise ParameterError(
             f"{name} is silent (all {waveform.numel()} samples are zero): there is nothing "
             f"to separate. Pass allow_silent=True to accept silence."
         )
@@ -150,10 +151,10 @@ def _check_sample_rate(sample_rate, name: str = "sample_rate") -> int:
         if isinstance(sample_rate, numbers.Real) and float(sample_rate).is_integer():
             sample_rate = int(sample_rate)
         else:
-            raise TypeError(f"{name} must be a whole number of Hz, got {sample_rate!r}.")
+            raise ParameterTypeError(f"{name} must be a whole number of Hz, got {sample_rate!r}.")
     sample_rate = int(sample_rate)
     if sample_rate < 1:
-        raise ValueError(f"{name} must be a positive number of Hz, got {sample_rate}.")
+        raise ParameterError(f"{name} must be a positive number of Hz, got {sample_rate}.")
     return sample_rate
 
 
@@ -169,7 +170,7 @@ def _open_for_reading(path: PathLike) -> tuple[Path, sf.SoundFile]:
     try:
         return path, sf.SoundFile(path)
     except (sf.SoundFileError, RuntimeError) as err:
-        raise ValueError(
+        raise ParameterError(
             f"could not decode '{path}' as audio ({err}): it is corrupt or not audio. "
             f"Readable formats: {_readable_formats()}; convert others (e.g. m4a/aac/wma) "
             f"with ffmpeg first."
@@ -194,7 +195,7 @@ def _truncation(path: Path, handle: sf.SoundFile, promised: int, read: int,
                f"({promised / rate:.3f} s) but the file holds {read} ({read / rate:.3f} s), "
                f"e.g. an interrupted download or copy.")
     if not allow_truncated:
-        raise ValueError(f"{message} Re-export or re-download it, or pass allow_truncated=True "
+        raise ParameterError(f"{message} Re-export or re-download it, or pass allow_truncated=True "
                          f"(--allow-truncated on the command line) to use the {read} frames "
                          f"that are there.")
     warnings.warn(f"{message} Using the {read} frames that are there.", UserWarning,
@@ -330,15 +331,15 @@ def load(
     (torch.Size([1, 22050]), 22050)
     """
     if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-        raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}.")
+        raise ParameterTypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}.")
     target_rate = None if sample_rate is None else _check_sample_rate(sample_rate)
     offset = float(offset)
     if not (math.isfinite(offset) and offset >= 0):
-        raise ValueError(f"offset must be a non-negative number of seconds, got {offset}.")
+        raise ParameterError(f"offset must be a non-negative number of seconds, got {offset}.")
     if duration is not None:
         duration = float(duration)
         if not (math.isfinite(duration) and duration > 0):
-            raise ValueError(f"duration must be a positive number of seconds, got {duration}.")
+            raise ParameterError(f"duration must be a positive number of seconds, got {duration}.")
 
     path, handle = _open_for_reading(path)
     with handle:
@@ -346,16 +347,16 @@ def load(
         total = int(handle.frames)
         _truncation(path, handle, _promised_frames(handle), total, allow_truncated)
         if total == 0:
-            raise ValueError(f"'{path}' contains no audio samples (0 frames).")
+            raise ParameterError(f"'{path}' contains no audio samples (0 frames).")
         start = round(offset * file_rate)
         if start >= total:
-            raise ValueError(
+            raise ParameterError(
                 f"offset={offset} s starts past the end of '{path}' "
                 f"({total / file_rate:.3f} s long)."
             )
         n_frames = -1 if duration is None else round(duration * file_rate)
         if n_frames == 0:
-            raise ValueError(
+            raise ParameterError(
                 f"duration={duration} s is shorter than one sample at {file_rate} Hz."
             )
         read_dtype = "float64" if dtype == torch.float64 else "float32"
@@ -364,7 +365,7 @@ def load(
                 handle.seek(start)
             data = handle.read(n_frames, dtype=read_dtype, always_2d=True)
         except (sf.SoundFileError, RuntimeError) as err:
-            raise ValueError(f"could not decode the audio data of '{path}' ({err}): the file "
+            raise ParameterError(f"could not decode the audio data of '{path}' ({err}): the file "
                              f"is corrupt or truncated; re-export or re-download it.") from err
         # A decoder that meets the end of the data early returns fewer frames, silently.
         # (MP3 headers hold only an estimate of the length: no promise to check.)
@@ -372,7 +373,7 @@ def load(
             wanted = total - start if n_frames < 0 else min(n_frames, total - start)
             _truncation(path, handle, wanted, len(data), allow_truncated)
         if len(data) == 0:
-            raise ValueError(f"'{path}' contains no audio samples (0 frames).")
+            raise ParameterError(f"'{path}' contains no audio samples (0 frames).")
 
     # soundfile gives (samples, channels); we use (channels, samples).
     waveform = torch.from_numpy(np.ascontiguousarray(data.T))
@@ -454,7 +455,7 @@ def _format_for(path: Path) -> str:
     extension = path.suffix.lower()
     fmt = _SUFFIX_FORMATS.get(extension, extension.lstrip(".").upper())
     if not extension or fmt not in sf.available_formats():
-        raise ValueError(
+        raise ParameterError(
             f"cannot tell the audio format of '{path}' from its extension; use one of "
             f".wav, .flac, .ogg, .aiff (or another format in soundfile.available_formats())."
         )
@@ -556,7 +557,7 @@ def _audio_writer(path: Path, waveform, sample_rate: int, subtype: Optional[str]
     if waveform.ndim == 1:
         waveform = waveform.unsqueeze(0)
     if waveform.ndim != 2 or waveform.shape[0] > waveform.shape[1]:
-        raise ValueError(
+        raise ParameterError(
             f"waveform to save must have shape (samples,) or (channels, samples), got "
             f"{tuple(waveform.shape)}; for a (samples, channels) array pass its transpose."
         )
@@ -565,12 +566,12 @@ def _audio_writer(path: Path, waveform, sample_rate: int, subtype: Optional[str]
         subtype = "FLOAT" if fmt == "WAV" else sf.default_subtype(fmt)
     subtype = subtype.upper()
     if not sf.check_format(fmt, subtype):
-        raise ValueError(
+        raise ParameterError(
             f"{fmt} files cannot store subtype {subtype!r}; use one of "
             f"{sorted(sf.available_subtypes(fmt))}."
         )
     if path.is_dir():
-        raise ValueError(f"'{path}' is a folder; pass a file name such as '{path / 'out.wav'}'.")
+        raise ParameterError(f"'{path}' is a folder; pass a file name such as '{path / 'out.wav'}'.")
 
     data = waveform.detach().cpu()
     data = data.double() if data.dtype == torch.float64 else data.float()
@@ -599,7 +600,7 @@ def _audio_writer(path: Path, waveform, sample_rate: int, subtype: Optional[str]
                     block = data[start:start + _WRITE_BLOCK]
                     handle.write(np.clip(block, -1.0, 1.0) if clip else np.ascontiguousarray(block))
         except (sf.SoundFileError, RuntimeError) as err:
-            raise ValueError(f"could not write '{path}' as {fmt}/{subtype}: {err}") from err
+            raise ParameterError(f"could not write '{path}' as {fmt}/{subtype}: {err}") from err
         _clear_peak_time(temporary)
 
     return write

@@ -17,6 +17,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
+from .._errors import ParameterError, ParameterTypeError
 from ._checks import all_finite, value_range
 
 __all__ = ["SoftMask", "apply_masks", "binary_mask", "ratio_mask", "wiener_mask"]
@@ -24,25 +25,25 @@ __all__ = ["SoftMask", "apply_masks", "binary_mask", "ratio_mask", "wiener_mask"
 
 def _check_estimates(estimates, name: str = "estimates") -> None:
     if not isinstance(estimates, Tensor):
-        raise TypeError(
+        raise ParameterTypeError(
             f"{name} must be a torch.Tensor of shape (sources, ...), got "
             f"{type(estimates).__name__}; convert it with torch.as_tensor."
         )
     if estimates.is_complex() or not estimates.is_floating_point():
-        raise TypeError(
+        raise ParameterTypeError(
             f"{name} must be a real floating-point tensor of non-negative model "
             f"spectrograms, got {estimates.dtype}; pass magnitudes (spec.abs()) of a float dtype."
         )
     if estimates.ndim < 1 or estimates.shape[0] < 1:
-        raise ValueError(
+        raise ParameterError(
             f"{name} must have shape (sources, ...) with at least one source, "
             f"got {tuple(estimates.shape)}."
         )
     low, high = value_range(estimates)
     if not (math.isfinite(low) and math.isfinite(high)):
-        raise ValueError(f"{name} contains NaN or Inf values.")
+        raise ParameterError(f"{name} contains NaN or Inf values.")
     if low < 0:
-        raise ValueError(
+        raise ParameterError(
             f"{name} contains negative values (min {low:.3g}); model "
             f"spectrograms must be non-negative: pass magnitudes or clamp(min=0)."
         )
@@ -53,14 +54,14 @@ def _resolve_eps(eps: Optional[float], dtype: torch.dtype) -> float:
         return torch.finfo(dtype).tiny
     eps = float(eps)
     if not (math.isfinite(eps) and eps >= 0):
-        raise ValueError(f"eps must be a non-negative finite number, got {eps}.")
+        raise ParameterError(f"eps must be a non-negative finite number, got {eps}.")
     return eps
 
 
 def _check_power(power) -> float:
     power = float(power)
     if not (math.isfinite(power) and power > 0):
-        raise ValueError(
+        raise ParameterError(
             f"power must be a positive finite number, got {power}; use binary_mask for "
             f"hard (argmax) masks."
         )
@@ -228,16 +229,16 @@ def apply_masks(masks: Tensor, mixture_spec: Tensor) -> Tensor:
     """
     for name, tensor in (("masks", masks), ("mixture_spec", mixture_spec)):
         if not isinstance(tensor, Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}.")
+            raise ParameterTypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}.")
         if not (tensor.is_complex() or tensor.is_floating_point()):
-            raise TypeError(f"{name} must be a floating-point or complex tensor, got {tensor.dtype}.")
+            raise ParameterTypeError(f"{name} must be a floating-point or complex tensor, got {tensor.dtype}.")
         if not all_finite(tensor):
-            raise ValueError(f"{name} contains NaN or Inf values.")
+            raise ParameterError(f"{name} contains NaN or Inf values.")
     if masks.ndim < 1 or masks.shape[0] < 1:
-        raise ValueError(f"masks must have shape (sources, ...), got {tuple(masks.shape)}.")
+        raise ParameterError(f"masks must have shape (sources, ...), got {tuple(masks.shape)}.")
     trailing = masks.shape[1:]
     if len(trailing) > mixture_spec.ndim:
-        raise ValueError(
+        raise ParameterError(
             f"masks of shape {tuple(masks.shape)} have more dimensions after the source axis "
             f"than mixture_spec of shape {tuple(mixture_spec.shape)}."
         )
@@ -249,7 +250,7 @@ def apply_masks(masks: Tensor, mixture_spec: Tensor) -> Tensor:
     except RuntimeError:
         out_shape = None
     if out_shape != mixture_spec.shape:
-        raise ValueError(
+        raise ParameterError(
             f"masks of shape {tuple(masks.shape)} (sources first) do not broadcast to "
             f"mixture_spec of shape {tuple(mixture_spec.shape)}; the shape after the source "
             f"axis must match the mixture's trailing dimensions (or be 1 there)."

@@ -24,6 +24,7 @@ from torch import Tensor
 from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywidgets
 
 from .._core._validation import check_beta, check_rank
+from .._errors import ParameterError, ParameterTypeError
 from ._files import write_atomically
 from ._frontend import FRONT_ENDS, FrontEnd, resolve_front_end
 from ._models import LOG_FREQUENCY_MODELS, MODELS, ModelSpec
@@ -292,7 +293,7 @@ class Separator:
         """Set constructor parameters (validated at the next :meth:`separate`)."""
         unknown = set(params) - set(self._param_names())
         if unknown:
-            raise ValueError(f"unknown parameters {sorted(unknown)}; see help(Separator).")
+            raise ParameterError(f"unknown parameters {sorted(unknown)}; see help(Separator).")
         for name, value in params.items():
             setattr(self, name, value)
         return self
@@ -310,9 +311,9 @@ class Separator:
         tol = _non_negative(self.tol, "tol")
         mask = _check_mask_power(self.mask_power)
         if not isinstance(self.verbose, bool):
-            raise TypeError(f"verbose must be True or False, got {self.verbose!r}.")
+            raise ParameterTypeError(f"verbose must be True or False, got {self.verbose!r}.")
         if self.seed is not None and not isinstance(self.seed, numbers.Integral):
-            raise TypeError(f"seed must be an integer or None, got {self.seed!r}.")
+            raise ParameterTypeError(f"seed must be an integer or None, got {self.seed!r}.")
         device = None if self.device is None else torch.device(self.device)
         chunk, overlap = chunk_sizes(self.chunk_duration, self.chunk_overlap, sample_rate)
         templates = _as_templates(self.templates)
@@ -320,39 +321,39 @@ class Separator:
 
         given = [n for n in ("templates", "components", "n_sources") if getattr(self, n) is not None]
         if len(given) > 1:
-            raise ValueError(
+            raise ParameterError(
                 f"give only one of templates, components and n_sources (got {', '.join(given)}): "
                 f"templates name their sources, components maps indices to sources by hand, "
                 f"n_sources clusters them."
             )
         if templates is None and self.n_free:
-            raise ValueError("n_free adds free components next to templates; without templates "
+            raise ParameterError("n_free adds free components next to templates; without templates "
                              "use n_components.")
 
         # model and front end
         if templates is not None:
             kind = self.model or templates.models[0]
             if kind not in templates.models:
-                raise ValueError(
+                raise ParameterError(
                     f"model={kind!r} cannot use templates of shape {tuple(templates.W.shape)}, "
                     f"which are for {templates.models}."
                 )
         else:
             kind = self.model or "nmf"
         if kind not in MODELS:
-            raise ValueError(f"model must be one of {MODELS}, got {kind!r}.")
+            raise ParameterError(f"model must be one of {MODELS}, got {kind!r}.")
         front_kind = self.front_end or (templates.front_end if templates is not None else "stft")
         if front_kind not in FRONT_ENDS:
-            raise ValueError(f"front_end must be one of {FRONT_ENDS}, got {front_kind!r}.")
+            raise ParameterError(f"front_end must be one of {FRONT_ENDS}, got {front_kind!r}.")
         if kind in LOG_FREQUENCY_MODELS and front_kind != "cqt":
-            raise ValueError(f"model={kind!r} shifts templates in pitch and needs the log-frequency "
+            raise ParameterError(f"model={kind!r} shifts templates in pitch and needs the log-frequency "
                              f"axis of front_end='cqt'.")
         stft_args = dict(n_fft=self.n_fft, window=self.window)
         cqt_args = dict(fmin=self.fmin, n_bins=self.n_bins, bins_per_octave=self.bins_per_octave)
         wrong = stft_args if front_kind == "cqt" else cqt_args
         if any(v is not None for v in wrong.values()):
             names = [k for k, v in wrong.items() if v is not None]
-            raise ValueError(f"{names} do not apply to front_end={front_kind!r}.")
+            raise ParameterError(f"{names} do not apply to front_end={front_kind!r}.")
         settings = dict(stft_args, **cqt_args, hop_length=self.hop_length)
         if templates is not None and templates.front_end == front_kind:
             settings = {k: templates.settings.get(k) if v is None else v for k, v in settings.items()}
@@ -360,7 +361,7 @@ class Separator:
         if templates is not None:
             templates.check_compatible(sample_rate, front)
         if chunk is not None and chunk // 2 < max(front.min_length(), 2 * front.hop_length):
-            raise ValueError(
+            raise ParameterError(
                 f"chunk_duration={self.chunk_duration} s is too short for hop_length="
                 f"{front.hop_length} (and n_fft): use chunks of several seconds, or None."
             )
@@ -370,14 +371,14 @@ class Separator:
         if templates is not None:
             T = templates.T or 1
             if self.T is not None and self.T != T:
-                raise ValueError(f"T={self.T} differs from the templates' length {T}; leave T unset.")
+                raise ParameterError(f"T={self.T} differs from the templates' length {T}; leave T unset.")
         elif kind in _TIME_KERNEL_MODELS:
             if self.T is None:
-                raise ValueError(f"model={kind!r} learns templates of T frames: pass T (e.g. T=8).")
+                raise ParameterError(f"model={kind!r} learns templates of T frames: pass T (e.g. T=8).")
             T = check_rank(self.T, name="T")
         else:
             if self.T not in (None, 1):
-                raise ValueError(f"T applies to nmfd, siplca, nmf2d and siplca2, not model={kind!r}.")
+                raise ParameterError(f"T applies to nmfd, siplca, nmf2d and siplca2, not model={kind!r}.")
             T = 1
         n_shifts = 1
         if kind in LOG_FREQUENCY_MODELS:
@@ -386,19 +387,19 @@ class Separator:
             else:
                 n_shifts = n_freqs // 2 if self.n_shifts is None else check_rank(self.n_shifts, name="n_shifts")
             if not 1 <= n_shifts <= n_freqs:
-                raise ValueError(f"n_shifts must lie in [1, n_bins={n_freqs}], got {n_shifts}.")
+                raise ParameterError(f"n_shifts must lie in [1, n_bins={n_freqs}], got {n_shifts}.")
         elif self.n_shifts is not None:
-            raise ValueError("n_shifts applies to model='nmf2d' and 'siplca2' only.")
+            raise ParameterError("n_shifts applies to model='nmf2d' and 'siplca2' only.")
         spec = ModelSpec(kind, n_freqs, T=T, n_shifts=n_shifts)
         if spec.is_plca and beta != 1.0:
-            raise ValueError(f"model={kind!r} maximises a likelihood that corresponds to beta=1; "
+            raise ParameterError(f"model={kind!r} maximises a likelihood that corresponds to beta=1; "
                              f"leave beta=1 or use an NMF model.")
 
         # components -> sources
         init, fixed = None, None
         if templates is not None:
             if self.n_components is not None:
-                raise ValueError("with templates the components are the templates' plus n_free; "
+                raise ParameterError("with templates the components are the templates' plus n_free; "
                                  "leave n_components unset.")
             n_free = _count(self.n_free, "n_free", minimum=0)
             free_source = check_source_name(self.free_source, "free_source")
@@ -422,18 +423,18 @@ class Separator:
                 sources, component_source, rank = _check_mapping(self.components, self.n_components)
             else:
                 if self.n_components is None:
-                    raise ValueError("pass n_components (the number of components to learn), or "
+                    raise ParameterError("pass n_components (the number of components to learn), or "
                                      "templates.")
                 rank = check_rank(self.n_components, name="n_components")
                 if self.n_sources is not None:
                     n_sources = check_rank(self.n_sources, name="n_sources")
                     if n_sources > rank:
-                        raise ValueError(f"n_sources={n_sources} exceeds n_components={rank}.")
+                        raise ParameterError(f"n_sources={n_sources} exceeds n_components={rank}.")
                     if self.cluster_features not in FEATURES:
-                        raise ValueError(f"cluster_features must be one of {FEATURES}, got "
+                        raise ParameterError(f"cluster_features must be one of {FEATURES}, got "
                                          f"{self.cluster_features!r}.")
                     if self.cluster_method not in METHODS:
-                        raise ValueError(f"cluster_method must be one of {METHODS}, got "
+                        raise ParameterError(f"cluster_method must be one of {METHODS}, got "
                                          f"{self.cluster_method!r}.")
                     sources, component_source = None, None
                 else:
@@ -470,11 +471,11 @@ class Separator:
         """
         waveform = check_audio(waveform, name="mixture")
         if waveform.ndim > 2:
-            raise ValueError(f"mixture must have shape (samples,) or (channels, samples), got "
+            raise ParameterError(f"mixture must have shape (samples,) or (channels, samples), got "
                              f"{tuple(waveform.shape)}; separate one mixture at a time.")
         waveform = waveform.reshape(-1, waveform.shape[-1])
         if waveform.shape[0] > waveform.shape[1]:
-            raise ValueError(f"mixture has shape {tuple(waveform.shape)}: more channels than samples; "
+            raise ParameterError(f"mixture has shape {tuple(waveform.shape)}: more channels than samples; "
                              f"for a (samples, channels) array pass its transpose.")
         sample_rate = _check_sample_rate(sample_rate)
         plan = self._resolve(sample_rate)
@@ -512,7 +513,7 @@ class Separator:
             if last.new_sources is not None:  # named by clustering, once
                 sources, component_source = last.new_sources, last.new_mapping
             if sources is None:  # a clustering model met only silence
-                raise ValueError("nothing to separate: the mixture has no energy in the front "
+                raise ParameterError("nothing to separate: the mixture has no energy in the front "
                                  "end's frequency range.")
             if plan.learn_once and W_shared is None and last.model is not None:
                 # the templates learned here keep their meaning in every other chunk
@@ -613,7 +614,7 @@ class Separator:
             rate = _as_templates(self.templates).sample_rate
         waveform, sample_rate = load(path, sample_rate=rate)
         if not waveform.any():
-            raise ValueError(f"'{path}' is silent (all samples are zero): there is nothing to separate.")
+            raise ParameterError(f"'{path}' is silent (all samples are zero): there is nothing to separate.")
         return self.separate(waveform, sample_rate)
 
 
@@ -790,7 +791,7 @@ def chunk_bounds(n_samples: int, chunk: Optional[int], overlap: int, hop: int) -
     # the step rounded up to the frame grid: overlaps at most ``overlap``, never more
     step = max(hop, -(-(chunk - overlap) // hop) * hop)
     if 2 * step < chunk:  # chunk k + 2 would start inside chunk k: the joins assume it does not
-        raise ValueError(
+        raise ParameterError(
             f"chunks of {chunk} samples overlapping by {overlap} start every {step} samples (on "
             f"the {hop}-sample frame grid), so three chunks would overlap; make the overlap at "
             f"most half a chunk (a longer chunk_duration or a shorter overlap)."
@@ -816,13 +817,13 @@ def _generator(seed) -> Optional[torch.Generator]:
 
 def _non_negative(value, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
+        raise ParameterError(f"{name} must be a non-negative number, got {value!r}.")
     return float(value)
 
 
 def _count(value, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}.")
     return int(value)
 
 
@@ -831,7 +832,7 @@ def _check_mask_power(value) -> Union[float, str]:
         return "binary"
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
             math.isfinite(value) and value > 0):
-        raise ValueError(f"mask_power must be a positive number (1 ratio masks, 2 Wiener-like "
+        raise ParameterError(f"mask_power must be a positive number (1 ratio masks, 2 Wiener-like "
                          f"masks) or 'binary', got {value!r}.")
     return float(value)
 
@@ -843,10 +844,10 @@ def chunk_sizes(duration, overlap, sample_rate: int) -> Tuple[Optional[int], int
         return None, 0
     for name, value in (("chunk_duration", duration), ("chunk_overlap", overlap)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-            raise ValueError(f"{name} must be a number of seconds, got {value!r}.")
+            raise ParameterError(f"{name} must be a number of seconds, got {value!r}.")
     if duration <= 0 or overlap < 0 or 2 * overlap > duration:
         # more overlap than half a chunk would make three chunks overlap (see chunk_bounds)
-        raise ValueError(
+        raise ParameterError(
             f"need chunk_duration >= 2 x chunk_overlap >= 0 seconds, got chunk_duration={duration}, "
             f"chunk_overlap={overlap}; chunk_duration=None processes the mixture in one piece."
         )
@@ -858,14 +859,14 @@ def _as_templates(templates) -> Optional[Templates]:
         return templates
     if isinstance(templates, (str, os.PathLike)):
         return Templates.load(templates)
-    raise TypeError(f"templates must be a Templates object or a path to a templates file, got "
+    raise ParameterTypeError(f"templates must be a Templates object or a path to a templates file, got "
                     f"{type(templates).__name__}.")
 
 
 def _check_mapping(components, n_components) -> Tuple[List[str], List[int], int]:
     """Validate ``{source: [component indices]}``: every component in exactly one source."""
     if not isinstance(components, Mapping) or not components:
-        raise TypeError("components must be a non-empty mapping {source: [component indices]}.")
+        raise ParameterTypeError("components must be a non-empty mapping {source: [component indices]}.")
     sources = [check_source_name(s) for s in components]
     indices = {}
     for s in sources:
@@ -874,18 +875,18 @@ def _check_mapping(components, n_components) -> Tuple[List[str], List[int], int]
             members = [members]
         for r in members:
             if isinstance(r, bool) or not isinstance(r, numbers.Integral) or r < 0:
-                raise ValueError(f"components[{s!r}] must hold non-negative component indices, got {r!r}.")
+                raise ParameterError(f"components[{s!r}] must hold non-negative component indices, got {r!r}.")
             if int(r) in indices:
-                raise ValueError(f"component {r} is in both {indices[int(r)]!r} and {s!r}; "
+                raise ParameterError(f"component {r} is in both {indices[int(r)]!r} and {s!r}; "
                                  f"give every component to exactly one source.")
             indices[int(r)] = s
     rank = max(indices) + 1 if n_components is None else check_rank(n_components, name="n_components")
     missing = [r for r in range(rank) if r not in indices]
     outside = [r for r in indices if r >= rank]
     if outside:
-        raise ValueError(f"components lists indices {outside} beyond n_components={rank}.")
+        raise ParameterError(f"components lists indices {outside} beyond n_components={rank}.")
     if missing:
-        raise ValueError(f"components {missing} belong to no source; add them to one (e.g. an "
+        raise ParameterError(f"components {missing} belong to no source; add them to one (e.g. an "
                          f"'other' source) so that the masks cover the whole model.")
     component_source = [sources.index(indices[r]) for r in range(rank)]
     return sources, component_source, rank
@@ -947,9 +948,9 @@ def write_stems(
     ['mix0_kick.wav', 'mix0_snare.wav']
     """
     if not isinstance(stems, Mapping) or not stems:
-        raise TypeError("stems must be a non-empty mapping {source: waveform}.")
+        raise ParameterTypeError("stems must be a non-empty mapping {source: waveform}.")
     if not isinstance(prefix, str) or any(c in prefix for c in "/\\\0"):
-        raise ValueError(f"prefix must be a string without path separators, got {prefix!r}.")
+        raise ParameterError(f"prefix must be a string without path separators, got {prefix!r}.")
     extension = str(extension).lstrip(".")
     out_dir = Path(os.fspath(out_dir))
     paths = {name: out_dir / f"{prefix}{check_source_name(name)}.{extension}" for name in stems}

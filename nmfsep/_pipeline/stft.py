@@ -16,6 +16,7 @@ from typing import Optional, Sequence, Union
 import torch
 from torch import Tensor, nn
 
+from .._errors import ParameterError, ParameterTypeError
 from ._backend import require_torchaudio
 from ._checks import SIGNAL_DTYPES, as_int, check_finite, check_sample_rate_hz, check_signal_type
 
@@ -54,16 +55,16 @@ def _resolve_sizes(n_fft, hop_length, win_length) -> tuple[int, int, int]:
     """
     n_fft = as_int(n_fft, "n_fft")
     if n_fft < 2:
-        raise ValueError(f"n_fft must be at least 2, got {n_fft}.")
+        raise ParameterError(f"n_fft must be at least 2, got {n_fft}.")
     win_length = n_fft if win_length is None else as_int(win_length, "win_length")
     if not 1 <= win_length <= n_fft:
-        raise ValueError(
+        raise ParameterError(
             f"win_length must be between 1 and n_fft={n_fft}, got {win_length}; "
             f"leave it as None to use win_length=n_fft."
         )
     hop_length = max(win_length // 4, 1) if hop_length is None else as_int(hop_length, "hop_length")
     if not 1 <= hop_length <= win_length:
-        raise ValueError(
+        raise ParameterError(
             f"hop_length must be between 1 and win_length={win_length}, got {hop_length}: "
             f"a hop longer than the window skips samples and cannot be inverted."
         )
@@ -77,34 +78,34 @@ def _resolve_window(window: WindowLike, win_length: int, dtype: torch.dtype, dev
         if name == "boxcar":
             return torch.ones(win_length, dtype=dtype, device=device)
         if name not in _WINDOW_FUNCTIONS:
-            raise ValueError(f"unknown window {window!r}; use one of {WINDOWS} or a tensor.")
+            raise ParameterError(f"unknown window {window!r}; use one of {WINDOWS} or a tensor.")
         return _WINDOW_FUNCTIONS[name](win_length, periodic=True, dtype=dtype, device=device)
     if not isinstance(window, Tensor):
-        raise TypeError(
+        raise ParameterTypeError(
             f"window must be a name in {WINDOWS} or a 1-D tensor, got {type(window).__name__}."
         )
     if window.ndim != 1 or window.shape[0] != win_length:
-        raise ValueError(
+        raise ParameterError(
             f"window must be a 1-D tensor of length win_length={win_length}, "
             f"got shape {tuple(window.shape)}."
         )
     if window.is_complex() or not window.is_floating_point():
-        raise TypeError(f"window must be a real floating-point tensor, got {window.dtype}.")
+        raise ParameterTypeError(f"window must be a real floating-point tensor, got {window.dtype}.")
     if not torch.isfinite(window).all():
-        raise ValueError("window contains NaN or Inf values.")
+        raise ParameterError("window contains NaN or Inf values.")
     return window.to(dtype=dtype, device=device)
 
 
 def _check_pad_mode(pad_mode) -> str:
     if pad_mode not in _PAD_MODES:
-        raise ValueError(f"pad_mode must be one of {_PAD_MODES}, got {pad_mode!r}.")
+        raise ParameterError(f"pad_mode must be one of {_PAD_MODES}, got {pad_mode!r}.")
     return pad_mode
 
 
 def _check_waveform(waveform, n_fft: int, center: bool, pad_mode: str) -> None:
     check_signal_type(waveform)
     if waveform.ndim < 1:
-        raise ValueError("waveform must have at least one dimension (..., samples).")
+        raise ParameterError("waveform must have at least one dimension (..., samples).")
     length = waveform.shape[-1]
     # Reflect padding of n_fft // 2 needs more samples than the pad; without centring a
     # frame needs a full n_fft samples.
@@ -116,7 +117,7 @@ def _check_waveform(waveform, n_fft: int, center: bool, pad_mode: str) -> None:
         how = (
             f"center=True with pad_mode={pad_mode!r}" if center else "center=False"
         )
-        raise ValueError(
+        raise ParameterError(
             f"waveform has {length} samples but n_fft={n_fft} with {how} needs at least "
             f"{needed}; use a smaller n_fft or pad the signal."
         )
@@ -126,14 +127,14 @@ def _check_waveform(waveform, n_fft: int, center: bool, pad_mode: str) -> None:
 def _check_spec(spec, n_fft: Optional[int]) -> int:
     """Validate a one-sided complex spectrogram and return ``n_fft`` (inferred if None)."""
     if not isinstance(spec, Tensor):
-        raise TypeError(f"spec must be a complex torch.Tensor, got {type(spec).__name__}.")
+        raise ParameterTypeError(f"spec must be a complex torch.Tensor, got {type(spec).__name__}.")
     if spec.dtype not in _SPEC_DTYPES:
-        raise TypeError(
+        raise ParameterTypeError(
             f"spec must be complex64 or complex128 (the output of stft), got {spec.dtype}; "
             f"a magnitude spectrogram has no phase and cannot be inverted directly."
         )
     if spec.ndim < 2 or spec.shape[-1] < 1:
-        raise ValueError(
+        raise ParameterError(
             f"spec must have shape (..., freq, frames) with at least one frame, "
             f"got {tuple(spec.shape)}."
         )
@@ -143,7 +144,7 @@ def _check_spec(spec, n_fft: Optional[int]) -> int:
     else:
         n_fft = as_int(n_fft, "n_fft")
         if n_freqs != n_fft // 2 + 1:
-            raise ValueError(
+            raise ParameterError(
                 f"spec has {n_freqs} frequency bins but n_fft={n_fft} gives "
                 f"{n_fft // 2 + 1}; pass the n_fft used for the forward transform."
             )
@@ -287,9 +288,9 @@ def istft(
     if length is not None:
         length = as_int(length, "length")
         if length < 1:
-            raise ValueError(f"length must be a positive number of samples, got {length}.")
+            raise ParameterError(f"length must be a positive number of samples, got {length}.")
     elif center and spec.shape[-1] < 2:
-        raise ValueError(
+        raise ParameterError(
             "a single centred frame covers no complete samples; pass length= (the number "
             "of samples of the original signal)."
         )
@@ -313,7 +314,7 @@ def istft(
     except RuntimeError as err:
         if "window overlap add" not in str(err):
             raise
-        raise ValueError(
+        raise ParameterError(
             f"the window with win_length={win_length} and hop_length={hop_length} "
             f"(center={center}) violates the nonzero overlap-add (NOLA) condition, so the "
             f"signal cannot be recovered; use a smaller hop_length, or with center=False a "
@@ -344,12 +345,12 @@ def magnitude(spec: Tensor, power: float = 1.0) -> Tensor:
     tensor([25.])
     """
     if not isinstance(spec, Tensor):
-        raise TypeError(f"spec must be a torch.Tensor, got {type(spec).__name__}.")
+        raise ParameterTypeError(f"spec must be a torch.Tensor, got {type(spec).__name__}.")
     if not (spec.is_complex() or spec.is_floating_point()):
-        raise TypeError(f"spec must be a complex or floating-point tensor, got {spec.dtype}.")
+        raise ParameterTypeError(f"spec must be a complex or floating-point tensor, got {spec.dtype}.")
     power = float(power)
     if not (math.isfinite(power) and power > 0):
-        raise ValueError(f"power must be a positive finite number, got {power}.")
+        raise ParameterError(f"power must be a positive finite number, got {power}.")
     mag = spec.abs()
     return mag if power == 1.0 else mag.pow(power)
 
@@ -425,11 +426,11 @@ def frames_to_time(
     sample_rate = check_sample_rate_hz(sample_rate)
     hop_length = as_int(hop_length, "hop_length")
     if hop_length < 1:
-        raise ValueError(f"hop_length must be at least 1, got {hop_length}.")
+        raise ParameterError(f"hop_length must be at least 1, got {hop_length}.")
     offset = 0 if n_fft is None else as_int(n_fft, "n_fft") // 2
     frames = torch.as_tensor(frames)
     if frames.is_complex() or frames.is_floating_point() or frames.dtype == torch.bool:
-        raise TypeError(f"frames must be integer frame indices, got {frames.dtype}.")
+        raise ParameterTypeError(f"frames must be integer frame indices, got {frames.dtype}.")
     samples = frames.to(torch.float64) * hop_length + offset
     return samples / sample_rate
 

@@ -91,6 +91,7 @@ from torch import Tensor
 
 from .._core._validation import check_beta
 from .._core.updates import data_weights, multiplicative_update_
+from .._errors import ParameterError, ParameterTypeError
 from ._checks import as_int
 from .io import check_audio
 from .stft import _resolve_window
@@ -131,14 +132,14 @@ class Trigger:
 def _positive_int(value, name: str, minimum: int = 1) -> int:
     value = as_int(value, name)
     if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}.")
+        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value}.")
     return value
 
 
 def _positive_float(value, name: str, *, allow_zero: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
             or value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} "
+        raise ParameterError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} "
                          f"finite number, got {value!r}.")
     return float(value)
 
@@ -153,7 +154,7 @@ def frame_templates(W: Tensor, components: Tuple[int, ...], nmfd: str,
     first frame alone (``"first"``).
     """
     if nmfd not in NMFD_MODES:
-        raise ValueError(f"nmfd must be one of {NMFD_MODES}, got {nmfd!r}.")
+        raise ParameterError(f"nmfd must be one of {NMFD_MODES}, got {nmfd!r}.")
     if W.dim() == 2:
         return W, tuple(components)
     W = W[:, :, :template_frames]
@@ -280,13 +281,13 @@ class StreamingSeparator:
         max_lookahead: Optional[float] = MAX_LOOKAHEAD_SECONDS,
     ) -> None:
         if not isinstance(templates, Templates):
-            raise TypeError(
+            raise ParameterTypeError(
                 f"templates must be a nmfsep.separation.Templates, got {type(templates).__name__}; "
                 f"wrap a dictionary W (freq, R) as Templates(W, sources, components, "
                 f"sample_rate, 'stft', dict(n_fft=..., hop_length=..., window='hann'))."
             )
         if templates.front_end != "stft" or templates.W.dim() not in (2, 3):
-            raise ValueError(
+            raise ParameterError(
                 f"streaming needs STFT templates (freq, R) or (freq, R, T), got {templates!r}."
             )
         settings = templates.settings
@@ -296,10 +297,10 @@ class StreamingSeparator:
         self.hop_length = _positive_int(settings.get("hop_length", self.n_fft // 4),
                                         "the templates' hop_length")
         if self.hop_length > self.n_fft:
-            raise ValueError(f"the templates' hop_length ({self.hop_length}) exceeds their "
+            raise ParameterError(f"the templates' hop_length ({self.hop_length}) exceeds their "
                              f"n_fft ({self.n_fft}).")
         if templates.W.shape[0] != self.n_fft // 2 + 1:
-            raise ValueError(f"the templates have {templates.W.shape[0]} frequency bins; "
+            raise ParameterError(f"the templates have {templates.W.shape[0]} frequency bins; "
                              f"n_fft={self.n_fft} needs {self.n_fft // 2 + 1}.")
         self.lookahead = self.n_fft - 1
         self.lookahead_seconds = self.lookahead / self.sample_rate
@@ -307,7 +308,7 @@ class StreamingSeparator:
             max_lookahead = _positive_float(max_lookahead, "max_lookahead")
             if self.lookahead_seconds > max_lookahead:
                 longest = 2 ** int(math.log2(max_lookahead * self.sample_rate + 1))
-                raise ValueError(
+                raise ParameterError(
                     f"the templates' window (n_fft={self.n_fft}) makes a look-ahead of "
                     f"{1000 * self.lookahead_seconds:.1f} ms, more than max_lookahead="
                     f"{1000 * max_lookahead:.1f} ms; make templates with n_fft <= {longest} at "
@@ -355,7 +356,7 @@ class StreamingSeparator:
         normaliser = torch.stack([squared[o::self.hop_length].sum()
                                   for o in range(self.hop_length)])
         if float(normaliser.min()) <= 1e-8:
-            raise ValueError(f"the window and hop_length={self.hop_length} leave samples "
+            raise ParameterError(f"the window and hop_length={self.hop_length} leave samples "
                              f"uncovered; use a shorter hop.")
         # overlap-add with the normaliser folded in: sample t of a frame goes out multiplied
         # by window[t] / normaliser[t % hop], so a completed hop needs no division
@@ -519,13 +520,13 @@ class StreamingSeparator:
         else:
             waveform = check_audio(block, name="block", allow_silent=True)  # says what is wrong
         if waveform.ndim not in (1, 2):
-            raise ValueError(f"a block must have shape (channels, samples) or (samples,), got "
+            raise ParameterError(f"a block must have shape (channels, samples) or (samples,), got "
                              f"{tuple(waveform.shape)}.")
         mono = waveform.ndim == 1
         if mono:
             waveform = waveform.unsqueeze(0)
         if self.channels is not None and waveform.shape[0] != self.channels:
-            raise ValueError(f"the stream has {self.channels} channel(s) but this block has "
+            raise ParameterError(f"the stream has {self.channels} channel(s) but this block has "
                              f"{waveform.shape[0]}; call reset() to start a new stream.")
         n = waveform.shape[-1]
         # inference mode: the lowest dispatch cost per operation, and a frame is ~50 of them
@@ -608,7 +609,7 @@ class StreamingSeparator:
         """
         waveform = check_audio(mixture, name="mixture", allow_silent=True)
         if waveform.ndim not in (1, 2):
-            raise ValueError(f"mixture must have shape (channels, samples) or (samples,), got "
+            raise ParameterError(f"mixture must have shape (channels, samples) or (samples,), got "
                              f"{tuple(waveform.shape)}.")
         block_size = _positive_int(block_size, "block_size")
         waveform = waveform.reshape(-1, waveform.shape[-1])

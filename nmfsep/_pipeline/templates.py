@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from .._core._validation import check_beta, check_nonnegative, check_rank
+from .._errors import ParameterError, ParameterTypeError
 from ._files import write_atomically
 from ._frontend import FRONT_ENDS, FrontEnd, resolve_front_end
 from ._models import ModelSpec, normalise_templates
@@ -37,9 +38,9 @@ _MODELS_BY_NDIM = {2: ("nmf", "plca"), 3: ("nmfd", "siplca"), 4: ("nmf2d", "sipl
 def check_source_name(name, what: str = "source name") -> str:
     """A source name is a non-empty string usable as a file name (it names a stem file)."""
     if not isinstance(name, str) or not name.strip():
-        raise TypeError(f"{what} must be a non-empty string, got {name!r}.")
+        raise ParameterTypeError(f"{what} must be a non-empty string, got {name!r}.")
     if any(c in name for c in '/\\:*?"<>|\0') or name in (".", ".."):
-        raise ValueError(
+        raise ParameterError(
             f"{what} {name!r} cannot be used as a file name; use letters, digits, '-' or '_'."
         )
     return name
@@ -103,26 +104,26 @@ class Templates:
     def __post_init__(self):
         W = check_nonnegative(self.W, "templates W")
         if W.dim() not in _MODELS_BY_NDIM:
-            raise ValueError(
+            raise ParameterError(
                 f"templates W must have shape (freq, R), (freq, R, T) or (1, R, K, T), got "
                 f"{tuple(W.shape)}."
             )
         sources = tuple(check_source_name(s) for s in self.sources)
         if len(set(sources)) != len(sources):
-            raise ValueError(f"source names must be unique, got {sources}.")
+            raise ParameterError(f"source names must be unique, got {sources}.")
         components = tuple(int(c) for c in self.components)
         if len(components) != W.shape[1]:
-            raise ValueError(
+            raise ParameterError(
                 f"components has {len(components)} entries but W has {W.shape[1]} components "
                 f"(axis 1); give the source index of every component."
             )
         if any(not 0 <= c < len(sources) for c in components):
-            raise ValueError(f"components holds source indices outside [0, {len(sources)}).")
+            raise ParameterError(f"components holds source indices outside [0, {len(sources)}).")
         empty = [s for i, s in enumerate(sources) if i not in components]
         if empty:
-            raise ValueError(f"sources {empty} have no component; remove them or add templates.")
+            raise ParameterError(f"sources {empty} have no component; remove them or add templates.")
         if self.front_end not in FRONT_ENDS:
-            raise ValueError(f"front_end must be one of {FRONT_ENDS}, got {self.front_end!r}.")
+            raise ParameterError(f"front_end must be one of {FRONT_ENDS}, got {self.front_end!r}.")
         object.__setattr__(self, "W", W.detach().cpu())
         object.__setattr__(self, "sources", sources)
         object.__setattr__(self, "components", components)
@@ -157,13 +158,13 @@ class Templates:
         """Raise a ValueError unless the templates fit audio at ``sample_rate`` analysed by
         ``front_end`` (same sample rate, representation and settings)."""
         if int(sample_rate) != self.sample_rate:
-            raise ValueError(
+            raise ParameterError(
                 f"the templates were learned at {self.sample_rate} Hz but the audio is at "
                 f"{sample_rate} Hz; resample it, e.g. nmfsep.io.load(path, "
                 f"sample_rate={self.sample_rate}), or learn templates at {sample_rate} Hz."
             )
         if front_end.kind != self.front_end or front_end.settings != self.settings:
-            raise ValueError(
+            raise ParameterError(
                 f"the templates were computed with {self.front_end} {self.settings} but the "
                 f"separator uses {front_end.kind} {front_end.settings}; leave those settings "
                 f"unset to take them from the templates."
@@ -186,13 +187,13 @@ class Templates:
         {'piano': [0, 1], 'bass': [2]}
         """
         if not templates or not all(isinstance(t, Templates) for t in templates):
-            raise TypeError("concatenate takes one or more Templates.")
+            raise ParameterTypeError("concatenate takes one or more Templates.")
         first = templates[0]
         for other in templates[1:]:
             if ((other.sample_rate, other.front_end, other.settings)
                     != (first.sample_rate, first.front_end, first.settings)
                     or other.W.shape[:1] + other.W.shape[2:] != first.W.shape[:1] + first.W.shape[2:]):
-                raise ValueError(
+                raise ParameterError(
                     f"cannot concatenate {other!r} with {first!r}: the sample rate, front end, "
                     f"settings and template shape (all but axis 1) must match."
                 )
@@ -225,7 +226,7 @@ class Templates:
         """
         path = Path(os.fspath(path))
         if path.is_dir():
-            raise ValueError(f"'{path}' is a folder; pass a file name such as '{path / 'templates.pt'}'.")
+            raise ParameterError(f"'{path}' is a folder; pass a file name such as '{path / 'templates.pt'}'.")
         if path.exists() and not overwrite:
             raise FileExistsError(f"'{path}' already exists; pass overwrite=True (--overwrite) "
                                   f"to replace it.")
@@ -259,11 +260,11 @@ class Templates:
         try:
             payload = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:
-            raise ValueError(f"'{path}' is not a templates file written by Templates.save ({err}).") from err
+            raise ParameterError(f"'{path}' is not a templates file written by Templates.save ({err}).") from err
         if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
-            raise ValueError(f"'{path}' is not a templates file written by Templates.save.")
+            raise ParameterError(f"'{path}' is not a templates file written by Templates.save.")
         if payload.get("version") != _VERSION:
-            raise ValueError(
+            raise ParameterError(
                 f"'{path}' holds templates of format version {payload.get('version')}; this "
                 f"nmfsep reads version {_VERSION}: learn the templates again."
             )
@@ -286,13 +287,13 @@ def _example_list(source: str, examples) -> list:
     if isinstance(examples, (str, os.PathLike, Tensor, np.ndarray)):
         examples = [examples]
     if not isinstance(examples, Sequence) or isinstance(examples, (bytes, bytearray)):
-        raise TypeError(
+        raise ParameterTypeError(
             f"the examples of {source!r} must be a waveform, a path, or a list of them, got "
             f"{type(examples).__name__}."
         )
     items = [p for item in examples for p in _expand_paths(item)]
     if not items:
-        raise ValueError(f"source {source!r} has no examples.")
+        raise ParameterError(f"source {source!r} has no examples.")
     return items
 
 
@@ -305,10 +306,10 @@ def _load_example(source: str, item, sample_rate: int, dtype) -> Tensor:
         waveform = torch.as_tensor(item)
         name = f"an example waveform of {source!r}"
         if waveform.ndim > 2:
-            raise ValueError(f"{name} must have shape (samples,) or (channels, samples), got "
+            raise ParameterError(f"{name} must have shape (samples,) or (channels, samples), got "
                              f"{tuple(waveform.shape)}.")
     else:
-        raise TypeError(
+        raise ParameterTypeError(
             f"examples of {source!r} must be waveforms (Tensor/ndarray) or audio file paths, "
             f"got {type(item).__name__}."
         )
@@ -321,10 +322,10 @@ def _per_source(value, sources, name: str) -> Dict[str, int]:
     if isinstance(value, Mapping):
         unknown = set(value) - set(sources)
         if unknown:
-            raise ValueError(f"{name} names unknown sources {sorted(unknown)}; sources are {list(sources)}.")
+            raise ParameterError(f"{name} names unknown sources {sorted(unknown)}; sources are {list(sources)}.")
         missing = [s for s in sources if s not in value]
         if missing:
-            raise ValueError(f"{name} gives no number for sources {missing}.")
+            raise ParameterError(f"{name} gives no number for sources {missing}.")
         return {s: check_rank(value[s], name=f"{name}[{s!r}]") for s in sources}
     return {s: check_rank(value, name=name) for s in sources}
 
@@ -420,16 +421,16 @@ def learn_templates(
     (torch.Size([129, 2, 4]), ('tone', 'noise'))
     """
     if not isinstance(examples, Mapping) or not examples:
-        raise TypeError(
+        raise ParameterTypeError(
             "examples must be a non-empty mapping {source name: waveforms or paths}, e.g. "
             "{'kick': ['kick_0.wav'], 'snare': ['snare_0.wav']}."
         )
     sources = tuple(check_source_name(s) for s in examples)
     sample_rate = _check_sample_rate(sample_rate)
     if front_end == "cqt" and any(v is not None for v in (n_fft, window)):
-        raise ValueError("n_fft and window are STFT settings; the CQT takes fmin, n_bins, bins_per_octave.")
+        raise ParameterError("n_fft and window are STFT settings; the CQT takes fmin, n_bins, bins_per_octave.")
     if front_end == "stft" and any(v is not None for v in (fmin, n_bins, bins_per_octave)):
-        raise ValueError("fmin, n_bins and bins_per_octave are CQT settings; pass front_end='cqt'.")
+        raise ParameterError("fmin, n_bins and bins_per_octave are CQT settings; pass front_end='cqt'.")
     front = resolve_front_end(front_end, sample_rate, n_fft=n_fft, hop_length=hop_length,
                               window=window, fmin=fmin, n_bins=n_bins,
                               bins_per_octave=bins_per_octave)

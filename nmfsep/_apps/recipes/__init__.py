@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Mapping, Optional, Tuple, Union
 
+from ..._errors import ParameterError, ParameterTypeError
+
 __all__ = ["Recipe", "RECIPES", "register_recipe", "get_recipe", "run_recipe", "recipe_table"]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -125,11 +127,11 @@ def register_recipe(
     """
     if not isinstance(name, str) or not name or not all(c.islower() or c.isdigit() or c == "-"
                                                         for c in name):
-        raise ValueError(f"a recipe name is lower-case letters, digits and '-', got {name!r}.")
+        raise ParameterError(f"a recipe name is lower-case letters, digits and '-', got {name!r}.")
     if not callable(function):
-        raise TypeError(f"function must be callable, got {type(function).__name__}.")
+        raise ParameterTypeError(f"function must be callable, got {type(function).__name__}.")
     if name in RECIPES and not replace:
-        raise ValueError(f"a recipe named {name!r} is already registered; pass replace=True.")
+        raise ParameterError(f"a recipe named {name!r} is already registered; pass replace=True.")
     recipe = Recipe(name, function, None if sources is None else tuple(sources), str(description),
                     bool(uses_hits), bool(uses_templates) or bool(requires_templates),
                     bool(requires_templates), str(fallback))
@@ -152,12 +154,12 @@ def get_recipe(name: str) -> Recipe:
     ('kick', 'snare', 'hihat')
     """
     if not isinstance(name, str):
-        raise TypeError(f"a recipe name is a string, got {type(name).__name__}.")
+        raise ParameterTypeError(f"a recipe name is a string, got {type(name).__name__}.")
     try:
         return RECIPES[name]
     except KeyError:
         known = ", ".join(sorted(RECIPES)) or "none"
-        raise ValueError(f"unknown recipe {name!r}; known recipes: {known}.") from None
+        raise ParameterError(f"unknown recipe {name!r}; known recipes: {known}.") from None
 
 
 def recipe_table() -> str:
@@ -284,13 +286,13 @@ def run_recipe(
 
     recipe = get_recipe(name)
     if hits is not None and not recipe.uses_hits:
-        raise ValueError(f"the {name!r} recipe takes no hits; "
+        raise ParameterError(f"the {name!r} recipe takes no hits; "
                          f"recipes that do: {sorted(r for r in RECIPES if RECIPES[r].uses_hits)}.")
     if templates is not None and not recipe.uses_templates:
-        raise ValueError(f"the {name!r} recipe takes no templates; recipes that do: "
+        raise ParameterError(f"the {name!r} recipe takes no templates; recipes that do: "
                          f"{sorted(r for r in RECIPES if RECIPES[r].uses_templates)}.")
     if not isinstance(fmt, str) or not fmt.strip(".").isalnum():
-        raise ValueError(f"fmt must be an audio file extension such as 'wav' or 'flac', got {fmt!r}.")
+        raise ParameterError(f"fmt must be an audio file extension such as 'wav' or 'flac', got {fmt!r}.")
     fmt = fmt.strip(".").lower()
     mixture_path = check_readable_file(mixture_path, "mixture")
     out_dir = check_writable_folder(out_dir, "out_dir")

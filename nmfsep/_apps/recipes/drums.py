@@ -81,6 +81,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from nmfsep._errors import ParameterError, ParameterTypeError
 from nmfsep._pipeline.separation import add_chunk, chunk_bounds, chunk_sizes
 from nmfsep.functional import istft, stft
 from nmfsep.io import AUDIO_SUFFIXES, check_audio, load
@@ -154,21 +155,21 @@ HitsLike = Union[Mapping[str, object], Sequence[Union[str, os.PathLike]], str, o
 # --------------------------------------------------------------------------- validation
 def _positive_int(value, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}.")
     return int(value)
 
 
 def _positive_float(value, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
             or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}.")
+        raise ParameterError(f"{name} must be a positive finite number, got {value!r}.")
     return float(value)
 
 
 def _check_rate(sample_rate) -> int:
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real) \
             or sample_rate <= 0 or int(sample_rate) != sample_rate:
-        raise ValueError(f"sample_rate must be a positive integer number of Hz, got {sample_rate!r}.")
+        raise ParameterError(f"sample_rate must be a positive integer number of Hz, got {sample_rate!r}.")
     return int(sample_rate)
 
 
@@ -179,7 +180,7 @@ def _stft_sizes(sample_rate: int, n_fft: Optional[int], hop_length: Optional[int
     n_fft = _positive_int(n_fft, "n_fft", 16)
     hop_length = n_fft // 4 if hop_length is None else _positive_int(hop_length, "hop_length")
     if hop_length > n_fft:
-        raise ValueError(f"hop_length ({hop_length}) must not exceed n_fft ({n_fft}).")
+        raise ParameterError(f"hop_length ({hop_length}) must not exceed n_fft ({n_fft}).")
     return n_fft, hop_length
 
 
@@ -244,7 +245,7 @@ def group_hits(hits: HitsLike, *, sources: Sequence[str] = DRUM_SOURCES) -> Dict
     if isinstance(hits, Mapping):
         unknown = [s for s in hits if s not in sources]
         if unknown:
-            raise ValueError(f"hits name unknown instruments {unknown}; use {list(sources)}.")
+            raise ParameterError(f"hits name unknown instruments {unknown}; use {list(sources)}.")
         grouped = {}
         for source in sources:
             items = hits.get(source)
@@ -257,17 +258,17 @@ def group_hits(hits: HitsLike, *, sources: Sequence[str] = DRUM_SOURCES) -> Dict
         if isinstance(hits, (str, os.PathLike)):
             hits = [hits]
         if not isinstance(hits, Sequence):
-            raise TypeError(
+            raise ParameterTypeError(
                 "hits must be a mapping {instrument: waveforms or paths}, a list of hit files "
                 f"or a folder of them, got {type(hits).__name__}."
             )
         if not hits:
-            raise ValueError("hits is empty: give the kit's hit files (or a folder of them), or "
+            raise ParameterError("hits is empty: give the kit's hit files (or a folder of them), or "
                              "pass hits=None to use the generic templates.")
         files: List[Path] = []
         for item in hits:
             if not isinstance(item, (str, os.PathLike)):
-                raise TypeError(
+                raise ParameterTypeError(
                     f"a list of hits must hold file paths (their names tell the instrument), got "
                     f"{type(item).__name__}; pass waveforms as a mapping {{'kick': [...], ...}}."
                 )
@@ -290,7 +291,7 @@ def group_hits(hits: HitsLike, *, sources: Sequence[str] = DRUM_SOURCES) -> Dict
     missing = [s for s in sources if not grouped[s]]
     if missing:
         prefixes = [HIT_NAME_PREFIXES[s][0] for s in missing if s in HIT_NAME_PREFIXES]
-        raise ValueError(
+        raise ParameterError(
             f"no hits for {missing}: every instrument of {list(sources)} needs at least one "
             f"isolated hit (file names starting with e.g. {prefixes})."
         )
@@ -306,10 +307,10 @@ def _hit_waveform(source: str, item, sample_rate: int) -> Tensor:
         waveform = torch.as_tensor(item)
         name = f"a hit of {source!r}"
     else:
-        raise TypeError(f"a hit of {source!r} must be a waveform or a path, got {type(item).__name__}.")
+        raise ParameterTypeError(f"a hit of {source!r} must be a waveform or a path, got {type(item).__name__}.")
     waveform = check_audio(waveform, name=name)
     if waveform.ndim > 2:
-        raise ValueError(f"{name} must have shape (samples,) or (channels, samples), got "
+        raise ParameterError(f"{name} must have shape (samples,) or (channels, samples), got "
                          f"{tuple(waveform.shape)}.")
     waveform = waveform.reshape(-1, waveform.shape[-1]).mean(0).float().cpu()
     # the template starts at the onset: leading samples 40 dB under the peak are dropped
@@ -453,7 +454,7 @@ def _templates_at_rate(templates: Templates, sample_rate: int, n_fft: Optional[i
     continued (template adaptation then learns that band from the mixture).
     """
     if templates.front_end != "stft" or templates.W.dim() != 3:
-        raise ValueError(
+        raise ParameterError(
             f"drum templates must be STFT NMFD templates (freq, R, T), got {templates!r}; "
             f"make them with hit_templates or 'nmfsep learn-templates FILES --recipe drums'."
         )
@@ -462,7 +463,7 @@ def _templates_at_rate(templates: Templates, sample_rate: int, n_fft: Optional[i
     W = templates.W.float()
     if templates.sample_rate == sample_rate:
         if (n_fft not in (None, settings["n_fft"])) or (hop_length not in (None, settings["hop_length"])):
-            raise ValueError(
+            raise ParameterError(
                 f"the templates were made with n_fft={settings['n_fft']}, hop_length="
                 f"{settings['hop_length']}; leave n_fft and hop_length unset to use them."
             )
@@ -490,7 +491,7 @@ def _drum_templates(hits, templates, sample_rate: int, *, n_fft: Optional[int] =
     instruments; files are grouped as :data:`DRUM_SOURCES`), else ``templates`` (loaded
     from a path), else :func:`generic_templates` (of the whole kit with ``full_kit``)."""
     if hits is not None and templates is not None:
-        raise ValueError("give hits or templates, not both.")
+        raise ParameterError("give hits or templates, not both.")
     if hits is not None:
         sources = tuple(hits) if isinstance(hits, Mapping) else DRUM_SOURCES
         return hit_templates(hits, sample_rate, n_fft=n_fft, hop_length=hop_length, T=T,
@@ -499,7 +500,7 @@ def _drum_templates(hits, templates, sample_rate: int, *, n_fft: Optional[int] =
         return generic_templates(full_kit=full_kit)
     if not isinstance(templates, Templates):
         if not isinstance(templates, (str, os.PathLike)):
-            raise TypeError(f"templates must be Templates or a path to a templates file, got "
+            raise ParameterTypeError(f"templates must be Templates or a path to a templates file, got "
                             f"{type(templates).__name__}.")
         templates = Templates.load(templates)
     return templates
@@ -583,7 +584,7 @@ class DrumModel:
         n_channels = 1 if self.gains is None else self.gains.shape[1]
         if isinstance(channel, bool) or not isinstance(channel, numbers.Integral) or \
                 not 0 <= channel < n_channels:
-            raise ValueError(f"channel must be an integer from 0 to {n_channels - 1}, got "
+            raise ParameterError(f"channel must be an integer from 0 to {n_channels - 1}, got "
                              f"{channel!r}.")
         parts = _source_parts(self.templates, self.activations, self.components,
                               len(self.sources))[:, 0]
@@ -923,7 +924,7 @@ def separate_drums(
     waveform = check_audio(mixture if isinstance(mixture, Tensor) else torch.as_tensor(mixture),
                            name="mixture")
     if waveform.ndim > 2:
-        raise ValueError(f"mixture must have shape (samples,) or (channels, samples), got "
+        raise ParameterError(f"mixture must have shape (samples,) or (channels, samples), got "
                          f"{tuple(waveform.shape)}.")
     T = _positive_int(T, "T")
     power = _positive_float(spectrogram_power, "spectrogram_power")
@@ -936,7 +937,7 @@ def separate_drums(
     n_refit = _positive_int(n_refit, "n_refit")
     n_chunk = n_refit if n_chunk is None else _positive_int(n_chunk, "n_chunk")
     if chunk_solver not in ("mu", "auto"):
-        raise ValueError(f"chunk_solver must be 'mu' or 'auto', got {chunk_solver!r}.")
+        raise ParameterError(f"chunk_solver must be 'mu' or 'auto', got {chunk_solver!r}.")
     if adapt_duration is not None:
         adapt_duration = _positive_float(adapt_duration, "adapt_duration")
 
@@ -951,7 +952,7 @@ def separate_drums(
     signal = waveform.reshape(-1, waveform.shape[-1]).to(device=work_device, dtype=torch.float32)
     n_samples = signal.shape[-1]
     if n_samples <= n_fft // 2:
-        raise ValueError(f"the mixture has {n_samples} samples; n_fft={n_fft} needs more than "
+        raise ParameterError(f"the mixture has {n_samples} samples; n_fft={n_fft} needs more than "
                          f"{n_fft // 2}.")
     W = W.to(work_device) ** power
     W = W / W.sum((0, 2), keepdim=True).clamp_min(torch.finfo(W.dtype).tiny)
@@ -1056,7 +1057,7 @@ def _drums_recipe(mixture, sample_rate, *, templates=None, hits=None, seed=None,
 def _drums_generic_recipe(mixture, sample_rate, *, templates=None, hits=None, seed=None,
                           device=None, verbose=False):
     if hits is not None:
-        raise ValueError("the 'drums-generic' recipe uses no hits; use the 'drums' recipe "
+        raise ParameterError("the 'drums-generic' recipe uses no hits; use the 'drums' recipe "
                          "to separate with the kit's hits.")
     # the generic templates make every update ~8x a kit's: on long mixtures the templates
     # adapt on 20 s of excerpts and every chunk takes 20 updates (within 0.03 dB of 30 s and

@@ -69,6 +69,8 @@ from nmfsep.masks import apply_masks, wiener_mask
 from nmfsep.nmf import NMF, NMFD
 from nmfsep.separation import Templates
 
+from ..._errors import ParameterError, ParameterTypeError
+
 __all__ = ["separate_drums_harmonic", "hpss_cascade", "percussive_dictionary", "template_spectra",
            "hpss_masks",
            "fit_percussive_harmonic", "CONTINUITY"]
@@ -85,14 +87,14 @@ HitsLike = Union[Mapping[str, Sequence], Sequence, Tensor, str, "os.PathLike[str
 def _non_negative(value, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
             math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
+        raise ParameterError(f"{name} must be a non-negative number, got {value!r}.")
     return float(value)
 
 
 def _odd_size(value, name: str) -> int:
     size = check_count(value, name)
     if size % 2 == 0:
-        raise ValueError(f"{name} must be odd (a centred median filter), got {size}.")
+        raise ParameterError(f"{name} must be odd (a centred median filter), got {size}.")
     return size
 
 
@@ -101,7 +103,7 @@ def _hit_list(hits: HitsLike, sample_rate: int) -> list:
     roles of a mapping only label them; files are loaded at ``sample_rate``)."""
     if isinstance(hits, Mapping):
         if not hits:
-            raise ValueError("hits is an empty mapping; pass None to separate without hits.")
+            raise ParameterError("hits is an empty mapping; pass None to separate without hits.")
         items = []
         for value in hits.values():
             items.extend(value if isinstance(value, (list, tuple)) else [value])
@@ -110,17 +112,17 @@ def _hit_list(hits: HitsLike, sample_rate: int) -> list:
     else:
         items = hits
     if not isinstance(items, Sequence):
-        raise TypeError("hits must be a waveform, an audio file or folder, or a non-empty list "
+        raise ParameterTypeError("hits must be a waveform, an audio file or folder, or a non-empty list "
                         "or mapping of them.")
     if not items:
-        raise ValueError("hits is empty; pass None to separate without hits.")
+        raise ParameterError("hits is empty; pass None to separate without hits.")
     waveforms = []
     for item in items:
         if isinstance(item, (str, os.PathLike)):
             path = Path(os.fspath(item))
             files = _audio_files_in(path) if path.is_dir() else [path]
             if not files:
-                raise ValueError(f"the hits folder '{path}' holds no audio files.")
+                raise ParameterError(f"the hits folder '{path}' holds no audio files.")
             waveforms.extend(load(f, sample_rate=sample_rate, mono=True)[0] for f in files)
         else:
             waveforms.append(item)
@@ -276,7 +278,7 @@ def hpss_masks(magnitude: Tensor, *, harmonic_size: int = 17, percussive_size: i
     (1.0, 1.0)
     """
     if not isinstance(magnitude, Tensor) or magnitude.ndim < 2:
-        raise TypeError("magnitude must be a tensor of shape (..., freq, frames).")
+        raise ParameterTypeError("magnitude must be a tensor of shape (..., freq, frames).")
     harmonic = _median_filter(magnitude, _odd_size(harmonic_size, "harmonic_size"), -1)
     percussive = _median_filter(magnitude, _odd_size(percussive_size, "percussive_size"), -2)
     return wiener_mask(torch.stack([percussive, harmonic]), power)
@@ -308,7 +310,7 @@ def _stage_filters(signal: Tensor, sample_rate: int, settings: dict, time_kernel
     (``freq_kernel`` bins, pseudo-median)."""
     n_fft = settings["n_fft"]
     if signal.shape[-1] <= n_fft // 2:
-        raise ValueError(f"the mixture has {signal.shape[-1]} samples; the cascade needs more "
+        raise ParameterError(f"the mixture has {signal.shape[-1]} samples; the cascade needs more "
                          f"than {n_fft // 2} ({n_fft / sample_rate:.3f} s windows at "
                          f"{sample_rate} Hz).")
     spectrogram = stft(signal, **settings)
@@ -507,7 +509,7 @@ def hpss_cascade(
     True
     """
     if not isinstance(mixture, Tensor) or mixture.ndim < 1 or not mixture.is_floating_point():
-        raise TypeError("mixture must be a floating-point waveform tensor (..., samples).")
+        raise ParameterTypeError("mixture must be a floating-point waveform tensor (..., samples).")
     sample_rate = check_count(sample_rate, "sample_rate")
     margin = _non_negative(margin, "margin")
     low_cutoff = _non_negative(low_cutoff, "low_cutoff")
@@ -515,7 +517,7 @@ def hpss_cascade(
     mid_margin = _non_negative(mid_margin, "mid_margin")
     if not isinstance(mid_band, Sequence) or len(mid_band) != 2 or \
             _non_negative(mid_band[0], "mid_band") > _non_negative(mid_band[1], "mid_band"):
-        raise ValueError(f"mid_band must be a pair (lower, upper) of frequencies in Hz, lower "
+        raise ParameterError(f"mid_band must be a pair (lower, upper) of frequencies in Hz, lower "
                          f"first, got {mid_band!r}.")
     windows = [_non_negative(w, name) for w, name in ((long_window, "long_window"),
                                                       (short_window, "short_window"))]
@@ -523,15 +525,15 @@ def hpss_cascade(
     for name, pair in (("harmonic_kernel", harmonic_kernel),
                        ("percussive_kernel", percussive_kernel)):
         if not isinstance(pair, Sequence) or len(pair) != 2:
-            raise ValueError(f"{name} must be a pair (stage 1, stage 2), got {pair!r}.")
+            raise ParameterError(f"{name} must be a pair (stage 1, stage 2), got {pair!r}.")
         kernels.append([_non_negative(v, name) for v in pair])
     if min(windows) <= 0 or min(min(k) for k in kernels) <= 0:
-        raise ValueError("windows and kernels must be positive.")
+        raise ParameterError("windows and kernels must be positive.")
     stages = _cascade_stages(sample_rate, windows, kernels)
     chunk, _ = chunk_sizes(chunk_duration, 0.0, sample_rate)
     overlap = 2 * stages.reach + stages.grid  # the middle of an overlap is out of both edges' reach
     if chunk is not None and chunk < 2 * overlap:
-        raise ValueError(f"chunk_duration={chunk_duration} s is too short for the cascade's "
+        raise ParameterError(f"chunk_duration={chunk_duration} s is too short for the cascade's "
                          f"filters: use at least {2 * overlap / sample_rate:.1f} s, or None.")
     samples = mixture.shape[-1]
     bounds = chunk_bounds(samples, chunk, overlap, stages.grid)
@@ -610,11 +612,11 @@ def fit_percussive_harmonic(
     """
     if not isinstance(V, Tensor) or V.ndim != 3 or not V.is_floating_point() or \
             not bool(torch.isfinite(V).all()) or bool((V < 0).any()):
-        raise ValueError("V must be a finite non-negative float tensor of shape "
+        raise ParameterError("V must be a finite non-negative float tensor of shape "
                          "(channels, freq, frames).")
     if not isinstance(percussive_templates, Tensor) or percussive_templates.ndim != 2 or \
             percussive_templates.shape[0] != V.shape[1] or bool((percussive_templates < 0).any()):
-        raise ValueError(f"percussive_templates must be non-negative of shape ({V.shape[1]}, Rp), "
+        raise ParameterError(f"percussive_templates must be non-negative of shape ({V.shape[1]}, Rp), "
                          f"one spectrum per column, got {tuple(percussive_templates.shape)}.")
     continuity = _non_negative(continuity, "continuity")
     max_iter = check_count(max_iter, "max_iter")
@@ -685,10 +687,10 @@ def template_spectra(templates: Templates, sample_rate: int, n_fft: int, *,
     torch.Size([1025, 8])
     """
     if not isinstance(templates, Templates):
-        raise TypeError(f"drum templates must be a Templates object, got "
+        raise ParameterTypeError(f"drum templates must be a Templates object, got "
                         f"{type(templates).__name__}.")
     if templates.front_end != "stft" or templates.W.dim() not in (2, 3):
-        raise ValueError(f"drum templates must be STFT templates (freq, R) or (freq, R, T); "
+        raise ParameterError(f"drum templates must be STFT templates (freq, R) or (freq, R, T); "
                          f"got {templates!r}.")
     threshold_db = _non_negative(threshold_db, "threshold_db")
     W = templates.W.double()
@@ -708,7 +710,7 @@ def template_spectra(templates: Templates, sample_rate: int, n_fft: int, *,
     W = W.float()
     total = W.sum(0)
     if not bool((total > 0).any()):
-        raise ValueError(f"the drum templates hold no energy in this STFT's range "
+        raise ParameterError(f"the drum templates hold no energy in this STFT's range "
                          f"(learned at {templates.sample_rate} Hz).")
     return W[:, total > 0] / total[total > 0]
 
@@ -828,12 +830,12 @@ def separate_drums_harmonic(
     """
     waveform = check_audio(torch.as_tensor(mixture), name="mixture")
     if waveform.ndim > 2:
-        raise ValueError(f"mixture must have shape (samples,) or (channels, samples), got "
+        raise ParameterError(f"mixture must have shape (samples,) or (channels, samples), got "
                          f"{tuple(waveform.shape)}.")
     if method not in ("auto", "cascade", "dictionary"):
-        raise ValueError(f"method must be 'auto', 'cascade' or 'dictionary', got {method!r}.")
+        raise ParameterError(f"method must be 'auto', 'cascade' or 'dictionary', got {method!r}.")
     if method == "cascade" and hits is not None:
-        raise ValueError("the cascade uses no hits; pass method='dictionary' (or 'auto') to "
+        raise ParameterError("the cascade uses no hits; pass method='dictionary' (or 'auto') to "
                          "separate with the kit's hits.")
     out_device, out_dtype = waveform.device, waveform.dtype
     work = waveform.reshape(-1, waveform.shape[-1])
@@ -872,7 +874,7 @@ def separate_drums_harmonic(
         if n_percussive:
             blocks.append(_initial_percussive(V, n_percussive, 17, 17, generator))
         if not blocks:
-            raise ValueError("without hits the percussive part needs drum_templates or "
+            raise ParameterError("without hits the percussive part needs drum_templates or "
                              "n_percussive > 0.")
         W_p = torch.cat([b.to(V) for b in blocks], 1)
         fixed_dictionary = drum_templates is not None

@@ -25,6 +25,8 @@ from nmfsep._apps.recipes import get_recipe
 from nmfsep._apps.recipes.drums import DRUM_SOURCES, _audio_files_in, hit_templates, source_of_hit
 from nmfsep._apps.recipes.supervised import learn_instrument_dictionaries
 
+from ..._errors import ParameterError
+
 __all__ = ["learn_templates_cli", "group_recordings", "source_of_file", "DICTIONARY_RECIPES"]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -96,13 +98,13 @@ def group_recordings(paths: Sequence[PathLike],
         paths = [paths]
     paths = [Path(os.fspath(p)) for p in paths]
     if not paths:
-        raise ValueError("give at least one audio file (or folder of them) to learn from.")
+        raise ParameterError("give at least one audio file (or folder of them) to learn from.")
     if sources is not None:
         sources = [str(s) for s in sources]
         if not sources or not all(s.strip() for s in sources):
-            raise ValueError(f"source names must be non-empty, got {sources}.")
+            raise ParameterError(f"source names must be non-empty, got {sources}.")
         if len(sources) not in (1, len(paths)):
-            raise ValueError(
+            raise ParameterError(
                 f"--sources gives {len(sources)} names for {len(paths)} FILE arguments: give "
                 f"one name for all files, one per FILE argument (a folder counts as one: a "
                 f"folder per source), or none to name sources by file name (kick_0.wav -> kick, "
@@ -115,11 +117,11 @@ def group_recordings(paths: Sequence[PathLike],
         if path.is_dir():
             files = _audio_files_in(path)
             if not files:
-                raise ValueError(f"folder '{path}' holds no audio files.")
+                raise ParameterError(f"folder '{path}' holds no audio files.")
         for file in files:
             source = sources[index] if sources is not None else source_of_file(file)
             if source is None:
-                raise ValueError(f"'{file.name}' names no source (its name should start with "
+                raise ParameterError(f"'{file.name}' names no source (its name should start with "
                                  f"one, e.g. piano_C4.wav or kick_0.wav); pass --sources.")
             grouped.setdefault(source, []).append(file)
     return grouped
@@ -131,7 +133,7 @@ def _template_recipe(recipe: Optional[str], sources: Sequence[str]) -> str:
     if recipe is None:
         return "drums" if set(sources) <= set(DRUM_SOURCES) else DICTIONARY_RECIPES[0]
     if not get_recipe(recipe).uses_templates:  # unknown names raise with the known ones
-        raise ValueError(f"the {recipe!r} recipe takes no templates; recipes that do: "
+        raise ParameterError(f"the {recipe!r} recipe takes no templates; recipes that do: "
                          f"{', '.join(_template_recipes())}.")
     return recipe
 

@@ -35,6 +35,8 @@ from nmfsep.io import check_audio
 from nmfsep.nmf import NMF2D
 from nmfsep.transforms import CQT
 
+from ..._errors import ParameterError
+
 __all__ = ["piano_roll", "harmonic_templates", "notes_to_roll", "binarize_roll", "frame_scores",
            "midi_to_hz", "ROLL_MODELS"]
 
@@ -56,7 +58,7 @@ def midi_to_hz(pitch: Union[float, Tensor]) -> Union[float, Tensor]:
 def _positive(value, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
             math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive number, got {value!r}.")
+        raise ParameterError(f"{name} must be a positive number, got {value!r}.")
     return float(value)
 
 
@@ -116,7 +118,7 @@ def _cqt_layout(sample_rate: int, lowest_pitch: int, n_pitches: int, bins_per_oc
     """``(fmin, n_bins, bins_per_semitone, K)``: the ``b`` bins of semitone ``k`` are
     ``b * k`` to ``b * k + b - 1``, placed symmetrically around the semitone's centre."""
     if bins_per_octave % 12:
-        raise ValueError(f"bins_per_octave must be a multiple of 12 (whole bins per semitone), "
+        raise ParameterError(f"bins_per_octave must be a multiple of 12 (whole bins per semitone), "
                          f"got {bins_per_octave}.")
     per_semitone = bins_per_octave // 12
     K = round(bins_per_octave * math.log2(n_harmonics)) + spread + 1
@@ -125,7 +127,7 @@ def _cqt_layout(sample_rate: int, lowest_pitch: int, n_pitches: int, bins_per_oc
     top = fmin * 2.0 ** ((n_bins - 1) / bins_per_octave)
     if top >= sample_rate / 2:
         highest = lowest_pitch + n_pitches - 1
-        raise ValueError(
+        raise ParameterError(
             f"the templates of the highest pitch ({highest}) reach {top:.0f} Hz with "
             f"n_harmonics={n_harmonics}, above the Nyquist frequency {sample_rate / 2:.0f} Hz; "
             f"lower n_pitches or n_harmonics, or use a higher sample rate."
@@ -215,16 +217,16 @@ def piano_roll(
     """
     waveform = check_audio(torch.as_tensor(mixture), name="mixture")
     if waveform.ndim > 2:
-        raise ValueError(f"mixture must have shape (samples,) or (channels, samples), got "
+        raise ParameterError(f"mixture must have shape (samples,) or (channels, samples), got "
                          f"{tuple(waveform.shape)}.")
     waveform = waveform.reshape(-1, waveform.shape[-1]).mean(0)
     if waveform.dtype not in (torch.float32, torch.float64):
         waveform = waveform.float()
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real) \
             or sample_rate <= 0:
-        raise ValueError(f"sample_rate must be a positive number of Hz, got {sample_rate!r}.")
+        raise ParameterError(f"sample_rate must be a positive number of Hz, got {sample_rate!r}.")
     if model not in ROLL_MODELS:
-        raise ValueError(f"model must be one of {ROLL_MODELS}, got {model!r}.")
+        raise ParameterError(f"model must be one of {ROLL_MODELS}, got {model!r}.")
     lowest_pitch = check_count(lowest_pitch, "lowest_pitch", minimum=0)
     n_pitches = check_count(n_pitches, "n_pitches")
     bins_per_octave = check_count(bins_per_octave, "bins_per_octave", minimum=12)
@@ -244,7 +246,7 @@ def piano_roll(
     inside = min(magnitude.shape[-1], math.ceil(waveform.shape[-1] / transform.hop_length))
     frames = inside // group
     if frames < 1:
-        raise ValueError("the mixture is shorter than one frame of the roll; lower frame_rate.")
+        raise ParameterError("the mixture is shorter than one frame of the roll; lower frame_rate.")
     V = magnitude[:, : frames * group].reshape(n_bins, frames, group).sum(-1)
     V = V.to(torch.float64 if waveform.dtype == torch.float64 else torch.float32)
 
@@ -308,7 +310,7 @@ def notes_to_roll(notes: Sequence[Sequence[float]], times: Tensor, *, lowest_pit
     roll = torch.zeros(n_pitches, times.shape[0], dtype=torch.bool)
     for k, note in enumerate(notes):
         if len(note) < 3:
-            raise ValueError(f"notes[{k}] must be (pitch, onset, offset, ...), got {note!r}.")
+            raise ParameterError(f"notes[{k}] must be (pitch, onset, offset, ...), got {note!r}.")
         row = int(round(note[0])) - lowest_pitch
         if 0 <= row < n_pitches:
             roll[row] |= (times >= float(note[1])) & (times < float(note[2]))
@@ -341,7 +343,7 @@ def binarize_roll(roll: Tensor, threshold_db: float = -20.0) -> Tensor:
     """
     if not (isinstance(threshold_db, numbers.Real) and math.isfinite(threshold_db)
             and threshold_db <= 0):
-        raise ValueError(f"threshold_db must be a finite number <= 0, got {threshold_db!r}.")
+        raise ParameterError(f"threshold_db must be a finite number <= 0, got {threshold_db!r}.")
     peak = roll.max()
     if peak <= 0:
         return torch.zeros_like(roll, dtype=torch.bool)
@@ -374,7 +376,7 @@ def frame_scores(estimate: Tensor, reference: Tensor) -> Dict[str, float]:
     0.5
     """
     if estimate.shape != reference.shape:
-        raise ValueError(f"estimate {tuple(estimate.shape)} and reference "
+        raise ParameterError(f"estimate {tuple(estimate.shape)} and reference "
                          f"{tuple(reference.shape)} must have the same (pitches, frames) shape.")
     estimate, reference = estimate.bool(), reference.bool()
     tp = int((estimate & reference).sum())

@@ -40,6 +40,8 @@ from nmfsep.io import check_audio
 from nmfsep.nmf import NMF
 from nmfsep.separation import Templates, learn_templates
 
+from ..._errors import ParameterError, ParameterTypeError
+
 __all__ = ["learn_instrument_dictionaries", "separate_supervised", "default_stft",
            "DICTIONARY_METHODS"]
 
@@ -55,7 +57,7 @@ def _as_waveform_list(label: str, examples) -> list:
     if isinstance(examples, (Tensor, np.ndarray)):
         examples = [examples]
     if not isinstance(examples, Sequence) or isinstance(examples, (str, bytes)) or not examples:
-        raise TypeError(
+        raise ParameterTypeError(
             f"{label} must be a waveform or a non-empty list of waveforms (tensors of shape "
             f"(samples,) or (channels, samples)), got {type(examples).__name__}; load files "
             f"with nmfsep.io.load first."
@@ -63,10 +65,10 @@ def _as_waveform_list(label: str, examples) -> list:
     waveforms = []
     for k, item in enumerate(examples):
         if not isinstance(item, (Tensor, np.ndarray)):
-            raise TypeError(f"{label}[{k}] must be a tensor or array, got {type(item).__name__}.")
+            raise ParameterTypeError(f"{label}[{k}] must be a tensor or array, got {type(item).__name__}.")
         waveform = check_audio(torch.as_tensor(item), name=f"{label}[{k}]")
         if waveform.ndim > 2:
-            raise ValueError(f"{label}[{k}] must have shape (samples,) or (channels, samples), "
+            raise ParameterError(f"{label}[{k}] must have shape (samples,) or (channels, samples), "
                              f"got {tuple(waveform.shape)}.")
         # dictionaries are spectra: channels are averaged
         waveforms.append(waveform.reshape(-1, waveform.shape[-1]).mean(0).float())
@@ -86,7 +88,7 @@ def default_stft(sample_rate: int) -> Dict[str, int]:
     """
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real) or \
             not sample_rate > 0:
-        raise ValueError(f"sample_rate must be a positive number of Hz, got {sample_rate!r}.")
+        raise ParameterError(f"sample_rate must be a positive number of Hz, got {sample_rate!r}.")
     n_fft = 2 ** max(4, round(math.log2(2048 * sample_rate / 22050)))
     return dict(n_fft=n_fft, hop_length=n_fft // 4)
 
@@ -97,7 +99,7 @@ def _stft_settings(sample_rate, n_fft, hop_length, window) -> Dict[str, object]:
     n_fft = defaults["n_fft"] if n_fft is None else check_count(n_fft, "n_fft")
     hop_length = n_fft // 4 if hop_length is None else check_count(hop_length, "hop_length")
     if not isinstance(window, str):
-        raise TypeError(f"window must be a window name such as 'hann', got {window!r}.")
+        raise ParameterTypeError(f"window must be a window name such as 'hann', got {window!r}.")
     return dict(n_fft=n_fft, hop_length=hop_length, window=window.lower())
 
 
@@ -107,7 +109,7 @@ def _exemplars(waveforms, n_fft: int, hop_length: int, window: str, threshold_db
     frames = []
     for waveform in waveforms:
         if waveform.shape[-1] <= n_fft // 2:
-            raise ValueError(f"a training waveform has {waveform.shape[-1]} samples; n_fft={n_fft} "
+            raise ParameterError(f"a training waveform has {waveform.shape[-1]} samples; n_fft={n_fft} "
                              f"needs more than {n_fft // 2}.")
         frames.append(stft(waveform, n_fft, hop_length, window=window).abs())
     spectra = torch.cat(frames, -1)
@@ -206,12 +208,12 @@ def learn_instrument_dictionaries(
     (('low', 'high'), 257)
     """
     if not isinstance(train, Mapping) or not train:
-        raise TypeError(
+        raise ParameterTypeError(
             "train must be a non-empty mapping {instrument: waveforms}, e.g. "
             "{'piano': [piano_notes], 'bass': [bass_notes]}."
         )
     if method not in DICTIONARY_METHODS:
-        raise ValueError(f"method must be one of {DICTIONARY_METHODS}, got {method!r}.")
+        raise ParameterError(f"method must be one of {DICTIONARY_METHODS}, got {method!r}.")
     waveforms = {source: _as_waveform_list(f"train[{source!r}]", examples)
                  for source, examples in train.items()}
     settings = _stft_settings(sample_rate, n_fft, hop_length, window)
@@ -223,7 +225,7 @@ def learn_instrument_dictionaries(
         )
     threshold_db = float(threshold_db)
     if not (math.isfinite(threshold_db) and threshold_db > 0):
-        raise ValueError(f"threshold_db must be a positive number of dB, got {threshold_db}.")
+        raise ParameterError(f"threshold_db must be a positive number of dB, got {threshold_db}.")
     if max_exemplars is not None:
         max_exemplars = check_count(max_exemplars, "max_exemplars")
     exemplar_settings = dict(settings, hop_length=max(1, settings["hop_length"] // 2)
@@ -393,30 +395,30 @@ def separate_supervised(
     if isinstance(dictionaries, (str, os.PathLike)):
         dictionaries = Templates.load(dictionaries)
     if not isinstance(dictionaries, Templates) or dictionaries.W.dim() != 2:
-        raise TypeError("dictionaries must be Templates of spectra (freq, R) from "
+        raise ParameterTypeError("dictionaries must be Templates of spectra (freq, R) from "
                         "learn_instrument_dictionaries, or the path of a saved one.")
     beta = check_beta(beta)
     max_iter = check_count(max_iter, "max_iter")
     fit_every = check_count(fit_every, "fit_every")
     tol = float(tol)
     if not (math.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be a non-negative fraction, got {tol}.")
+        raise ParameterError(f"tol must be a non-negative fraction, got {tol}.")
     mask_power = float(mask_power)
     if not (math.isfinite(mask_power) and mask_power > 0):
-        raise ValueError(f"mask_power must be a positive number, got {mask_power}.")
+        raise ParameterError(f"mask_power must be a positive number, got {mask_power}.")
     waveform = check_audio(torch.as_tensor(mixture), name="mixture")
     if waveform.ndim > 2:
-        raise ValueError(f"mixture must have shape (samples,) or (channels, samples), got "
+        raise ParameterError(f"mixture must have shape (samples,) or (channels, samples), got "
                          f"{tuple(waveform.shape)}.")
     settings = dictionaries.settings
     if dictionaries.sample_rate != sample_rate:
-        raise ValueError(f"the dictionaries were learned at {dictionaries.sample_rate} Hz, the "
+        raise ParameterError(f"the dictionaries were learned at {dictionaries.sample_rate} Hz, the "
                          f"mixture is at {sample_rate} Hz: resample it (or learn new ones).")
     n_fft, hop, window = settings["n_fft"], settings["hop_length"], settings.get("window", "hann")
     device = waveform.device if device is None else torch.device(device)
     signal = waveform.reshape(-1, waveform.shape[-1]).to(device=device, dtype=torch.float32)
     if signal.shape[-1] <= n_fft // 2:
-        raise ValueError(f"the mixture has {signal.shape[-1]} samples; n_fft={n_fft} needs "
+        raise ParameterError(f"the mixture has {signal.shape[-1]} samples; n_fft={n_fft} needs "
                          f"more than {n_fft // 2}.")
     W = dictionaries.W.to(device=device, dtype=torch.float32)
     n_bins = W.shape[0]
@@ -424,7 +426,7 @@ def separate_supervised(
     if fit_bandwidth is not None:
         fit_bandwidth = float(fit_bandwidth)
         if not (math.isfinite(fit_bandwidth) and fit_bandwidth > 0):
-            raise ValueError(f"fit_bandwidth must be a positive number of Hz, got "
+            raise ParameterError(f"fit_bandwidth must be a positive number of Hz, got "
                              f"{fit_bandwidth}.")
         n_fit = min(n_bins, max(2, int(fit_bandwidth * n_fft / sample_rate) + 1))
     fit = dict(W=W, components=torch.as_tensor(dictionaries.components, device=device),
@@ -458,7 +460,7 @@ def separate_supervised(
 def _piano_bass_recipe(mixture, sample_rate, *, templates=None, hits=None, seed=None,
                        device=None, verbose=False):
     if templates is None:
-        raise ValueError(
+        raise ParameterError(
             "the 'piano-bass' recipe separates with dictionaries learned from recordings of "
             "each instrument alone: build them with nmfsep.recipes."
             "learn_instrument_dictionaries({'piano': [...], 'bass': [...]}, sample_rate), save "
@@ -469,7 +471,7 @@ def _piano_bass_recipe(mixture, sample_rate, *, templates=None, hits=None, seed=
         templates = Templates.load(templates)
     # NMFD hit templates (the drum recipes') would separate, and badly: say so instead
     if isinstance(templates, Templates) and templates.W.dim() != 2:
-        raise ValueError(
+        raise ParameterError(
             f"the 'piano-bass' recipe separates with dictionaries of spectra (freq, R), got "
             f"NMFD templates {tuple(templates.W.shape)} made for the drum recipes; learn them "
             f"with 'nmfsep learn-templates FILES --recipe piano-bass' or nmfsep.recipes."

@@ -45,6 +45,7 @@ from torch import Tensor
 from nmfsep.functional import stft
 from nmfsep.nmf import NMFD
 
+from ..._errors import ParameterError, ParameterTypeError
 from .drums import (
     DRUM_SOURCES,  # noqa: F401 - for users
     GENERIC_CHUNK_FIT,
@@ -63,14 +64,14 @@ __all__ = ["pick_onsets", "struck_hihat", "drum_onsets", "onset_f_measure", "ONS
 def _fraction(value, name: str, *, allow_zero: bool = True) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
             or value < 0 or (value == 0 and not allow_zero) or value > 1:
-        raise ValueError(f"{name} must be a number in {'[0' if allow_zero else '(0'}, 1], got {value!r}.")
+        raise ParameterError(f"{name} must be a number in {'[0' if allow_zero else '(0'}, 1], got {value!r}.")
     return float(value)
 
 
 def _seconds(value, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
             or value < 0:
-        raise ValueError(f"{name} must be a non-negative number of seconds, got {value!r}.")
+        raise ParameterError(f"{name} must be a non-negative number of seconds, got {value!r}.")
     return float(value)
 
 
@@ -122,11 +123,11 @@ def pick_onsets(
     tensor([0.1000, 0.4000], dtype=torch.float64)
     """
     if not isinstance(activation, Tensor) or activation.ndim != 1:
-        raise ValueError("activation must be a 1-D tensor (frames,).")
+        raise ParameterError("activation must be a 1-D tensor (frames,).")
     if not torch.isfinite(activation).all() or (activation < 0).any():
-        raise ValueError("activation must be finite and non-negative.")
+        raise ParameterError("activation must be finite and non-negative.")
     if isinstance(frame_rate, bool) or not isinstance(frame_rate, numbers.Real) or frame_rate <= 0:
-        raise ValueError(f"frame_rate must be a positive number of frames per second, got {frame_rate!r}.")
+        raise ParameterError(f"frame_rate must be a positive number of frames per second, got {frame_rate!r}.")
     threshold = _fraction(threshold, "threshold")
     retrigger = _fraction(retrigger, "retrigger")
     retrigger_window = _seconds(retrigger_window, "retrigger_window")
@@ -300,10 +301,10 @@ def struck_hihat(model, onsets: Mapping[str, Tensor], *, rise: float = HIHAT_RIS
     alone = _fraction(alone, "alone")
     min_interval = _seconds(min_interval, "min_interval")
     if not isinstance(onsets, Mapping) or "hihat" not in onsets:
-        raise ValueError("onsets must be a mapping {instrument: onset times} with a 'hihat' "
+        raise ParameterError("onsets must be a mapping {instrument: onset times} with a 'hihat' "
                          "entry (as drum_onsets picks them).")
     if "hihat" not in model.sources:
-        raise ValueError(f"the model has no 'hihat' source (its sources: {model.sources}); "
+        raise ParameterError(f"the model has no 'hihat' source (its sources: {model.sources}); "
                          f"pass the model the onsets were picked from.")
     times = torch.as_tensor(onsets["hihat"], dtype=torch.float64).reshape(-1)
     if times.numel() == 0:
@@ -461,7 +462,7 @@ def drum_onsets(
     from nmfsep.io import check_audio  # noqa: PLC0415
 
     if not isinstance(accompaniment, bool):
-        raise TypeError(f"accompaniment must be True (a song) or False (drums alone), got "
+        raise ParameterTypeError(f"accompaniment must be True (a song) or False (drums alone), got "
                         f"{accompaniment!r}.")
     sample_rate = _check_rate(sample_rate)
     hihat_rise = _fraction(hihat_rise, "hihat_rise")
@@ -480,7 +481,7 @@ def drum_onsets(
     waveform = check_audio(mixture if isinstance(mixture, Tensor) else torch.as_tensor(mixture),
                            name="mixture")
     if waveform.ndim > 2:
-        raise ValueError(f"mixture must have shape (samples,) or (channels, samples), got "
+        raise ParameterError(f"mixture must have shape (samples,) or (channels, samples), got "
                          f"{tuple(waveform.shape)}.")
     signal = waveform.reshape(-1, waveform.shape[-1]).float().sum(0)
     rate = sample_rate

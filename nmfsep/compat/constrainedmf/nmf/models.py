@@ -28,6 +28,7 @@ from ...._core._validation import as_float_tensor, check_nonnegative, check_rank
 from ...._core.metrics import beta_div
 from ...._core.nmf import NMF as _CoreNMF
 from ...._core.nmf import BaseComponent
+from ...._errors import ParameterError, ParameterTypeError
 
 __all__ = ["NMFBase", "NMF"]
 
@@ -60,7 +61,7 @@ def _infer_rank(n_components, initial_components, fix_components) -> int:
         return check_rank(n_components, name="n_components")
     named = max(len(initial_components or ()), len(fix_components or ()))
     if not named:
-        raise TypeError("give n_components, the number of components of the factorisation "
+        raise ParameterTypeError("give n_components, the number of components of the factorisation "
                         "(it can be inferred only from initial_components or fix_components)")
     return named
 
@@ -75,10 +76,10 @@ def _stacked_rows(given: Optional[Sequence], shape, name: str, device) -> Tensor
     for i, row in enumerate(given or ()):
         row = as_float_tensor(row, f"{name}[{i}]").detach()
         if tuple(row.shape) not in (shape[1:], (1,) + shape[1:]):
-            raise ValueError(f"{name}[{i}] must have shape {(1,) + shape[1:]}, got {tuple(row.shape)}")
+            raise ParameterError(f"{name}[{i}] must have shape {(1,) + shape[1:]}, got {tuple(row.shape)}")
         rows.append(row.reshape(shape[1:]).to(device))
     if len(rows) > shape[0]:
-        raise ValueError(f"{name} has {len(rows)} rows but the factor has {shape[0]} (shape {shape})")
+        raise ParameterError(f"{name} has {len(rows)} rows but the factor has {shape[0]} (shape {shape})")
     rows += [torch.rand(shape[1:], device=device) for _ in range(shape[0] - len(rows))]
     dtype = functools.reduce(torch.promote_types, (row.dtype for row in rows))
     return torch.stack([row.to(dtype) for row in rows])
@@ -88,7 +89,7 @@ def _flags(flags: Optional[Sequence], size: int, name: str) -> Tensor:
     """One boolean per row: the given ones, then False."""
     flags = [bool(flag) for flag in (flags or ())]
     if len(flags) > size:
-        raise ValueError(f"{name} has {len(flags)} entries but there are only {size} rows to fix")
+        raise ParameterError(f"{name} has {len(flags)} entries but there are only {size} rows to fix")
     return torch.tensor(flags + [False] * (size - len(flags)), dtype=torch.bool)
 
 
@@ -162,7 +163,7 @@ class NMFBase(nn.Module):
         W_shape, H_shape = tuple(int(s) for s in W_shape), tuple(int(s) for s in H_shape)
         rank = W_shape[1] if n_components is None else check_rank(n_components, name="n_components")
         if W_shape[1] != rank or H_shape[0] != rank:
-            raise ValueError(f"W_shape {W_shape} and H_shape {H_shape} must both have "
+            raise ParameterError(f"W_shape {W_shape} and H_shape {H_shape} must both have "
                              f"n_components = {rank} components (W_shape[1], H_shape[0])")
         self.rank = rank
         self.device = torch.device("cpu" if device is None else device)

@@ -25,6 +25,7 @@ from ...._core._validation import as_float_tensor, check_nonnegative, check_rank
 from ...._core.init import nndsvd, random_init
 from ...._core.nmf import NMF as _CoreNMF
 from ...._core.solvers import SOLVERS
+from ...._errors import ParameterError, ParameterTypeError
 
 __all__ = ["NMF"]
 
@@ -44,7 +45,7 @@ def _as_matrix(x, name: str) -> Tensor:
             x = batches
     x = as_float_tensor(x, name)
     if x.dim() != 2:
-        raise ValueError(f"{name} must have 2 dimensions (batch_size, dims), got shape {tuple(x.shape)}")
+        raise ParameterError(f"{name} must have 2 dimensions (batch_size, dims), got shape {tuple(x.shape)}")
     return x
 
 
@@ -103,12 +104,12 @@ class NMF(nn.Module):
                  **kwargs):
         super().__init__()
         if nb_concepts is None and n_components is None:
-            raise TypeError("give nb_concepts (or n_components), the number of concepts to learn")
+            raise ParameterTypeError("give nb_concepts (or n_components), the number of concepts to learn")
         if nb_concepts is not None and n_components is not None and nb_concepts != n_components:
-            raise ValueError(f"nb_concepts={nb_concepts} and n_components={n_components} disagree; "
+            raise ParameterError(f"nb_concepts={nb_concepts} and n_components={n_components} disagree; "
                              f"give one")
         if solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {', '.join(map(repr, SOLVERS))}, got {solver!r}")
+            raise ParameterError(f"solver must be one of {', '.join(map(repr, SOLVERS))}, got {solver!r}")
         if kwargs:
             warnings.warn(f"NMF ignores {sorted(kwargs)} (as overcomplete does)", stacklevel=2)
         self.nb_concepts = check_rank(nb_concepts if nb_concepts is not None else n_components,
@@ -127,7 +128,7 @@ class NMF(nn.Module):
     # -- checks and conversions ----------------------------------------------------------------
     def _assert_fitted(self) -> None:
         if not self.fitted:
-            raise ValueError("Model must be fitted before calling this method.")
+            raise ParameterError("Model must be fitted before calling this method.")
 
     def _activations(self, A, name: str = "A") -> Tensor:
         return check_nonnegative(_as_matrix(A, name), name).to(self.device)
@@ -141,7 +142,7 @@ class NMF(nn.Module):
         """Codes ``z`` as a float32 array ``(batch_size, nb_concepts)``."""
         z = self.sanitize_np_input(z)
         if z.shape[1] != self.nb_concepts:
-            raise ValueError(f"codes must have nb_concepts = {self.nb_concepts} columns, "
+            raise ParameterError(f"codes must have nb_concepts = {self.nb_concepts} columns, "
                              f"got shape {z.shape}")
         return z
 
@@ -214,7 +215,7 @@ class NMF(nn.Module):
         W = self._model.W.detach()
         Z = _as_matrix(Z, "Z").to(device=W.device, dtype=W.dtype)
         if Z.shape[1] != self.nb_concepts:
-            raise ValueError(f"Z must have nb_concepts = {self.nb_concepts} columns, "
+            raise ParameterError(f"Z must have nb_concepts = {self.nb_concepts} columns, "
                              f"got shape {tuple(Z.shape)}")
         return _CoreNMF.reconstruct(Z, W)
 

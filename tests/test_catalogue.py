@@ -24,6 +24,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from nmfsep import ParameterError
 from nmfsep._apps.cli import main
 
 RATE = 16000
@@ -245,16 +246,16 @@ def _api_cases(folder: Path):
         "load a folder": (lambda: load(folder), IsADirectoryError, ["is a folder"]),
         "load a missing file": (lambda: load(folder / "no.wav"), FileNotFoundError,
                                 ["not found", "no.wav"]),
-        "load a truncated file": (lambda: load(folder / "cut.wav"), ValueError,
+        "load a truncated file": (lambda: load(folder / "cut.wav"), ParameterError,
                                   ["truncated", "allow_truncated=True"]),
-        "load a corrupt file": (lambda: load(folder / "corrupt.wav"), ValueError,
+        "load a corrupt file": (lambda: load(folder / "corrupt.wav"), ParameterError,
                                 ["could not decode", "corrupt.wav"]),
         "run_recipe on a folder": (lambda: run_recipe("drums", folder, folder / "out"),
                                    IsADirectoryError, ["mixture", "is a folder"]),
         "run_recipe into a file": (lambda: run_recipe("drums", folder / "song.wav",
                                                       existing / "out"),
                                    NotADirectoryError, ["existing.wav' is a file"]),
-        "unknown recipe": (lambda: get_recipe("drumz"), ValueError,
+        "unknown recipe": (lambda: get_recipe("drumz"), ParameterError,
                            ["unknown recipe", "drums-harmonic"]),
         # outputs
         "save over a file": (lambda: save(existing, torch.zeros(1, 10), RATE), FileExistsError,
@@ -262,7 +263,7 @@ def _api_cases(folder: Path):
         "stems with NaN": (lambda: write_stems({"a": torch.zeros(1, 9),
                                                 "b": torch.full((1, 9), float("nan"))},
                                                folder / "stems", RATE),
-                           ValueError, ["NaN"]),
+                           ParameterError, ["NaN"]),
         "templates over a file": (lambda: templates.save(existing), FileExistsError,
                                   ["already exists", "overwrite=True"]),
         "onsets over a file": (lambda: save_onsets({"kick": [0.5]}, folder, formats=["json"]),

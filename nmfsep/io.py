@@ -4,6 +4,7 @@ from ._pipeline.io import (
     AUDIO_SUFFIXES,
     AudioInfo,
     check_audio,
+    check_sample_rate,
     info,
     load,
     resample,
@@ -11,5 +12,5 @@ from ._pipeline.io import (
 )
 
 __all__ = [
-    "AUDIO_SUFFIXES", "AudioInfo", "check_audio", "info", "load", "resample", "save",
+    "AUDIO_SUFFIXES", "AudioInfo", "check_audio", "check_sample_rate", "info", "load", "resample", "save",
 ]

@@ -271,3 +271,33 @@ def test_float_files_carry_no_time_of_writing(tmp_path, name):
     assert data[at + 12:at + 16] == bytes(4)
     loaded, _ = load(path)
     assert torch.equal(loaded, waveform.reshape(1, -1).float())
+
+
+def test_one_sample_rate_rule_at_every_entry_point():
+    # a whole number of Hz (int or a float like 16000.0) everywhere; a fraction is a TypeError,
+    # zero or less a ValueError, with the same words
+    import nmfsep
+    from nmfsep.functional import frames_to_time, stft_frequencies
+    from nmfsep.io import check_sample_rate
+    from nmfsep.recipes import drum_onsets, separate_drums
+    from nmfsep.separation import Separator
+    from nmfsep.transforms import CQT
+
+    mixture = torch.rand(8000) - 0.5
+    entry_points = {
+        "check_sample_rate": check_sample_rate,
+        "stft_frequencies": lambda rate: stft_frequencies(rate, 512),
+        "frames_to_time": lambda rate: frames_to_time(3, rate, hop_length=128),
+        "CQT": lambda rate: CQT(rate),
+        "resample": lambda rate: io.resample(mixture, rate, 8000),
+        "Separator": lambda rate: Separator(n_components=2).separate(mixture, rate),
+        "separate_drums": lambda rate: separate_drums(mixture, rate),
+        "drum_onsets": lambda rate: drum_onsets(mixture, rate),
+    }
+    for name, call in entry_points.items():
+        with pytest.raises(nmfsep.ParameterTypeError, match="must be a whole number of Hz"):
+            call(16000.5)
+        with pytest.raises(nmfsep.ParameterError, match="must be a positive number of Hz"):
+            call(0)
+    assert check_sample_rate(16000.0) == 16000 and isinstance(check_sample_rate(16000.0), int)
+    assert float(stft_frequencies(16000.0, 4)[-1]) == 8000.0

@@ -12,7 +12,7 @@ from torch import Tensor
 from .._core._validation import value_range
 from .._errors import ParameterError, ParameterTypeError
 
-__all__ = ["all_finite", "as_int", "check_finite", "check_sample_rate_hz", "check_signal_type",
+__all__ = ["all_finite", "as_int", "check_finite", "check_sample_rate", "check_signal_type",
            "value_range"]
 
 SIGNAL_DTYPES = (torch.float32, torch.float64)
@@ -45,14 +45,21 @@ def check_finite(tensor: Tensor, name: str) -> None:
         )
 
 
-def check_sample_rate_hz(sample_rate) -> float:
-    """A positive, finite sample rate in Hz (any real number)."""
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real):
-        raise ParameterTypeError(f"sample_rate must be a number in Hz, got {type(sample_rate).__name__}.")
-    value = float(sample_rate)
-    if not (math.isfinite(value) and value > 0):
-        raise ParameterError(f"sample_rate must be a positive number of Hz, got {sample_rate}.")
-    return value
+def check_sample_rate(sample_rate, name: str = "sample_rate") -> int:
+    """The one sample-rate rule: a positive whole number of Hz (``44100`` or ``44100.0``).
+
+    Returns it as an ``int``; a ``TypeError`` (:class:`nmfsep.ParameterTypeError`) for another
+    type or a fraction, a ``ValueError`` (:class:`nmfsep.ParameterError`) for zero or less.
+    """
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Integral):
+        if isinstance(sample_rate, numbers.Real) and float(sample_rate).is_integer():
+            sample_rate = int(sample_rate)
+        else:
+            raise ParameterTypeError(f"{name} must be a whole number of Hz, got {sample_rate!r}.")
+    sample_rate = int(sample_rate)
+    if sample_rate < 1:
+        raise ParameterError(f"{name} must be a positive number of Hz, got {sample_rate}.")
+    return sample_rate
 
 
 def check_signal_type(waveform) -> None:

@@ -65,7 +65,7 @@ import torch
 from torch import Tensor, nn
 
 from .._errors import ParameterError, ParameterTypeError
-from ._checks import SIGNAL_DTYPES, as_int, check_finite, check_sample_rate_hz, check_signal_type
+from ._checks import SIGNAL_DTYPES, as_int, check_finite, check_sample_rate, check_signal_type
 
 __all__ = ["CQT", "CQTFrame", "cqt", "cqt_frequencies", "icqt"]
 
@@ -178,7 +178,7 @@ def _resolve_design(
     sample_rate, fmin, fmax, n_bins, bins_per_octave, gamma, hop_length
 ) -> _Design:
     """Validate the CQT settings and fill ``n_bins`` and ``hop_length``."""
-    sample_rate = check_sample_rate_hz(sample_rate)
+    sample_rate = check_sample_rate(sample_rate)
     nyquist = sample_rate / 2
     bins_per_octave = as_int(bins_per_octave, "bins_per_octave")
     if bins_per_octave < 1:

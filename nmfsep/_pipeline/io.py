@@ -9,7 +9,6 @@ overwrite an existing file unless ``overwrite=True``.
 from __future__ import annotations
 
 import math
-import numbers
 import os
 import re
 import warnings
@@ -24,9 +23,11 @@ from torch import Tensor
 
 from .._errors import ParameterError, ParameterTypeError
 from ._backend import require_torchaudio
+from ._checks import check_sample_rate
 from ._files import check_readable_file, write_atomically
 
-__all__ = ["AUDIO_SUFFIXES", "AudioInfo", "check_audio", "info", "load", "resample", "save"]
+__all__ = ["AUDIO_SUFFIXES", "AudioInfo", "check_audio", "check_sample_rate", "info", "load", "resample",
+           "save"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -144,18 +145,6 @@ def check_audio(waveform, *, name: str = "waveform", allow_silent: bool = False)
             f"to separate. Pass allow_silent=True to accept silence."
         )
     return waveform
-
-
-def _check_sample_rate(sample_rate, name: str = "sample_rate") -> int:
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Integral):
-        if isinstance(sample_rate, numbers.Real) and float(sample_rate).is_integer():
-            sample_rate = int(sample_rate)
-        else:
-            raise ParameterTypeError(f"{name} must be a whole number of Hz, got {sample_rate!r}.")
-    sample_rate = int(sample_rate)
-    if sample_rate < 1:
-        raise ParameterError(f"{name} must be a positive number of Hz, got {sample_rate}.")
-    return sample_rate
 
 
 def _readable_formats() -> str:
@@ -332,7 +321,7 @@ def load(
     """
     if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise ParameterTypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}.")
-    target_rate = None if sample_rate is None else _check_sample_rate(sample_rate)
+    target_rate = None if sample_rate is None else check_sample_rate(sample_rate)
     offset = float(offset)
     if not (math.isfinite(offset) and offset >= 0):
         raise ParameterError(f"offset must be a non-negative number of seconds, got {offset}.")
@@ -423,8 +412,8 @@ def resample(waveform: Tensor, orig_freq: int, new_freq: int) -> Tensor:
     torch.Size([2, 22050])
     """
     functional = require_torchaudio().functional
-    orig_freq = _check_sample_rate(orig_freq, "orig_freq")
-    new_freq = _check_sample_rate(new_freq, "new_freq")
+    orig_freq = check_sample_rate(orig_freq, "orig_freq")
+    new_freq = check_sample_rate(new_freq, "new_freq")
     if orig_freq == new_freq:
         return waveform
     gcd = math.gcd(orig_freq, new_freq)
@@ -552,7 +541,7 @@ def save(
 def _audio_writer(path: Path, waveform, sample_rate: int, subtype: Optional[str]):
     """Check a waveform and its file settings for :func:`save`; return ``write(file)``,
     which encodes it into ``file`` (for :func:`~nmfsep._pipeline._files.write_atomically`)."""
-    sample_rate = _check_sample_rate(sample_rate)
+    sample_rate = check_sample_rate(sample_rate)
     waveform = check_audio(waveform, name="waveform to save", allow_silent=True)
     if waveform.ndim == 1:
         waveform = waveform.unsqueeze(0)

@@ -29,7 +29,7 @@ from ._files import write_atomically
 from ._frontend import FRONT_ENDS, FrontEnd, resolve_front_end
 from ._models import LOG_FREQUENCY_MODELS, MODELS, ModelSpec
 from .grouping import FEATURES, METHODS, cluster_components
-from .io import _audio_writer, _check_sample_rate, check_audio, load
+from .io import _audio_writer, check_audio, check_sample_rate, load
 from .masks import apply_masks, binary_mask, wiener_mask
 from .templates import Templates, check_source_name
 
@@ -477,7 +477,7 @@ class Separator:
         if waveform.shape[0] > waveform.shape[1]:
             raise ParameterError(f"mixture has shape {tuple(waveform.shape)}: more channels than samples; "
                              f"for a (samples, channels) array pass its transpose.")
-        sample_rate = _check_sample_rate(sample_rate)
+        sample_rate = check_sample_rate(sample_rate)
         plan = self._resolve(sample_rate)
         out_device = waveform.device
         device = plan.device or waveform.device

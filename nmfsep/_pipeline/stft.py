@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from .._errors import ParameterError, ParameterTypeError
 from ._backend import require_torchaudio
-from ._checks import SIGNAL_DTYPES, as_int, check_finite, check_sample_rate_hz, check_signal_type
+from ._checks import SIGNAL_DTYPES, as_int, check_finite, check_sample_rate, check_signal_type
 
 __all__ = [
     "STFT",
@@ -356,7 +356,7 @@ def magnitude(spec: Tensor, power: float = 1.0) -> Tensor:
 
 
 def stft_frequencies(
-    sample_rate: float,
+    sample_rate: int,
     n_fft: int,
     *,
     dtype: Optional[torch.dtype] = None,
@@ -385,13 +385,13 @@ def stft_frequencies(
     tensor([   0., 2000., 4000., 6000., 8000.])
     """
     n_fft, _, _ = _resolve_sizes(n_fft, None, None)
-    sample_rate = check_sample_rate_hz(sample_rate)
+    sample_rate = check_sample_rate(sample_rate)
     return torch.fft.rfftfreq(n_fft, d=1.0 / sample_rate, dtype=dtype, device=device)
 
 
 def frames_to_time(
     frames: Union[int, Sequence[int], Tensor],
-    sample_rate: float,
+    sample_rate: int,
     hop_length: int,
     n_fft: Optional[int] = None,
 ) -> Tensor:
@@ -423,7 +423,7 @@ def frames_to_time(
     >>> frames_to_time([0, 1, 2], sample_rate=16000, hop_length=160)
     tensor([0.0000, 0.0100, 0.0200], dtype=torch.float64)
     """
-    sample_rate = check_sample_rate_hz(sample_rate)
+    sample_rate = check_sample_rate(sample_rate)
     hop_length = as_int(hop_length, "hop_length")
     if hop_length < 1:
         raise ParameterError(f"hop_length must be at least 1, got {hop_length}.")

@@ -24,7 +24,7 @@ from .._errors import ParameterError, ParameterTypeError
 from ._files import write_atomically
 from ._frontend import FRONT_ENDS, FrontEnd, resolve_front_end
 from ._models import ModelSpec, normalise_templates
-from .io import _check_sample_rate, check_audio, load
+from .io import check_audio, check_sample_rate, load
 
 __all__ = ["Templates", "learn_templates"]
 
@@ -127,7 +127,7 @@ class Templates:
         object.__setattr__(self, "W", W.detach().cpu())
         object.__setattr__(self, "sources", sources)
         object.__setattr__(self, "components", components)
-        object.__setattr__(self, "sample_rate", _check_sample_rate(self.sample_rate))
+        object.__setattr__(self, "sample_rate", check_sample_rate(self.sample_rate))
         object.__setattr__(self, "settings", dict(self.settings))
 
     # -- description -----------------------------------------------------------------------
@@ -426,7 +426,7 @@ def learn_templates(
             "{'kick': ['kick_0.wav'], 'snare': ['snare_0.wav']}."
         )
     sources = tuple(check_source_name(s) for s in examples)
-    sample_rate = _check_sample_rate(sample_rate)
+    sample_rate = check_sample_rate(sample_rate)
     if front_end == "cqt" and any(v is not None for v in (n_fft, window)):
         raise ParameterError("n_fft and window are STFT settings; the CQT takes fmin, n_bins, bins_per_octave.")
     if front_end == "stft" and any(v is not None for v in (fmin, n_bins, bins_per_octave)):

@@ -13,9 +13,10 @@ import math
 import os
 from typing import Union
 
+from nmfsep.io import check_sample_rate
 from nmfsep.separation import StreamingSeparator, Templates
 
-from .drums import HitsLike, _check_rate, _drum_templates, _templates_at_rate
+from .drums import HitsLike, _drum_templates, _templates_at_rate
 
 __all__ = ["drum_stream", "streaming_n_fft"]
 
@@ -31,7 +32,7 @@ def streaming_n_fft(sample_rate: int) -> int:
     """
     from nmfsep._pipeline.streaming import MAX_LOOKAHEAD_SECONDS  # noqa: PLC0415
 
-    sample_rate = _check_rate(sample_rate)
+    sample_rate = check_sample_rate(sample_rate)
     return 2 ** int(math.log2(MAX_LOOKAHEAD_SECONDS * sample_rate + 1))
 
 
@@ -71,7 +72,7 @@ def drum_stream(
     >>> separator.sources, separator.n_fft, round(separator.lookahead_seconds * 1000, 1)
     (('kick', 'snare', 'hihat'), 2048, 46.4)
     """
-    sample_rate = _check_rate(sample_rate)
+    sample_rate = check_sample_rate(sample_rate)
     n_fft = streaming_n_fft(sample_rate)
     chosen = _drum_templates(hits, templates, sample_rate, n_fft=n_fft, hop_length=n_fft // 4,
                              T=T)

@@ -84,7 +84,7 @@ from tqdm.auto import tqdm
 from nmfsep._errors import ParameterError, ParameterTypeError
 from nmfsep._pipeline.separation import add_chunk, chunk_bounds, chunk_sizes
 from nmfsep.functional import istft, stft
-from nmfsep.io import AUDIO_SUFFIXES, check_audio, load
+from nmfsep.io import AUDIO_SUFFIXES, check_audio, check_sample_rate, load
 from nmfsep.masks import wiener_mask
 from nmfsep.nmf import NMFD
 from nmfsep.separation import Templates
@@ -164,13 +164,6 @@ def _positive_float(value, name: str) -> float:
             or value <= 0:
         raise ParameterError(f"{name} must be a positive finite number, got {value!r}.")
     return float(value)
-
-
-def _check_rate(sample_rate) -> int:
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real) \
-            or sample_rate <= 0 or int(sample_rate) != sample_rate:
-        raise ParameterError(f"sample_rate must be a positive integer number of Hz, got {sample_rate!r}.")
-    return int(sample_rate)
 
 
 def _stft_sizes(sample_rate: int, n_fft: Optional[int], hop_length: Optional[int]) -> Tuple[int, int]:
@@ -388,7 +381,7 @@ def hit_templates(
     >>> templates.W.shape, templates.components
     (torch.Size([129, 3, 8]), (0, 1, 1))
     """
-    sample_rate = _check_rate(sample_rate)
+    sample_rate = check_sample_rate(sample_rate)
     n_fft, hop_length = _stft_sizes(sample_rate, n_fft, hop_length)
     T = _positive_int(T, "T")
     window = str(window).lower()
@@ -920,7 +913,7 @@ def separate_drums(
     >>> bool((stems["kick"] + stems["hihat"] - mixture).abs().max() < 1e-4)
     True
     """
-    sample_rate = _check_rate(sample_rate)
+    sample_rate = check_sample_rate(sample_rate)
     waveform = check_audio(mixture if isinstance(mixture, Tensor) else torch.as_tensor(mixture),
                            name="mixture")
     if waveform.ndim > 2:

@@ -43,13 +43,13 @@ import torch
 from torch import Tensor
 
 from nmfsep.functional import stft
+from nmfsep.io import check_sample_rate
 from nmfsep.nmf import NMFD
 
 from ..._errors import ParameterError, ParameterTypeError
 from .drums import (
     DRUM_SOURCES,  # noqa: F401 - for users
     GENERIC_CHUNK_FIT,
-    _check_rate,
     _drum_templates,
     _excerpts,
     _templates_at_rate,
@@ -464,7 +464,7 @@ def drum_onsets(
     if not isinstance(accompaniment, bool):
         raise ParameterTypeError(f"accompaniment must be True (a song) or False (drums alone), got "
                         f"{accompaniment!r}.")
-    sample_rate = _check_rate(sample_rate)
+    sample_rate = check_sample_rate(sample_rate)
     hihat_rise = _fraction(hihat_rise, "hihat_rise")
     kit = hits is not None or templates is not None
     if hihat_alone is None:

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from nmfsep._core.nmf import BaseComponent
-from nmfsep._pipeline._models import AlignedNMFD, ModelSpec
+from nmfsep._pipeline._models import ModelSpec
 from nmfsep.io import load, save
 from nmfsep.separation import (
     Separator,
@@ -211,26 +210,29 @@ def test_nmfd_activations_mark_onsets_even_at_the_edges(examples):
     assert (peaks - expected).abs().max() <= 1
 
 
-@pytest.mark.parametrize("beta", [0.5, 1.0, 2.0])
-def test_aligned_nmfd_gradient_parts_match_autograd(beta):
-    generator = torch.Generator().manual_seed(0)
-    V = torch.rand(2, 7, 20, generator=generator, dtype=torch.float64)
-    model = AlignedNMFD(W=torch.rand(7, 3, 4, generator=generator, dtype=torch.float64),
-                        H=torch.rand(2, 3, 23, generator=generator, dtype=torch.float64))
-    assert model().shape == V.shape
-    for name in ("W", "H"):
-        for fast, generic in zip(model._gradient_parts(name, V, beta),
-                                 BaseComponent._gradient_parts(model, name, V, beta)):
-            torch.testing.assert_close(fast.expand_as(generic), generic)
-
-
-def test_aligned_models_are_the_middle_of_the_full_convolution():
-    from nmfsep._core.nmf import NMFD
-    generator = torch.Generator().manual_seed(1)
-    W, H = torch.rand(5, 2, 4, generator=generator), torch.rand(1, 2, 13, generator=generator)
-    torch.testing.assert_close(AlignedNMFD.reconstruct(H, W), NMFD.reconstruct(H, W)[..., 3:-3])
+def test_the_pipeline_builds_aligned_core_models():
+    # the deconvolutions take one activation per frame (plus T - 1 before): NMFD(aligned=True)
     spec = ModelSpec("nmfd", 5, T=4)
     assert spec.activation_shape(2, 1, 10) == (1, 2, 13)
+    model = spec.build(torch.rand(1, 5, 10), 2, generator=torch.Generator().manual_seed(0))
+    assert type(model).__name__ == "NMFD" and model.aligned and model._closed_form()
+    assert model().shape == (1, 5, 10)
+
+
+def test_separator_stems_equal_the_autograd_fit(monkeypatch, sources):
+    # the aligned NMFD's closed forms give the stems that autograd's gradient parts give
+    tone, noise = sources
+    mixture = (tone + noise).double()
+    options = dict(model="nmfd", n_components=4, n_sources=2, T=4, max_iter=60, seed=0, **STFT)
+    for beta in (1.0, 2.0, 0.5):
+        fast = Separator(beta=beta, **options).separate(mixture, SR)
+        from nmfsep.nmf import NMFD
+        with monkeypatch.context() as patch:
+            patch.setattr(NMFD, "_closed_form", lambda self: False)
+            generic = Separator(beta=beta, **options).separate(mixture, SR)
+        assert fast.keys() == generic.keys()
+        for name in fast:
+            torch.testing.assert_close(fast[name], generic[name], rtol=0, atol=1e-6)
 
 
 # --------------------------------------------------------------------------- long input

@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._errors import ParameterError
+from . import _threads
 from ._validation import eps_for
 from .metrics import beta_div
 from .updates import data_weights, denormals_flushed
@@ -237,13 +238,12 @@ def _on_one_thread(function):
     def wrapper(*args, **kwargs):
         if _pass_threads.get() is not None:  # called by another fast path
             return function(*args, **kwargs)
-        threads = torch.get_num_threads()
-        token = _pass_threads.set(threads)
-        torch.set_num_threads(1)
+        # workers only where each can be held to one thread (else torch's own threading)
+        token = _pass_threads.set(torch.get_num_threads() if _threads.can_limit() else 1)
         try:
-            return function(*args, **kwargs)
+            with _threads.one_thread():
+                return function(*args, **kwargs)
         finally:
-            torch.set_num_threads(threads)
             _pass_threads.reset(token)
 
     return wrapper
@@ -285,7 +285,9 @@ def _run_blocks(blocks, work, n_workers: int) -> None:
     if _pool is None or _pool._max_workers < n_workers:
         if _pool is not None:
             _pool.shutdown(wait=False)
-        _pool = ThreadPoolExecutor(n_workers, thread_name_prefix="nmfsep-blocks")
+        # the workers are nmfsep's own threads: each runs torch's operations on itself alone
+        _pool = ThreadPoolExecutor(n_workers, thread_name_prefix="nmfsep-blocks",
+                                   initializer=_threads.limit_this_thread)
     flush = denormals_flushed()
 
     def task(k):
@@ -742,15 +744,25 @@ def nmfd_reconstruct(H: Tensor, W: Tensor) -> Tensor:
     return F.conv1d(H, W.flip(2), padding=W.shape[2] - 1)
 
 
-def shifted_activations(H: Tensor, T: int, workspace: Optional[Workspace] = None) -> Tensor:
+def shifted_activations(H: Tensor, T: int, workspace: Optional[Workspace] = None, *,
+                        aligned: bool = False) -> Tensor:
     """``Hs[n, r T + t, l] = H[n, r, l - t]`` (zero outside), shape ``(N, R T, J + T - 1)``.
 
-    With it NMFD's model is one matrix product, ``W.reshape(C, R T) @ Hs[n]``.
+    With it NMFD's model is one matrix product, ``W.reshape(C, R T) @ Hs[n]``. With
+    ``aligned=True`` (an aligned NMFD, whose ``H`` is ``T - 1`` frames longer than V):
+    ``Hs[n, r T + t, l] = H[n, r, l + T - 1 - t]``, shape ``(N, R T, J - T + 1)``, every
+    window inside ``H``.
     """
     N, R, J = H.shape
-    L = J + T - 1
     if workspace is None:
         workspace = Workspace()
+    if aligned:
+        L = J - T + 1
+        shifted = workspace.buffer("aligned shifted activations", (N, R, T, L), H)
+        for t in range(T):
+            shifted[:, :, t].copy_(H[..., T - 1 - t:T - 1 - t + L])
+        return shifted.view(N, R * T, L)
+    L = J + T - 1
     # the zeros outside the windows are written once: every call rewrites the same windows
     shifted = workspace.buffer("shifted activations", (N, R, T, L), H, zeros=True)
     for t in range(T):
@@ -758,9 +770,12 @@ def shifted_activations(H: Tensor, T: int, workspace: Optional[Workspace] = None
     return shifted.view(N, R * T, L)
 
 
-def fold_shifts(P: Tensor, T: int) -> Tensor:
+def fold_shifts(P: Tensor, T: int, *, aligned: bool = False) -> Tensor:
     """``out[n, r, j] = sum_t P[n, r T + t, j + t]`` for ``P (N, R T, L)``: the adjoint of
-    :func:`shifted_activations`, shape ``(N, R, L - T + 1)``."""
+    :func:`shifted_activations`, shape ``(N, R, L - T + 1)``; with ``aligned=True``
+    ``out[n, r, j] = sum_t P[n, r T + t, j + t - T + 1]`` (zero outside), ``(N, R, L + T - 1)``."""
+    if aligned:  # the frames before and after V's take no part
+        P = F.pad(P, (T - 1, T - 1))
     N, RT, L = P.shape
     P = P.contiguous()
     # the (t, j) -> t (L + 1) + j diagonal walk is a strided view: one reduction, no loop
@@ -798,37 +813,48 @@ def _shift_kernel(gram: Tensor, R: int, T: int) -> Tensor:
 
 @_on_one_thread
 def nmfd_parts(
-    name: str, V: Tensor, W: Tensor, H: Tensor, beta: float, workspace: Optional[Workspace] = None
+    name: str, V: Tensor, W: Tensor, H: Tensor, beta: float, workspace: Optional[Workspace] = None,
+    *, aligned: bool = False,
 ) -> Tuple[Tensor, Tensor]:
-    """Gradient parts for NMFD, ``V (N, C, L)``, ``W (C, R, T)``, ``H (N, R, L - T + 1)``.
+    """Gradient parts for NMFD, ``V (N, C, L)``, ``W (C, R, T)``, ``H (N, R, L - T + 1)``, or
+    ``H (N, R, L + T - 1)`` with ``aligned=True`` (:class:`nmfsep.nmf.NMFD`'s ``aligned``).
 
     ``V[n] ≈ W₂ Hs[n]`` (:func:`shifted_activations`): the W-parts are one product with V
     (``V Hsᵀ``), the H-parts one product (``W₂ᵀ V``) folded back over the shifts. For
     beta = 2 the positive parts need no model: ``W₂`` times H's autocorrelation, and H
-    convolved with W's (R x R x (2T - 1) each).
+    convolved with W's (R x R x (2T - 1) each); aligned, where the frames past V's ends
+    break the shift invariance, the Gram matrices of ``Hs`` and ``W₂``.
     """
     C, R, T = W.shape
     if workspace is None:
         workspace = Workspace()
     W2 = W.reshape(C, R * T)
-    if name == "H" and beta == 2:
+    if name == "H" and beta == 2 and not aligned:
         gram_W = _split_product(W2.t(), W2, torch.empty(R * T, R * T, dtype=W.dtype, device=W.device))
         positive = F.conv1d(H, _shift_kernel(gram_W, R, T), padding=T - 1)
         return fold_shifts(_product_with_V(V, W2, None, "B", workspace), T), positive
-    Hs = shifted_activations(H, T, workspace)
+    Hs = shifted_activations(H, T, workspace, aligned=aligned)
     if name == "W":
-        gram = _shifted_gram(Hs, R, T) if beta == 2 else None
+        gram = _nmfd_gram(Hs, R, T, aligned) if beta == 2 else None
         negative, positive = linear_parts(V, W2, Hs, beta, "A", workspace, gram_B=gram)
         return negative.reshape(C, R, T), positive.reshape(-1, R, T)
     negative, positive = linear_parts(V, W2, Hs, beta, "B", workspace)
     if positive.shape[-1] == 1:  # beta = 1: sum of W over channels and shifts
-        return fold_shifts(negative, T), positive.view(1, R, T).sum(2, keepdim=True)
-    return fold_shifts(negative, T), fold_shifts(positive, T)
+        if not aligned:
+            return fold_shifts(negative, T), positive.view(1, R, T).sum(2, keepdim=True)
+        # aligned, the activations near the ends meet fewer of V's frames
+        positive = positive.expand(1, R * T, Hs.shape[-1])
+    return fold_shifts(negative, T, aligned=aligned), fold_shifts(positive, T, aligned=aligned)
+
+
+def _nmfd_gram(Hs: Tensor, R: int, T: int, aligned: bool) -> Tensor:
+    """``sum_n Hs[n] Hs[n]ᵀ``: from H's autocorrelation, or (aligned) as a product."""
+    return _gram(Hs, False) if aligned else _shifted_gram(Hs, R, T)
 
 
 @_on_one_thread
 def nmfd_loss(V: Tensor, W: Tensor, H: Tensor, beta: float,
-              workspace: Optional[Workspace] = None) -> Tensor:
+              workspace: Optional[Workspace] = None, *, aligned: bool = False) -> Tensor:
     """:math:`D_\\beta(V \\mid \\hat V)` for NMFD (shapes of :func:`nmfd_parts`) through the
     shifted activations: for beta = 2 from Gram matrices and ``W₂ᵀ V``, otherwise block by
     block, without the convolution's full-size temporaries.
@@ -842,14 +868,6 @@ def nmfd_loss(V: Tensor, W: Tensor, H: Tensor, beta: float,
     C, R, T = W.shape
     if workspace is None:
         workspace = Workspace()
-    Hs = shifted_activations(H, T, workspace)
-    gram = _shifted_gram(Hs, R, T) if beta == 2 else None
+    Hs = shifted_activations(H, T, workspace, aligned=aligned)
+    gram = _nmfd_gram(Hs, R, T, aligned) if beta == 2 else None
     return linear_loss(V, W.reshape(C, R * T), Hs, beta, workspace, gram_B=gram, next_wrt="A")
-
-
-def _correlate(G: Tensor, H: Tensor, T: int) -> Tensor:
-    """``out[c, r, t] = sum_{n, j} G[n, c, j + t] H[n, r, j]`` (C, R, T), one product with the
-    shifted activations (``G`` has ``J + T - 1`` frames)."""
-    Hs = shifted_activations(H, T)
-    out = G[0] @ Hs[0].t() if G.shape[0] == 1 else torch.bmm(G, Hs.transpose(1, 2)).sum(0)
-    return out.view(G.shape[1], H.shape[1], T)

@@ -167,22 +167,28 @@ class BaseComponent(TransformMixin, nn.Module):
             raise AttributeError(f"{type(self).__name__} has no W, hence no out_channels")
         return self.W.shape[0]
 
+    #: Whether ``H``'s last (time) axis is aligned with V's frames (see :class:`NMFD`).
+    aligned = False
+
     def extra_repr(self) -> str:
         text = f"{self.rank}"
         if self.W is not None:
             text += f", out_channels={self.out_channels}"
             if self.W.dim() > 2:
                 text += f", kernel_size={tuple(self.W.shape[2:])}"
+        if self.aligned:
+            text += ", aligned=True"
         return text
 
     def _sizes_from(self, Vshape, rank, kernel: Tuple[int, ...], kwargs: dict,
-                    stacklevel: int = 3) -> Optional[int]:
+                    stacklevel: int = 3, aligned: bool = False) -> Optional[int]:
         """Put the sizes of ``W`` and ``H`` that reconstruct ``Vshape`` into ``kwargs``; return rank.
 
         ``kernel`` is the template length along each shifted axis (``()`` for NMF). Tensors
         already given as ``W`` / ``H`` are kept (and checked later by :meth:`_check_fits`).
         Without ``rank`` it is that of the given tensor, else ``Vshape[self._rank_axis]``
         (torchnmf's default); None when both tensors are given (the base class reads it).
+        ``aligned``: ``H``'s last axis is ``T - 1`` frames longer than V's (see :class:`NMFD`).
         """
         if Vshape is None:
             return rank
@@ -207,7 +213,8 @@ class BaseComponent(TransformMixin, nn.Module):
                 rank = Vshape[self._rank_axis]
         rank = check_rank(rank)
         N, C, *spatial = Vshape
-        if any(k > s for k, s in zip(kernel, spatial)):
+        shifted = kernel[:-1] if aligned else kernel  # an aligned time axis takes any length
+        if any(k > s for k, s in zip(shifted, spatial)):
             raise ParameterError(
                 f"kernel size {kernel} is larger than V's shifted axes {tuple(spatial)}: "
                 f"use a shorter kernel or a longer input"
@@ -215,7 +222,10 @@ class BaseComponent(TransformMixin, nn.Module):
         if not isinstance(kwargs.get("W"), Tensor):
             kwargs["W"] = (C, rank) + kernel
         if not isinstance(kwargs.get("H"), Tensor):
-            kwargs["H"] = (N, rank) + tuple(s - k + 1 for s, k in zip(spatial, kernel))
+            H_size = [s - k + 1 for s, k in zip(spatial, kernel)]
+            if aligned:
+                H_size[-1] = spatial[-1] + kernel[-1] - 1
+            kwargs["H"] = (N, rank) + tuple(H_size)
         # (not for torchnmf's default rank, which always fits V exactly: it was not asked for)
         if not kernel and not inferred and rank * (N + C) >= N * C:
             warnings.warn(
@@ -271,7 +281,7 @@ class BaseComponent(TransformMixin, nn.Module):
             raise ValueAssertionError(
                 f"{type(self).__name__} has no {'H' if H is None else 'W'}: pass it to forward()"
             )
-        return self.reconstruct(H, W)
+        return self.reconstruct(H, W, aligned=True) if self.aligned else self.reconstruct(H, W)
 
     @staticmethod
     def reconstruct(H: Tensor, W: Tensor) -> Tensor:  # pragma: no cover - abstract
@@ -783,15 +793,23 @@ class NMF(BaseComponent):
         ).sum()
 
 
+def _check_aligned(aligned) -> bool:
+    if not isinstance(aligned, bool):
+        raise ParameterTypeError(f"aligned must be True or False, got {aligned!r}")
+    return aligned
+
+
 class _Deconvolution(BaseComponent):
     """NMF with templates convolved along ``n_dims`` axes (NMFD, NMF2D, NMF3D)."""
 
     n_dims = 1
     _contiguous_target = True
 
-    def __init__(self, Vshape=None, rank=None, kernel_size=1, **kwargs):
-        rank = self._sizes_from(Vshape, rank, self._kernel_tuple(kernel_size), kwargs)
+    def __init__(self, Vshape=None, rank=None, kernel_size=1, *, aligned=False, **kwargs):
+        aligned = _check_aligned(aligned)
+        rank = self._sizes_from(Vshape, rank, self._kernel_tuple(kernel_size), kwargs, aligned=aligned)
         super().__init__(rank, **kwargs)
+        self.aligned = aligned
         for name in ("W", "H"):
             factor = getattr(self, name)
             if factor is not None and factor.dim() != self.n_dims + 2:
@@ -820,24 +838,36 @@ class _Deconvolution(BaseComponent):
         return (F.conv1d, F.conv2d, F.conv3d)[cls.n_dims - 1]
 
     @classmethod
-    def reconstruct(cls, H: Tensor, W: Tensor) -> Tensor:
+    def reconstruct(cls, H: Tensor, W: Tensor, *, aligned: bool = False) -> Tensor:
+        """The model of ``H`` and ``W``: their full convolution along the shifted axes;
+        ``aligned=True``: its 'valid' part along the last axis (see :class:`NMFD`)."""
         axes = tuple(range(2, 2 + cls.n_dims))
-        padding = tuple(k - 1 for k in W.shape[2:])
-        return cls._conv()(H, W.flip(axes), padding=padding)
+        padding = [k - 1 for k in W.shape[2:]]
+        if aligned:
+            padding[-1] = 0
+        return cls._conv()(H, W.flip(axes), padding=tuple(padding))
 
+    # (the shift-invariant PLCA models borrow these two: they read W, H, n_dims and aligned)
     def _output_shape(self):
-        spatial = tuple(h + k - 1 for h, k in zip(self.H.shape[2:], self.W.shape[2:]))
-        return (self.H.shape[0], self.W.shape[0]) + spatial
+        spatial = [h + k - 1 for h, k in zip(self.H.shape[2:], self.W.shape[2:])]
+        if self.aligned:
+            spatial[-1] = self.H.shape[-1] - self.W.shape[-1] + 1
+        return (self.H.shape[0], self.W.shape[0]) + tuple(spatial)
 
     def _activation_shape(self, Vshape):
-        kernel = self.W.shape[2:]
-        if (len(Vshape) != self.n_dims + 2 or Vshape[1] != self.W.shape[0]
-                or any(s < k for s, k in zip(Vshape[2:], kernel))):
+        kernel = tuple(self.W.shape[2:])
+        shifted = kernel[:-1] if self.aligned else kernel
+        if (len(Vshape) != self.n_dims + 2 or Vshape[1] != self.W.shape[0] or Vshape[-1] < 1
+                or any(s < k for s, k in zip(Vshape[2:], shifted))):
+            which = ", all but the last" if self.aligned else ""
             raise ParameterError(
-                f"V must have shape (N, {self.W.shape[0]}, ...) with {self.n_dims} shifted axes at "
-                f"least {tuple(kernel)} long for these templates, got {Vshape}"
+                f"V must have shape (N, {self.W.shape[0]}, ...) with {self.n_dims} shifted axes"
+                f"{which} at least {shifted} long for these templates, got {tuple(Vshape)}"
             )
-        return (Vshape[0], self.rank) + tuple(s - k + 1 for s, k in zip(Vshape[2:], kernel))
+        size = [s - k + 1 for s, k in zip(Vshape[2:], kernel)]
+        if self.aligned:
+            size[-1] = Vshape[-1] + kernel[-1] - 1
+        return (Vshape[0], self.rank) + tuple(size)
 
 
 class NMFD(_Deconvolution):
@@ -854,13 +884,26 @@ class NMFD(_Deconvolution):
         torchnmf).
     T : int
         Template length (frames).
+    aligned : bool, default False
+        False: torchnmf's model, a template starts only where it ends inside V. True: one
+        activation per frame of V, plus ``T - 1`` for templates started before the first
+        frame, whose tails enter V (a frame-aligned, "full" deconvolution): ``H (N, R,
+        L + T - 1)``, ``H[..., T - 1 + j]`` starts a template at frame ``j`` and the tails
+        past V's end are cut off, :math:`V_{n,c,l} \approx \sum_{r,t} W_{c,r,t}
+        H_{n,r,l+T-1-t}` (the middle ``L`` frames of the full convolution). The separation
+        pipeline's model: every onset in a spectrogram has its activation.
     **kwargs
         Passed to :class:`BaseComponent`.
 
     Shape
     -----
     V: (N, C, L); W: (C, R, T); H: (N, R, L - T + 1). ``H`` is T - 1 frames shorter than V
-    (activation ``H[..., j]`` starts a template at frame ``j``).
+    (activation ``H[..., j]`` starts a template at frame ``j``); aligned, ``H (N, R, L + T - 1)``.
+
+    Notes
+    -----
+    ``fit`` computes the updates and the loss in closed form (no autograd), aligned or not:
+    the shifted activations make the model one matrix product (see ``gradient_parts``).
 
     Examples
     --------
@@ -870,6 +913,9 @@ class NMFD(_Deconvolution):
     (torch.Size([33, 16, 3]), torch.Size([1, 16, 48]))
     >>> m().size()
     torch.Size([1, 33, 50])
+    >>> m = NMFD(V.shape, 16, 3, aligned=True)
+    >>> m.H.size(), m().size()
+    (torch.Size([1, 16, 52]), torch.Size([1, 33, 50]))
     """
 
     n_dims = 1
@@ -879,9 +925,22 @@ class NMFD(_Deconvolution):
     def __init__(self, Vshape=None, rank=None, T=1, **kwargs):
         super().__init__(Vshape, rank, kernel_size=T, **kwargs)
 
+    @classmethod
+    def reconstruct(cls, H: Tensor, W: Tensor, *, aligned: bool = False) -> Tensor:
+        """The model of ``H (N, R, J)`` and ``W (C, R, T)``: ``(N, C, J + T - 1)``, or
+        ``(N, C, J - T + 1)`` with ``aligned=True`` (see the class)."""
+        if not aligned:
+            return super().reconstruct(H, W)
+        C, R, T = W.shape
+        N, _, J = H.shape
+        # windows[n, r, s, l] = H[n, r, l + s], met by template lag t = T - 1 - s: one matrix
+        # product over all lags (CPU convolutions with few components are several times slower)
+        windows = H.unfold(2, T, 1).transpose(2, 3).reshape(N, R * T, J - T + 1)
+        return torch.matmul(W.flip(2).reshape(C, R * T), windows)
+
     def _closed_form(self) -> bool:
         return (
-            type(self).reconstruct.__func__ is _Deconvolution.reconstruct.__func__
+            type(self).reconstruct.__func__ is NMFD.reconstruct.__func__
             and not self._forward_hooks
             and not self._forward_pre_hooks
         )
@@ -890,7 +949,7 @@ class NMFD(_Deconvolution):
         if not self._closed_form():
             return super()._gradient_parts(name, V, beta)
         return fastpaths.nmfd_parts(name, V, self.W.detach(), self.H.detach(), beta,
-                                    fastpaths.workspace_of(self))
+                                    fastpaths.workspace_of(self), aligned=self.aligned)
 
     @torch.no_grad()
     def _loss(self, V, beta):
@@ -899,13 +958,16 @@ class NMFD(_Deconvolution):
         # through the shifted activations: no full-size convolution, and (beta = 2) the product
         # with V is kept for the next W update
         return fastpaths.nmfd_loss(V, self.W.detach(), self.H.detach(), beta,
-                                   fastpaths.workspace_of(self))
+                                   fastpaths.workspace_of(self), aligned=self.aligned)
 
 
 class NMF2D(_Deconvolution):
     r"""Non-negative matrix factor 2-D deconvolution (Schmidt & Mørup 2006).
 
     .. math:: V_{n,c,l,m} \approx \sum_{a,b,r} W_{c,r,a,b} H_{n,r,l-a,m-b}
+
+    ``NMF2D(Vshape, rank, kernel_size, aligned=True)`` aligns the last axis (time) as
+    :class:`NMFD`'s ``aligned``: ``H (N, R, L - K1 + 1, M + K2 - 1)``.
 
     Shape
     -----

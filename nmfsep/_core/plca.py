@@ -52,7 +52,7 @@ from .._errors import ParameterError, ParameterTypeError
 from ._fitting import run_iterations
 from ._scaling import ScaledFit, robust_total, times_total
 from ._validation import ValueAssertionError, as_float_tensor, check_nonnegative, check_rank
-from .nmf import NMF, NMF2D, NMF3D, NMFD
+from .nmf import NMF, NMF2D, NMF3D, NMFD, _check_aligned
 from .nmf import BaseComponent as _NMFBaseComponent
 from .updates import flush_denormal
 
@@ -171,6 +171,9 @@ class BaseComponent(_NMFBaseComponent):
         Log-posterior before fitting and at every ``check_every`` iteration of the last ``fit``.
     n_iter_ : int
         Iterations taken by the last ``fit``.
+    norm_ : Tensor, 0-dim
+        ``V.sum()`` of the last ``fit`` (which returns it too): ``model(norm=model.norm_)``
+        approximates that ``V``.
     """
 
     _nmf_model = None  # the NMF-family class with the same shapes and reconstruction
@@ -234,11 +237,13 @@ class BaseComponent(_NMFBaseComponent):
         self.Z = nn.Parameter(torch.full((self.rank,), 1.0 / self.rank, dtype=self._factor_dtype()),
                               requires_grad=self._trainable_Z)
 
-    def _sizes_from(self, Vshape, rank, kernel: Tuple[int, ...], kwargs: dict) -> Optional[int]:
+    def _sizes_from(self, Vshape, rank, kernel: Tuple[int, ...], kwargs: dict,
+                    aligned: bool = False) -> Optional[int]:
         # with Vshape, a given Z also says the rank
         if Vshape is not None and rank is None and isinstance(kwargs.get("Z"), Tensor):
             rank = kwargs["Z"].numel()
-        return super()._sizes_from(Vshape, rank, kernel, kwargs, stacklevel=4)  # warn at the caller
+        return super()._sizes_from(Vshape, rank, kernel, kwargs, stacklevel=4,  # warn at the caller
+                                   aligned=aligned)
 
     # -- the model -------------------------------------------------------------------------
     def forward(
@@ -269,15 +274,18 @@ class BaseComponent(_NMFBaseComponent):
         missing = [name for name, value in factors.items() if value is None]
         if missing:
             raise ParameterError(f"{type(self).__name__} has no {missing[0]}: pass it to forward()")
-        output = self.reconstruct(factors["H"], factors["W"], factors["Z"])
+        H, W, Z = factors["H"], factors["W"], factors["Z"]
+        output = self.reconstruct(H, W, Z, aligned=True) if self.aligned else self.reconstruct(H, W, Z)
         return output if norm is None else times_total(output, norm)
 
     @classmethod
-    def reconstruct(cls, H: Tensor, W: Tensor, Z: Tensor) -> Tensor:
-        """The NMF-family reconstruction of ``W`` with the activations ``H`` scaled by ``Z``."""
+    def reconstruct(cls, H: Tensor, W: Tensor, Z: Tensor, **options) -> Tensor:
+        """The NMF-family reconstruction of ``W`` with the activations ``H`` scaled by ``Z``
+        (``options``: the NMF-family model's, e.g. ``aligned=True`` for the shift-invariant
+        ones)."""
         if cls._nmf_model is None:  # pragma: no cover - abstract
             raise NotImplementedError
-        return cls._nmf_model.reconstruct(H * _per_component(Z, H.dim()), W)
+        return cls._nmf_model.reconstruct(H * _per_component(Z, H.dim()), W, **options)
 
     # the NMF-family model of the same shapes knows them (it reads W, H, rank and n_dims)
     def _output_shape(self):
@@ -458,7 +466,8 @@ class BaseComponent(_NMFBaseComponent):
                     callback=scaled.callback(callback), desc=f"{type(self).__name__} {desc}",
                     increasing=True,
                 )
-        return n_iter, scaled.user_total(norm)
+        self.norm_ = scaled.user_total(norm)
+        return n_iter, self.norm_
 
     @staticmethod
     def _scaled_activations(H: Tensor, Z: Tensor, norm: Tensor) -> Tensor:
@@ -563,10 +572,12 @@ class _ShiftInvariant(BaseComponent):
 
     _contiguous_target = True  # as the NMFD family's
 
-    def __init__(self, Vshape=None, rank=None, kernel_size=1, **kwargs):
+    def __init__(self, Vshape=None, rank=None, kernel_size=1, *, aligned=False, **kwargs):
         kernel = self._nmf_model._kernel_tuple(kernel_size)
-        rank = self._sizes_from(Vshape, rank, kernel, kwargs)
+        aligned = _check_aligned(aligned)
+        rank = self._sizes_from(Vshape, rank, kernel, kwargs, aligned=aligned)
         super().__init__(rank, **kwargs)
+        self.aligned = aligned
         self._check_fits(Vshape)
 
     kernel_size = NMFD.kernel_size  # the templates' extent along the shifted axes
@@ -585,6 +596,10 @@ class SIPLCA(_ShiftInvariant):
         Number of components R.
     T : int
         Template length (frames).
+    aligned : bool, default False
+        True: one activation per frame of V plus ``T - 1`` before it, ``H (N, R, L + T - 1)``,
+        as :class:`~nmfsep.nmf.NMFD`'s ``aligned`` (SIPLCA2 and SIPLCA3 align their last axis
+        likewise).
     **kwargs
         Passed to :class:`BaseComponent`.
 

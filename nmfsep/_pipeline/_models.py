@@ -17,13 +17,12 @@ channels are the batch axis: templates are shared by all channels, activations a
 channel.
 
 Activation alignment. torchnmf's deconvolutive models give ``H`` ``T - 1`` frames *fewer*
-than ``V`` (a template may only start where it ends inside the signal). The pipeline uses
-:class:`AlignedNMFD`, :class:`AlignedNMF2D`, :class:`AlignedSIPLCA` and
-:class:`AlignedSIPLCA2` instead, whose ``H`` has ``T - 1`` frames *more* than ``V``:
-``H[..., T - 1 + j]`` starts a template at frame ``j`` (any ``j < frames``, the tail past
-the end being cut off) and ``H[..., :T - 1]`` start templates before the first frame, whose
-tails enter the signal. The exposed activations are ``H[..., T - 1:]``, exactly one per
-spectrogram frame.
+than ``V`` (a template may only start where it ends inside the signal). The pipeline builds
+them with ``aligned=True`` instead (:class:`~nmfsep.nmf.NMFD`'s option, fitted by the core's
+closed forms), whose ``H`` has ``T - 1`` frames *more* than ``V``: ``H[..., T - 1 + j]``
+starts a template at frame ``j`` (any ``j < frames``, the tail past the end being cut off)
+and ``H[..., :T - 1]`` start templates before the first frame, whose tails enter the signal.
+The exposed activations are ``H[..., T - 1:]``, exactly one per spectrogram frame.
 """
 
 from __future__ import annotations
@@ -32,123 +31,18 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._core.fastpaths import _correlate
 from .._core.nmf import NMF, NMF2D, NMFD
 from .._core.plca import PLCA, SIPLCA, SIPLCA2
-from .._core.updates import data_weights
-from .._errors import ParameterError
 
-__all__ = ["MODELS", "LOG_FREQUENCY_MODELS", "AlignedNMFD", "AlignedNMF2D", "AlignedSIPLCA",
-           "AlignedSIPLCA2", "ModelSpec"]
+__all__ = ["MODELS", "LOG_FREQUENCY_MODELS", "ModelSpec"]
 
 MODELS = ("nmf", "nmfd", "nmf2d", "plca", "siplca", "siplca2")
 #: Models that shift templates in frequency: they need the CQT's log-frequency axis.
 LOG_FREQUENCY_MODELS = ("nmf2d", "siplca2")
 _PLCA_MODELS = ("plca", "siplca", "siplca2")
 _TIME_KERNEL_MODELS = ("nmfd", "siplca", "nmf2d", "siplca2")
-
-
-class _AlignedTime:
-    """Deconvolution whose last (time) axis is 'full': ``H`` is ``T - 1`` frames longer than V.
-
-    The full convolution of ``H`` (``L + T - 1`` frames) with the templates has
-    ``L + 2 (T - 1)`` frames; the model is its middle ``L``, which is the 'valid' convolution
-    along time (no padding there).
-    """
-
-    @classmethod
-    def reconstruct(cls, H: Tensor, W: Tensor) -> Tensor:
-        axes = tuple(range(2, 2 + cls.n_dims))
-        padding = tuple(k - 1 for k in W.shape[2:-1]) + (0,)
-        return cls._conv()(H, W.flip(axes), padding=padding)
-
-    # no super() in these two: the aligned PLCA models borrow them (``_nmf_model``)
-    def _output_shape(self):
-        kernel = self.W.shape[2:]
-        spatial = [h + k - 1 for h, k in zip(self.H.shape[2:-1], kernel[:-1])]
-        return (self.H.shape[0], self.W.shape[0], *spatial, self.H.shape[-1] - kernel[-1] + 1)
-
-    def _activation_shape(self, Vshape):
-        kernel = tuple(self.W.shape[2:])
-        Vshape = tuple(Vshape)
-        if (len(Vshape) != self.n_dims + 2 or Vshape[1] != self.W.shape[0] or Vshape[-1] < 1
-                or any(s < k for s, k in zip(Vshape[2:-1], kernel[:-1]))):
-            raise ParameterError(
-                f"V must have shape (N, {self.W.shape[0]}, ...) with {self.n_dims} shifted axes, "
-                f"all but the last at least {kernel[:-1]} long, got {Vshape}"
-            )
-        valid = tuple(s - k + 1 for s, k in zip(Vshape[2:-1], kernel[:-1]))
-        return (Vshape[0], self.rank) + valid + (Vshape[-1] + kernel[-1] - 1,)
-
-
-class AlignedNMFD(_AlignedTime, NMFD):
-    r"""NMFD with one activation per frame of V (plus ``T - 1`` for templates started earlier).
-
-    ``V (N, C, L)``, ``W (C, R, T)``, ``H (N, R, L + T - 1)``;
-    :math:`V_{n,c,l} \approx \sum_{r,t} W_{c,r,t} H_{n,r,l+T-1-t}`. Fitted with closed-form
-    gradient parts (those of :func:`nmfsep._core.fastpaths.nmfd_parts` restricted to V's
-    frames); for beta = 1 the positive parts only need the templates' and activations' sums.
-    Both products with the templates are single matrix products over all lags (CPU
-    convolutions with few components are several times slower).
-    """
-
-    @classmethod
-    def reconstruct(cls, H: Tensor, W: Tensor) -> Tensor:
-        C, R, T = W.shape
-        N, _, J = H.shape
-        L = J - T + 1
-        # windows[n, r, l, s] = H[n, r, l + s], met by template lag t = T - 1 - s
-        windows = H.unfold(2, T, 1).transpose(2, 3).reshape(N, R * T, L)
-        return torch.matmul(W.flip(2).reshape(C, R * T), windows)
-
-    @staticmethod
-    def _transpose_apply(G: Tensor, W: Tensor) -> Tensor:
-        """Adjoint of :meth:`reconstruct`: ``out[n, r, j] = sum_{c,t} W[c, r, t] G[n, c, j + t - T + 1]``."""
-        C, R, T = W.shape
-        N, _, L = G.shape
-        products = torch.matmul(W.permute(2, 1, 0).reshape(T * R, C), G).view(N, T, R, L)
-        out = G.new_zeros((N, R, L + T - 1))
-        for t in range(T):
-            out[:, :, T - 1 - t:T - 1 - t + L] += products[:, t]
-        return out
-
-    def _gradient_parts(self, name, V, beta):
-        W, H = self.W.detach(), self.H.detach()
-        T = W.shape[2]
-        weight_neg, weight_pos = data_weights(V, self.reconstruct(H, W), beta)
-        if weight_pos is None:  # beta = 1: the positive weight is one on V's frames
-            weight_pos = V.new_ones((1, 1, V.shape[-1]))
-            W_pos, H_pos = W.sum(0, keepdim=True), H.sum(0, keepdim=True)
-        else:
-            W_pos, H_pos = W, H
-        if name == "H":
-            return self._transpose_apply(weight_neg, W), self._transpose_apply(weight_pos, W_pos)
-        # zero padding = zero weight on the frames the model does not have
-        pad = (T - 1, T - 1)
-        return (_correlate(F.pad(weight_neg, pad), H, T),
-                _correlate(F.pad(weight_pos, pad), H_pos, T))
-
-
-class AlignedNMF2D(_AlignedTime, NMF2D):
-    r"""NMF2D whose time axis (the last) is aligned like :class:`AlignedNMFD`.
-
-    ``V (N, C, F, L)``, ``W (C, R, K, T)``, ``H (N, R, F - K + 1, L + T - 1)``.
-    """
-
-
-class AlignedSIPLCA(SIPLCA):
-    """SIPLCA with :class:`AlignedNMFD`'s shapes: ``H (N, R, L + T - 1)`` for ``V (N, C, L)``."""
-
-    _nmf_model = AlignedNMFD
-
-
-class AlignedSIPLCA2(SIPLCA2):
-    """SIPLCA2 with :class:`AlignedNMF2D`'s shapes: ``H (N, R, F - K + 1, L + T - 1)``."""
-
-    _nmf_model = AlignedNMF2D
 
 
 def normalise_templates(W: Tensor) -> Tensor:
@@ -257,15 +151,15 @@ class ModelSpec:
             kwargs["rank"] = rank
         if some_fixed:
             kwargs["fixed_W"] = fixed.tolist()
+        if self.aligned:
+            kwargs["aligned"] = True
         return _CLASSES[self.kind](**kwargs).to(device)
 
     def fit(self, model: nn.Module, V: Tensor, *, beta: float, tol: float, max_iter: int,
             verbose: bool) -> int:
         """Fit ``model`` to ``V``; returns the number of iterations."""
-        if self.is_plca:
-            n_iter, norm = model.fit(V, tol=tol, max_iter=max_iter, verbose=verbose)
-            model._nmfsep_norm = float(norm)
-            return int(n_iter)
+        if self.is_plca:  # the model keeps V's sum as norm_
+            return int(model.fit(V, tol=tol, max_iter=max_iter, verbose=verbose)[0])
         return int(model.fit(V, beta=beta, tol=tol, max_iter=max_iter, verbose=verbose))
 
     # -- data out --------------------------------------------------------------------------
@@ -283,7 +177,7 @@ class ModelSpec:
         H = model.H.detach()
         if self.is_plca:
             Z = model.Z.detach()
-            H = H * Z.view((1, -1) + (1,) * (H.dim() - 2)) * getattr(model, "_nmfsep_norm", 1.0)
+            H = H * Z.view((1, -1) + (1,) * (H.dim() - 2)) * _norm(model)
         if self.kind in ("nmf", "plca"):
             return H.reshape(channels, frames, -1).transpose(1, 2)
         return H[..., self.T - 1:]
@@ -297,9 +191,9 @@ class ModelSpec:
         with torch.no_grad():
             if self.is_plca:
                 Z = model.Z.detach().index_select(0, index)
-                out = model.forward(H, W, Z, getattr(model, "_nmfsep_norm", 1.0))
+                out = model.forward(H, W, Z, _norm(model))
             else:
-                out = type(model).reconstruct(H, W)
+                out = model.forward(H, W)
         if self.kind in ("nmf", "plca"):
             return out.reshape(channels, frames, -1).transpose(1, 2)
         if self.kind in ("nmf2d", "siplca2"):
@@ -307,5 +201,10 @@ class ModelSpec:
         return out
 
 
-_CLASSES = {"nmf": NMF, "nmfd": AlignedNMFD, "nmf2d": AlignedNMF2D, "plca": PLCA,
-            "siplca": AlignedSIPLCA, "siplca2": AlignedSIPLCA2}
+def _norm(model: nn.Module) -> float:
+    """A PLCA model's data sum (1 before a fit: the model sums to one)."""
+    return float(getattr(model, "norm_", 1.0))
+
+
+_CLASSES = {"nmf": NMF, "nmfd": NMFD, "nmf2d": NMF2D, "plca": PLCA, "siplca": SIPLCA,
+            "siplca2": SIPLCA2}

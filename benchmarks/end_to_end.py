@@ -282,14 +282,16 @@ def stage_targets():
     import nmfsep.io  # noqa: PLC0415
     import nmfsep.separation  # noqa: PLC0415
     from nmfsep._apps.recipes import drums  # noqa: PLC0415
+    from nmfsep._pipeline import separation  # noqa: PLC0415
+    from nmfsep.transforms import STFT  # noqa: PLC0415
 
     return [
         (nmfsep.io, "load", "load"),                     # run_recipe imports it at call time
         (drums, "hit_templates", "templates"),
-        (drums, "stft", "STFT"),
+        (STFT, "analyse", "STFT"),                       # the front end's methods, on the class
         (drums, "_fit_drum_model", "fit"),
-        (drums, "_channel_masks", "masks"),
-        (drums, "istft", "inverse STFT"),
+        (separation, "source_masks", "masks"),           # what masked_stems calls
+        (STFT, "synthesise", "inverse STFT"),
         (nmfsep.separation, "write_stems", "write"),     # likewise
     ]
 

@@ -74,9 +74,9 @@ def test_one_list_of_audio_suffixes_read_by_every_folder_listing(tmp_path):
     assert sorted(p.suffix for p in listed.values()) == sorted(AUDIO_SUFFIXES)
     assert not hasattr(evaluation, "AUDIO_EXTENSIONS")  # the evaluation's own list is gone
     # hits and training folders (drums, drums-harmonic, learn-templates); they take hidden files
-    from nmfsep._apps.recipes import drums
+    from nmfsep._apps.recipes import _shared, drums
 
-    hits = drums._audio_files_in(tmp_path)
+    hits = _shared.audio_files_in(tmp_path)
     assert sorted(p.name for p in hits) == sorted([*(p.name for p in listed.values()), ".hidden.wav"])
     assert not hasattr(drums, "_AUDIO_SUFFIXES")
 

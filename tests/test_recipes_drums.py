@@ -564,20 +564,19 @@ def test_chunks_separate_nearly_as_well_as_the_whole_mixture(long_pattern):
 def test_chunks_bound_the_spectrograms(long_pattern, monkeypatch):
     # flat memory: no STFT of the mixture is longer than a chunk or the excerpts, plus the
     # templates' length of look-ahead (the model's T - 1 frames)
-    from nmfsep._apps.recipes import drums
+    from nmfsep.transforms import STFT
 
     stems, hits = long_pattern
     mixture = sum(stems.values())
+    templates = hit_templates(hits, SR)
     lengths = []
 
-    def recording_stft(signal, *args, **kwargs):
+    def recording_analyse(self, signal):
         lengths.append(signal.shape[-1])
-        return stft(signal, *args, **kwargs)
+        return analyse(self, signal)
 
-    stft = drums.stft
-    monkeypatch.setattr(drums, "stft", recording_stft)
-    templates = hit_templates(hits, SR)
-    lengths.clear()  # the hits' own STFTs
+    analyse = STFT.analyse
+    monkeypatch.setattr(STFT, "analyse", recording_analyse)
     estimates = separate_drums(mixture, SR, templates=templates, chunk_duration=4.0,
                                adapt_duration=5.0)
     extra = (templates.W.shape[2] - 1) * templates.settings["hop_length"]

@@ -793,6 +793,19 @@ class CQT(nn.Module):
     n_bins, hop_length : int
     frame_rate : float
         Frames per second, ``sample_rate / hop_length``.
+    kind : str
+        ``"cqt"``, the representation's name in :class:`~nmfsep.separation.Templates`.
+    n_freqs : int
+        ``n_bins`` (the front-end protocol's name).
+    settings : dict
+        ``fmin``, ``n_bins``, ``bins_per_octave`` and ``hop_length`` (and ``gamma`` when not
+        0): what templates record and compare.
+
+    Notes
+    -----
+    The module answers the front-end protocol (:class:`~nmfsep.separation.FrontEnd`),
+    so ``Separator(front_end=CQT(22050, fmin=55.0))`` separates with it; the mixture must
+    then be at the CQT's sample rate.
 
     Examples
     --------
@@ -809,6 +822,7 @@ class CQT(nn.Module):
     """
 
     frequencies: Tensor
+    kind = "cqt"
 
     def __init__(
         self,
@@ -893,6 +907,70 @@ class CQT(nn.Module):
         return icqt(
             coefficients, self.sample_rate, length, residual=residual, frame=frame
         )
+
+    @classmethod
+    def from_settings(cls, sample_rate: int, *, fmin=None, n_bins=None, bins_per_octave=None,
+                      hop_length=None, gamma=None, **others) -> "CQT":
+        """The CQT of the string front end (``front_end="cqt"``) or of templates' settings.
+
+        ``None`` takes the default: ``fmin`` C1 (32.7 Hz), ``n_bins`` up to the Nyquist
+        frequency, 12 ``bins_per_octave``, the largest exactly invertible ``hop_length``.
+        Any other setting that is not None (an STFT's ``n_fft``, ``window``) is a ValueError.
+        """
+        wrong = sorted(k for k, v in others.items() if v is not None)
+        if wrong:
+            raise ParameterError(f"{wrong} do not apply to front_end='cqt'.")
+        return cls(sample_rate, fmin=C1_HZ if fmin is None else fmin, n_bins=n_bins,
+                   bins_per_octave=12 if bins_per_octave is None else bins_per_octave,
+                   gamma=0.0 if gamma is None else gamma, hop_length=hop_length)
+
+    # -- the front-end protocol ------------------------------------------------------------
+    @property
+    def n_freqs(self) -> int:
+        """Frequency bins, ``n_bins``."""
+        return self.n_bins
+
+    @property
+    def settings(self) -> dict:
+        """The settings templates record (see the class's attributes)."""
+        settings = dict(fmin=self.fmin, n_bins=self.n_bins,
+                        bins_per_octave=self.bins_per_octave, hop_length=self.hop_length)
+        if self.gamma:
+            settings["gamma"] = self.gamma
+        return settings
+
+    def bin_frequencies(self, sample_rate: int) -> Tensor:
+        """Centre frequency of every bin in Hz, ``(n_bins,)`` float64.
+
+        Raises
+        ------
+        ValueError
+            If ``sample_rate`` is not the rate the CQT was designed for.
+        """
+        if float(sample_rate) != self.sample_rate:
+            raise ParameterError(
+                f"the CQT was designed for {self.sample_rate:g} Hz but the audio is at "
+                f"{sample_rate} Hz; build it with CQT({sample_rate}, ...) or resample the audio."
+            )
+        return self.frequencies.to(torch.float64)
+
+    def n_frames(self, length: int) -> int:
+        """Frames of the CQT of a signal of ``length`` samples."""
+        return self._design.n_frames(length)
+
+    def min_length(self) -> int:
+        """Fewest samples :meth:`analyse` accepts (one)."""
+        return 1
+
+    def analyse(self, waveform: Tensor) -> Tuple[Tensor, Tensor]:
+        """Complex coefficients ``(..., n_bins, frames)`` of ``waveform (..., samples)`` and
+        the out-of-band residual ``(..., samples)`` (complex whatever ``power`` is)."""
+        length = _check_waveform(waveform)
+        return _analyse(waveform, self.frame(length, waveform.dtype, waveform.device), True)
+
+    def synthesise(self, spec: Tensor, length: int, residual: Optional[Tensor] = None) -> Tensor:
+        """Waveforms ``(..., length)`` of complex coefficients, plus ``residual``."""
+        return self.inverse(spec, length, residual=residual)
 
     def extra_repr(self) -> str:
         d = self._design

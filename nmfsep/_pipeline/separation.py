@@ -26,11 +26,11 @@ from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywid
 from .._core._validation import check_beta, check_rank
 from .._errors import ParameterError, ParameterTypeError
 from ._files import write_atomically
-from ._frontend import FRONT_ENDS, FrontEnd, resolve_front_end
+from ._frontend import FrontEnd, build_front_end, check_front_end
 from ._models import LOG_FREQUENCY_MODELS, MODELS, ModelSpec
 from .grouping import FEATURES, METHODS, cluster_components
 from .io import _audio_writer, check_audio, check_sample_rate, load
-from .masks import apply_masks, binary_mask, wiener_mask
+from .masks import binary_mask, wiener_mask
 from .templates import Templates, check_source_name
 
 __all__ = ["Separator", "write_stems"]
@@ -57,6 +57,7 @@ class _Plan:
     overlap: int                         # samples
     device: Optional[torch.device]
     fit: dict                            # beta, tol, max_iter
+    sample_rate: int
 
 
 class Separator:
@@ -103,13 +104,19 @@ class Separator:
         Number of sources to cluster the components into.
     cluster_features : {"timbre", "spectrum", "activations"}, default "timbre"
     cluster_method : {"agglomerative", "kmeans"}, default "agglomerative"
-    front_end : {"stft", "cqt"}, optional
-        Time-frequency representation; default the templates', else ``"stft"``.
+    front_end : STFT, CQT, "stft" or "cqt", optional
+        Time-frequency representation: a front-end object such as
+        ``nmfsep.transforms.STFT(n_fft=1024, hop_length=256)`` or ``CQT(sample_rate, ...)``
+        (anything that answers the protocol :class:`~nmfsep.separation.FrontEnd`;
+        it is moved to ``device``), or its name with the settings below. Default: the
+        templates' front end, else ``"stft"``.
     n_fft, hop_length, window : optional
-        STFT settings; default the templates', else 2048, ``n_fft // 4``, ``"hann"``.
-        ``hop_length`` also sets the CQT's hop (default: the largest invertible one).
+        Settings of ``front_end="stft"``; default the templates', else 2048, ``n_fft // 4``,
+        ``"hann"``. ``hop_length`` also sets
+        the CQT's hop (default: the largest invertible one). Not with a front-end object.
     fmin, n_bins, bins_per_octave : optional
-        CQT settings; default the templates', else 32.7 Hz (C1), up to Nyquist, 12.
+        Settings of ``front_end="cqt"``; default the templates', else 32.7 Hz (C1), up to
+        Nyquist, 12.
     T : int, optional
         Template length in frames of ``nmfd``, ``siplca``, ``nmf2d`` and ``siplca2``
         (required without templates; taken from the templates otherwise).
@@ -233,7 +240,7 @@ class Separator:
         n_sources: Optional[int] = None,
         cluster_features: str = "timbre",
         cluster_method: str = "agglomerative",
-        front_end: Optional[str] = None,
+        front_end: Union[str, FrontEnd, None] = None,
         n_fft: Optional[int] = None,
         hop_length: Optional[int] = None,
         window: Optional[str] = None,
@@ -342,22 +349,10 @@ class Separator:
             kind = self.model or "nmf"
         if kind not in MODELS:
             raise ParameterError(f"model must be one of {MODELS}, got {kind!r}.")
-        front_kind = self.front_end or (templates.front_end if templates is not None else "stft")
-        if front_kind not in FRONT_ENDS:
-            raise ParameterError(f"front_end must be one of {FRONT_ENDS}, got {front_kind!r}.")
-        if kind in LOG_FREQUENCY_MODELS and front_kind != "cqt":
-            raise ParameterError(f"model={kind!r} shifts templates in pitch and needs the log-frequency "
-                             f"axis of front_end='cqt'.")
-        stft_args = dict(n_fft=self.n_fft, window=self.window)
-        cqt_args = dict(fmin=self.fmin, n_bins=self.n_bins, bins_per_octave=self.bins_per_octave)
-        wrong = stft_args if front_kind == "cqt" else cqt_args
-        if any(v is not None for v in wrong.values()):
-            names = [k for k, v in wrong.items() if v is not None]
-            raise ParameterError(f"{names} do not apply to front_end={front_kind!r}.")
-        settings = dict(stft_args, **cqt_args, hop_length=self.hop_length)
-        if templates is not None and templates.front_end == front_kind:
-            settings = {k: templates.settings.get(k) if v is None else v for k, v in settings.items()}
-        front = resolve_front_end(front_kind, sample_rate, **settings)
+        front = self._front_end(sample_rate, templates)
+        if kind in LOG_FREQUENCY_MODELS and front.kind != "cqt":
+            raise ParameterError(f"model={kind!r} shifts templates in pitch and needs the "
+                                 f"log-frequency axis of front_end='cqt'.")
         if templates is not None:
             templates.check_compatible(sample_rate, front)
         if chunk is not None and chunk // 2 < max(front.min_length(), 2 * front.hop_length):
@@ -442,7 +437,25 @@ class Separator:
                     component_source = list(range(rank))
         return _Plan(front, spec, rank, init, fixed, None if sources is None else tuple(sources),
                      component_source, learn_once, n_sources, mask, chunk, overlap, device,
-                     dict(beta=beta, tol=tol, max_iter=max_iter))
+                     dict(beta=beta, tol=tol, max_iter=max_iter), sample_rate)
+
+    def _front_end(self, sample_rate: int, templates: Optional[Templates]) -> FrontEnd:
+        """The front-end object given, or the one the string form and the flat settings
+        (unset: the templates' settings, then the defaults) describe."""
+        flat = dict(n_fft=self.n_fft, hop_length=self.hop_length, window=self.window,
+                    fmin=self.fmin, n_bins=self.n_bins, bins_per_octave=self.bins_per_octave)
+        if self.front_end is not None and not isinstance(self.front_end, str):
+            given = sorted(k for k, v in flat.items() if v is not None)
+            if given:
+                raise ParameterError(f"{given} are settings of the front end: with a front-end "
+                                 f"object, set them on the object.")
+            front = check_front_end(self.front_end)
+            front.bin_frequencies(sample_rate)  # a front end made for another rate raises
+            return front
+        kind = self.front_end or (templates.front_end if templates is not None else "stft")
+        if templates is not None and templates.front_end == kind:
+            flat = dict(templates.settings, **{k: v for k, v in flat.items() if v is not None})
+        return build_front_end(kind, sample_rate, **flat)
 
     # -- separation ------------------------------------------------------------------------
     def separate(self, waveform, sample_rate: int) -> Dict[str, Tensor]:
@@ -536,8 +549,8 @@ class Separator:
         self.activations_ = activations.to(out_device)
         self.spectrogram_ = None if chunked else last.spectrogram.to(out_device)
         self.masks_ = None if chunked or last.masks is None else last.masks.to(out_device)
-        self.transform_ = plan.front.transform
-        self.frequencies_ = plan.front.frequencies()
+        self.transform_ = plan.front
+        self.frequencies_ = plan.front.bin_frequencies(sample_rate)
         self.sample_rate_ = sample_rate
         self.n_chunks_ = len(bounds)
         self.n_iter_ = n_iter
@@ -565,7 +578,7 @@ class Separator:
         if component_source is None:  # cluster the components into sources
             labels = cluster_components(
                 spec.templates(model), plan.n_sources, activations=activations,
-                frequencies=front.frequencies(), features=self.cluster_features,
+                frequencies=front.bin_frequencies(plan.sample_rate), features=self.cluster_features,
                 method=self.cluster_method, seed=self.seed,
             )
             component_source = labels.tolist()
@@ -574,17 +587,10 @@ class Separator:
             n_sources = plan.n_sources
         parts = torch.stack([spec.part(model, members, channels, frames)
                              for members in _members(component_source, n_sources)])
-        masks = _masks(parts, plan.mask)
-        del parts
-        # a block of sources at a time: one inverse transform per block (thousands of one-
-        # component sources of a short clip), buffers bounded however many sources there are
-        stems = chunk.new_empty((n_sources,) + tuple(chunk.shape))
-        block = max(1, _SYNTHESIS_BLOCK // spectrogram.numel())
-        for start in range(0, n_sources, block):
-            stems[start:start + block] = front.synthesise(
-                apply_masks(masks[start:start + block], spectrogram), chunk.shape[-1])
-        if residual is not None:  # the CQT's out-of-band part, shared equally
-            stems += residual / n_sources
+        # the masks overwrite the parts (kept as masks_)
+        masks = parts
+        stems = masked_stems(front, spectrogram, parts, chunk.shape[-1], power=plan.mask,
+                             residual=residual, masks_out=masks)
         return _ChunkResult(stems, activations, model, n_iter, spectrogram, masks, new_sources,
                             new_mapping)
 
@@ -745,8 +751,9 @@ def release_freed_memory() -> bool:
     return True
 
 
-#: Spectrogram entries synthesised at once (sources x channels x bins x frames): 16 MiB of
-#: complex64, the size of one source of a 20-second stereo chunk at n_fft 2048.
+#: Spectrogram entries synthesised at once (sources x bins x frames of one channel): 16 MiB of
+#: complex64, a block of sources per inverse transform (thousands of one-component sources
+#: of a short clip) with buffers bounded however many sources there are.
 _SYNTHESIS_BLOCK = 2 ** 21
 
 
@@ -758,15 +765,108 @@ def _members(component_source: Sequence[int], n_sources: int) -> List[List[int]]
     return members
 
 
-def _masks(parts: Tensor, power: Union[float, str], block: int = 256) -> Tensor:
-    """Masks of ``parts (S, ..., frames)``, computed ``block`` frames at a time (in place of
-    ``parts``' memory would be S-fold temporaries of the whole chunk)."""
-    masks = torch.empty_like(parts)
-    for start in range(0, parts.shape[-1], block):
-        piece = parts[..., start:start + block]
-        masks[..., start:start + block] = (binary_mask(piece) if power == "binary"
-                                           else wiener_mask(piece, power))
-    return masks
+#: Frames of masks computed at once: S-fold temporaries of the whole chunk would otherwise be
+#: the largest buffers.
+_MASK_BLOCK = 256
+
+
+def source_masks(parts: Tensor, power: Union[float, str], *, gains: Optional[Tensor] = None,
+                 n_bins: Optional[int] = None, out: Optional[Tensor] = None) -> Tensor:
+    """Masks ``(sources, n_bins, frames)`` of one channel from its sources' model spectrograms.
+
+    Parameters
+    ----------
+    parts : Tensor, shape (sources, freq, frames)
+        Non-negative model spectrogram of every source (the sum of its components' parts).
+    power : float or "binary"
+        Soft-mask exponent (:func:`~nmfsep.masks.wiener_mask`: 1 ratio masks, 2
+        Wiener-like) or ``"binary"`` (:func:`~nmfsep.masks.binary_mask`).
+    gains : Tensor, shape (sources, 1, 1), optional
+        The sources' levels in this channel, multiplying ``parts`` (a model shared by the
+        channels, :func:`nmfsep.recipes` drum and piano-bass recipes).
+    n_bins : int, optional
+        Bins of the masks, default ``freq``. Above ``freq`` (a model fitted to a lower band)
+        the bins repeat the mean masks of the band's top octave.
+    out : Tensor, shape (sources, n_bins, frames), optional
+        Where to write the masks; may be ``parts`` itself (without ``gains`` and extra bins),
+        which then holds the masks.
+
+    Returns
+    -------
+    Tensor, shape (sources, n_bins, frames)
+        Masks summing to one over the sources, computed :data:`_MASK_BLOCK` frames at a time.
+    """
+    n_fit = parts.shape[-2]
+    n_bins = n_fit if n_bins is None else n_bins
+    if out is None:
+        out = parts.new_empty(parts.shape[:-2] + (n_bins, parts.shape[-1]))
+    for start in range(0, parts.shape[-1], _MASK_BLOCK):
+        piece = parts[..., start:start + _MASK_BLOCK]
+        if gains is not None:
+            piece = piece * gains
+        masks = binary_mask(piece) if power == "binary" else wiener_mask(piece, power)
+        out[..., :n_fit, start:start + _MASK_BLOCK] = masks
+        if n_bins > n_fit:
+            out[..., n_fit:, start:start + _MASK_BLOCK] = masks[..., n_fit // 2:, :].mean(
+                -2, keepdim=True)
+    return out
+
+
+def masked_stems(front: FrontEnd, spectrogram: Tensor, parts: Tensor, length: int, *,
+                 power: Union[float, str] = 2.0, gains: Optional[Tensor] = None,
+                 keep: Optional[int] = None, residual: Optional[Tensor] = None,
+                 masks_out: Optional[Tensor] = None) -> Tensor:
+    """Parts -> masks -> inverse: the stems of a mixture from its sources' model spectrograms.
+
+    The one path from a model to waveforms, shared by :class:`Separator` and the recipes
+    (:mod:`nmfsep.recipes`). One channel at a time (:func:`source_masks`), and per channel a
+    block of sources per inverse transform: the masked spectrograms of all at once would be
+    the largest temporaries.
+
+    Parameters
+    ----------
+    front : FrontEnd
+        The front end that analysed the mixture (its ``synthesise``).
+    spectrogram : Tensor, shape (channels, n_bins, frames)
+        The mixture's complex representation.
+    parts : Tensor, shape (sources, channels or 1, freq, frames)
+        Non-negative model spectrogram of every source in every channel, or shared by the
+        channels (one channel, with ``gains``); ``freq <= n_bins`` (see :func:`source_masks`).
+    length : int
+        Samples of the analysed signal.
+    power : float or "binary", default 2.0
+        As in :func:`source_masks`.
+    gains : Tensor, shape (sources, channels, 1, 1), optional
+        Every source's level in every channel, for ``parts`` shared by the channels.
+    keep : int, optional
+        Samples of each stem kept from the start (default ``length``; fewer when the signal
+        was padded after its end).
+    residual : Tensor, shape (channels, length), optional
+        What the front end left out (a CQT's out-of-band part), shared equally by the stems.
+    masks_out : Tensor, shape (sources, channels, n_bins, frames), optional
+        Where to keep the masks (may be ``parts`` itself).
+
+    Returns
+    -------
+    Tensor, shape (sources, channels, keep)
+        The stems, summing to the mixture (the masks sum to one).
+    """
+    n_sources, n_channels = parts.shape[0], spectrogram.shape[0]
+    keep = length if keep is None else keep
+    stems = spectrogram.real.new_empty((n_sources, n_channels, keep))
+    block = max(1, _SYNTHESIS_BLOCK // spectrogram[0].numel())
+    for c in range(n_channels):
+        masks = source_masks(parts[:, 0 if parts.shape[1] == 1 else c], power,
+                             gains=None if gains is None else gains[:, c],
+                             n_bins=spectrogram.shape[-2],
+                             out=None if masks_out is None else masks_out[:, c])
+        for start in range(0, n_sources, block):
+            waveforms = front.synthesise(masks[start:start + block] * spectrogram[c], length)
+            stems[start:start + block, c] = waveforms[..., :keep]
+        del masks, waveforms  # before the next channel's
+    if residual is not None:  # the CQT's out-of-band part, shared equally
+        stems += residual[..., :keep] / n_sources
+    return stems
 
 
 def _first_frame_after(sample: int, hop: int) -> int:

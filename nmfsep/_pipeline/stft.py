@@ -11,7 +11,8 @@ and the module :class:`STFT`, whose ``forward`` / ``inverse`` call the functions
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence, Union
+import numbers
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor, nn
@@ -21,17 +22,26 @@ from ._backend import require_torchaudio
 from ._checks import SIGNAL_DTYPES, as_int, check_finite, check_sample_rate, check_signal_type
 
 __all__ = [
+    "DEFAULT_N_FFT",
+    "DEFAULT_WINDOW",
     "STFT",
     "WINDOWS",
     "frames_to_time",
     "istft",
     "magnitude",
+    "n_fft_for_duration",
     "stft",
     "stft_frequencies",
 ]
 
 #: Window names accepted by ``window=`` (periodic windows, as librosa and torchaudio use).
 WINDOWS = ("hann", "hamming", "blackman", "bartlett", "boxcar")
+#: The one STFT default set: ``n_fft`` and window of :func:`stft`, :class:`STFT` and of the
+#: string front end (``Separator(front_end="stft")``); the hop defaults to a quarter of the
+#: window everywhere (:func:`stft`). Recipes that scale the window with the sample rate take
+#: its size from :func:`n_fft_for_duration`.
+DEFAULT_N_FFT = 2048
+DEFAULT_WINDOW = "hann"
 
 _WINDOW_FUNCTIONS = {
     "hann": torch.hann_window,
@@ -154,10 +164,10 @@ def _check_spec(spec, n_fft: Optional[int]) -> int:
 # --------------------------------------------------------------------------- functions
 def stft(
     waveform: Tensor,
-    n_fft: int = 2048,
+    n_fft: int = DEFAULT_N_FFT,
     hop_length: Optional[int] = None,
     win_length: Optional[int] = None,
-    window: WindowLike = "hann",
+    window: WindowLike = DEFAULT_WINDOW,
     center: bool = True,
     pad_mode: str = "reflect",
     normalized: Union[bool, str] = False,
@@ -239,7 +249,7 @@ def istft(
     n_fft: Optional[int] = None,
     hop_length: Optional[int] = None,
     win_length: Optional[int] = None,
-    window: WindowLike = "hann",
+    window: WindowLike = DEFAULT_WINDOW,
     center: bool = True,
     normalized: Union[bool, str] = False,
     length: Optional[int] = None,
@@ -389,6 +399,33 @@ def stft_frequencies(
     return torch.fft.rfftfreq(n_fft, d=1.0 / sample_rate, dtype=dtype, device=device)
 
 
+def n_fft_for_duration(seconds: float, sample_rate: int) -> int:
+    r"""FFT size of windows of about ``seconds`` at ``sample_rate``: the power of two closest
+    to ``seconds * sample_rate`` samples (at least 16).
+
+    How the recipes keep a window's duration at every sample rate, so that their frequency
+    resolution does not change with the rate (the hop is then ``n_fft // 4``, the default).
+
+    Parameters
+    ----------
+    seconds : float
+        Window duration in seconds (``> 0``).
+    sample_rate : float
+        Sampling rate in Hz (``> 0``).
+
+    Returns
+    -------
+    int
+        ``2 ** max(4, round(log2(seconds * sample_rate)))``: 2048 for 93 ms at 22.05 kHz,
+        4096 at 44.1 kHz.
+    """
+    sample_rate = check_sample_rate(sample_rate)
+    if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real) or not (
+            math.isfinite(seconds) and seconds > 0):
+        raise ParameterError(f"seconds must be a positive window duration, got {seconds!r}.")
+    return 2 ** max(4, round(math.log2(seconds * sample_rate)))
+
+
 def frames_to_time(
     frames: Union[int, Sequence[int], Tensor],
     sample_rate: int,
@@ -440,12 +477,25 @@ class STFT(nn.Module):
     r"""Short-time Fourier transform as a module, with its inverse.
 
     A thin wrapper over :func:`stft` / :func:`istft` that validates its settings once and
-    keeps the window as a (non-persistent) buffer, so ``.to(device)`` moves it.
+    keeps the window as a (non-persistent) buffer, so ``.to(device)`` moves it. It answers
+    the front-end protocol (:class:`~nmfsep.separation.FrontEnd`), so
+    ``Separator(front_end=STFT(n_fft=1024, hop_length=256))`` separates with it.
 
     Parameters
     ----------
     n_fft, hop_length, win_length, window, center, pad_mode, normalized
         As in :func:`stft`.
+
+    Attributes
+    ----------
+    kind : str
+        ``"stft"``, the representation's name in :class:`~nmfsep.separation.Templates`.
+    n_freqs : int
+        Frequency bins, ``n_fft // 2 + 1``.
+    settings : dict
+        ``n_fft``, ``hop_length`` and ``window`` (the window's name, ``"custom"`` for a
+        tensor), plus ``win_length``, ``center``, ``pad_mode`` and ``normalized`` where
+        they differ from the defaults: what templates record and compare.
 
     Examples
     --------
@@ -460,13 +510,14 @@ class STFT(nn.Module):
     """
 
     window: Tensor
+    kind = "stft"
 
     def __init__(
         self,
-        n_fft: int = 2048,
+        n_fft: int = DEFAULT_N_FFT,
         hop_length: Optional[int] = None,
         win_length: Optional[int] = None,
-        window: WindowLike = "hann",
+        window: WindowLike = DEFAULT_WINDOW,
         center: bool = True,
         pad_mode: str = "reflect",
         normalized: Union[bool, str] = False,
@@ -482,6 +533,76 @@ class STFT(nn.Module):
         self.register_buffer(
             "window", _resolve_window(window, self.win_length, dtype, None), persistent=False
         )
+        self._window_name = window.lower() if isinstance(window, str) else "custom"
+
+    @classmethod
+    def from_settings(cls, sample_rate: Optional[int] = None, *, n_fft=None, hop_length=None,
+                      window=None, **others) -> "STFT":
+        """The STFT of the string front end (``front_end="stft"``) or of templates' settings.
+
+        ``None`` takes the default (:data:`DEFAULT_N_FFT`, a quarter-window hop,
+        :data:`DEFAULT_WINDOW`); the window must be a name of :data:`WINDOWS`.
+        ``sample_rate`` is not needed (the STFT works at any rate); ``win_length``,
+        ``center``, ``pad_mode`` and ``normalized`` pass through; any other setting that is
+        not None (a CQT's ``fmin``, ``n_bins``, ``bins_per_octave``) is a ValueError.
+        """
+        extra = {k: others.pop(k) for k in ("win_length", "center", "pad_mode", "normalized")
+                 if k in others}
+        wrong = sorted(k for k, v in others.items() if v is not None)
+        if wrong:
+            raise ParameterError(f"{wrong} do not apply to front_end='stft'.")
+        window = DEFAULT_WINDOW if window is None else window
+        if not isinstance(window, str) or window.lower() not in WINDOWS:
+            raise ParameterError(f"window must be one of {WINDOWS}, got {window!r}.")
+        return cls(n_fft=DEFAULT_N_FFT if n_fft is None else n_fft, hop_length=hop_length,
+                   window=window.lower(), **extra)
+
+    # -- the front-end protocol ------------------------------------------------------------
+    @property
+    def n_freqs(self) -> int:
+        """Frequency bins, ``n_fft // 2 + 1``."""
+        return self.n_fft // 2 + 1
+
+    @property
+    def settings(self) -> dict:
+        """The settings templates record (see the class's attributes)."""
+        settings = dict(n_fft=self.n_fft, hop_length=self.hop_length, window=self._window_name)
+        # the others only when not the default: templates saved before compare equal
+        for name, value, default in (("win_length", self.win_length, self.n_fft),
+                                     ("center", self.center, True),
+                                     ("pad_mode", self.pad_mode, "reflect"),
+                                     ("normalized", self.normalized, False)):
+            if value != default:
+                settings[name] = value
+        return settings
+
+    def bin_frequencies(self, sample_rate: int) -> Tensor:
+        """Centre frequency of every bin in Hz at ``sample_rate``, ``(n_freqs,)`` float64."""
+        return stft_frequencies(sample_rate, self.n_fft, dtype=torch.float64)
+
+    def n_frames(self, length: int) -> int:
+        """Frames of the spectrogram of a signal of ``length`` samples."""
+        if self.center:
+            return 1 + length // self.hop_length
+        return 1 + (length - self.n_fft) // self.hop_length
+
+    def min_length(self) -> int:
+        """Fewest samples :meth:`analyse` accepts (reflect padding needs ``n_fft // 2 + 1``,
+        an uncentred frame ``n_fft``)."""
+        if not self.center:
+            return self.n_fft
+        return self.n_fft // 2 + 1 if self.pad_mode == "reflect" else 1
+
+    def analyse(self, waveform: Tensor) -> Tuple[Tensor, None]:
+        """Complex spectrogram ``(..., n_freqs, frames)`` of ``waveform (..., samples)``, and
+        None: the STFT represents the whole signal (no residual)."""
+        return self(waveform), None
+
+    def synthesise(self, spec: Tensor, length: int, residual: Optional[Tensor] = None) -> Tensor:
+        """Waveforms ``(..., length)`` of a complex spectrogram ``(..., n_freqs, frames)``,
+        plus ``residual`` ``(..., length)`` if given."""
+        waveform = self.inverse(spec, length)
+        return waveform if residual is None else waveform + residual
 
     def _settings(self) -> dict:
         return dict(

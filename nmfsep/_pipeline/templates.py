@@ -22,7 +22,7 @@ from torch import Tensor
 from .._core._validation import check_beta, check_nonnegative, check_rank
 from .._errors import ParameterError, ParameterTypeError
 from ._files import write_atomically
-from ._frontend import FRONT_ENDS, FrontEnd, resolve_front_end
+from ._frontend import FRONT_ENDS, FrontEnd, build_front_end
 from ._models import ModelSpec, normalise_templates
 from .io import check_audio, check_sample_rate, load
 
@@ -123,7 +123,7 @@ class Templates:
         if empty:
             raise ParameterError(f"sources {empty} have no component; remove them or add templates.")
         if self.front_end not in FRONT_ENDS:
-            raise ParameterError(f"front_end must be one of {FRONT_ENDS}, got {self.front_end!r}.")
+            raise ParameterError(f"front_end must be one of {tuple(FRONT_ENDS)}, got {self.front_end!r}.")
         object.__setattr__(self, "W", W.detach().cpu())
         object.__setattr__(self, "sources", sources)
         object.__setattr__(self, "components", components)
@@ -431,9 +431,9 @@ def learn_templates(
         raise ParameterError("n_fft and window are STFT settings; the CQT takes fmin, n_bins, bins_per_octave.")
     if front_end == "stft" and any(v is not None for v in (fmin, n_bins, bins_per_octave)):
         raise ParameterError("fmin, n_bins and bins_per_octave are CQT settings; pass front_end='cqt'.")
-    front = resolve_front_end(front_end, sample_rate, n_fft=n_fft, hop_length=hop_length,
-                              window=window, fmin=fmin, n_bins=n_bins,
-                              bins_per_octave=bins_per_octave)
+    front = build_front_end(front_end, sample_rate, n_fft=n_fft, hop_length=hop_length,
+                            window=window, fmin=fmin, n_bins=n_bins,
+                            bins_per_octave=bins_per_octave)
     if T is not None:
         T = check_rank(T, name="T")
     counts = _per_source(n_components_per_source, sources, "n_components_per_source")

@@ -82,14 +82,22 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from nmfsep._errors import ParameterError, ParameterTypeError
-from nmfsep._pipeline.separation import add_chunk, chunk_bounds, chunk_sizes
-from nmfsep.functional import istft, stft
-from nmfsep.io import AUDIO_SUFFIXES, check_audio, check_sample_rate, load
-from nmfsep.masks import wiener_mask
+from nmfsep._pipeline.separation import (
+    add_chunk,
+    chunk_bounds,
+    chunk_sizes,
+    masked_stems,
+    source_masks,
+)
+from nmfsep._pipeline.stft import n_fft_for_duration
+from nmfsep.functional import stft
+from nmfsep.io import check_audio, check_sample_rate, load
 from nmfsep.nmf import NMFD
 from nmfsep.separation import Templates
+from nmfsep.transforms import STFT
 
 from . import register_recipe
+from ._shared import CHUNK_OVERLAP, audio_files_in, channel_gains, source_parts
 
 __all__ = [
     "DRUM_SOURCES",
@@ -132,22 +140,12 @@ _REFERENCE_HOP = 256
 #: generic templates and of :data:`~nmfsep.recipes.ANALYSIS_RATE`; what tells drums apart lies
 #: below it.
 FIT_BANDWIDTH = 11025.0
-#: Seconds shared by consecutive chunks of a long mixture, cross-faded (as in ``Separator``).
-CHUNK_OVERLAP = 1.0
 #: Seconds of each excerpt that the templates of a long mixture are adapted on.
 EXCERPT_DURATION = 5.0
 
 #: Settings of the ``"drums-generic"`` recipe for mixtures over ``chunk_duration``
 #: (``recipes/drums_generic/README.md``): shorter mixtures are separated as with the defaults.
 GENERIC_CHUNK_FIT = dict(adapt_duration=20.0, n_chunk=20)
-
-#: KL multiplicative updates of the channel gains of a multichannel mixture per estimate
-#: (each adaptation round, the whole mixture, every chunk), every one from the previous gains.
-GAIN_UPDATES = 30
-#: The gains are fitted to at most this many STFT frames, evenly spaced (every 6th of a 30 s
-#: chunk at 44.1 kHz): a gain per source and channel is well determined by them, at a
-#: fraction of the cost of all frames.
-GAIN_FRAMES = 512
 
 HitsLike = Union[Mapping[str, object], Sequence[Union[str, os.PathLike]], str, os.PathLike, None]
 
@@ -169,7 +167,7 @@ def _positive_float(value, name: str) -> float:
 def _stft_sizes(sample_rate: int, n_fft: Optional[int], hop_length: Optional[int]) -> Tuple[int, int]:
     """n_fft and hop of the same durations as 1024 / 256 samples at 22.05 kHz, unless given."""
     if n_fft is None:
-        n_fft = 2 ** round(math.log2(_REFERENCE_N_FFT * sample_rate / _REFERENCE_RATE))
+        n_fft = n_fft_for_duration(_REFERENCE_N_FFT / _REFERENCE_RATE, sample_rate)
     n_fft = _positive_int(n_fft, "n_fft", 16)
     hop_length = n_fft // 4 if hop_length is None else _positive_int(hop_length, "hop_length")
     if hop_length > n_fft:
@@ -198,10 +196,6 @@ def source_of_hit(name: Union[str, os.PathLike]) -> Optional[str]:
             if re.match(re.escape(prefix) + r"(?:$|[\d_\-. ])", stem):
                 return source
     return None
-
-
-def _audio_files_in(folder: Path) -> List[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
 
 
 def group_hits(hits: HitsLike, *, sources: Sequence[str] = DRUM_SOURCES) -> Dict[str, list]:
@@ -266,7 +260,7 @@ def group_hits(hits: HitsLike, *, sources: Sequence[str] = DRUM_SOURCES) -> Dict
                     f"{type(item).__name__}; pass waveforms as a mapping {{'kick': [...], ...}}."
                 )
             path = Path(os.fspath(item))
-            files.extend(_audio_files_in(path) if path.is_dir() else [path])
+            files.extend(audio_files_in(path) if path.is_dir() else [path])
         grouped = {source: [] for source in sources}
         ignored = []
         for path in files:
@@ -579,10 +573,11 @@ class DrumModel:
                 not 0 <= channel < n_channels:
             raise ParameterError(f"channel must be an integer from 0 to {n_channels - 1}, got "
                              f"{channel!r}.")
-        parts = _source_parts(self.templates, self.activations, self.components,
-                              len(self.sources))[:, 0]
+        parts = source_parts(self.templates, self.activations, self.components,
+                             len(self.sources))[:, 0]
         gains = None if self.gains is None else self.gains[:, int(channel)].view(-1, 1, 1)
-        return _channel_masks(parts, gains, mask_power / self.spectrogram_power, self.n_fft // 2 + 1)
+        return source_masks(parts, mask_power / self.spectrogram_power, gains=gains,
+                            n_bins=self.n_fft // 2 + 1)
 
 
 def _normalised(W: Tensor, H: Tensor) -> Tuple[Tensor, Tensor]:
@@ -602,64 +597,6 @@ def _fit(model: NMFD, V: Tensor, n_iter: int, solver: str = "mu") -> NMFD:
 
 def _fit_activations(V: Tensor, W: Tensor, H: Tensor, n_iter: int, solver: str = "mu") -> Tensor:
     return _fit(NMFD(W=W, H=H, trainable_W=False), V, n_iter, solver).H.detach()
-
-
-def _source_parts(W: Tensor, H: Tensor, components: Tensor, n_sources: int) -> Tensor:
-    """Model spectrogram of each source, ``(sources, channels, freq, frames)``."""
-    parts = H.new_empty((n_sources, H.shape[0], W.shape[0], H.shape[2] + W.shape[2] - 1))
-    for s in range(n_sources):  # into one tensor: a list to stack would need twice the memory
-        parts[s] = NMFD.reconstruct(H[:, components == s], W[:, components == s])
-    return parts
-
-
-def _channel_masks(parts: Tensor, gains: Optional[Tensor], power: float,
-                   n_bins: Optional[int] = None) -> Tensor:
-    """Soft masks ``(sources, freq, frames)`` of one channel, from the sources' parts
-    ``(sources, freq, frames)`` times the channel's ``gains`` ``(sources, 1, 1)`` (None: mono)
-    raised to ``power``. The recipe takes the channels in turn: the masks of all
-    channels at once, with their temporaries, are its largest tensors for long mixtures. With
-    ``n_bins`` above the templates' bins (a fit band, ``fit_bandwidth``), the bins above
-    repeat the mean masks of the band's top octave."""
-    masks = wiener_mask(parts if gains is None else parts * gains, power=power)
-    n_fit = masks.shape[-2]
-    if n_bins is not None and n_bins > n_fit:
-        top = masks[:, n_fit // 2:].mean(-2, keepdim=True)
-        masks = torch.cat([masks, top.expand(-1, n_bins - n_fit, -1)], -2)
-    return masks
-
-
-def _channel_gains(parts: Tensor, V: Tensor, gains: Optional[Tensor] = None) -> Tensor:
-    r"""Gains ``(sources, channels, 1, 1)`` of the model :math:`V_c \approx \sum_s G_{s,c}
-    \Lambda_s` of every channel (instantaneous mixing): :data:`GAIN_UPDATES` KL
-    multiplicative updates on at most :data:`GAIN_FRAMES` frames (evenly spaced) of ``V``
-    ``(channels, pieces, freq, frames)`` with the sources' parts ``(sources, pieces, freq,
-    frames)`` fixed, from ``gains`` (None: every source at each channel's level over the
-    model's).
-
-    Examples
-    --------
-    >>> import torch
-    >>> parts = torch.rand(2, 1, 3, 400) + 0.1         # two sources, 3 bins, 400 frames
-    >>> truth = torch.tensor([[0.9, 0.1], [0.3, 0.7]]).view(2, 2, 1, 1)
-    >>> V = (truth * parts).sum(0)                       # (channels, freq, frames)
-    >>> gains = _channel_gains(parts, V.unsqueeze(1))
-    >>> bool(((gains - truth).abs() < 0.02).all())
-    True
-    """
-    step = math.ceil(parts.shape[1] * parts.shape[3] / GAIN_FRAMES)
-    # the frames used, of all pieces and bins, side by side: (sources or channels, values)
-    parts = parts[..., ::step].flatten(1)
-    V = V[..., ::step].flatten(1)
-    tiny = torch.finfo(V.dtype).tiny
-    # each channel's level over the model's: the start without gains, and 1e-3 of it the
-    # least start (a multiplicative update cannot revive a zero gain)
-    level = (V.mean(1) / parts.sum(0).mean().clamp_min(tiny)).expand(parts.shape[0], -1)
-    G = level.clone() if gains is None else torch.maximum(gains[..., 0, 0], 1e-3 * level)
-    total = parts.sum(1, keepdim=True).clamp_min(tiny)                     # (S, 1)
-    for _ in range(GAIN_UPDATES):
-        ratio = V / (G.T @ parts).clamp_min_(tiny)                          # (C, values)
-        G *= (parts @ ratio.T) / total
-    return G[..., None, None]
 
 
 def _start(V: Tensor, W: Tensor) -> Tensor:
@@ -696,36 +633,6 @@ def _excerpt_starts(n_samples: int, excerpt: int, count: int, hop: int) -> List[
     return [hop * round(k * last / max(count - 1, 1)) for k in range(count)]
 
 
-def _masked_stems(spectrogram: Tensor, W: Tensor, H: Tensor, components: Tensor,
-                  n_sources: int, power: float, *, n_fft: int, hop_length: int, window: str,
-                  length: int, keep: int, gains: Optional[Tensor] = None,
-                  parts: Optional[Tensor] = None) -> Tensor:
-    """Stems ``(sources, channels, keep)`` of the complex STFT ``(channels, bins, frames)`` of
-    a signal of ``length`` samples through the model's soft masks raised to ``power``: the
-    first ``keep`` samples of each inverse STFT.
-
-    The activations ``H`` are per channel ``(channels, R, frames)``, or with the channel
-    ``gains`` ``(sources, channels, 1, 1)`` of :func:`_channel_gains` shared
-    ``(1, R, frames)`` (their sources' ``parts``, if already computed, are reused). One
-    channel and source at a time: the masked spectrograms of all at once (twice the masks,
-    complex) and the inverse STFT's frames would be the largest temporaries."""
-    n_channels, n_bins, _ = spectrogram.shape
-    stems = spectrogram.real.new_empty((n_sources, n_channels, keep))
-    if gains is not None and parts is None:
-        parts = _source_parts(W, H, components, n_sources)
-    for c in range(n_channels):
-        if gains is None:
-            masks = _channel_masks(_source_parts(W, H[c:c + 1], components, n_sources)[:, 0],
-                                   None, power, n_bins)
-        else:
-            masks = _channel_masks(parts[:, 0], gains[:, c], power, n_bins)
-        for s in range(n_sources):
-            stems[s, c] = istft(masks[s] * spectrogram[c], n_fft=n_fft, hop_length=hop_length,
-                                window=window, length=length)[:keep]
-        del masks  # before the next channel's
-    return stems
-
-
 def _fit_drum_model(V: Tensor, W: Tensor, components: Tensor, n_sources: int, *, n_iter: int,
                     n_rounds: int, n_adapt: int, n_refit: int, verbose: bool,
                     refit_last: bool = True) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
@@ -742,14 +649,14 @@ def _fit_drum_model(V: Tensor, W: Tensor, components: Tensor, n_sources: int, *,
         bar.update(1)
         for round_ in range(n_rounds):
             # each instrument's share of every channel, summed over the channels
-            parts = _source_parts(W, H, components, n_sources)      # (sources, pieces, ...)
+            parts = source_parts(W, H, components, n_sources)      # (sources, pieces, ...)
             if V.shape[0] > 1:
-                gains = _channel_gains(parts, V, gains)
+                gains = channel_gains(parts, V, gains)
             shares = torch.zeros_like(parts)
             for c in range(V.shape[0]):
                 for p in range(parts.shape[1]):  # masks of one piece at a time
                     gain = None if gains is None else gains[:, c]
-                    shares[:, p] += _channel_masks(parts[:, p], gain, 1.0) * V[c, p]
+                    shares[:, p] += source_masks(parts[:, p], 1.0, gains=gain) * V[c, p]
             if V.shape[0] > 1:
                 shares /= V.shape[0]
             del parts
@@ -960,10 +867,12 @@ def separate_drums(
     # after the mixture's end, the mixture's next frames inside it)
     extra = (T - 1) * hop_length
 
+    front = STFT(n_fft=n_fft, hop_length=hop_length, window=window).to(work_device)
+
     def spectrograms(pieces: Tensor):
         # contiguous: from torch.stft's frames-major layout every NMFD fit would copy its V
         # (strided passes are up to 2.4x slower), and the recipe runs several fits
-        spectrogram = stft(pieces, n_fft=n_fft, hop_length=hop_length, window=window).contiguous()
+        spectrogram = front.analyse(pieces)[0].contiguous()
         return spectrogram, spectrogram[:, :n_fit].abs().pow_(power)
 
     fit = dict(n_iter=n_iter, n_rounds=n_rounds, n_adapt=n_adapt, n_refit=n_refit,
@@ -973,11 +882,10 @@ def separate_drums(
     n_channels = signal.shape[0]
 
     def parts_and_gains(H: Tensor, V: Tensor, gains: Optional[Tensor]):
-        # a multichannel model's sources' parts and channel gains (from the previous gains)
-        if n_channels == 1:
-            return None, None
-        parts = _source_parts(W, H, components, n_sources)
-        return parts, _channel_gains(parts, V, gains)
+        # the sources' parts (one model for all channels) and a multichannel model's channel
+        # gains (from the previous gains)
+        parts = source_parts(W, H, components, n_sources)
+        return parts, None if n_channels == 1 else channel_gains(parts, V, gains)
 
     if len(bounds) == 1:  # in one piece: the model of the whole mixture
         spectrogram, V = spectrograms(_segment(signal, 0, n_samples + extra))
@@ -986,9 +894,8 @@ def separate_drums(
         parts, gains = parts_and_gains(H, V, gains)
         del V  # only the fit needs it
         estimates = None if not stems else \
-            _masked_stems(spectrogram, W, H, components, n_sources, mask_power / power,
-                          n_fft=n_fft, hop_length=hop_length, window=window,
-                          length=n_samples + extra, keep=n_samples, gains=gains, parts=parts)
+            masked_stems(front, spectrogram, parts, n_samples + extra, power=mask_power / power,
+                         gains=gains, keep=n_samples)
         del spectrogram, parts
         mean_gains = gains
     else:
@@ -1008,18 +915,17 @@ def separate_drums(
                                               leave=False)):
             spectrogram, V = spectrograms(_segment(signal, start, end - start + extra))
             mean = V if n_channels == 1 else V.mean(0, keepdim=True)
-            parts = None
             if mean.any():
                 H_k = _fit_activations(mean, W, _start(mean, W), n_chunk, chunk_solver)
-                parts, gains = parts_and_gains(H_k, V.unsqueeze(1), gains)
+                parts, new_gains = parts_and_gains(H_k, V.unsqueeze(1), gains)
+                gains = gains if new_gains is None else new_gains
             else:  # silence: no activity (the masks split it equally), the gains kept
                 H_k = _start(mean, W).zero_()
+                parts = source_parts(W, H_k, components, n_sources)
             del V, mean
             chunk = estimates.new_zeros((0, n_channels, end - start)) if not stems else \
-                _masked_stems(spectrogram, W, H_k, components, n_sources, mask_power / power,
-                              n_fft=n_fft, hop_length=hop_length, window=window,
-                              length=end - start + extra, keep=end - start, gains=gains,
-                              parts=parts)
+                masked_stems(front, spectrogram, parts, end - start + extra,
+                             power=mask_power / power, gains=gains, keep=end - start)
             add_chunk(estimates, chunk, bounds, k, activations=H, chunk_activations=H_k,
                       hop=hop_length)
             del spectrogram, chunk, parts

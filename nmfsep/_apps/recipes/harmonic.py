@@ -55,21 +55,18 @@ from torch import Tensor
 from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywidgets
 
 from nmfsep._apps.recipes import register_recipe
-from nmfsep._apps.recipes.drums import _audio_files_in, generic_templates
-from nmfsep._apps.recipes.supervised import (
-    _as_waveform_list,
-    _exemplars,
-    _stft_settings,
-)
+from nmfsep._apps.recipes.drums import generic_templates
 from nmfsep._core._validation import check_count
-from nmfsep._pipeline.separation import add_chunk, chunk_bounds, chunk_sizes
+from nmfsep._pipeline.separation import add_chunk, chunk_bounds, chunk_sizes, masked_stems
 from nmfsep.functional import istft, stft
 from nmfsep.io import check_audio, load
-from nmfsep.masks import apply_masks, wiener_mask
+from nmfsep.masks import wiener_mask
 from nmfsep.nmf import NMF, NMFD
 from nmfsep.separation import Templates
+from nmfsep.transforms import STFT
 
 from ..._errors import ParameterError, ParameterTypeError
+from ._shared import as_waveform_list, audio_files_in, exemplars, stft_settings
 
 __all__ = ["separate_drums_harmonic", "hpss_cascade", "percussive_dictionary", "template_spectra",
            "hpss_masks",
@@ -120,13 +117,13 @@ def _hit_list(hits: HitsLike, sample_rate: int) -> list:
     for item in items:
         if isinstance(item, (str, os.PathLike)):
             path = Path(os.fspath(item))
-            files = _audio_files_in(path) if path.is_dir() else [path]
+            files = audio_files_in(path) if path.is_dir() else [path]
             if not files:
                 raise ParameterError(f"the hits folder '{path}' holds no audio files.")
             waveforms.extend(load(f, sample_rate=sample_rate, mono=True)[0] for f in files)
         else:
             waveforms.append(item)
-    return _as_waveform_list("hits", waveforms)
+    return as_waveform_list("hits", waveforms)
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -174,10 +171,10 @@ def percussive_dictionary(
     (('drums',), 129)
     """
     waveforms = _hit_list(hits, sample_rate)
-    settings = _stft_settings(sample_rate, n_fft, hop_length, window)
+    settings = stft_settings(sample_rate, n_fft, hop_length, window)
     threshold_db = _non_negative(threshold_db, "threshold_db")
     # each hit against its own loudest frame: soft and loud hits are equally represented
-    W = torch.cat([_exemplars([w], threshold_db=threshold_db, max_exemplars=None, **settings)
+    W = torch.cat([exemplars([w], threshold_db=threshold_db, max_exemplars=None, **settings)
                    for w in waveforms], 1)
     return Templates(W, ("drums",), (0,) * W.shape[1], sample_rate, "stft", settings)
 
@@ -845,7 +842,7 @@ def separate_drums_harmonic(
     max_iter = check_count(max_iter, "max_iter")
     if continuity is not None:
         continuity = _non_negative(continuity, "continuity")
-    settings = _stft_settings(sample_rate, n_fft, hop_length, window)
+    settings = stft_settings(sample_rate, n_fft, hop_length, window)
     generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
     if method == "auto":
         method = "dictionary" if hits is not None or not (
@@ -856,7 +853,8 @@ def separate_drums_harmonic(
         return {"drums": drums.to(device=out_device, dtype=out_dtype),
                 "harmonic": harmonic.to(device=out_device, dtype=out_dtype)}
 
-    spectrogram = stft(work, **settings)
+    front = STFT(**settings).to(work.device)
+    spectrogram = front.analyse(work)[0]
     V = spectrogram.abs()
     if hits is not None:
         W_p = percussive_dictionary(hits, sample_rate, threshold_db=threshold_db, **settings).W
@@ -882,8 +880,8 @@ def separate_drums_harmonic(
         continuity = CONTINUITY["fixed" if fixed_dictionary else "free"]
     parts = fit_percussive_harmonic(V, W_p, n_harmonic, continuity=continuity,
                                     max_iter=max_iter, generator=generator, verbose=verbose)
-    masks = wiener_mask(torch.stack([parts["percussive"], parts["harmonic"]]), mask_power)
-    stems = istft(apply_masks(masks, spectrogram), length=work.shape[-1], **settings)
+    stems = masked_stems(front, spectrogram, torch.stack([parts["percussive"], parts["harmonic"]]),
+                         work.shape[-1], power=mask_power)
     stems = stems.to(device=out_device, dtype=out_dtype)
     return {"drums": stems[0], "harmonic": stems[1]}
 

@@ -22,7 +22,8 @@ from typing import Dict, List, Optional, Sequence, Union
 import torch
 
 from nmfsep._apps.recipes import get_recipe
-from nmfsep._apps.recipes.drums import DRUM_SOURCES, _audio_files_in, hit_templates, source_of_hit
+from nmfsep._apps.recipes._shared import audio_files_in
+from nmfsep._apps.recipes.drums import DRUM_SOURCES, hit_templates, source_of_hit
 from nmfsep._apps.recipes.supervised import learn_instrument_dictionaries
 
 from ..._errors import ParameterError
@@ -115,7 +116,7 @@ def group_recordings(paths: Sequence[PathLike],
     for index, path in enumerate(paths):
         files = [path]
         if path.is_dir():
-            files = _audio_files_in(path)
+            files = audio_files_in(path)
             if not files:
                 raise ParameterError(f"folder '{path}' holds no audio files.")
         for file in files:

@@ -23,7 +23,6 @@ split; see ``recipes/piano_bass/README.md`` for the measurements.
 from __future__ import annotations
 
 import math
-import numbers
 import os
 from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
@@ -32,15 +31,23 @@ import torch
 from torch import Tensor
 
 from nmfsep._apps.recipes import register_recipe
-from nmfsep._apps.recipes.drums import CHUNK_OVERLAP, _channel_gains, _masked_stems, _source_parts
 from nmfsep._core._validation import check_beta, check_count
-from nmfsep._pipeline.separation import add_chunk, chunk_bounds, chunk_sizes
-from nmfsep.functional import stft
+from nmfsep._pipeline.separation import add_chunk, chunk_bounds, chunk_sizes, masked_stems
 from nmfsep.io import check_audio
 from nmfsep.nmf import NMF
 from nmfsep.separation import Templates, learn_templates
+from nmfsep.transforms import STFT
 
 from ..._errors import ParameterError, ParameterTypeError
+from ._shared import (
+    CHUNK_OVERLAP,
+    as_waveform_list,
+    channel_gains,
+    default_stft,
+    exemplars,
+    source_parts,
+    stft_settings,
+)
 
 __all__ = ["learn_instrument_dictionaries", "separate_supervised", "default_stft",
            "DICTIONARY_METHODS"]
@@ -49,78 +56,6 @@ __all__ = ["learn_instrument_dictionaries", "separate_supervised", "default_stft
 DICTIONARY_METHODS = ("exemplars", "nmf")
 
 Waveforms = Union[Tensor, np.ndarray, Sequence[Union[Tensor, np.ndarray]]]
-
-
-def _as_waveform_list(label: str, examples) -> list:
-    """``examples`` (a waveform or a list of them) as mono ``(samples,)`` float tensors;
-    ``label`` names them in error messages (e.g. ``"train['piano']"``)."""
-    if isinstance(examples, (Tensor, np.ndarray)):
-        examples = [examples]
-    if not isinstance(examples, Sequence) or isinstance(examples, (str, bytes)) or not examples:
-        raise ParameterTypeError(
-            f"{label} must be a waveform or a non-empty list of waveforms (tensors of shape "
-            f"(samples,) or (channels, samples)), got {type(examples).__name__}; load files "
-            f"with nmfsep.io.load first."
-        )
-    waveforms = []
-    for k, item in enumerate(examples):
-        if not isinstance(item, (Tensor, np.ndarray)):
-            raise ParameterTypeError(f"{label}[{k}] must be a tensor or array, got {type(item).__name__}.")
-        waveform = check_audio(torch.as_tensor(item), name=f"{label}[{k}]")
-        if waveform.ndim > 2:
-            raise ParameterError(f"{label}[{k}] must have shape (samples,) or (channels, samples), "
-                             f"got {tuple(waveform.shape)}.")
-        # dictionaries are spectra: channels are averaged
-        waveforms.append(waveform.reshape(-1, waveform.shape[-1]).mean(0).float())
-    return waveforms
-
-
-def default_stft(sample_rate: int) -> Dict[str, int]:
-    """The recipes' STFT at ``sample_rate``: 93 ms windows (2048 at 22.05 kHz), hop a quarter.
-
-    ``n_fft`` is the power of two closest to 93 ms, so 44.1 kHz gives 4096 / 1024 and
-    16 kHz 1024 / 256 (the bass partials stay resolved whatever the rate).
-
-    Examples
-    --------
-    >>> default_stft(22050), default_stft(44100)["n_fft"]
-    ({'n_fft': 2048, 'hop_length': 512}, 4096)
-    """
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real) or \
-            not sample_rate > 0:
-        raise ParameterError(f"sample_rate must be a positive number of Hz, got {sample_rate!r}.")
-    n_fft = 2 ** max(4, round(math.log2(2048 * sample_rate / 22050)))
-    return dict(n_fft=n_fft, hop_length=n_fft // 4)
-
-
-def _stft_settings(sample_rate, n_fft, hop_length, window) -> Dict[str, object]:
-    """Validated ``n_fft``, ``hop_length`` and ``window``; None takes :func:`default_stft`."""
-    defaults = default_stft(sample_rate)
-    n_fft = defaults["n_fft"] if n_fft is None else check_count(n_fft, "n_fft")
-    hop_length = n_fft // 4 if hop_length is None else check_count(hop_length, "hop_length")
-    if not isinstance(window, str):
-        raise ParameterTypeError(f"window must be a window name such as 'hann', got {window!r}.")
-    return dict(n_fft=n_fft, hop_length=hop_length, window=window.lower())
-
-
-def _exemplars(waveforms, n_fft: int, hop_length: int, window: str, threshold_db: float,
-               max_exemplars: Optional[int]) -> Tensor:
-    """Unit-sum magnitude frames ``(freq, R)`` within ``threshold_db`` of the loudest frame."""
-    frames = []
-    for waveform in waveforms:
-        if waveform.shape[-1] <= n_fft // 2:
-            raise ParameterError(f"a training waveform has {waveform.shape[-1]} samples; n_fft={n_fft} "
-                             f"needs more than {n_fft // 2}.")
-        frames.append(stft(waveform, n_fft, hop_length, window=window).abs())
-    spectra = torch.cat(frames, -1)
-    level = spectra.sum(0)
-    keep = level >= level.max() * 10.0 ** (-threshold_db / 20.0)
-    spectra, level = spectra[:, keep], level[keep]
-    if max_exemplars is not None and spectra.shape[1] > max_exemplars:
-        # evenly spaced in time: keeps every note of a scale, deterministically
-        index = torch.linspace(0, spectra.shape[1] - 1, max_exemplars).round().long()
-        spectra, level = spectra[:, index], level[index]
-    return spectra / level
 
 
 def learn_instrument_dictionaries(
@@ -214,9 +149,9 @@ def learn_instrument_dictionaries(
         )
     if method not in DICTIONARY_METHODS:
         raise ParameterError(f"method must be one of {DICTIONARY_METHODS}, got {method!r}.")
-    waveforms = {source: _as_waveform_list(f"train[{source!r}]", examples)
+    waveforms = {source: as_waveform_list(f"train[{source!r}]", examples)
                  for source, examples in train.items()}
-    settings = _stft_settings(sample_rate, n_fft, hop_length, window)
+    settings = stft_settings(sample_rate, n_fft, hop_length, window)
     if method == "nmf":
         return learn_templates(
             waveforms, sample_rate=sample_rate, **settings,
@@ -233,7 +168,7 @@ def learn_instrument_dictionaries(
                              else check_count(exemplar_hop_length, "exemplar_hop_length"))
     blocks, components = [], []
     for index, source in enumerate(waveforms):
-        W = _exemplars(waveforms[source], threshold_db=threshold_db, max_exemplars=max_exemplars,
+        W = exemplars(waveforms[source], threshold_db=threshold_db, max_exemplars=max_exemplars,
                        **exemplar_settings)
         blocks.append(W)
         components += [index] * W.shape[1]
@@ -281,7 +216,8 @@ def _separate_piece(signal: Tensor, *, W: Tensor, components: Tensor, n_sources:
                     fit_every: int, n_fft: int, hop: int, window: str) -> Tuple[Tensor, int]:
     """Stems ``(sources, channels, samples)`` of ``signal (channels, samples)`` and the number
     of iterations of its activation fit (:func:`separate_supervised`, one piece)."""
-    spectrogram = stft(signal, n_fft, hop, window=window)  # (channels, bins, frames)
+    front = STFT(n_fft, hop, window=window).to(signal.device)
+    spectrogram = front.analyse(signal)[0]  # (channels, bins, frames)
     channels, _, frames = spectrogram.shape
     magnitude = spectrogram[:, :n_fit, ::fit_every].abs()
     # one fit for all channels, on their mean magnitude (a source's spectrum is the same in
@@ -292,12 +228,12 @@ def _separate_piece(signal: Tensor, *, W: Tensor, components: Tensor, n_sources:
     H, n_iter = _fit_activations(V, W[:n_fit], beta=beta, max_iter=max_iter, tol=tol)
     gains = None
     if channels > 1:  # each source's level in each channel (its panning), as the drum recipes
-        gains = _channel_gains(_source_parts(W[:n_fit, :, None], H[None], components, n_sources),
-                               magnitude[:, None])
+        gains = channel_gains(source_parts(W[:n_fit, :, None], H[None], components, n_sources),
+                              magnitude[:, None])
     H = _interpolate_frames(H[None], fit_every, frames)  # (1, R, frames), shared by the channels
-    stems = _masked_stems(spectrogram, W[:n_fit, :, None], H, components, n_sources, mask_power,
-                          n_fft=n_fft, hop_length=hop, window=window, length=signal.shape[-1],
-                          keep=signal.shape[-1], gains=gains)
+    parts = source_parts(W[:n_fit, :, None], H, components, n_sources)
+    stems = masked_stems(front, spectrogram, parts, signal.shape[-1], power=mask_power,
+                         gains=gains)
     return stems, n_iter
 
 

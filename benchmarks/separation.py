@@ -1,7 +1,9 @@
 """Separate a benchmark split with the recipes and write estimates for ``score.py``.
 
 Runs, through :func:`nmfsep.recipes.run_recipe` (what ``nmfsep separate --recipe NAME``
-does), on any folder laid out like ``../shared/bench/data``
+does: the registered recipe with its settings, ``nmfsep recipes --settings``; ``--config
+FILE`` changes some, as for the scripts of ``recipes/``), on any folder laid out like
+``../shared/bench/data``
 (``ROOT/<split>/<task>/<mixNNN>/{mixture.wav, meta.json}``):
 
 =====================  ==============================  ====================================
@@ -19,10 +21,11 @@ Estimates go to ``OUT/<split>/<task>/<mixNNN>/<stem>.wav`` and the seconds per m
 ``python ../shared/bench/score.py OUT --tasks ...``. Recipes that are not registered are
 skipped with a note. Hits are passed as ``{stem: [files]}`` from the kit's ``hits.json``
 (``<task>_stem``) when there is one, else as the list of files in ``meta.json``. The
-piano / bass dictionaries are learned once per split with
-:func:`nmfsep.recipes.learn_instrument_dictionaries` (its default settings), saved to
+piano / bass dictionaries are learned once per split as ``recipes/piano-bass/run.py`` learns
+them (:func:`nmfsep.recipes.learn_instrument_dictionaries`, its settings), saved to
 ``OUT/<split>/piano_bass/dictionaries.pt`` and passed as ``templates`` (the learning time is
-printed apart).
+printed apart). The side material is read by ``recipes/_common.py``, the recipe scripts'
+runner.
 
 Usage::
 
@@ -43,8 +46,10 @@ from pathlib import Path
 
 import torch
 
-from nmfsep.io import load
-from nmfsep.recipes import RECIPES, learn_instrument_dictionaries, run_recipe
+from nmfsep.recipes import RECIPES, run_recipe
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))  # the scripts' runner
+from _common import kit_hits, learn_dictionaries, load_overrides
 
 TASKS = ("drums3", "drums_vs_harmonic", "piano_bass")
 
@@ -55,37 +60,20 @@ def recipe_for(task: str, no_hits: bool) -> str:
     return {"drums_vs_harmonic": "drums-harmonic", "piano_bass": "piano-bass"}[task]
 
 
-def learn_dictionaries(task_dir: Path, out_file: Path) -> Path:
+def save_dictionaries(task_dir: Path, out_file: Path) -> Path:
     """Dictionaries of every ``train/<stem>.wav`` of the task, saved to ``out_file``."""
-    train, rate = {}, None
-    for path in sorted((task_dir / "train").glob("*.wav")):
-        train[path.stem], rate = load(path)
-    if not train:
-        raise FileNotFoundError(f"no training recordings in '{task_dir / 'train'}'")
-    start = time.perf_counter()
-    dictionaries = learn_instrument_dictionaries(train, rate)
+    dictionaries, seconds = learn_dictionaries(task_dir)
     dictionaries.save(out_file, overwrite=True)
-    print(f"{task_dir.name}: dictionaries of {sorted(train)} learned in "
-          f"{time.perf_counter() - start:.2f} s -> {out_file}")
+    print(f"{task_dir.name}: dictionaries of {list(dictionaries.sources)} learned in "
+          f"{seconds:.2f} s -> {out_file}")
     return out_file
 
 
 def side_material(task: str, mix_dir: Path, meta: dict, no_hits: bool):
     """The ``hits`` argument of the task's recipe (None when it gets none)."""
-    if task == "piano_bass" or no_hits or not meta.get("hits"):
+    if task == "piano_bass" or no_hits:
         return None
-    files = [(mix_dir / h).resolve() for h in meta["hits"]]
-    if meta.get("hits_json"):
-        listing = json.loads((mix_dir / meta["hits_json"]).read_text())
-        folder = (mix_dir / meta["hits_json"]).resolve().parent
-        key = f"{task}_stem"
-        grouped = {}
-        for hit in listing["hits"]:
-            path = folder / hit["file"]
-            if hit.get(key) and path in files:
-                grouped.setdefault(hit[key], []).append(path)
-        return grouped
-    return files
+    return kit_hits(mix_dir, meta, task)
 
 
 def main(argv=None) -> int:
@@ -99,9 +87,13 @@ def main(argv=None) -> int:
                         help="no kit hits: recipe 2 for drums3, recipe 3 without hits")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--device", default=None)
+    parser.add_argument("--config", type=Path, default=None,
+                        help="JSON {recipe: {setting: value}}: settings to change")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    names = [recipe_for(task, args.no_hits) for task in args.tasks]
+    settings = load_overrides(args.config, [n for n in names if n in RECIPES])  # before any work
 
     failures = 0
     for task in args.tasks:
@@ -118,7 +110,7 @@ def main(argv=None) -> int:
         templates = None
         if task == "piano_bass":
             (args.out / args.split / task).mkdir(parents=True, exist_ok=True)
-            templates = learn_dictionaries(task_dir, args.out / args.split / task / "dictionaries.pt")
+            templates = save_dictionaries(task_dir, args.out / args.split / task / "dictionaries.pt")
         for mix_dir in mixes:
             meta = json.loads((mix_dir / "meta.json").read_text())
             hits = side_material(task, mix_dir, meta, args.no_hits)
@@ -126,7 +118,8 @@ def main(argv=None) -> int:
             start = time.perf_counter()
             try:
                 run_recipe(name, mix_dir / "mixture.wav", out_dir, hits=hits, templates=templates,
-                           overwrite=True, device=args.device, verbose=False)
+                           overwrite=True, device=args.device, verbose=False,
+                           settings=settings[name])
             except Exception:  # one failing mixture must not hide the others' results
                 failures += 1
                 print(f"{task}/{mix_dir.name}: {name} failed:\n{traceback.format_exc()}",

@@ -65,18 +65,10 @@ from nmfsep.recipes import (  # noqa: E402
 )
 from nmfsep.separation import trigger_times  # noqa: E402
 
+from _common import reference_onsets  # noqa: E402 - recipes/, put on sys.path by separation
+
 TASK = "drums3"
 SPEED_RATE = 44100
-
-
-def _reference_onsets():
-    """``reference_onsets(mix_dir, meta)`` of the drums-with-hits recipe: the events of
-    ``meta.json`` by stem (one definition of the benchmark's onsets)."""
-    path = HERE.parent / "recipes" / "drums_with_hits" / "run.py"
-    spec = importlib.util.spec_from_file_location("drums_with_hits_run", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.reference_onsets
 
 
 def mixtures(data: Path, split: str):
@@ -212,7 +204,6 @@ def main(argv=None) -> int:
                         help="interleaved passes with --baseline (their median is reported)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    reference_onsets = _reference_onsets()
     data = list(mixtures(args.data, args.split))
     if not data:
         print(f"no {TASK} mixtures under {args.data / args.split}", file=sys.stderr)

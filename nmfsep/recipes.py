@@ -16,7 +16,17 @@ from ._apps.onsets_io import (
     save_onsets,
     write_drum_midi,
 )
-from ._apps.recipes import RECIPES, Recipe, get_recipe, recipe_table, register_recipe, run_recipe
+from ._apps.recipes import (
+    RECIPE_OUTPUTS,
+    RECIPES,
+    RUN_OPTIONS,
+    Recipe,
+    get_recipe,
+    recipe_table,
+    register_recipe,
+    run_recipe,
+    settings_of,
+)
 from ._apps.recipes.drum_stream import drum_stream, streaming_n_fft
 from ._apps.recipes.drums import (
     DRUM_SOURCES,
@@ -77,6 +87,7 @@ from ._apps.recipes.transcription import (
 __all__ = [
     # the registry (nmfsep.recipes)
     "RECIPES", "Recipe", "get_recipe", "recipe_table", "register_recipe", "run_recipe",
+    "settings_of", "RUN_OPTIONS", "RECIPE_OUTPUTS",
     # drums
     "DRUM_SOURCES", "FIT_BANDWIDTH", "DrumModel", "generic_templates", "group_hits",
     "hit_templates", "separate_drums", "source_of_hit",

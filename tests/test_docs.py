@@ -79,8 +79,8 @@ def test_links_to_included_files_go_to_their_pages():
     text = "see [the numbers](../benchmarks/README.md#speed) and ![plot](streaming.png)"
     assert hooks._rewrite_links(text, docs / "streaming.md", Path("streaming.md"), docs) == (
         "see [the numbers](benchmarks.md#speed) and ![plot](streaming.png)")
-    text = "[bench](../../benchmarks/README.md), [cfg](config.json), [web](https://x.org/a.md)"
-    assert hooks._rewrite_links(text, ROOT / "recipes" / "piano_roll" / "README.md",
-                                Path("recipes/piano_roll.md"), docs) == (
-        "[bench](../benchmarks.md), [cfg](../repository/recipes/piano_roll/config.json), "
+    text = "[bench](../../benchmarks/README.md), [cfg](run.py), [web](https://x.org/a.md)"
+    assert hooks._rewrite_links(text, ROOT / "recipes" / "piano-roll" / "README.md",
+                                Path("recipes/piano-roll.md"), docs) == (
+        "[bench](../benchmarks.md), [cfg](../repository/recipes/piano-roll/run.py), "
         "[web](https://x.org/a.md)")

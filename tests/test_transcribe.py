@@ -22,6 +22,7 @@ from nmfsep.recipes import (
     GM_DRUM_NOTES,
     ONSET_THRESHOLDS,
     SONG_THRESHOLDS,
+    Recipe,
     drum_onsets,
     onset_f_measure,
     read_drum_midi,
@@ -326,7 +327,8 @@ def test_cli_and_file_formats_agree():
 
 @pytest.fixture
 def fake_recipes(monkeypatch):
-    """A stand-in for nmfsep.recipes that records drum_onsets' calls."""
+    """A stand-in for nmfsep.recipes whose ``drum-onsets`` recipe (settings ``accompaniment``
+    and ``threshold``) records its function's calls."""
     calls = []
     module = types.ModuleType("nmfsep.recipes")
 
@@ -336,7 +338,9 @@ def fake_recipes(monkeypatch):
                 "snare": torch.tensor([0.35], dtype=torch.float64),
                 "hihat": torch.zeros(0, dtype=torch.float64)}
 
-    module.drum_onsets = drum_onsets
+    recipe = Recipe("drum-onsets", drum_onsets, None, "", output="onsets",
+                    settings=types.MappingProxyType({"accompaniment": True, "threshold": None}))
+    module.get_recipe = {"drum-onsets": recipe}.__getitem__
     monkeypatch.setitem(sys.modules, "nmfsep.recipes", module)
     return calls
 
@@ -358,7 +362,7 @@ def test_transcribe_wiring(tmp_path, song, fake_recipes, capsys):
                  "--drums-only"]) == 0
     assert fake_recipes == [((2, 8000), 8000, {
         "hits": [hits / "kick_0.wav", hits / "snare_0.wav"], "templates": None,
-        "accompaniment": False, "device": None, "verbose": True})]
+        "accompaniment": False, "threshold": None, "device": None, "verbose": True})]
     line = capsys.readouterr().out.strip()
     assert line.startswith(f"{song}: kick 2, snare 1, hihat 0 onsets -> {out / 'song'}")
     assert json.loads((out / "song" / "onsets.json").read_text()) == {
@@ -368,9 +372,10 @@ def test_transcribe_wiring(tmp_path, song, fake_recipes, capsys):
     templates = tmp_path / "kit.pt"
     templates.write_bytes(b"")
     assert main(["transcribe", str(song), "-o", str(tmp_path / "o2"), "--templates",
-                 str(templates), "--formats", "csv", "-q", "--device", "cpu"]) == 0
+                 str(templates), "--formats", "csv", "-q", "--device", "cpu", "--set",
+                 "threshold=0.2"]) == 0
     assert fake_recipes[-1][2] == {"hits": None, "templates": templates, "accompaniment": True,
-                                   "device": "cpu", "verbose": False}
+                                   "threshold": 0.2, "device": "cpu", "verbose": False}
     assert capsys.readouterr().out == ""
     assert [p.name for p in (tmp_path / "o2" / "song").iterdir()] == ["onsets.csv"]
 

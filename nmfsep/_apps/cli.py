@@ -4,8 +4,8 @@ Each subcommand is a small handler that validates its paths and calls the public
 
 * ``separate`` -> :func:`nmfsep.recipes.run_recipe`, once per mixture;
 * ``recipes`` -> :func:`nmfsep.recipes.recipe_table` (the recipes and what each needs);
-* ``transcribe`` -> :func:`nmfsep.recipes.drum_onsets` then :func:`nmfsep.recipes.save_onsets`,
-  once per mixture;
+* ``transcribe`` -> the ``"drum-onsets"`` recipe (:func:`nmfsep.recipes.drum_onsets` with
+  its settings) then :func:`nmfsep.recipes.save_onsets`, once per mixture;
 * ``stream`` -> :func:`nmfsep.recipes.drum_stream` (a
   :class:`~nmfsep.separation.StreamingSeparator`) block by block, then
   :func:`nmfsep.separation.write_stems` and :func:`nmfsep.recipes.save_onsets`;
@@ -89,7 +89,8 @@ rerun skips the mixtures whose stems all exist and separates the others.
 examples:
   nmfsep separate drums_mix.wav --recipe drums --hits audio_examples/hits/ --out stems/
   nmfsep separate a.wav b.wav --recipe drums --hits kick.wav snare.wav hihat.wav --out stems/
-  nmfsep separate song.wav --recipe RECIPE --templates kit.pt --out stems/ --format flac"""
+  nmfsep separate song.wav --recipe RECIPE --templates kit.pt --out stems/ --format flac
+  nmfsep separate song.wav --recipe drums-generic --set n_iter=20 --out stems/"""
 
 _TRANSCRIBE_EPILOG = """\
 Each mixture's kick, snare and hi-hat onsets are written to OUT/<mixture name>/:
@@ -104,7 +105,8 @@ drums-harmonic recipe's cascade) unless --drums-only. Existing files are kept un
 examples:
   nmfsep transcribe song.wav --out onsets/
   nmfsep transcribe drums_mix.wav --hits audio_examples/hits/ --drums-only --out onsets/
-  nmfsep transcribe a.wav b.wav --templates kit.pt --formats json mid --out onsets/"""
+  nmfsep transcribe a.wav b.wav --templates kit.pt --formats json mid --out onsets/
+  nmfsep transcribe song.wav --set threshold=0.2 --out onsets/"""
 
 #: Recipes ``stream`` runs, and the longest and shortest --block.
 STREAM_RECIPES = ("drums", "drums-generic")
@@ -227,6 +229,34 @@ _HITS_HELP = ("isolated hits of the kit, named by instrument (kick_0.wav, snare_
               "hihat_0.wav, ...), or a folder of them")
 
 
+def _add_settings_argument(parser, recipe: str) -> None:
+    """``--set NAME=VALUE``, repeatable: a setting of the recipe to change."""
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        dest="settings",
+                        help=f"change a setting of {recipe} (repeatable); VALUE is read as JSON "
+                             f"(20, 0.5, null, true, \"text\") or else as text; 'nmfsep recipes "
+                             f"--settings' lists them")
+
+
+def _recipe_settings(args, recipe) -> dict:
+    """The ``--set`` values as ``{name: value}``, checked against ``recipe``'s settings
+    (:meth:`nmfsep.recipes.Recipe.resolve`); a CommandError (status 2) names the valid ones."""
+    settings = {}
+    for item in args.settings:
+        name, equals, text = item.partition("=")
+        if not equals or not name.strip():
+            raise CommandError(f"--set takes NAME=VALUE, got {item!r}.", status=2)
+        try:
+            settings[name.strip()] = json.loads(text)
+        except ValueError:  # not JSON: a string such as a method's name
+            settings[name.strip()] = text
+    try:
+        recipe.resolve(settings)
+    except ValueError as err:
+        raise CommandError(f"--set: {err}", status=2) from None
+    return settings
+
+
 def _add_kit_arguments(parser, *, hits: str = _HITS_HELP, when: str = "") -> None:
     """The mutually exclusive ``--hits`` / ``--templates`` of the commands that take a kit
     (``when`` prefixes both helps)."""
@@ -273,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="output folder; sources go to DIR/<mixture name>/")
     separate.add_argument("--format", choices=AUDIO_FORMATS, default="wav",
                           help="audio format of the sources (default: wav, 32-bit float)")
+    _add_settings_argument(separate, "the recipe")
     separate.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     separate.add_argument("--allow-truncated", action="store_true", help=_TRUNCATED_HELP)
     separate.add_argument("--distributed", action="store_true",
@@ -296,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     transcribe.add_argument("--formats", nargs="+", choices=ONSET_FORMATS,
                             default=list(ONSET_FORMATS), metavar="FORMAT",
                             help="files to write: json, csv, mid (default: all three)")
+    _add_settings_argument(transcribe, "the drum-onsets recipe")
     transcribe.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     transcribe.add_argument("--allow-truncated", action="store_true", help=_TRUNCATED_HELP)
 
@@ -397,8 +429,11 @@ def build_parser() -> argparse.ArgumentParser:
         summary="list the separation recipes and what each needs",
         description="List the recipes of 'nmfsep separate --recipe NAME': the sources each\n"
                     "writes and whether it needs --hits or --templates.",
-        epilog="example:\n  nmfsep recipes")
-    del listing  # no options of its own
+        epilog="examples:\n  nmfsep recipes\n  nmfsep recipes --settings drums")
+    listing.add_argument("names", nargs="*", metavar="NAME",
+                         help="recipes to show with --settings (default: all)")
+    listing.add_argument("--settings", action="store_true",
+                         help="list each recipe's settings and their values (what --set changes)")
 
     for command in commands.choices.values():  # last: each command's own options come first
         _add_global_options(command, top_level=False)
@@ -525,7 +560,23 @@ def _mixtures_and_hits(args):
 
 def _list_recipes(args) -> int:
     recipes = _recipes(args)
-    print(recipes.recipe_table())
+    if not args.settings:
+        if args.names:
+            raise CommandError("recipe names go with --settings.", status=2)
+        print(recipes.recipe_table())
+        return 0
+    try:
+        chosen = [recipes.get_recipe(name) for name in args.names or sorted(recipes.RECIPES)]
+    except ValueError as err:
+        raise CommandError(str(err), status=2) from None
+    for recipe in chosen:
+        print(f"{recipe.name}:")
+        for name, value in recipe.settings.items():
+            try:
+                text = json.dumps(value)
+            except TypeError:  # not JSON (e.g. a Templates object): as Python shows it
+                text = repr(value)
+            print(f"  {name} = {text}")
     return 0
 
 
@@ -533,8 +584,12 @@ def _separate(args) -> int:
     hits = _mixtures_and_hits(args)
     _check_out_folder(args.out)
     recipes = _recipes(args)
+    # --set, checked before any work; without it run_recipe uses the recipe's own settings
+    options = {}
+    if args.settings:
+        options["settings"] = _recipe_settings(args, recipes.get_recipe(args.recipe))
     if args.distributed:
-        return _separate_distributed(args, recipes, hits)
+        return _separate_distributed(args, recipes, hits, options)
     todo, missing = _mixtures_to_separate(args, _stem_names(args, recipes))
     if not todo:
         return 0
@@ -550,7 +605,8 @@ def _separate(args) -> int:
         written = recipes.run_recipe(
             args.recipe, mixture, args.out / mixture.stem, templates=args.templates,
             hits=hits, overwrite=args.overwrite, fmt=args.format, seed=args.seed,
-            device=args.device, verbose=not args.quiet, allow_truncated=args.allow_truncated)
+            device=args.device, verbose=not args.quiet, allow_truncated=args.allow_truncated,
+            **options)
         for source, path in written.items():
             _note(args, f"{mixture}: {source} -> {path}")
 
@@ -594,14 +650,14 @@ def _mixtures_to_separate(args, names: Optional[Sequence[str]]):
     return todo, missing
 
 
-def _separate_distributed(args, recipes, hits) -> int:
+def _separate_distributed(args, recipes, hits, options) -> int:
     from .batch import separate_many  # noqa: PLC0415
 
     def run(mixture, folder):
         # the folder is a fresh staging folder, renamed into place when complete
         recipes.run_recipe(args.recipe, mixture, folder, templates=args.templates, hits=hits,
                            overwrite=True, fmt=args.format, seed=args.seed, device=args.device,
-                           verbose=False, allow_truncated=args.allow_truncated)
+                           verbose=False, allow_truncated=args.allow_truncated, **options)
 
     report = separate_many(args.mixtures, args.out, run, distributed=True, verbose=not args.quiet)
     for mixture, reason in report.failed.items():
@@ -618,7 +674,13 @@ def _transcribe(args) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise CommandError(f"--out '{args.out}' is a file; give a folder.")
     _check_out_folder(args.out)
-    recipes = _recipes(args)
+    recipe = _recipes(args).get_recipe("drum-onsets")
+    settings = _recipe_settings(args, recipe)
+    if args.drums_only:
+        if settings.get("accompaniment", False):
+            raise CommandError("--drums-only and --set accompaniment=true contradict each other.",
+                               status=2)
+        settings["accompaniment"] = False
     from .. import io  # noqa: PLC0415
     from .onsets_io import ONSET_FORMATS as FILE_NAMES  # noqa: PLC0415
     from .onsets_io import save_onsets  # noqa: PLC0415
@@ -635,9 +697,8 @@ def _transcribe(args) -> int:
         start = time.perf_counter()
         folder = args.out / mixture.stem
         waveform, sample_rate = io.load(mixture, allow_truncated=args.allow_truncated)
-        onsets = recipes.drum_onsets(
-            waveform, sample_rate, hits=hits, templates=args.templates,
-            accompaniment=not args.drums_only, device=args.device, verbose=not args.quiet)
+        onsets = recipe(waveform, sample_rate, settings=settings, hits=hits,
+                        templates=args.templates, device=args.device, verbose=not args.quiet)
         save_onsets(onsets, folder, formats=formats, overwrite=args.overwrite,
                     sample_rate=sample_rate, source=mixture)
         if not args.quiet:
@@ -886,7 +947,7 @@ def _plot_model(args, plot, waveform, rate: int, hits, title: str):
     recipes = _recipes(args)
     _, model = recipes.separate_drums(waveform, rate, hits=hits, templates=args.templates,
                                       device=args.device, verbose=not args.quiet,
-                                      return_model=True)
+                                      return_model=True, **recipes.get_recipe(args.recipe).settings)
     counts = torch.bincount(model.components, minlength=len(model.sources)).tolist()
     names = [model.sources[c] if counts[c] == 1 else
              f"{model.sources[c]} {int((model.components[:r] == c).sum())}"

@@ -1,9 +1,12 @@
 """Separation recipes: tuned, end-to-end methods that a user runs by name.
 
-A recipe is a function ``(mixture, sample_rate, *, templates, hits, seed, device, verbose)
--> {source: waveform}`` registered under a name in :data:`RECIPES`
-(:func:`register_recipe`). :func:`run_recipe` (``nmfsep separate --recipe NAME``) loads a
-mixture file, runs a recipe and writes its stems.
+A recipe is a function ``(mixture, sample_rate, *, templates, hits, seed, device, verbose,
+**settings) -> {source: waveform}`` and its tuned settings, registered under a name in
+:data:`RECIPES` (:func:`register_recipe`). The settings live there and nowhere else:
+:attr:`Recipe.settings` is what ``nmfsep separate --recipe NAME`` (:func:`run_recipe`),
+``nmfsep transcribe`` (the ``"drum-onsets"`` recipe), the scripts of ``recipes/<name>/`` and
+``benchmarks/separation.py`` run with; each of them takes overrides that
+:meth:`Recipe.resolve` checks against it.
 
 Each recipe module registers its own recipes when imported; this package imports them all
 at its end, so adding a recipe is adding a module that calls :func:`register_recipe` and
@@ -12,18 +15,79 @@ importing it there.
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Mapping, Optional, Tuple, Union
+from types import MappingProxyType
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 from ..._errors import ParameterError, ParameterTypeError
 
-__all__ = ["Recipe", "RECIPES", "register_recipe", "get_recipe", "run_recipe", "recipe_table"]
+__all__ = ["Recipe", "RECIPES", "RUN_OPTIONS", "RECIPE_OUTPUTS", "register_recipe", "get_recipe",
+           "run_recipe", "recipe_table", "settings_of"]
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+#: Keyword arguments of every recipe function that belong to one run, not to the recipe:
+#: the material it is given and where it computes. Everything else it takes is a setting.
+RUN_OPTIONS = ("templates", "hits", "seed", "device", "verbose")
+
+#: What a recipe returns: ``"stems"`` (``{source: waveform}``, :func:`run_recipe`),
+#: ``"onsets"`` (``{instrument: onset seconds}``, ``nmfsep transcribe``) or ``"roll"``
+#: (``(pitch activations, frame times)``).
+RECIPE_OUTPUTS = ("stems", "onsets", "roll")
+
+# keywords that choose what a function returns: never settings of a recipe
+_RETURN_SWITCHES = ("return_model", "return_stems", "stems")
+
+
+def settings_of(*functions: Callable, **values) -> Mapping[str, Any]:
+    """The settings of a recipe that runs ``functions``: their keyword defaults, some replaced.
+
+    Every keyword-only parameter with a default is a setting, except :data:`RUN_OPTIONS`
+    and the switches that choose what a function returns (``return_model``, ...); a
+    parameter of several functions takes the first one's default.
+
+    Parameters
+    ----------
+    *functions : callable
+        The functions the recipe calls with its settings (e.g. ``drum_onsets`` and the
+        ``separate_drums`` it passes its other keywords to).
+    **values
+        Settings in which the recipe differs from the functions' defaults.
+
+    Returns
+    -------
+    mapping of str to object
+        Read-only, sorted by name.
+
+    Raises
+    ------
+    ValueError
+        If a name in ``values`` is no setting of the functions.
+
+    Examples
+    --------
+    >>> def fit(x, *, n_iter=40, beta=1.0, verbose=False):
+    ...     return x
+    >>> dict(settings_of(fit, n_iter=20))
+    {'beta': 1.0, 'n_iter': 20}
+    """
+    defaults: Dict[str, Any] = {}
+    for function in functions:
+        for name, parameter in inspect.signature(function).parameters.items():
+            if (parameter.kind is parameter.KEYWORD_ONLY and parameter.default is not parameter.empty
+                    and name not in RUN_OPTIONS + _RETURN_SWITCHES):
+                defaults.setdefault(name, parameter.default)
+    unknown = sorted(set(values) - set(defaults))
+    if unknown:
+        raise ParameterError(f"{', '.join(unknown)}: no setting of "
+                         f"{', '.join(f.__name__ for f in functions)}; its settings: "
+                         f"{', '.join(sorted(defaults))}.")
+    return MappingProxyType(dict(sorted({**defaults, **values}.items())))
 
 
 @dataclass(frozen=True)
@@ -33,12 +97,13 @@ class Recipe:
     Attributes
     ----------
     name : str
-        The name users pass (``nmfsep separate --recipe NAME``).
+        The name users pass (``nmfsep separate --recipe NAME``), also the name of its folder
+        ``recipes/NAME/`` (script and measured results).
     function : callable
         ``function(mixture, sample_rate, *, templates=None, hits=None, seed=None,
-        device=None, verbose=False) -> dict[str, Tensor]``: ``mixture`` is a
-        ``(channels, samples)`` tensor, the result maps each source to a
-        ``(channels, samples)`` tensor of the mixture's length.
+        device=None, verbose=False, **settings)``: ``mixture`` is a ``(channels, samples)``
+        tensor; a ``"stems"`` recipe returns ``{source: (channels, samples) tensor}`` of the
+        mixture's length.
     sources : tuple of str or None
         The stems it returns, when known in advance (used to refuse to overwrite before
         any work).
@@ -52,6 +117,18 @@ class Recipe:
     fallback : str
         What it uses when given neither hits nor templates (e.g. "the generic drum
         templates shipped with nmfsep"); empty when that is not a choice the user makes.
+    settings : mapping of str to object
+        The recipe's settings (read-only), passed to ``function`` on every call: the one
+        place they are defined (see :func:`settings_of`).
+    output : str
+        What it returns, one of :data:`RECIPE_OUTPUTS`.
+
+    Examples
+    --------
+    >>> from nmfsep.recipes import get_recipe
+    >>> recipe = get_recipe("drums-generic")
+    >>> recipe.settings["n_chunk"], recipe.resolve({"n_iter": 20})["n_iter"]
+    (20, 20)
     """
 
     name: str
@@ -62,9 +139,54 @@ class Recipe:
     uses_templates: bool = False
     requires_templates: bool = False
     fallback: str = ""
+    settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    output: str = "stems"
 
-    def __call__(self, mixture, sample_rate: int, **options):
-        return self.function(mixture, sample_rate, **options)
+    def resolve(self, overrides: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        """The recipe's settings with ``overrides`` replacing some of them.
+
+        Parameters
+        ----------
+        overrides : mapping of str to object, optional
+            Settings to change, e.g. read from a JSON file or ``--set NAME=VALUE``.
+
+        Returns
+        -------
+        dict of str to object
+            Every setting of the recipe (a new dict).
+
+        Raises
+        ------
+        ValueError
+            If a name is not one of :attr:`settings` (the message lists them).
+        TypeError
+            If ``overrides`` is not a mapping with string keys.
+        """
+        if overrides is None:
+            return dict(self.settings)
+        if not isinstance(overrides, Mapping) or not all(isinstance(k, str) for k in overrides):
+            raise ParameterTypeError(f"the settings of a recipe are a mapping of names to values, got "
+                            f"{overrides!r}.")
+        unknown = sorted(set(overrides) - set(self.settings))
+        if unknown:
+            run = sorted(set(unknown) & set(RUN_OPTIONS))
+            hint = f" ({', '.join(run)}: an argument of the run, not a setting)" if run else ""
+            raise ParameterError(f"unknown setting(s) {', '.join(map(repr, unknown))} of the "
+                             f"{self.name!r} recipe{hint}; its settings: "
+                             f"{', '.join(self.settings) or 'none'}.")
+        return {**self.settings, **overrides}
+
+    def __call__(self, mixture, sample_rate: int, *, settings: Optional[Mapping[str, Any]] = None,
+                 **options):
+        """Run the recipe with its settings, ``settings`` overriding some of them.
+
+        ``options`` are :data:`RUN_OPTIONS` (``hits``, ``templates``, ``seed``, ``device``,
+        ``verbose``) or settings (``recipe(mixture, sr, n_iter=20)``), all checked by
+        :meth:`resolve`.
+        """
+        run = {k: v for k, v in options.items() if k in RUN_OPTIONS}
+        changed = {**(settings or {}), **{k: v for k, v in options.items() if k not in run}}
+        return self.function(mixture, sample_rate, **run, **self.resolve(changed))
 
 
 #: Registered recipes by name (fill it with :func:`register_recipe`).
@@ -81,6 +203,8 @@ def register_recipe(
     uses_templates: bool = False,
     requires_templates: bool = False,
     fallback: str = "",
+    settings: Optional[Mapping[str, Any]] = None,
+    output: str = "stems",
     replace: bool = False,
 ) -> Recipe:
     """Add a recipe to :data:`RECIPES`.
@@ -101,6 +225,12 @@ def register_recipe(
         Whether ``templates`` must be given (implies ``uses_templates``).
     fallback : str
         What it uses without hits or templates; said when it runs so (see :class:`Recipe`).
+    settings : mapping of str to object, optional
+        The recipe's settings, passed to ``function`` as keyword arguments on every call:
+        usually :func:`settings_of` the functions it runs. Default: none.
+    output : str, default "stems"
+        What ``function`` returns, one of :data:`RECIPE_OUTPUTS`; only ``"stems"`` recipes
+        run through :func:`run_recipe`.
     replace : bool, default False
         Replace a recipe of the same name (otherwise that is an error).
 
@@ -111,9 +241,9 @@ def register_recipe(
     Raises
     ------
     ValueError
-        On a malformed or already registered name.
+        On a malformed or already registered name, or an unknown ``output``.
     TypeError
-        If ``function`` is not callable.
+        If ``function`` is not callable or ``settings`` not a mapping with string keys.
 
     Examples
     --------
@@ -132,9 +262,15 @@ def register_recipe(
         raise ParameterTypeError(f"function must be callable, got {type(function).__name__}.")
     if name in RECIPES and not replace:
         raise ParameterError(f"a recipe named {name!r} is already registered; pass replace=True.")
+    if output not in RECIPE_OUTPUTS:
+        raise ParameterError(f"output must be one of {RECIPE_OUTPUTS}, got {output!r}.")
+    settings = {} if settings is None else settings
+    if not isinstance(settings, Mapping) or not all(isinstance(k, str) for k in settings):
+        raise ParameterTypeError(f"settings must be a mapping of names to values, got {settings!r}.")
     recipe = Recipe(name, function, None if sources is None else tuple(sources), str(description),
                     bool(uses_hits), bool(uses_templates) or bool(requires_templates),
-                    bool(requires_templates), str(fallback))
+                    bool(requires_templates), str(fallback), MappingProxyType(dict(settings)),
+                    output)
     RECIPES[name] = recipe
     return recipe
 
@@ -172,6 +308,8 @@ def recipe_table() -> str:
     --------
     >>> from nmfsep.recipes import recipe_table
     >>> print(recipe_table())  # doctest: +ELLIPSIS
+    drum-onsets  ->  the onsets of each instrument (not for 'nmfsep separate')
+    ...
     drums  ->  kick, snare, hihat
       needs: --hits optional, --templates optional; without them: the generic drum...
     """
@@ -188,10 +326,15 @@ def recipe_table() -> str:
             text += f"; without them: {recipe.fallback}"
         return text
 
+    def gives(recipe: Recipe) -> str:
+        if recipe.output == "stems":
+            return ", ".join(recipe.sources) if recipe.sources else "one per templates source"
+        return {"onsets": "the onsets of each instrument", "roll": "a piano roll (MIDI pitch x "
+                "frame)"}[recipe.output] + " (not for 'nmfsep separate')"
+
     lines = []
     for recipe in sorted(RECIPES.values(), key=lambda r: r.name):
-        sources = ", ".join(recipe.sources) if recipe.sources else "one per templates source"
-        lines.append(f"{recipe.name}  ->  {sources}")
+        lines.append(f"{recipe.name}  ->  {gives(recipe)}")
         for text in (f"needs: {needs(recipe)}", recipe.description):
             if text:
                 lines.extend(textwrap.wrap(text, width=86, initial_indent="  ",
@@ -222,6 +365,7 @@ def run_recipe(
     device=None,
     verbose: bool = True,
     allow_truncated: bool = False,
+    settings: Optional[Mapping[str, Any]] = None,
 ) -> Dict[str, Path]:
     """Separate an audio file with a recipe and write one file per source.
 
@@ -254,6 +398,9 @@ def run_recipe(
     allow_truncated : bool, default False
         Separate a mixture file that holds fewer samples than its header promises (see
         :func:`nmfsep.io.load`); otherwise that is an error.
+    settings : mapping of str to object, optional
+        Settings of the recipe to change (``nmfsep separate --set NAME=VALUE``); the others
+        are :attr:`Recipe.settings`.
 
     Returns
     -------
@@ -264,8 +411,9 @@ def run_recipe(
     Raises
     ------
     ValueError
-        On an unknown recipe, hits or templates the recipe does not take, a bad format, or
-        a corrupt or truncated mixture file.
+        On an unknown recipe or one that returns no stems, an unknown setting, hits or
+        templates the recipe does not take, a bad format, or a corrupt or truncated mixture
+        file.
     FileNotFoundError, IsADirectoryError, PermissionError
         If the mixture does not exist, is a folder or may not be read; PermissionError also
         if ``out_dir`` cannot be written (all checked before any work).
@@ -285,6 +433,10 @@ def run_recipe(
     from nmfsep.separation import write_stems  # noqa: PLC0415
 
     recipe = get_recipe(name)
+    if recipe.output != "stems":
+        raise ParameterError(f"the {name!r} recipe returns {recipe.output}, not stems; recipes that "
+                         f"separate: {sorted(r for r in RECIPES if RECIPES[r].output == 'stems')}.")
+    settings = recipe.resolve(settings)  # before any work
     if hits is not None and not recipe.uses_hits:
         raise ParameterError(f"the {name!r} recipe takes no hits; "
                          f"recipes that do: {sorted(r for r in RECIPES if RECIPES[r].uses_hits)}.")
@@ -305,8 +457,8 @@ def run_recipe(
     mixture, sample_rate = load(mixture_path, allow_truncated=allow_truncated)
     if verbose and hits is None and templates is None and recipe.fallback:
         print(f"{name}: no hits or templates given: using {recipe.fallback}", file=sys.stderr)
-    stems = recipe(mixture, sample_rate, templates=templates, hits=hits, seed=seed,
-                   device=device, verbose=verbose)
+    stems = recipe(mixture, sample_rate, settings=settings, templates=templates, hits=hits,
+                   seed=seed, device=device, verbose=verbose)
     written = write_stems(stems, out_dir, sample_rate, overwrite=overwrite, extension=fmt)
     if verbose:
         print(f"{name}: {mixture_path.name}{_hits_summary(hits)} -> {len(written)} stems in "
@@ -315,4 +467,4 @@ def run_recipe(
 
 
 # Recipe modules register their recipes on import; imported last, as they use the registry above.
-from . import drums, harmonic, supervised, transcription  # noqa: E402, F401
+from . import drums, harmonic, piano_roll, supervised, transcription  # noqa: E402, F401

@@ -6,7 +6,7 @@ Two recipes share one method (:func:`separate_drums`):
   hit, e.g. one per velocity layer: :func:`hit_templates`);
 * ``"drums-generic"``: no hits of the kit; **generic templates** shipped with nmfsep
   (:func:`generic_templates`, learned from other Hydrogen kits by
-  ``recipes/drums_generic/make_templates.py``) stand in for them. Every component belongs
+  ``recipes/drums-generic/make_templates.py``) stand in for them. Every component belongs
   to the instrument its generic template was learned from, so the assignment of
   components to kick / snare / hi-hat is automatic.
 
@@ -96,7 +96,7 @@ from nmfsep.nmf import NMFD
 from nmfsep.separation import Templates
 from nmfsep.transforms import STFT
 
-from . import register_recipe
+from . import register_recipe, settings_of
 from ._shared import CHUNK_OVERLAP, audio_files_in, channel_gains, source_parts
 
 __all__ = [
@@ -144,7 +144,7 @@ FIT_BANDWIDTH = 11025.0
 EXCERPT_DURATION = 5.0
 
 #: Settings of the ``"drums-generic"`` recipe for mixtures over ``chunk_duration``
-#: (``recipes/drums_generic/README.md``): shorter mixtures are separated as with the defaults.
+#: (``recipes/drums-generic/README.md``): shorter mixtures are separated as with the defaults.
 GENERIC_CHUNK_FIT = dict(adapt_duration=20.0, n_chunk=20)
 
 HitsLike = Union[Mapping[str, object], Sequence[Union[str, os.PathLike]], str, os.PathLike, None]
@@ -395,7 +395,7 @@ def generic_templates(path: Union[str, os.PathLike, None] = None, *,
                       full_kit: bool = False) -> Templates:
     """The generic drum templates shipped with nmfsep (or another templates file).
 
-    Learned by ``recipes/drums_generic/make_templates.py`` from isolated hits of Hydrogen
+    Learned by ``recipes/drums-generic/make_templates.py`` from isolated hits of Hydrogen
     drum kits (kits and licences in ``nmfsep/data/README.md``): magnitude NMFD templates
     ``(513, R, 16)`` at 22.05 kHz, STFT 1024 / 256 (Hann), for the sources
     ``("kick", "snare", "hihat")``, or with ``full_kit=True`` also ``"tom"`` and
@@ -947,22 +947,19 @@ def separate_drums(
 
 # --------------------------------------------------------------------------- recipes
 def _drums_recipe(mixture, sample_rate, *, templates=None, hits=None, seed=None, device=None,
-                  verbose=False):
+                  verbose=False, **settings):
     # deterministic: fixed (or loaded) templates and a constant start, so no seed is used
     return separate_drums(mixture, sample_rate, hits=hits, templates=templates, device=device,
-                          verbose=verbose)
+                          verbose=verbose, **settings)
 
 
 def _drums_generic_recipe(mixture, sample_rate, *, templates=None, hits=None, seed=None,
-                          device=None, verbose=False):
+                          device=None, verbose=False, **settings):
     if hits is not None:
         raise ParameterError("the 'drums-generic' recipe uses no hits; use the 'drums' recipe "
                          "to separate with the kit's hits.")
-    # the generic templates make every update ~8x a kit's: on long mixtures the templates
-    # adapt on 20 s of excerpts and every chunk takes 20 updates (within 0.03 dB of 30 s and
-    # 30 updates on the 3-minute benchmark, see the README)
     return separate_drums(mixture, sample_rate, templates=templates, device=device,
-                          verbose=verbose, **GENERIC_CHUNK_FIT)
+                          verbose=verbose, **settings)
 
 
 register_recipe(
@@ -971,10 +968,15 @@ register_recipe(
              "isolated hits fit it better)",
     description="kick / snare / hi-hat with NMFD templates from the kit's isolated hits "
                 "(--hits), or from --templates; without either, the generic templates",
+    settings=settings_of(separate_drums),
 )
 register_recipe(
     "drums-generic", _drums_generic_recipe, sources=DRUM_SOURCES, uses_hits=False,
     uses_templates=True, fallback="the generic drum templates shipped with nmfsep",
     description="kick / snare / hi-hat with the generic drum templates shipped with nmfsep "
                 "(no hits of the kit needed)",
+    # the generic templates make every update ~8x a kit's: on long mixtures the templates
+    # adapt on 20 s of excerpts and every chunk takes 20 updates (within 0.03 dB of 30 s and
+    # 30 updates on the 3-minute benchmark, see the README)
+    settings=settings_of(separate_drums, **GENERIC_CHUNK_FIT),
 )

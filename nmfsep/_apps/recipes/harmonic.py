@@ -5,7 +5,7 @@ Two methods (:func:`separate_drums_harmonic`, ``method=``):
 * **Without hits, the two-resolution median-filter cascade** (:func:`hpss_cascade`): harmonic
   lines taken away at high frequency resolution, transients kept at high time resolution,
   the kick's body judged by time alone under 150 Hz, a last Wiener filter. This is the method
-  for real recordings (``recipes/drums_vs_harmonic/README.md``).
+  for real recordings (``recipes/drums-harmonic/README.md``).
 * **With the kit's hits (or drum templates), the dictionary model** below.
 
 The mixture's magnitude spectrogram ``V`` is modelled as a percussive part plus a harmonic
@@ -54,7 +54,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywidgets
 
-from nmfsep._apps.recipes import register_recipe
+from nmfsep._apps.recipes import register_recipe, settings_of
 from nmfsep._apps.recipes.drums import generic_templates
 from nmfsep._core._validation import check_count
 from nmfsep._pipeline.separation import add_chunk, chunk_bounds, chunk_sizes, masked_stems
@@ -74,7 +74,7 @@ __all__ = ["separate_drums_harmonic", "hpss_cascade", "percussive_dictionary", "
 
 #: Default weight of the temporal continuity prior: with drum spectra known in advance (hits
 #: or drum templates) and with HPSS-learned percussive spectra only. Chosen on the
-#: benchmark's dev split (recipes/drums_vs_harmonic/README.md).
+#: benchmark's dev split (recipes/drums-harmonic/README.md).
 CONTINUITY = {"fixed": 0.3, "free": 1.0}
 
 HitsLike = Union[Mapping[str, Sequence], Sequence, Tensor, str, "os.PathLike[str]", None]
@@ -760,7 +760,7 @@ def separate_drums_harmonic(
         ``"cascade"``: the two-resolution median-filter cascade (:func:`hpss_cascade`), which
         needs nothing of the kit and is the method for real recordings (on studio songs it
         is 2.8 dB above the best single HPSS and 6.5 dB above the dictionary model without
-        hits: ``recipes/drums_vs_harmonic/README.md``). ``"dictionary"``: the NMF model of the
+        hits: ``recipes/drums-harmonic/README.md``). ``"dictionary"``: the NMF model of the
         module docstring, with a fixed drum dictionary from ``hits`` (or ``drum_templates``);
         it wins when the kit's own hits are known. ``"auto"``: ``"dictionary"`` with hits or
         ``drum_templates`` other than ``"generic"``, ``"cascade"`` otherwise. The STFT and
@@ -888,12 +888,13 @@ def separate_drums_harmonic(
 
 # --------------------------------------------------------------------------- recipe
 def _drums_harmonic_recipe(mixture, sample_rate, *, templates=None, hits=None, seed=None,
-                           device=None, verbose=False):
+                           device=None, verbose=False, **settings):
     # drum templates given by the user are a dictionary, as hits are ("auto" sees them)
+    if templates is not None:
+        settings["drum_templates"] = templates
     return separate_drums_harmonic(mixture, sample_rate, hits=hits,
-                                   drum_templates="generic" if templates is None else templates,
                                    seed=0 if seed is None else seed, device=device,
-                                   verbose=verbose)
+                                   verbose=verbose, **settings)
 
 
 register_recipe(
@@ -903,4 +904,5 @@ register_recipe(
     description="drums vs accompaniment: without hits a two-resolution harmonic/percussive "
                 "cascade (real recordings); with --hits (or --templates) a fixed drum "
                 "dictionary plus free harmonic NMF with temporal continuity",
+    settings=settings_of(separate_drums_harmonic),
 )

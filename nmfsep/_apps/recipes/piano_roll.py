@@ -36,6 +36,7 @@ from nmfsep.nmf import NMF2D
 from nmfsep.transforms import CQT
 
 from ..._errors import ParameterError
+from . import register_recipe, settings_of
 
 __all__ = ["piano_roll", "harmonic_templates", "notes_to_roll", "binarize_roll", "frame_scores",
            "midi_to_hz", "ROLL_MODELS"]
@@ -386,3 +387,20 @@ def frame_scores(estimate: Tensor, reference: Tensor) -> Dict[str, float]:
     recall = tp / (tp + fn) if tp + fn else 0.0
     f_measure = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return dict(precision=precision, recall=recall, f_measure=f_measure, tp=tp, fp=fp, fn=fn)
+
+
+# --------------------------------------------------------------------------- recipe
+def _piano_roll_recipe(mixture, sample_rate, *, templates=None, hits=None, seed=None,
+                       device=None, verbose=False, **settings):
+    if device is not None and torch.device(device).type != "cpu":
+        raise ParameterError(f"the 'piano-roll' recipe computes on the CPU, got device={device!r}.")
+    return piano_roll(mixture, sample_rate, seed=0 if seed is None else seed, verbose=verbose,
+                      **settings)
+
+
+register_recipe(
+    "piano-roll", _piano_roll_recipe, sources=None, output="roll",
+    description="pitch activations (MIDI pitch x frame) of piano and bass from SI-PLCA2 on "
+                "the CQT (nmfsep.recipes.piano_roll)",
+    settings=settings_of(piano_roll),
+)

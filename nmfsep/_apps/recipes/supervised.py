@@ -17,7 +17,7 @@ Two ways to build a dictionary:
 
 The defaults (93 ms windows with a quarter hop, i.e. STFT 2048 / 512 at 22.05 kHz; exemplars
 every 256 samples; beta = 0.5; Wiener masks of power 2) were chosen on the benchmark's dev
-split; see ``recipes/piano_bass/README.md`` for the measurements.
+split; see ``recipes/piano-bass/README.md`` for the measurements.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from nmfsep._apps.recipes import register_recipe
+from nmfsep._apps.recipes import register_recipe, settings_of
 from nmfsep._core._validation import check_beta, check_count
 from nmfsep._pipeline.separation import add_chunk, chunk_bounds, chunk_sizes, masked_stems
 from nmfsep.io import check_audio
@@ -394,7 +394,7 @@ def separate_supervised(
 
 # --------------------------------------------------------------------------- recipe
 def _piano_bass_recipe(mixture, sample_rate, *, templates=None, hits=None, seed=None,
-                       device=None, verbose=False):
+                       device=None, verbose=False, **settings):
     if templates is None:
         raise ParameterError(
             "the 'piano-bass' recipe separates with dictionaries learned from recordings of "
@@ -413,11 +413,12 @@ def _piano_bass_recipe(mixture, sample_rate, *, templates=None, hits=None, seed=
             f"with 'nmfsep learn-templates FILES --recipe piano-bass' or nmfsep.recipes."
             f"learn_instrument_dictionaries.")
     return separate_supervised(mixture, sample_rate, templates, seed=0 if seed is None else seed,
-                               device=device, verbose=verbose)
+                               device=device, verbose=verbose, **settings)
 
 
 register_recipe(
     "piano-bass", _piano_bass_recipe, sources=None, uses_templates=True, requires_templates=True,
     description="supervised NMF: fixed exemplar dictionaries of each instrument (--templates, "
                 "from learn_instrument_dictionaries), beta = 0.5, Wiener masks",
+    settings=settings_of(separate_supervised),
 )

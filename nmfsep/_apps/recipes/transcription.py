@@ -47,6 +47,7 @@ from nmfsep.io import check_sample_rate
 from nmfsep.nmf import NMFD
 
 from ..._errors import ParameterError, ParameterTypeError
+from . import register_recipe, settings_of
 from .drums import (
     DRUM_SOURCES,  # noqa: F401 - for users
     GENERIC_CHUNK_FIT,
@@ -163,7 +164,7 @@ def pick_onsets(
 #: is low: hi-hats are played with strong accents. Chosen on the real-music dev songs as one
 #: setting for all (onset F against 0.1 for every instrument, with 8 templates per
 #: instrument: 0.51 -> 0.61 in mixtures, 0.76 -> 0.85 on drum recordings;
-#: recipes/drum_onsets/README.md). In songs :data:`SONG_THRESHOLDS` lowers the snare's.
+#: recipes/drum-onsets/README.md). In songs :data:`SONG_THRESHOLDS` lowers the snare's.
 ONSET_THRESHOLDS = {"kick": 0.3, "snare": 0.3, "hihat": 0.05}
 
 #: Peak-picking thresholds of :func:`drum_onsets` with the generic templates in a song
@@ -173,7 +174,7 @@ ONSET_THRESHOLDS = {"kick": 0.3, "snare": 0.3, "hihat": 0.05}
 #: loudest one: on the real-music dev songs the mixture's snare activation at the annotated
 #: snare onsets is a median 0.06-0.41 of the drum recording's, per song, against 0.67-0.84 for
 #: the kick. Snare thresholds 0.15 / 0.2 / 0.25 / 0.3 give mean onset F 0.657 / 0.658 / 0.660
-#: / 0.652 in the mixtures (recipes/drum_onsets/README.md); 0.2 lies mid-plateau.
+#: / 0.652 in the mixtures (recipes/drum-onsets/README.md); 0.2 lies mid-plateau.
 SONG_THRESHOLDS = {**ONSET_THRESHOLDS, "snare": 0.2}
 
 #: Peak-picking threshold of :func:`drum_onsets` for every instrument with the kit's own hits
@@ -229,7 +230,7 @@ ACCOMPANIMENT = "accompaniment"
 #: dev songs (drums alone) what the generic hi-hat templates report on Shadows' ride rises by
 #: a median 4 dB, their peaks on no stroke at all by 0-5 dB, the real hi-hat strokes by a
 #: median 21-39 dB per song; limits from 0.35 to 0.6 give mean onset F 0.939-0.944
-#: (recipes/drum_onsets/README.md).
+#: (recipes/drum-onsets/README.md).
 HIHAT_RISE = 0.5
 
 #: Share of the hi-hat's onsets that must lie away from (farther than ``min_interval`` from)
@@ -566,3 +567,22 @@ def onset_f_measure(reference, estimate, window: float = 0.05) -> Dict[str, floa
         f_measure = 2 * precision * recall / (precision + recall) if matched else 0.0
     return dict(precision=precision, recall=recall, f_measure=f_measure, matched=matched,
                 n_reference=len(ref), n_estimate=len(est))
+
+
+# --------------------------------------------------------------------------- recipe
+def _drum_onsets_recipe(mixture, sample_rate, *, templates=None, hits=None, seed=None,
+                        device=None, verbose=False, **settings):
+    # deterministic, as the drum recipes: no seed is used
+    return drum_onsets(mixture, sample_rate, hits=hits, templates=templates, device=device,
+                       verbose=verbose, **settings)
+
+
+register_recipe(
+    "drum-onsets", _drum_onsets_recipe, sources=None, uses_hits=True, uses_templates=True,
+    output="onsets",
+    fallback="the generic templates of a whole kit (kick, snare, hi-hat, tom, cymbal)",
+    description="the onsets of each drum in a song, or with accompaniment=False in a drum "
+                "recording ('nmfsep transcribe', which writes them as JSON, CSV and MIDI)",
+    # the fit of ONSET_FIT: shorter than separation needs, the same onsets
+    settings=settings_of(drum_onsets, separate_drums, **ONSET_FIT),
+)

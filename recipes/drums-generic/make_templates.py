@@ -13,14 +13,14 @@ The Black Pearl 1.0) and BJA_Pacific (used by ``audio_examples/``) are never use
 
 Usage::
 
-    python recipes/drums_generic/make_templates.py [--kits-dir /usr/share/hydrogen/data/drumkits]
+    python recipes/drums-generic/make_templates.py [--kits-dir /usr/share/hydrogen/data/drumkits]
         [--per-source 8] [--out nmfsep/data/drum_templates.pt] [--overwrite]
     # the kit templates of drum transcription (toms and cymbals too):
-    python recipes/drums_generic/make_templates.py --sources kick snare hihat tom cymbal \
+    python recipes/drums-generic/make_templates.py --sources kick snare hihat tom cymbal \
         --per-source 4 --out nmfsep/data/drum_kit_templates.pt
     # with ride cymbals as a class of their own (tried for transcription, not shipped:
-    # recipes/drum_onsets/README.md); without "ride" in --sources they are cymbals
-    python recipes/drums_generic/make_templates.py --sources kick snare hihat tom cymbal ride \
+    # recipes/drum-onsets/README.md); without "ride" in --sources they are cymbals
+    python recipes/drums-generic/make_templates.py --sources kick snare hihat tom cymbal ride \
         --per-source 4 --out /tmp/kit_with_ride.pt
 """
 

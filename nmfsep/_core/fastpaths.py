@@ -217,22 +217,19 @@ def _block_elements(V: Tensor, workspace: Workspace) -> int:
 
 
 _pool: Optional[ThreadPoolExecutor] = None
-# torch's intra-op thread count when the running fast path started (it runs on one thread)
+# torch's intra-op thread count when the running fast path started (the pass's workers)
 _pass_threads: ContextVar[Optional[int]] = ContextVar("nmfsep_pass_threads", default=None)
 
 
 def _on_one_thread(function):
     """Run a fast path with torch's operations on the calling thread only.
 
-    Its heavy work goes through :func:`_run_blocks` on as many threads as torch had; its small
-    operations are cheaper without waking a thread pool, and much cheaper when another process
-    holds a core (each parallel operation then waits a scheduler time slice, ~10 ms). torch's
-    thread count is process-wide: other threads' torch work runs single-threaded meanwhile.
-
-    Kept so on purpose: limiting only the calling thread and the workers (OpenMP's and oneMKL's
-    thread-local counts, through ctypes) made the fits 1.2-1.7x slower on a busy 2-core machine
-    and the torchnmf fits run after them in the same process 5-10x slower; without any limit
-    they were 1.3-2x slower (``benchmarks/speed.py --quick --sections fit``, 2026-12-07).
+    Its heavy work goes through :func:`_run_blocks` on as many workers as torch had threads; its
+    small operations are cheaper without waking a thread pool, and much cheaper when another
+    process holds a core (each parallel operation then waits a scheduler time slice, ~10 ms).
+    The limit is the calling thread's own (``_threads.one_thread``, thread-local counts,
+    restored afterwards): other threads, and threads started meanwhile, keep torch's count.
+    Where it cannot be set, the fast path runs as torch is configured, without workers.
     """
     @functools.wraps(function)
     def wrapper(*args, **kwargs):

@@ -26,6 +26,7 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
+from . import _threads
 from ._validation import eps_for
 
 __all__ = [
@@ -107,19 +108,6 @@ def _constant(value: float, like: Tensor) -> Tensor:
 SMALL_ON_ONE_THREAD = 2 ** 18
 
 
-@contextlib.contextmanager
-def _one_thread_if(condition: bool):
-    threads = torch.get_num_threads()
-    if not condition or threads == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def multiplicative_update_(
     param: Tensor,
     negative: Tensor,
@@ -158,7 +146,8 @@ def multiplicative_update_(
         # nothing for the context managers below to do, and entering them costs more than a
         # small update (a streamed frame's activations: four updates of 64 numbers)
         return _update_(param, negative, positive, beta, l1, l2, orthogonal, fixed, exponent)
-    with torch.no_grad(), _one_thread_if(param.numel() < SMALL_ON_ONE_THREAD):
+    small = param.numel() < SMALL_ON_ONE_THREAD
+    with torch.no_grad(), _threads.one_thread() if small else contextlib.nullcontext():
         return _update_(param, negative, positive, beta, l1, l2, orthogonal, fixed, exponent)
 
 

@@ -20,8 +20,8 @@ undefined: they are NaN (with a :class:`RuntimeWarning`) and means skip them.
 
 from __future__ import annotations
 
+import contextlib
 import math
-import numbers
 import os
 import warnings
 from pathlib import Path
@@ -30,8 +30,9 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
-from .._core._validation import check_count
+from .._core._validation import check_count, check_real
 from .._errors import ParameterError, ParameterTypeError
+from .._pipeline._checks import check_sample_rate
 
 __all__ = [
     "CLAMP_DB",
@@ -58,17 +59,16 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 
 # --------------------------------------------------------------------------- helpers
-def _require_fast_bss_eval():
-    """fast_bss_eval's torch correlations and Toeplitz builders ``(compute_stats_2, toeplitz,
-    block_toeplitz)``, or an ImportError naming the fix."""
+def _require_square_cosine_metrics():
+    """``fast_bss_eval.torch.square_cosine_metrics``, or an ImportError naming the fix."""
     try:
-        import fast_bss_eval.torch as backend  # noqa: PLC0415 - optional
+        from fast_bss_eval.torch import square_cosine_metrics  # noqa: PLC0415 - optional
     except ImportError as err:
         raise ImportError(
             "BSS Eval metrics (SDR/SIR/SAR) need the optional package fast_bss_eval: "
             "pip install fast_bss_eval   (or pip install 'nmfsep[eval]')."
         ) from err
-    return backend.metrics.compute_stats_2, backend.linalg.toeplitz, backend.linalg.block_toeplitz
+    return square_cosine_metrics
 
 
 def _as_signal_tensor(x, name: str) -> Tensor:
@@ -119,18 +119,12 @@ def _check_pair(references, estimates, *, min_ndim: int, max_ndim: int, layout: 
     return references.double(), estimates.to(device=device, dtype=torch.float64)
 
 
-def _positive(value, name: str, unit: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise ParameterError(f"{name} must be a positive number of {unit}, got {value!r}.")
-    return float(value)
-
-
 def _check_options(filter_length, aggregate, clamp_db) -> Tuple[int, str, Optional[float]]:
     """Validate the options shared by :func:`bss_eval` and :func:`evaluate_dirs`."""
     filter_length = check_count(filter_length, "filter_length")
     if aggregate not in _AGGREGATES:
         raise ParameterError(f"aggregate must be one of {_AGGREGATES}, got {aggregate!r}.")
-    clamp_db = None if clamp_db is None else _positive(clamp_db, "clamp_db", "dB (or None)")
+    clamp_db = None if clamp_db is None else check_real(clamp_db, "clamp_db", low=0, low_open=True, unit="dB")
     return filter_length, aggregate, clamp_db
 
 
@@ -152,49 +146,26 @@ def _warn_silent(names: Sequence[str], stacklevel: int) -> None:
 
 
 # --------------------------------------------------------------------------- BSS Eval
-def _spd_solve(matrices: Tensor, rhs: Tensor) -> Tensor:
-    """``matrices⁻¹ rhs`` for symmetric positive definite ``(..., n, n)`` matrices, by Cholesky.
+@contextlib.contextmanager
+def _single_thread():
+    """Run the linear solves on one thread.
 
-    fast_bss_eval's own ``torch.linalg.solve`` (batched LU) fails intermittently with torch
-    2.11's oneMKL on two threads once ``torch.set_num_threads`` has been called in the process
-    ("Parameter 6 was incorrect on entry to DLASWP", then "Pivots given to lu_solve must all be
-    greater or equal to 1"; 20 of 20 calls, 3 sources of 2 s, 512 taps). Cholesky suits the
-    correlation matrices and costs half as much. A matrix that is not numerically positive
-    definite (references that are filtered copies of one another) goes through LU one matrix
-    at a time, which does not fail.
+    With torch 2.11's oneMKL, the batched ``torch.linalg.solve`` inside fast_bss_eval
+    intermittently fails on two threads ("Parameter 6 was incorrect on entry to DLASWP",
+    then "Pivots given to lu_solve must all be greater or equal to 1"), with or without a fit
+    before it (20 of 20 calls on a loaded 2-core machine, 3 sources of 2 s, 512 taps); on one
+    thread it is exact. The solves are small, so nothing is lost.
     """
-    factor, info = torch.linalg.cholesky_ex(matrices)
-    if not bool(info.any()):
-        return torch.cholesky_solve(rhs, factor)
-    if matrices.dim() == 2:
-        return torch.linalg.solve(matrices, rhs)
-    return torch.stack([torch.linalg.solve(m, r) for m, r in zip(matrices, rhs)])
-
-
-def _square_cosines(stats, references: Tensor, estimates: Tensor, filter_length: int
-                    ) -> Tuple[Tensor, Tensor]:
-    """fast_bss_eval's ``square_cosine_metrics(references, estimates, filter_length,
-    pairwise=True)`` for unit-norm ``(S, samples)`` references and ``(E, samples)`` estimates,
-    its linear systems solved by :func:`_spd_solve`.
-
-    Returns the squared cosines ``(S, E)`` between each estimate and the filtered copies of each
-    reference, and ``(E,)`` between each estimate and the filtered copies of all references.
-    """
-    compute_stats_2, toeplitz, block_toeplitz = stats
-    # acf (2 L, S, S): the references' correlations; xcorr (L, S, E): with the estimates
-    acf, xcorr = compute_stats_2(references, estimates, length=filter_length)
-    own_acf = torch.diagonal(acf, dim1=-2, dim2=-1).transpose(-2, -1)[..., :filter_length]
-    own_xcorr = xcorr.transpose(-3, -2)  # (S, L, E)
-    coh_sdr = (own_xcorr * _spd_solve(toeplitz(own_acf), own_xcorr)).sum(-2)
-    all_xcorr = xcorr.reshape(-1, xcorr.shape[-1])  # (L S, E)
-    # (L S, L S); block_toeplitz needs two taps or more, one tap is the lag-0 block itself
-    system = block_toeplitz(acf) if filter_length > 1 else acf[0]
-    coh_sar = (all_xcorr * _spd_solve(system, all_xcorr)).sum(-2)
-    return coh_sdr, coh_sar
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _segment_energies(
-    stats, references: Tensor, estimates: Tensor, silent: Tensor, filter_length: int
+    square_cosine_metrics, references: Tensor, estimates: Tensor, silent: Tensor, filter_length: int
 ) -> Tuple[Tensor, Tensor, Tensor]:
     """Energies of the target, interference and artifact parts of each estimate.
 
@@ -206,6 +177,7 @@ def _segment_energies(
     projections as squared cosines of unit-norm signals; times ``||e||^2`` they are energies,
     which add up over chunks and channels.
     """
+    n_sources = estimates.shape[0]
     energy = estimates.square().sum(-1)
     target = torch.zeros_like(energy)
     projected = torch.zeros_like(energy)  # target + interference
@@ -213,11 +185,15 @@ def _segment_energies(
     if active.numel():
         refs = references[active]
         refs = refs / refs.norm(dim=-1, keepdim=True)
-        # Unit norm, a silent estimate zero (fast_bss_eval's own normalisation floors norms at
-        # 1e-6, which would bias the squared cosines of very quiet but not silent chunks).
+        # Normalise ourselves: fast_bss_eval floors norms at 1e-6, which would bias the
+        # squared cosines of very quiet (but not silent) chunks.
         norm = energy.sqrt().unsqueeze(-1)
         ests = torch.where(norm > 0, estimates / torch.where(norm > 0, norm, 1.0), 0.0)
-        coh_sdr, coh_sar = _square_cosines(stats, refs, ests, filter_length)
+        with _single_thread():
+            coh_sdr, coh_sar = square_cosine_metrics(
+                refs, ests, filter_length=filter_length, pairwise=True
+            )
+        coh_sar = coh_sar.reshape(-1, n_sources)[0]  # rows are broadcast copies
         target[active] = coh_sdr[torch.arange(active.numel(), device=active.device), active]
         # Rounding can push the cosines a hair outside 0 <= target <= projected <= 1.
         target = target.clamp(0.0, 1.0)
@@ -235,8 +211,8 @@ def _resolve_chunk(chunk_seconds, sample_rate, n_samples: int, filter_length: in
         return n_samples
     if sample_rate is None:
         raise ParameterError("chunk_seconds needs sample_rate (Hz) to convert seconds to samples.")
-    sample_rate = _positive(sample_rate, "sample_rate", "Hz")
-    chunk = int(round(_positive(chunk_seconds, "chunk_seconds", "seconds") * sample_rate))
+    sample_rate = check_sample_rate(sample_rate)
+    chunk = int(round(check_real(chunk_seconds, "chunk_seconds", low=0, low_open=True, unit="seconds") * sample_rate))
     if chunk <= filter_length:
         raise ParameterError(
             f"chunk_seconds={chunk_seconds} gives chunks of {chunk} samples, not longer than "
@@ -264,7 +240,7 @@ def _bss_eval(
     clamp_db: Optional[float],
 ) -> Dict[str, Tensor]:
     """:func:`bss_eval` on validated ``(S, C, samples)`` float64 tensors."""
-    stats = _require_fast_bss_eval()
+    square_cosine_metrics = _require_square_cosine_metrics()
     n_sources, n_channels, n_samples = references.shape
     chunk = _resolve_chunk(chunk_seconds, sample_rate, n_samples, filter_length)
     bounds = _chunk_bounds(n_samples, chunk)
@@ -282,7 +258,7 @@ def _bss_eval(
         for c in range(n_channels):
             for k, (a, b) in enumerate(bounds):
                 parts = _segment_energies(
-                    stats, references[:, c, a:b], estimates[:, c, a:b],
+                    square_cosine_metrics, references[:, c, a:b], estimates[:, c, a:b],
                     silent[:, c, k], filter_length,
                 )
                 energies[:, :, c, k] = torch.stack(parts)
@@ -338,9 +314,7 @@ def bss_eval(
                                      {\|e_\mathrm{artif}\|^2}.
 
     Estimate ``j`` is compared with reference ``j`` (no permutation search). The projections
-    are computed from ``fast_bss_eval``'s torch correlations, in float64, on the inputs' device;
-    their linear systems are solved by Cholesky (fast_bss_eval's batched LU fails
-    intermittently with oneMKL on two threads), which changes no thread setting.
+    are computed by ``fast_bss_eval``'s torch backend, in float64, on the inputs' device.
 
     Parameters
     ----------
@@ -485,7 +459,7 @@ def si_sdr(reference, estimate, *, clamp_db: Optional[float] = CLAMP_DB) -> Tens
     reference, estimate = _check_pair(
         reference, estimate, min_ndim=1, max_ndim=64, layout="(..., samples)"
     )
-    clamp_db = None if clamp_db is None else _positive(clamp_db, "clamp_db", "dB (or None)")
+    clamp_db = None if clamp_db is None else check_real(clamp_db, "clamp_db", low=0, low_open=True, unit="dB")
     value, silent = _si_sdr(reference, estimate, clamp_db)
     if silent.any():
         _warn_silent([f"index {tuple(i)}" for i in torch.nonzero(silent).tolist()[:5]]
@@ -683,7 +657,7 @@ def evaluate_dirs(
     if isinstance(sources, str):
         sources = [sources]
     filter_length, aggregate, clamp_db = _check_options(filter_length, aggregate, clamp_db)
-    _require_fast_bss_eval()  # fail before reading any file
+    _require_square_cosine_metrics()  # fail before reading any file
     pairs = _pair_folders(Path(os.fspath(est_dir)), Path(os.fspath(ref_dir)), sources, mixture_name)
 
     rows: List[dict] = []

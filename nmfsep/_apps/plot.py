@@ -21,12 +21,13 @@ Arrays may be torch tensors (any device, detached here) or numpy arrays.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
+from .._core._validation import check_count, check_real
 from .._errors import ParameterError, ParameterTypeError
+from .._pipeline._checks import check_sample_rate
 
 __all__ = ["activations", "loss_curve", "masks", "spectrogram", "templates"]
 
@@ -76,12 +77,6 @@ def _squeeze_to(x: np.ndarray, ndims: Sequence[int], name: str, layout: str) -> 
     if x.ndim not in ndims:
         raise ParameterError(f"{name} must have shape {layout}, got {x.shape}.")
     return x
-
-
-def _check_positive(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise ParameterError(f"{name} must be a positive number, got {value!r}.")
-    return float(value)
 
 
 def _new_axes(ax, figsize):
@@ -314,9 +309,9 @@ def spectrogram(
     ('time (s)', 'frequency (Hz)')
     """
     data = _squeeze_to(_as_array(spec, "spec"), (2,), "spec", "(freq, frames)")
-    sample_rate = _check_positive(sample_rate, "sample_rate")
-    _check_positive(hop_length, "hop_length")
-    power = _check_positive(power, "power")
+    sample_rate = check_sample_rate(sample_rate)
+    check_count(hop_length, "hop_length")
+    power = check_real(power, "power", low=0, low_open=True)
     frequencies = _frequency_centres(data.shape[0], y_axis, sample_rate, frequencies, fmin,
                                      bins_per_octave)
     if db:

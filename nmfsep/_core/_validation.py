@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 from typing import Optional, Sequence
 
@@ -21,7 +22,7 @@ __all__ = [
     "check_rank",
     "check_count",
     "check_beta",
-    "check_fraction",
+    "check_real",
     "check_component_mask",
     "check_penalty_weights",
 ]
@@ -100,11 +101,13 @@ def check_nonnegative(x: Tensor, name: str = "V", *, allow_empty: bool = False) 
     return x
 
 
-def check_count(value, name: str, *, minimum: int = 1) -> int:
+def check_count(value, name: str, *, minimum: Optional[int] = 1) -> int:
     """Validate an integer parameter (a count: ``max_iter``, ``check_every``, ...) of ``name``.
 
     Integers of any kind (``numpy.int64``, a 0-dim integer tensor) are accepted; booleans and
-    floats, even integral ones such as ``2.0``, are refused with a message naming ``name``.
+    floats, even integral ones such as ``2.0``, are refused with a message naming ``name``
+    (a :class:`nmfsep.ParameterTypeError`); under ``minimum`` (unless None) it is a
+    :class:`nmfsep.ParameterError`.
     """
     if isinstance(value, bool):
         raise ParameterTypeError(f"{name} must be an integer, got {value!r}")
@@ -113,7 +116,7 @@ def check_count(value, name: str, *, minimum: int = 1) -> int:
     except TypeError as err:
         hint = f" (e.g. {name}={int(value)})" if isinstance(value, float) and math.isfinite(value) else ""
         raise ParameterTypeError(f"{name} must be an integer, got {value!r}{hint}") from err
-    if value < minimum:
+    if minimum is not None and value < minimum:
         raise ParameterError(f"{name} must be at least {minimum}, got {value}")
     return value
 
@@ -144,14 +147,44 @@ def check_beta(beta) -> float:
     return beta
 
 
-def check_fraction(value, name: str, *, low: float = 0.0, high: float = 1.0, inclusive: bool = True) -> float:
-    """Validate a number within ``[low, high]`` (or the open interval)."""
-    value = float(value)
-    ok = low <= value <= high if inclusive else low < value < high
-    if not ok or math.isnan(value):
-        bounds = f"[{low}, {high}]" if inclusive else f"({low}, {high})"
-        raise ParameterError(f"{name} must lie in {bounds}, got {value}")
-    return value
+def check_real(value, name: str, *, low: Optional[float] = None, high: Optional[float] = None,
+               low_open: bool = False, high_open: bool = False, unit: Optional[str] = None) -> float:
+    """Validate a finite real number within an interval: every real-valued setting's rule.
+
+    ``low``/``high`` bound it (``None``: unbounded), open where ``low_open``/``high_open``;
+    ``unit`` names the unit in the message. A bool or another type than a real number (a
+    Python or numpy number, a one-element tensor) is a :class:`nmfsep.ParameterTypeError`;
+    NaN, Inf or a number out of the interval a :class:`nmfsep.ParameterError` that states the
+    interval.
+
+    Examples
+    --------
+    >>> check_real(0.5, "threshold", low=0, high=1)
+    0.5
+    >>> check_real(0, "mask_power", low=0, low_open=True)
+    Traceback (most recent call last):
+        ...
+    nmfsep.ParameterError: mask_power must be a positive finite number, got 0.
+    """
+    if low == 0 and high is None:
+        what = "positive finite number" if low_open else "non-negative finite number"
+    elif low is None and high is None:
+        what = "finite number"
+    else:
+        what = "number in " + ("(" if low_open else "[") + ("-inf" if low is None else f"{low:g}") + \
+               ", " + ("inf" if high is None else f"{high:g}") + (")" if high_open else "]")
+    if unit:
+        what += f" of {unit}"
+    if isinstance(value, Tensor) and value.numel() == 1 and value.is_floating_point():
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ParameterTypeError(f"{name} must be a {what}, got {type(value).__name__} ({value!r}).")
+    number = float(value)
+    if not (math.isfinite(number)
+            and (low is None or (number > low if low_open else number >= low))
+            and (high is None or (number < high if high_open else number <= high))):
+        raise ParameterError(f"{name} must be a {what}, got {value!r}.")
+    return number
 
 
 def check_component_mask(mask, rank: int, name: str) -> Optional[Tensor]:

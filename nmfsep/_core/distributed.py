@@ -29,7 +29,7 @@ import torch.distributed as dist
 from .._errors import ParameterError
 from ._fitting import run_iterations
 from ._scaling import ScaledFit, floor_zeros
-from ._validation import check_beta, check_fraction
+from ._validation import check_beta, check_real
 from .plca import BaseComponent as PLCABase
 from .updates import flush_denormal, multiplicative_update_
 
@@ -116,7 +116,7 @@ def distributed_fit(
     """
     group = _require_initialised(group)
     beta = check_beta(beta)
-    l1_ratio = check_fraction(l1_ratio, "l1_ratio")
+    l1_ratio = check_real(l1_ratio, "l1_ratio", low=0, high=1)
     if not alpha >= 0:
         raise ParameterError(f"alpha must be non-negative, got {alpha}")
 

@@ -27,7 +27,7 @@ from .._errors import ParameterError, ParameterTypeError
 from . import fastpaths
 from ._fitting import run_iterations
 from ._scaling import ScaledFit, floor_zeros
-from ._validation import check_beta, check_fraction, check_nonnegative, value_range
+from ._validation import check_beta, check_nonnegative, check_real, value_range
 from .init import initialise_model_, make_generator
 from .metrics import beta_div
 from .updates import flush_denormal, multiplicative_update_
@@ -191,7 +191,7 @@ def fit_chunks(
             "a DataLoader, or an object whose __iter__ returns a new iterator every time"
         )
     beta = check_beta(beta)
-    l1_ratio = check_fraction(l1_ratio, "l1_ratio")
+    l1_ratio = check_real(l1_ratio, "l1_ratio", low=0, high=1)
     if alpha < 0:
         raise ParameterError(f"alpha must be non-negative, got {alpha}")
     l1, l2 = alpha * l1_ratio, alpha * (1 - l1_ratio)

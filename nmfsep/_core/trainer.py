@@ -20,7 +20,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from .._errors import ParameterError
-from ._validation import check_beta, check_fraction
+from ._validation import check_beta, check_real
 from .updates import autograd_parts, multiplicative_update_
 
 __all__ = ["BetaMu", "SparsityProj", "fixed_mask_of", "hoyer_project"]
@@ -220,7 +220,7 @@ class SparsityProj(Optimizer):
     """
 
     def __init__(self, params, sparsity, dim=1, max_iter=10):
-        sparsity = check_fraction(sparsity, "sparsity", inclusive=False)
+        sparsity = check_real(sparsity, "sparsity", low=0, high=1, low_open=True, high_open=True)
         if max_iter < 1:
             raise ParameterError(f"max_iter must be at least 1, got {max_iter}")
         super().__init__(params, dict(sparsity=sparsity, dim=dim, max_iter=max_iter))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import operator
 
 import torch
 from torch import Tensor
@@ -12,22 +11,10 @@ from torch import Tensor
 from .._core._validation import value_range
 from .._errors import ParameterError, ParameterTypeError
 
-__all__ = ["all_finite", "as_int", "check_finite", "check_sample_rate", "check_signal_type",
+__all__ = ["all_finite", "check_finite", "check_sample_rate", "check_signal_type",
            "value_range"]
 
 SIGNAL_DTYPES = (torch.float32, torch.float64)
-
-
-def as_int(value, name: str) -> int:
-    """``value`` as an int; bools and non-integers are a TypeError naming ``name``."""
-    if isinstance(value, bool):
-        raise ParameterTypeError(f"{name} must be an integer, got a bool ({value!r}).")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise ParameterTypeError(
-            f"{name} must be an integer, got {type(value).__name__} ({value!r})."
-        ) from None
 
 
 def all_finite(tensor: Tensor) -> bool:

@@ -64,8 +64,9 @@ from typing import Optional, Tuple, Union
 import torch
 from torch import Tensor, nn
 
+from .._core._validation import check_count
 from .._errors import ParameterError, ParameterTypeError
-from ._checks import SIGNAL_DTYPES, as_int, check_finite, check_sample_rate, check_signal_type
+from ._checks import SIGNAL_DTYPES, check_finite, check_sample_rate, check_signal_type
 
 __all__ = ["CQT", "CQTFrame", "cqt", "cqt_frequencies", "icqt"]
 
@@ -119,7 +120,7 @@ def _check_coefficients(coefficients) -> torch.dtype:
 
 
 def _check_length(length) -> int:
-    length = as_int(length, "length")
+    length = check_count(length, "length", minimum=None)
     if length < 1:
         raise ParameterError(
             f"length must be a positive number of samples (the original signal's length), "
@@ -180,7 +181,7 @@ def _resolve_design(
     """Validate the CQT settings and fill ``n_bins`` and ``hop_length``."""
     sample_rate = check_sample_rate(sample_rate)
     nyquist = sample_rate / 2
-    bins_per_octave = as_int(bins_per_octave, "bins_per_octave")
+    bins_per_octave = check_count(bins_per_octave, "bins_per_octave", minimum=None)
     if bins_per_octave < 1:
         raise ParameterError(f"bins_per_octave must be at least 1, got {bins_per_octave}.")
     fmin = _as_real(fmin, "fmin")
@@ -220,7 +221,7 @@ def _resolve_design(
             raise ParameterError(f"fmax={fmax} Hz is below fmin={fmin} Hz; use fmax >= fmin.")
         n_bins = math.floor(bins_per_octave * math.log2(fmax / fmin) + 1e-9) + 1
     else:
-        n_bins = as_int(n_bins, "n_bins")
+        n_bins = check_count(n_bins, "n_bins", minimum=None)
         if n_bins < 1:
             raise ParameterError(f"n_bins must be at least 1, got {n_bins}.")
         if n_bins > max_bins:
@@ -241,7 +242,7 @@ def _resolve_design(
     if hop_length is None:
         hop_length = _previous_smooth(max_hop)
     else:
-        hop_length = as_int(hop_length, "hop_length")
+        hop_length = check_count(hop_length, "hop_length", minimum=None)
         if not 1 <= hop_length <= max_hop:
             raise ParameterError(
                 f"hop_length must be between 1 and {max_hop} samples for these bins (the "
@@ -568,13 +569,13 @@ def cqt_frequencies(
     >>> cqt_frequencies(3, fmin=110.0, bins_per_octave=1)
     tensor([110., 220., 440.], dtype=torch.float64)
     """
-    n_bins = as_int(n_bins, "n_bins")
+    n_bins = check_count(n_bins, "n_bins", minimum=None)
     if n_bins < 1:
         raise ParameterError(f"n_bins must be at least 1, got {n_bins}.")
     fmin = _as_real(fmin, "fmin")
     if fmin <= 0:
         raise ParameterError(f"fmin must be a positive frequency in Hz, got {fmin}.")
-    bins_per_octave = as_int(bins_per_octave, "bins_per_octave")
+    bins_per_octave = check_count(bins_per_octave, "bins_per_octave", minimum=None)
     if bins_per_octave < 1:
         raise ParameterError(f"bins_per_octave must be at least 1, got {bins_per_octave}.")
     octaves = torch.arange(n_bins, dtype=torch.float64) / bins_per_octave
@@ -845,7 +846,7 @@ class CQT(nn.Module):
             if power <= 0:
                 raise ParameterError(f"power must be positive (1: magnitude, 2: power), got {power}.")
         self.power = power
-        self.cache_size = as_int(cache_size, "cache_size")
+        self.cache_size = check_count(cache_size, "cache_size", minimum=None)
         if self.cache_size < 1:
             raise ParameterError(f"cache_size must be at least 1, got {self.cache_size}.")
         self.register_buffer("frequencies", self._design.frequencies(), persistent=False)

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywidgets
 
-from .._core._validation import check_beta, check_rank
+from .._core._validation import check_beta, check_count, check_rank, check_real
 from .._errors import ParameterError, ParameterTypeError
 from ._files import write_atomically
 from ._frontend import FrontEnd, build_front_end, check_front_end
@@ -315,7 +315,7 @@ class Separator:
     def _resolve(self, sample_rate: int) -> _Plan:
         beta = check_beta(self.beta)
         max_iter = check_rank(self.max_iter, name="max_iter")
-        tol = _non_negative(self.tol, "tol")
+        tol = check_real(self.tol, "tol", low=0)
         mask = _check_mask_power(self.mask_power)
         if not isinstance(self.verbose, bool):
             raise ParameterTypeError(f"verbose must be True or False, got {self.verbose!r}.")
@@ -396,7 +396,7 @@ class Separator:
             if self.n_components is not None:
                 raise ParameterError("with templates the components are the templates' plus n_free; "
                                  "leave n_components unset.")
-            n_free = _count(self.n_free, "n_free", minimum=0)
+            n_free = check_count(self.n_free, "n_free", minimum=0)
             free_source = check_source_name(self.free_source, "free_source")
             sources = list(templates.sources)
             if n_free and free_source not in sources:
@@ -913,18 +913,6 @@ def chunk_bounds(n_samples: int, chunk: Optional[int], overlap: int, hop: int) -
 # --------------------------------------------------------------------------- validation
 def _generator(seed) -> Optional[torch.Generator]:
     return torch.Generator().manual_seed(int(seed)) if seed is not None else None
-
-
-def _non_negative(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-        raise ParameterError(f"{name} must be a non-negative number, got {value!r}.")
-    return float(value)
-
-
-def _count(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
 
 
 def _check_mask_power(value) -> Union[float, str]:

@@ -17,9 +17,10 @@ from typing import Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor, nn
 
+from .._core._validation import check_count
 from .._errors import ParameterError, ParameterTypeError
 from ._backend import require_torchaudio
-from ._checks import SIGNAL_DTYPES, as_int, check_finite, check_sample_rate, check_signal_type
+from ._checks import SIGNAL_DTYPES, check_finite, check_sample_rate, check_signal_type
 
 __all__ = [
     "DEFAULT_N_FFT",
@@ -63,16 +64,16 @@ def _resolve_sizes(n_fft, hop_length, win_length) -> tuple[int, int, int]:
 
     ``win_length`` defaults to ``n_fft`` and ``hop_length`` to ``win_length // 4``.
     """
-    n_fft = as_int(n_fft, "n_fft")
+    n_fft = check_count(n_fft, "n_fft", minimum=None)
     if n_fft < 2:
         raise ParameterError(f"n_fft must be at least 2, got {n_fft}.")
-    win_length = n_fft if win_length is None else as_int(win_length, "win_length")
+    win_length = n_fft if win_length is None else check_count(win_length, "win_length", minimum=None)
     if not 1 <= win_length <= n_fft:
         raise ParameterError(
             f"win_length must be between 1 and n_fft={n_fft}, got {win_length}; "
             f"leave it as None to use win_length=n_fft."
         )
-    hop_length = max(win_length // 4, 1) if hop_length is None else as_int(hop_length, "hop_length")
+    hop_length = max(win_length // 4, 1) if hop_length is None else check_count(hop_length, "hop_length", minimum=None)
     if not 1 <= hop_length <= win_length:
         raise ParameterError(
             f"hop_length must be between 1 and win_length={win_length}, got {hop_length}: "
@@ -152,7 +153,7 @@ def _check_spec(spec, n_fft: Optional[int]) -> int:
     if n_fft is None:
         n_fft = 2 * (n_freqs - 1)
     else:
-        n_fft = as_int(n_fft, "n_fft")
+        n_fft = check_count(n_fft, "n_fft", minimum=None)
         if n_freqs != n_fft // 2 + 1:
             raise ParameterError(
                 f"spec has {n_freqs} frequency bins but n_fft={n_fft} gives "
@@ -296,7 +297,7 @@ def istft(
     n_fft = _check_spec(spec, n_fft)
     n_fft, hop_length, win_length = _resolve_sizes(n_fft, hop_length, win_length)
     if length is not None:
-        length = as_int(length, "length")
+        length = check_count(length, "length", minimum=None)
         if length < 1:
             raise ParameterError(f"length must be a positive number of samples, got {length}.")
     elif center and spec.shape[-1] < 2:
@@ -461,10 +462,10 @@ def frames_to_time(
     tensor([0.0000, 0.0100, 0.0200], dtype=torch.float64)
     """
     sample_rate = check_sample_rate(sample_rate)
-    hop_length = as_int(hop_length, "hop_length")
+    hop_length = check_count(hop_length, "hop_length", minimum=None)
     if hop_length < 1:
         raise ParameterError(f"hop_length must be at least 1, got {hop_length}.")
-    offset = 0 if n_fft is None else as_int(n_fft, "n_fft") // 2
+    offset = 0 if n_fft is None else check_count(n_fft, "n_fft", minimum=None) // 2
     frames = torch.as_tensor(frames)
     if frames.is_complex() or frames.is_floating_point() or frames.dtype == torch.bool:
         raise ParameterTypeError(f"frames must be integer frame indices, got {frames.dtype}.")

@@ -82,17 +82,15 @@ The onset is known when frame ``j + 1`` has been computed:
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor
 
-from .._core._validation import check_beta
+from .._core._validation import check_beta, check_count, check_real
 from .._core.updates import data_weights, multiplicative_update_
 from .._errors import ParameterError, ParameterTypeError
-from ._checks import as_int
 from .io import check_audio
 from .stft import _resolve_window
 from .templates import Templates
@@ -127,21 +125,6 @@ class Trigger:
     time: float
     strength: float
     known_at: float
-
-
-def _positive_int(value, name: str, minimum: int = 1) -> int:
-    value = as_int(value, name)
-    if value < minimum:
-        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value}.")
-    return value
-
-
-def _positive_float(value, name: str, *, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
-            or value < 0 or (value == 0 and not allow_zero):
-        raise ParameterError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} "
-                         f"finite number, got {value!r}.")
-    return float(value)
 
 
 def frame_templates(W: Tensor, components: Tuple[int, ...], nmfd: str,
@@ -293,9 +276,8 @@ class StreamingSeparator:
         settings = templates.settings
         self.templates = templates
         self.sample_rate = templates.sample_rate
-        self.n_fft = _positive_int(settings.get("n_fft"), "the templates' n_fft", 2)
-        self.hop_length = _positive_int(settings.get("hop_length", self.n_fft // 4),
-                                        "the templates' hop_length")
+        self.n_fft = check_count(settings.get("n_fft"), "the templates' n_fft", minimum=2)
+        self.hop_length = check_count(settings.get("hop_length", self.n_fft // 4), "the templates' hop_length")
         if self.hop_length > self.n_fft:
             raise ParameterError(f"the templates' hop_length ({self.hop_length}) exceeds their "
                              f"n_fft ({self.n_fft}).")
@@ -305,7 +287,7 @@ class StreamingSeparator:
         self.lookahead = self.n_fft - 1
         self.lookahead_seconds = self.lookahead / self.sample_rate
         if max_lookahead is not None:
-            max_lookahead = _positive_float(max_lookahead, "max_lookahead")
+            max_lookahead = check_real(max_lookahead, "max_lookahead", low=0, low_open=True)
             if self.lookahead_seconds > max_lookahead:
                 longest = 2 ** int(math.log2(max_lookahead * self.sample_rate + 1))
                 raise ParameterError(
@@ -314,26 +296,26 @@ class StreamingSeparator:
                     f"{1000 * max_lookahead:.1f} ms; make templates with n_fft <= {longest} at "
                     f"{self.sample_rate} Hz, or pass max_lookahead=None."
                 )
-        self.power = _positive_float(spectrogram_power, "spectrogram_power")
+        self.power = check_real(spectrogram_power, "spectrogram_power", low=0, low_open=True)
         self.beta = check_beta(beta)
-        self.n_iter = _positive_int(n_iter, "n_iter")
+        self.n_iter = check_count(n_iter, "n_iter")
         self.update_exponent = (None if update_exponent is None
-                                else _positive_float(update_exponent, "update_exponent"))
-        self.mask_power = _positive_float(mask_power, "mask_power")
+                                else check_real(update_exponent, "update_exponent", low=0, low_open=True))
+        self.mask_power = check_real(mask_power, "mask_power", low=0, low_open=True)
         # the masks' exponent on the parts (|X|^power), and the level of silence (_masks)
         self._mask_exponent = self.mask_power / self.power
         self._silence = torch.finfo(torch.float32).tiny
         self.trigger_threshold, self.trigger_share, self.trigger_floor = (
-            _positive_float(value, name, allow_zero=True) for value, name in (
+            check_real(value, name, low=0) for value, name in (
                 (trigger_threshold, "trigger_threshold"), (trigger_share, "trigger_share"),
                 (trigger_floor, "trigger_floor")))
-        interval = _positive_float(trigger_interval, "trigger_interval", allow_zero=True)
+        interval = check_real(trigger_interval, "trigger_interval", low=0)
         self._trigger_wait = max(1, round(interval * self.sample_rate / self.hop_length))
         # the frame after an onset's frame reveals it: (j + 2) hop samples in, onset at j hop
         self.trigger_latency = 2 * self.hop_length
         self.trigger_latency_seconds = self.trigger_latency / self.sample_rate
 
-        template_frames = _positive_int(template_frames, "template_frames")
+        template_frames = check_count(template_frames, "template_frames")
         W, components = frame_templates(templates.W.float(), templates.components, nmfd,
                                         template_frames)
         # each source's templates side by side: its part of the model is then one product
@@ -611,7 +593,7 @@ class StreamingSeparator:
         if waveform.ndim not in (1, 2):
             raise ParameterError(f"mixture must have shape (channels, samples) or (samples,), got "
                              f"{tuple(waveform.shape)}.")
-        block_size = _positive_int(block_size, "block_size")
+        block_size = check_count(block_size, "block_size")
         waveform = waveform.reshape(-1, waveform.shape[-1])
         n = waveform.shape[-1]
         self.reset()

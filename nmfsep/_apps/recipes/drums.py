@@ -81,6 +81,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from nmfsep._core._validation import check_count, check_real
 from nmfsep._errors import ParameterError, ParameterTypeError
 from nmfsep._pipeline.separation import (
     add_chunk,
@@ -151,25 +152,12 @@ HitsLike = Union[Mapping[str, object], Sequence[Union[str, os.PathLike]], str, o
 
 
 # --------------------------------------------------------------------------- validation
-def _positive_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
-
-
-def _positive_float(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
-            or value <= 0:
-        raise ParameterError(f"{name} must be a positive finite number, got {value!r}.")
-    return float(value)
-
-
 def _stft_sizes(sample_rate: int, n_fft: Optional[int], hop_length: Optional[int]) -> Tuple[int, int]:
     """n_fft and hop of the same durations as 1024 / 256 samples at 22.05 kHz, unless given."""
     if n_fft is None:
         n_fft = n_fft_for_duration(_REFERENCE_N_FFT / _REFERENCE_RATE, sample_rate)
-    n_fft = _positive_int(n_fft, "n_fft", 16)
-    hop_length = n_fft // 4 if hop_length is None else _positive_int(hop_length, "hop_length")
+    n_fft = check_count(n_fft, "n_fft", minimum=16)
+    hop_length = n_fft // 4 if hop_length is None else check_count(hop_length, "hop_length")
     if hop_length > n_fft:
         raise ParameterError(f"hop_length ({hop_length}) must not exceed n_fft ({n_fft}).")
     return n_fft, hop_length
@@ -377,7 +365,7 @@ def hit_templates(
     """
     sample_rate = check_sample_rate(sample_rate)
     n_fft, hop_length = _stft_sizes(sample_rate, n_fft, hop_length)
-    T = _positive_int(T, "T")
+    T = check_count(T, "T")
     window = str(window).lower()
     grouped = group_hits(hits, sources=sources)
     columns, components = [], []
@@ -567,7 +555,7 @@ class DrumModel:
         ``templates.shape[0]`` bins, those of the band's top octave repeated); their frames are
         the STFT's, ``activations.shape[-1] + T - 1`` with the padding after the mixture's end.
         """
-        mask_power = _positive_float(mask_power, "mask_power")
+        mask_power = check_real(mask_power, "mask_power", low=0, low_open=True)
         n_channels = 1 if self.gains is None else self.gains.shape[1]
         if isinstance(channel, bool) or not isinstance(channel, numbers.Integral) or \
                 not 0 <= channel < n_channels:
@@ -826,20 +814,20 @@ def separate_drums(
     if waveform.ndim > 2:
         raise ParameterError(f"mixture must have shape (samples,) or (channels, samples), got "
                          f"{tuple(waveform.shape)}.")
-    T = _positive_int(T, "T")
-    power = _positive_float(spectrogram_power, "spectrogram_power")
-    mask_power = _positive_float(mask_power, "mask_power")
+    T = check_count(T, "T")
+    power = check_real(spectrogram_power, "spectrogram_power", low=0, low_open=True)
+    mask_power = check_real(mask_power, "mask_power", low=0, low_open=True)
     if fit_bandwidth is not None:
-        fit_bandwidth = _positive_float(fit_bandwidth, "fit_bandwidth")
-    n_iter = _positive_int(n_iter, "n_iter")
-    n_rounds = _positive_int(n_rounds, "n_rounds", 0)
-    n_adapt = _positive_int(n_adapt, "n_adapt")
-    n_refit = _positive_int(n_refit, "n_refit")
-    n_chunk = n_refit if n_chunk is None else _positive_int(n_chunk, "n_chunk")
+        fit_bandwidth = check_real(fit_bandwidth, "fit_bandwidth", low=0, low_open=True)
+    n_iter = check_count(n_iter, "n_iter")
+    n_rounds = check_count(n_rounds, "n_rounds", minimum=0)
+    n_adapt = check_count(n_adapt, "n_adapt")
+    n_refit = check_count(n_refit, "n_refit")
+    n_chunk = n_refit if n_chunk is None else check_count(n_chunk, "n_chunk")
     if chunk_solver not in ("mu", "auto"):
         raise ParameterError(f"chunk_solver must be 'mu' or 'auto', got {chunk_solver!r}.")
     if adapt_duration is not None:
-        adapt_duration = _positive_float(adapt_duration, "adapt_duration")
+        adapt_duration = check_real(adapt_duration, "adapt_duration", low=0, low_open=True)
 
     templates = _drum_templates(hits, templates, sample_rate, n_fft=n_fft, hop_length=hop_length,
                                 T=T)

@@ -43,7 +43,6 @@ estimates sum to the mixture.
 from __future__ import annotations
 
 import math
-import numbers
 import os
 from pathlib import Path
 from typing import Dict, Mapping, NamedTuple, Optional, Sequence, Union
@@ -56,10 +55,10 @@ from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywid
 
 from nmfsep._apps.recipes import register_recipe, settings_of
 from nmfsep._apps.recipes.drums import generic_templates
-from nmfsep._core._validation import check_count
+from nmfsep._core._validation import check_count, check_real
 from nmfsep._pipeline.separation import add_chunk, chunk_bounds, chunk_sizes, masked_stems
 from nmfsep.functional import istft, stft
-from nmfsep.io import check_audio, load
+from nmfsep.io import check_audio, check_sample_rate, load
 from nmfsep.masks import wiener_mask
 from nmfsep.nmf import NMF, NMFD
 from nmfsep.separation import Templates
@@ -81,13 +80,6 @@ HitsLike = Union[Mapping[str, Sequence], Sequence, Tensor, str, "os.PathLike[str
 
 
 # --------------------------------------------------------------------------- validation
-def _non_negative(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
-            math.isfinite(value) and value >= 0):
-        raise ParameterError(f"{name} must be a non-negative number, got {value!r}.")
-    return float(value)
-
-
 def _odd_size(value, name: str) -> int:
     size = check_count(value, name)
     if size % 2 == 0:
@@ -172,7 +164,7 @@ def percussive_dictionary(
     """
     waveforms = _hit_list(hits, sample_rate)
     settings = stft_settings(sample_rate, n_fft, hop_length, window)
-    threshold_db = _non_negative(threshold_db, "threshold_db")
+    threshold_db = check_real(threshold_db, "threshold_db", low=0)
     # each hit against its own loudest frame: soft and loud hits are equally represented
     W = torch.cat([exemplars([w], threshold_db=threshold_db, max_exemplars=None, **settings)
                    for w in waveforms], 1)
@@ -507,23 +499,23 @@ def hpss_cascade(
     """
     if not isinstance(mixture, Tensor) or mixture.ndim < 1 or not mixture.is_floating_point():
         raise ParameterTypeError("mixture must be a floating-point waveform tensor (..., samples).")
-    sample_rate = check_count(sample_rate, "sample_rate")
-    margin = _non_negative(margin, "margin")
-    low_cutoff = _non_negative(low_cutoff, "low_cutoff")
-    low_margin = _non_negative(low_margin, "low_margin")
-    mid_margin = _non_negative(mid_margin, "mid_margin")
+    sample_rate = check_sample_rate(sample_rate)
+    margin = check_real(margin, "margin", low=0)
+    low_cutoff = check_real(low_cutoff, "low_cutoff", low=0)
+    low_margin = check_real(low_margin, "low_margin", low=0)
+    mid_margin = check_real(mid_margin, "mid_margin", low=0)
     if not isinstance(mid_band, Sequence) or len(mid_band) != 2 or \
-            _non_negative(mid_band[0], "mid_band") > _non_negative(mid_band[1], "mid_band"):
+            check_real(mid_band[0], "mid_band", low=0) > check_real(mid_band[1], "mid_band", low=0):
         raise ParameterError(f"mid_band must be a pair (lower, upper) of frequencies in Hz, lower "
                          f"first, got {mid_band!r}.")
-    windows = [_non_negative(w, name) for w, name in ((long_window, "long_window"),
+    windows = [check_real(w, name, low=0) for w, name in ((long_window, "long_window"),
                                                       (short_window, "short_window"))]
     kernels = []
     for name, pair in (("harmonic_kernel", harmonic_kernel),
                        ("percussive_kernel", percussive_kernel)):
         if not isinstance(pair, Sequence) or len(pair) != 2:
             raise ParameterError(f"{name} must be a pair (stage 1, stage 2), got {pair!r}.")
-        kernels.append([_non_negative(v, name) for v in pair])
+        kernels.append([check_real(v, name, low=0) for v in pair])
     if min(windows) <= 0 or min(min(k) for k in kernels) <= 0:
         raise ParameterError("windows and kernels must be positive.")
     stages = _cascade_stages(sample_rate, windows, kernels)
@@ -615,7 +607,7 @@ def fit_percussive_harmonic(
             percussive_templates.shape[0] != V.shape[1] or bool((percussive_templates < 0).any()):
         raise ParameterError(f"percussive_templates must be non-negative of shape ({V.shape[1]}, Rp), "
                          f"one spectrum per column, got {tuple(percussive_templates.shape)}.")
-    continuity = _non_negative(continuity, "continuity")
+    continuity = check_real(continuity, "continuity", low=0)
     max_iter = check_count(max_iter, "max_iter")
     channels, n_freqs, frames = V.shape
     dtype = V.dtype
@@ -689,7 +681,7 @@ def template_spectra(templates: Templates, sample_rate: int, n_fft: int, *,
     if templates.front_end != "stft" or templates.W.dim() not in (2, 3):
         raise ParameterError(f"drum templates must be STFT templates (freq, R) or (freq, R, T); "
                          f"got {templates!r}.")
-    threshold_db = _non_negative(threshold_db, "threshold_db")
+    threshold_db = check_real(threshold_db, "threshold_db", low=0)
     W = templates.W.double()
     if W.dim() == 3:
         level = W.sum(0)  # (R, T)
@@ -841,7 +833,7 @@ def separate_drums_harmonic(
     n_harmonic = check_count(n_harmonic, "n_harmonic")
     max_iter = check_count(max_iter, "max_iter")
     if continuity is not None:
-        continuity = _non_negative(continuity, "continuity")
+        continuity = check_real(continuity, "continuity", low=0)
     settings = stft_settings(sample_rate, n_fft, hop_length, window)
     generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
     if method == "auto":

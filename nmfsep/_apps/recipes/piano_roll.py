@@ -30,7 +30,7 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
-from nmfsep._core._validation import check_count
+from nmfsep._core._validation import check_count, check_real
 from nmfsep.io import check_audio
 from nmfsep.nmf import NMF2D
 from nmfsep.transforms import CQT
@@ -54,13 +54,6 @@ def midi_to_hz(pitch: Union[float, Tensor]) -> Union[float, Tensor]:
     (440.0, 27.5)
     """
     return 440.0 * 2.0 ** ((pitch - 69) / 12)
-
-
-def _positive(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
-            math.isfinite(value) and value > 0):
-        raise ParameterError(f"{name} must be a positive number, got {value!r}.")
-    return float(value)
 
 
 def harmonic_templates(n_components: int, bins_per_octave: int, n_harmonics: int, *,
@@ -234,7 +227,7 @@ def piano_roll(
     n_harmonics = check_count(n_harmonics, "n_harmonics")
     n_components = check_count(n_components, "n_components")
     max_iter = check_count(max_iter, "max_iter")
-    frame_rate = _positive(frame_rate, "frame_rate")
+    frame_rate = check_real(frame_rate, "frame_rate", low=0, low_open=True)
 
     spread = 1
     fmin, n_bins, per_semitone, K = _cqt_layout(sample_rate, lowest_pitch, n_pitches,

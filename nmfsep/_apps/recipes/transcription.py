@@ -34,7 +34,6 @@ one:
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Mapping
 from typing import Dict
@@ -42,6 +41,7 @@ from typing import Dict
 import torch
 from torch import Tensor
 
+from nmfsep._core._validation import check_real
 from nmfsep.functional import stft
 from nmfsep.io import check_sample_rate
 from nmfsep.nmf import NMFD
@@ -60,20 +60,6 @@ from .drums import (
 __all__ = ["pick_onsets", "struck_hihat", "drum_onsets", "onset_f_measure", "ONSET_THRESHOLDS",
            "SONG_THRESHOLDS", "KIT_THRESHOLD", "ONSET_FIT", "ANALYSIS_RATE",
            "ACCOMPANIMENT_COMPONENTS", "HIHAT_RISE", "HIHAT_ALONE", "RISE_WINDOW"]
-
-
-def _fraction(value, name: str, *, allow_zero: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
-            or value < 0 or (value == 0 and not allow_zero) or value > 1:
-        raise ParameterError(f"{name} must be a number in {'[0' if allow_zero else '(0'}, 1], got {value!r}.")
-    return float(value)
-
-
-def _seconds(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
-            or value < 0:
-        raise ParameterError(f"{name} must be a non-negative number of seconds, got {value!r}.")
-    return float(value)
 
 
 def pick_onsets(
@@ -129,10 +115,10 @@ def pick_onsets(
         raise ParameterError("activation must be finite and non-negative.")
     if isinstance(frame_rate, bool) or not isinstance(frame_rate, numbers.Real) or frame_rate <= 0:
         raise ParameterError(f"frame_rate must be a positive number of frames per second, got {frame_rate!r}.")
-    threshold = _fraction(threshold, "threshold")
-    retrigger = _fraction(retrigger, "retrigger")
-    retrigger_window = _seconds(retrigger_window, "retrigger_window")
-    min_interval = _seconds(min_interval, "min_interval")
+    threshold = check_real(threshold, "threshold", low=0, high=1)
+    retrigger = check_real(retrigger, "retrigger", low=0, high=1)
+    retrigger_window = check_real(retrigger_window, "retrigger_window", low=0, unit="seconds")
+    min_interval = check_real(min_interval, "min_interval", low=0, unit="seconds")
     curve = activation.detach().to("cpu", torch.float64)
     empty = torch.zeros(0, dtype=torch.float64)
     if curve.numel() == 0 or float(curve.max()) <= 0:
@@ -298,9 +284,9 @@ def struck_hihat(model, onsets: Mapping[str, Tensor], *, rise: float = HIHAT_RIS
     >>> struck_hihat(model, onsets)            # and the others all coincide with kicks
     tensor([], dtype=torch.float64)
     """
-    rise = _fraction(rise, "rise")
-    alone = _fraction(alone, "alone")
-    min_interval = _seconds(min_interval, "min_interval")
+    rise = check_real(rise, "rise", low=0, high=1)
+    alone = check_real(alone, "alone", low=0, high=1)
+    min_interval = check_real(min_interval, "min_interval", low=0, unit="seconds")
     if not isinstance(onsets, Mapping) or "hihat" not in onsets:
         raise ParameterError("onsets must be a mapping {instrument: onset times} with a 'hihat' "
                          "entry (as drum_onsets picks them).")
@@ -466,19 +452,19 @@ def drum_onsets(
         raise ParameterTypeError(f"accompaniment must be True (a song) or False (drums alone), got "
                         f"{accompaniment!r}.")
     sample_rate = check_sample_rate(sample_rate)
-    hihat_rise = _fraction(hihat_rise, "hihat_rise")
+    hihat_rise = check_real(hihat_rise, "hihat_rise", low=0, high=1)
     kit = hits is not None or templates is not None
     if hihat_alone is None:
         hihat_alone = 0.0 if kit else HIHAT_ALONE
-    hihat_alone = _fraction(hihat_alone, "hihat_alone")
+    hihat_alone = check_real(hihat_alone, "hihat_alone", low=0, high=1)
     if threshold is None and kit:
         threshold = KIT_THRESHOLD
     if threshold is None or isinstance(threshold, dict):
         thresholds, default = dict(SONG_THRESHOLDS if accompaniment else ONSET_THRESHOLDS), 0.1
-        thresholds.update({str(k): _fraction(v, f"threshold[{k!r}]")
+        thresholds.update({str(k): check_real(v, f"threshold[{k!r}]", low=0, high=1)
                            for k, v in (threshold or {}).items()})
     else:  # one threshold for every instrument
-        thresholds, default = {}, _fraction(threshold, "threshold")
+        thresholds, default = {}, check_real(threshold, "threshold", low=0, high=1)
     waveform = check_audio(mixture if isinstance(mixture, Tensor) else torch.as_tensor(mixture),
                            name="mixture")
     if waveform.ndim > 2:
@@ -548,7 +534,7 @@ def onset_f_measure(reference, estimate, window: float = 0.05) -> Dict[str, floa
     >>> onset_f_measure([0.1, 0.5, 1.0], [0.11, 0.52, 0.7])["f_measure"]
     0.6666666666666666
     """
-    window = _seconds(window, "window")
+    window = check_real(window, "window", low=0, unit="seconds")
     ref = sorted(float(t) for t in torch.as_tensor(reference, dtype=torch.float64).reshape(-1))
     est = sorted(float(t) for t in torch.as_tensor(estimate, dtype=torch.float64).reshape(-1))
     pairs = sorted((abs(r - e), i, j) for i, r in enumerate(ref) for j, e in enumerate(est)

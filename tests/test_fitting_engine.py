@@ -1,4 +1,5 @@
-"""The one fitting engine: the frame-aligned deconvolutions served by the core's closed forms."""
+"""The one fitting engine: options validated once for every entry point, and the frame-aligned
+deconvolutions served by the core's closed forms."""
 
 import math
 
@@ -6,12 +7,92 @@ import pytest
 import torch
 
 from nmfsep import ParameterError, ParameterTypeError
-from nmfsep.nmf import NMF2D, NMFD, BaseComponent
-from nmfsep.plca import SIPLCA
+from nmfsep.fitting import FitOptions, distributed_fit, fit_chunks, run_iterations
+from nmfsep.nmf import NMF, NMF2D, NMFD, BaseComponent, BatchNMF
+from nmfsep.plca import PLCA, SIPLCA
 
 
 def _rand(*shape, seed=0):
     return torch.rand(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+# --------------------------------------------------------------------------- options
+# every entry point that takes an option; each is called with that option only
+ENTRY_POINTS = {
+    "NMF.fit": (("beta", "tol", "max_iter", "alpha", "l1_ratio", "check_every", "solver"),
+                lambda **o: NMF((12, 8), 2, seed=0).fit(_rand(12, 8), **o)),
+    "NMFD.fit": (("beta", "tol", "max_iter", "alpha", "l1_ratio", "check_every", "solver"),
+                 lambda **o: NMFD((1, 8, 12), 2, T=3, seed=0).fit(_rand(1, 8, 12), **o)),
+    "BatchNMF.fit": (("beta", "tol", "max_iter", "alpha", "l1_ratio", "check_every"),
+                     lambda **o: BatchNMF((2, 12, 8), 2, seed=0).fit(_rand(2, 12, 8), **o)),
+    "NMF.fit(chunks)": (("beta", "tol", "max_iter", "alpha", "l1_ratio", "check_every"),
+                        lambda **o: NMF(W=(8, 2), seed=0).fit(list(_rand(12, 8).split(4)), **o)),
+    "fit_chunks": (("beta", "tol", "max_iter", "alpha", "l1_ratio", "check_every"),
+                   lambda **o: fit_chunks(NMF(W=(8, 2), seed=0), list(_rand(12, 8).split(4)), **o)),
+    "sparse_fit": (("beta", "max_iter"),
+                   lambda **o: NMF((12, 8), 2, seed=0).sparse_fit(_rand(12, 8), sH=0.5, **o)),
+    "NMF.transform": (("beta", "tol", "max_iter", "alpha", "l1_ratio", "check_every"),
+                      lambda **o: NMF((12, 8), 2, seed=0).transform(_rand(5, 8), **o)),
+    "PLCA.fit": (("tol", "max_iter", "check_every"),
+                 lambda **o: PLCA((12, 8), 2, seed=0).fit(_rand(12, 8), **o)),
+    "SIPLCA.fit": (("tol", "max_iter", "check_every"),
+                   lambda **o: SIPLCA((1, 8, 12), 2, T=3, seed=0).fit(_rand(1, 8, 12), **o)),
+    # checked before the process group is needed: no group here
+    "distributed_fit": (("beta", "tol", "max_iter", "alpha", "l1_ratio", "check_every"),
+                        lambda **o: distributed_fit(NMF((12, 8), 2, seed=0), _rand(12, 8), **o)),
+}
+
+BAD = [
+    ("beta", math.nan, ParameterError, "beta must be finite"),
+    ("beta", "kl", ParameterTypeError, "beta must be a real number"),
+    ("tol", math.nan, ParameterError, r"tol must be a number \(-math.inf runs max_iter"),
+    ("tol", "small", ParameterTypeError, "tol must be a number"),
+    ("max_iter", 0, ParameterError, "max_iter must be at least 1, got 0"),
+    ("max_iter", 2.5, ParameterTypeError, "max_iter must be an integer"),
+    ("check_every", 0, ParameterError, "check_every must be at least 1"),
+    ("alpha", -1, ParameterError, "alpha must be non-negative, got -1.0"),
+    ("alpha", math.nan, ParameterError, "alpha must be non-negative, got nan"),
+    ("alpha", math.inf, ParameterError, "alpha must be finite"),
+    ("alpha", "strong", ParameterTypeError, "alpha must be a number"),
+    ("l1_ratio", 1.5, ParameterError, r"l1_ratio must lie in \[0.0, 1.0\]"),
+    ("solver", "newton", ParameterError, "solver must be one of 'mu', 'hals'"),
+]
+
+
+@pytest.mark.parametrize("option, value, error, message", BAD, ids=[f"{o}={v!r}" for o, v, *_ in BAD])
+def test_every_entry_point_refuses_a_bad_option_with_the_same_error(option, value, error, message):
+    with pytest.raises(error, match=message):
+        FitOptions(**{option: value})
+    reached = 0
+    for name, (options, fit) in ENTRY_POINTS.items():
+        if option not in options:
+            continue
+        with pytest.raises(error, match=message):
+            fit(**{option: value})
+        reached += 1
+    assert reached >= 2
+
+
+def test_options_are_canonical_and_cross_checked():
+    options = FitOptions(beta=2, max_iter=torch.tensor(7), tol=-math.inf, alpha=1, l1_ratio=0.25,
+                         solver="hals", verbose=1)
+    assert (options.beta, options.max_iter, options.verbose) == (2.0, 7, True)
+    assert type(options.max_iter) is int and type(options.beta) is float
+    assert (options.l1, options.l2) == (0.25, 0.75)
+    with pytest.raises(ParameterError, match=r"solver='hals' minimises the Euclidean distance \(beta=2\)"):
+        FitOptions(solver="hals")  # beta 1
+    with pytest.raises(ParameterError, match="beta=2"):  # replace validates again
+        options.replace(beta=1)
+    with pytest.raises(ParameterError, match="inner_iter must be at least 0"):
+        fit_chunks(NMF(W=(8, 2)), list(_rand(12, 8).split(4)), inner_iter=-1)
+    with pytest.raises(ParameterTypeError, match="options must be a FitOptions"):
+        run_iterations(NMF((4, 3), 2), lambda: None, lambda: 0.0, {"max_iter": 3})
+
+
+def test_distributed_fit_of_plca_takes_neither_beta_nor_alpha():
+    # its own rule, after the shared checks: an invalid alpha is refused as everywhere
+    with pytest.raises(ParameterError, match="alpha must be non-negative"):
+        distributed_fit(PLCA((12, 8), 2), _rand(12, 8), alpha=-2)
 
 
 # --------------------------------------------------------------------------- aligned deconvolutions

@@ -27,9 +27,8 @@ import torch
 import torch.distributed as dist
 
 from .._errors import ParameterError
-from ._fitting import run_iterations
+from ._fitting import FitOptions, run_iterations
 from ._scaling import ScaledFit, floor_zeros
-from ._validation import check_beta, check_real
 from .plca import BaseComponent as PLCABase
 from .updates import flush_denormal, multiplicative_update_
 
@@ -114,11 +113,12 @@ def distributed_fit(
         Number of iterations run; for a PLCA model, as its ``fit``, also ``norm``, the sum of
         all the shards' data (``model(norm=norm)`` approximates this rank's ``V``).
     """
+    options = FitOptions(beta=beta, tol=tol, max_iter=max_iter, verbose=verbose, alpha=alpha,
+                         l1_ratio=l1_ratio, check_every=check_every)
     group = _require_initialised(group)
-    beta = check_beta(beta)
-    l1_ratio = check_real(l1_ratio, "l1_ratio", low=0, high=1)
-    if not alpha >= 0:
-        raise ParameterError(f"alpha must be non-negative, got {alpha}")
+    beta = options.beta
+    # only rank 0 shows progress
+    options = options.replace(verbose=options.verbose and dist.get_rank(group) == 0)
 
     def reduce(value: float, how: str) -> float:
         combined = torch.tensor([value], dtype=torch.float64, device=next(model.parameters()).device)
@@ -131,9 +131,8 @@ def distributed_fit(
         dist.all_reduce(tensor, group=group)
         return tensor
 
-    show = verbose and dist.get_rank(group) == 0
     if isinstance(model, PLCABase):
-        if beta != 1 or alpha != 0:
+        if beta != 1 or options.alpha != 0:
             raise ParameterError(
                 f"{type(model).__name__} maximises its log-likelihood (beta = 1) with Dirichlet "
                 f"priors: leave beta and alpha at their defaults and give W_alpha, H_alpha, Z_alpha"
@@ -142,9 +141,8 @@ def distributed_fit(
             for name in ("W", "Z"):
                 if getattr(model, name) is not None:
                     dist.broadcast(getattr(model, name).data, src=0, group=group)
-        return model._fit_em(
-            V_local, tol=tol, max_iter=max_iter, verbose=show, check_every=check_every,
-            callback=callback, alphas={"W": W_alpha, "H": H_alpha, "Z": Z_alpha},
+        return model.fit_em(
+            V_local, options, alphas={"W": W_alpha, "H": H_alpha, "Z": Z_alpha}, callback=callback,
             reduce=reduce_tensor, reduce_value=reduce, desc=f"EM x{dist.get_world_size(group)}",
         )
     V_local = model._prepare_target(V_local)
@@ -155,7 +153,7 @@ def distributed_fit(
     # as BaseComponent.fit: any loudness of V, one scale for every shard
     with ScaledFit(model, V_local, loss_power=beta, reduce=reduce) as scaled:
         V_local = floor_zeros(scaled.data(V_local), beta, high=scaled.data_max)
-        l1, l2 = scaled.penalties(alpha * l1_ratio, alpha * (1 - l1_ratio))
+        l1, l2 = scaled.penalties(options.l1, options.l2)
 
         def step():
             for name in names:
@@ -169,6 +167,5 @@ def distributed_fit(
             return reduce(float(model._loss(V_local, beta)), "sum")
 
         with flush_denormal(V_local.device):
-            return run_iterations(model, step, loss, tol=tol, max_iter=max_iter, verbose=show,
-                                  check_every=check_every, callback=scaled.callback(callback),
+            return run_iterations(model, step, loss, options, callback=scaled.callback(callback),
                                   desc=f"{type(model).__name__} x{dist.get_world_size(group)} beta={beta:g}")

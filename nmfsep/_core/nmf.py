@@ -29,18 +29,17 @@ from torch import Tensor, nn
 
 from .._errors import ParameterError, ParameterTypeError
 from . import fastpaths
-from ._fitting import run_iterations
+from ._fitting import FitOptions, run_iterations
 from ._penalties import add_on_components, component_weights, continuity_cost, continuity_parts
 from ._scaling import ScaledFit, floor_zeros
 from ._transform import TransformMixin
 from ._validation import (
     ValueAssertionError,
-    check_beta,
     check_component_mask,
+    check_fraction,
     check_nonnegative,
     check_penalty_weights,
     check_rank,
-    check_real,
     eps_for,
 )
 from .metrics import beta_div
@@ -555,11 +554,10 @@ class BaseComponent(TransformMixin, nn.Module):
         # imported here: these modules import this one
         from . import accelerated, online, solvers  # noqa: PLC0415
 
-        beta = check_beta(beta)
-        l1_ratio = check_real(l1_ratio, "l1_ratio", low=0, high=1)
-        if alpha < 0:
-            raise ParameterError(f"alpha must be non-negative, got {alpha}")
-        solver = solvers.check_solver(solver, beta)
+        options = FitOptions(beta=beta, tol=tol, max_iter=max_iter, verbose=verbose, alpha=alpha,
+                             l1_ratio=l1_ratio, check_every=check_every, solver=solver,
+                             inner_iter=inner_iter)
+        beta, solver = options.beta, options.solver
         continuity = check_penalty_weights(continuity, self.rank, "continuity")
         smoothed = isinstance(continuity, Tensor) or continuity != 0
         if smoothed:
@@ -581,11 +579,8 @@ class BaseComponent(TransformMixin, nn.Module):
         if online.is_chunk_source(V):
             if solver not in ("mu", "auto"):  # "auto": MU is the chunked fits' one solver
                 raise ParameterError(f"chunked data are fitted with solver='mu', got solver={solver!r}")
-            return online.fit_chunks(
-                self, V, beta=beta, max_iter=max_iter, inner_iter=inner_iter, tol=tol,
-                verbose=verbose, keep_activations=keep_activations, alpha=alpha,
-                l1_ratio=l1_ratio, check_every=check_every, callback=callback, init=init, seed=seed,
-            )
+            return online.fit_chunks_with(self, V, options, keep_activations=keep_activations,
+                                          callback=callback, init=init, seed=seed)
         if inner_iter is not None or keep_activations:
             raise ParameterError("inner_iter and keep_activations apply to chunked data (an iterable of "
                              "(n_i, C) tensors) only")
@@ -605,7 +600,7 @@ class BaseComponent(TransformMixin, nn.Module):
             V = scaled.data(V)
             if init is not None:  # from the data the iterations see
                 self._initialise_(V, init, seed)
-            l1, l2 = scaled.penalties(alpha * l1_ratio, alpha * (1 - l1_ratio))
+            l1, l2 = scaled.penalties(options.l1, options.l2)
             if least_squares:
                 W, H = self.W, self.H
 
@@ -629,8 +624,7 @@ class BaseComponent(TransformMixin, nn.Module):
                 loss = step.loss  # the accepted iterate's, known already
             with flush_denormal(V.device):
                 return run_iterations(
-                    self, step, loss, tol=tol, max_iter=max_iter,
-                    verbose=verbose, check_every=check_every, callback=scaled.callback(callback),
+                    self, step, loss, options, callback=scaled.callback(callback),
                     desc=f"{type(self).__name__} {solver} beta={beta:g}",
                 )
 
@@ -656,7 +650,9 @@ class BaseComponent(TransformMixin, nn.Module):
         int
             Number of iterations run (``max_iter``).
         """
-        beta = check_beta(beta)
+        # one loss check, at the end: the stopping rule does not apply
+        options = FitOptions(beta=beta, tol=0.0, max_iter=max_iter, verbose=verbose, check_every=max_iter)
+        beta = options.beta
         V = self._prepare_target(V)
         V = V.to_dense() if V.is_sparse else V
         with ScaledFit(self, V, loss_power=beta) as scaled:  # as fit: any loudness of V
@@ -668,9 +664,8 @@ class BaseComponent(TransformMixin, nn.Module):
                     param = getattr(self, name)
                     # start from the projection so every iterate satisfies the constraint
                     with torch.no_grad():
-                        target = check_real(targets[name], f"s{name}", low=0, high=1, low_open=True,
-                                            high_open=True)
-                        param.copy_(SparsityProj._project(param, target, 1))
+                        param.copy_(SparsityProj._project(param, check_fraction(
+                            targets[name], f"s{name}", inclusive=False), 1))
                     projectors[name] = SparsityProj([param], targets[name], dim=1)
             mu_names = [n for n in self._trainable_names() if n not in projectors]
 
@@ -689,8 +684,7 @@ class BaseComponent(TransformMixin, nn.Module):
                                                fixed=self._fixed(name))
 
             with flush_denormal(V.device):
-                return run_iterations(self, step, lambda: self._loss(V, beta), tol=0.0, max_iter=max_iter,
-                                      verbose=verbose, check_every=max_iter, desc="sparse_fit")
+                return run_iterations(self, step, lambda: self._loss(V, beta), options, desc="sparse_fit")
 
 
 class NMF(BaseComponent):
@@ -923,8 +917,8 @@ class NMFD(_Deconvolution):
     _rank_axis = 1
     _time_axis = -1
 
-    def __init__(self, Vshape=None, rank=None, T=1, **kwargs):
-        super().__init__(Vshape, rank, kernel_size=T, **kwargs)
+    def __init__(self, Vshape=None, rank=None, T=1, *, aligned=False, **kwargs):
+        super().__init__(Vshape, rank, kernel_size=T, aligned=aligned, **kwargs)
 
     @classmethod
     def reconstruct(cls, H: Tensor, W: Tensor, *, aligned: bool = False) -> Tensor:

@@ -15,7 +15,6 @@ the whole data, unless ``keep_activations=True`` asks for them.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterable, Iterator
 from typing import List, Optional, Tuple
 
@@ -25,9 +24,9 @@ from torch import Tensor
 
 from .._errors import ParameterError, ParameterTypeError
 from . import fastpaths
-from ._fitting import run_iterations
+from ._fitting import FitOptions, run_iterations
 from ._scaling import ScaledFit, floor_zeros
-from ._validation import check_beta, check_nonnegative, check_real, value_range
+from ._validation import check_nonnegative, value_range
 from .init import initialise_model_, make_generator
 from .metrics import beta_div
 from .updates import flush_denormal, multiplicative_update_
@@ -176,6 +175,33 @@ def fit_chunks(
     >>> model.loss_curve_[-1] < model.loss_curve_[0]
     True
     """
+    options = FitOptions(beta=beta, tol=tol, max_iter=max_iter, verbose=verbose, alpha=alpha,
+                         l1_ratio=l1_ratio, check_every=check_every, inner_iter=inner_iter)
+    return fit_chunks_with(model, chunks, options, keep_activations=keep_activations,
+                           callback=callback, init=init, seed=seed)
+
+
+def fit_chunks_with(
+    model,
+    chunks,
+    options: FitOptions,
+    *,
+    keep_activations: bool = False,
+    callback=None,
+    init: Optional[str] = None,
+    seed: Optional[int] = None,
+) -> int:
+    """:func:`fit_chunks` with its options validated already (``model.fit(chunks)`` calls it).
+
+    ``options`` holds ``beta``, ``tol``, ``max_iter``, ``verbose``, ``alpha``, ``l1_ratio``,
+    ``check_every`` and ``inner_iter`` (its ``solver`` is not read: chunks are fitted with
+    multiplicative updates); the other arguments are :func:`fit_chunks`'.
+
+    Returns
+    -------
+    int
+        Number of epochs run.
+    """
     from .nmf import NMF  # noqa: PLC0415 - nmf imports this module
 
     if not isinstance(model, NMF) or not model._closed_form():
@@ -190,21 +216,10 @@ def fit_chunks(
             "chunks is an iterator (e.g. a generator), which one epoch would exhaust; pass a list, "
             "a DataLoader, or an object whose __iter__ returns a new iterator every time"
         )
-    beta = check_beta(beta)
-    l1_ratio = check_real(l1_ratio, "l1_ratio", low=0, high=1)
-    if alpha < 0:
-        raise ParameterError(f"alpha must be non-negative, got {alpha}")
-    l1, l2 = alpha * l1_ratio, alpha * (1 - l1_ratio)
+    beta, l1, l2 = options.beta, options.l1, options.l2
+    inner_iter = options.inner_iter
     if inner_iter is None:
         inner_iter = 1 if keep_activations else 20
-    try:
-        if isinstance(inner_iter, bool):
-            raise TypeError
-        inner_iter = operator.index(inner_iter)
-    except TypeError as err:
-        raise ParameterTypeError(f"inner_iter must be an integer, got {inner_iter!r}") from err
-    if inner_iter < 0:
-        raise ParameterError(f"inner_iter must be non-negative, got {inner_iter}")
     train_W = model.W.requires_grad
     train_H = model.H is not None and model.H.requires_grad
     fixed_W = model._fixed("W")
@@ -355,7 +370,5 @@ def fit_chunks(
         with flush_denormal(W.device):
             # the first pass: kept activations are the initial ones; others are fitted to W
             sweep(0 if keep_activations else inner_iter)
-            return run_iterations(
-                model, step, lambda: state["loss"], tol=tol, max_iter=max_iter, verbose=verbose,
-                check_every=check_every, callback=scaled.callback(callback), desc=f"NMF chunks beta={beta:g}",
-            )
+            return run_iterations(model, step, lambda: state["loss"], options,
+                                  callback=scaled.callback(callback), desc=f"NMF chunks beta={beta:g}")

@@ -49,7 +49,7 @@ import torch
 from torch import Tensor, nn
 
 from .._errors import ParameterError, ParameterTypeError
-from ._fitting import run_iterations
+from ._fitting import FitOptions, run_iterations
 from ._scaling import ScaledFit, robust_total, times_total
 from ._validation import ValueAssertionError, as_float_tensor, check_nonnegative, check_rank
 from .nmf import NMF, NMF2D, NMF3D, NMFD, _check_aligned
@@ -430,15 +430,41 @@ class BaseComponent(_NMFBaseComponent):
         >>> round(float(model.Z.detach().sum()), 6)
         1.0
         """
-        return self._fit_em(V, tol=tol, max_iter=max_iter, verbose=verbose,
-                            alphas={"W": W_alpha, "H": H_alpha, "Z": Z_alpha},
-                            check_every=check_every, callback=callback)
+        options = FitOptions(tol=tol, max_iter=max_iter, verbose=verbose, check_every=check_every)
+        return self.fit_em(V, options, alphas={"W": W_alpha, "H": H_alpha, "Z": Z_alpha},
+                           callback=callback)
 
-    def _fit_em(self, V: Tensor, *, tol, max_iter, verbose, alphas, check_every, callback,
-                reduce: Optional[_Reduce] = None, reduce_value=None, desc: str = "EM"):
-        """:meth:`fit`'s work; with ``reduce`` (and ``reduce_value(value, "max" | "sum")`` for
-        floats) the fit of one shard of a data-parallel fit (:func:`nmfsep.fitting
-        .distributed_fit`): ``V`` holds this process's rows, ``H`` their activations."""
+    def fit_em(self, V: Tensor, options: FitOptions, *, alphas: Dict[str, _Alpha], callback=None,
+               reduce: Optional[_Reduce] = None, reduce_value=None,
+               desc: str = "EM") -> Tuple[int, Tensor]:
+        """:meth:`fit` with its options validated already (part of the fitting protocol).
+
+        Parameters
+        ----------
+        V : Tensor
+            The data (this process's rows or items in a data-parallel fit).
+        options : nmfsep.fitting.FitOptions
+            ``tol``, ``max_iter``, ``verbose`` and ``check_every`` (``beta`` and ``alpha`` do
+            not apply: the priors are ``alphas``).
+        alphas : dict
+            The Dirichlet concentrations ``{"W": ..., "H": ..., "Z": ...}`` of :meth:`fit`.
+        callback : callable, optional
+            As in :meth:`fit`.
+        reduce : callable, optional
+            Sums a tensor over the processes of a data-parallel fit
+            (:func:`nmfsep.fitting.distributed_fit`): ``V`` holds this process's rows,
+            ``H`` their activations, and the statistics of ``W`` and ``Z`` are summed.
+        reduce_value : callable, optional
+            ``reduce_value(value, "max" | "sum")`` for floats, with ``reduce``.
+        desc : str
+            Label of the progress bar.
+
+        Returns
+        -------
+        n_iter : int
+        norm : Tensor, 0-dim
+            As in :meth:`fit` (the sum of all the shards' data with ``reduce``).
+        """
         if self.Z is None:  # built without rank or Z (torchnmf's None): start from uniform weights
             self._start_uniform_Z()
         if not self._trainable_names():
@@ -461,8 +487,7 @@ class BaseComponent(_NMFBaseComponent):
             step = self._em_step(V / norm, norm, alphas, reduce)
             with flush_denormal(V.device):
                 n_iter = run_iterations(
-                    self, step, lambda: self._log_posterior(V, alphas, reduce), tol=tol,
-                    max_iter=max_iter, verbose=verbose, check_every=check_every,
+                    self, step, lambda: self._log_posterior(V, alphas, reduce), options,
                     callback=scaled.callback(callback), desc=f"{type(self).__name__} {desc}",
                     increasing=True,
                 )
@@ -622,8 +647,8 @@ class SIPLCA(_ShiftInvariant):
     n_dims = NMFD.n_dims
     _rank_axis = NMFD._rank_axis
 
-    def __init__(self, Vshape=None, rank=None, T=1, **kwargs):
-        super().__init__(Vshape, rank, kernel_size=T, **kwargs)
+    def __init__(self, Vshape=None, rank=None, T=1, *, aligned=False, **kwargs):
+        super().__init__(Vshape, rank, kernel_size=T, aligned=aligned, **kwargs)
 
 
 class SIPLCA2(_ShiftInvariant):

@@ -101,9 +101,10 @@ def oracle_wiener_drums(mixture: np.ndarray, drums: np.ndarray, rest: np.ndarray
 
 
 def _nmfsep_drums(mixture, sample_rate):
-    from nmfsep.recipes import separate_drums_harmonic  # noqa: PLC0415
+    """The registered ``drums-harmonic`` recipe with its settings (``nmfsep separate``'s)."""
+    from nmfsep.recipes import get_recipe  # noqa: PLC0415
 
-    stems = separate_drums_harmonic(mixture, sample_rate)
+    stems = get_recipe("drums-harmonic")(mixture, sample_rate)
     return stems["drums"], stems["harmonic"]
 
 
@@ -128,10 +129,11 @@ SEPARATE = {
 
 
 def transcribe(recording, sample_rate, accompaniment):
-    """``{class: [seconds]}`` of :func:`nmfsep.recipes.drum_onsets` (tensors to lists)."""
-    from nmfsep.recipes import drum_onsets  # noqa: PLC0415
+    """``{class: [seconds]}`` of the registered ``drum-onsets`` recipe with its settings
+    (``nmfsep transcribe``'s; tensors to lists)."""
+    from nmfsep.recipes import get_recipe  # noqa: PLC0415
 
-    onsets = drum_onsets(recording, sample_rate, accompaniment=accompaniment)
+    onsets = get_recipe("drum-onsets")(recording, sample_rate, accompaniment=accompaniment)
     return {name: [round(float(t), 6) for t in times.tolist()] for name, times in onsets.items()}
 
 

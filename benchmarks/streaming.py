@@ -25,9 +25,10 @@ Measures :class:`nmfsep.separation.StreamingSeparator` as built by
 
 * **quality** on the benchmark's drums3 split with the kit's hits, at its 22.05 kHz: mean SDR
   (BSS Eval v4, 512 taps, as ``score.py``) of the streamed stems against the offline
-  ``drums`` recipe (:func:`nmfsep.recipes.separate_drums`), and onset F-measure (±50 ms
-  against ``meta.json``'s events) of the stream's triggers against the offline
-  :func:`nmfsep.recipes.drum_onsets` (``accompaniment=False``: drum recordings).
+  ``drums`` recipe (:func:`nmfsep.recipes.separate_drums` with the registered settings), and
+  onset F-measure (±50 ms against ``meta.json``'s events) of the stream's triggers against the
+  offline ``drum-onsets`` recipe (:func:`nmfsep.recipes.drum_onsets`,
+  ``accompaniment=False``: drum recordings).
 
 Prints a Markdown table of the issue's targets and the details::
 
@@ -58,10 +59,9 @@ from nmfsep.evaluation import bss_eval  # noqa: E402
 from nmfsep.io import load  # noqa: E402
 from nmfsep.recipes import (  # noqa: E402
     DRUM_SOURCES,
-    drum_onsets,
     drum_stream,
+    get_recipe,
     onset_f_measure,
-    separate_drums,
 )
 from nmfsep.separation import trigger_times  # noqa: E402
 
@@ -299,7 +299,7 @@ def main(argv=None) -> int:
         print("|---|---|---|---|---|")
         rows = []
         for name, mixture, rate, references, hits, mix_dir, meta in data:
-            offline = separate_drums(mixture, rate, hits=hits)
+            offline = get_recipe("drums")(mixture, rate, hits=hits)
             separator = drum_stream(rate, hits=hits, **args.options)
             streamed, triggers = separator.separate(mixture, return_triggers=True)
             sdr = []
@@ -307,7 +307,7 @@ def main(argv=None) -> int:
                 estimates = torch.stack([stems[s][0] for s in DRUM_SOURCES]).double()
                 sdr.append(float(bss_eval(references.double(), estimates)["sdr"].mean()))
             truth = reference_onsets(mix_dir, meta)
-            found = (drum_onsets(mixture, rate, hits=hits, accompaniment=False),
+            found = (get_recipe("drum-onsets")(mixture, rate, hits=hits, accompaniment=False),
                      trigger_times(triggers, separator.sources))
             f = [statistics.mean(onset_f_measure(truth[s], onsets[s], window=0.05)["f_measure"]
                                  for s in DRUM_SOURCES) for onsets in found]

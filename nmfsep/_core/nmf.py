@@ -36,10 +36,10 @@ from ._transform import TransformMixin
 from ._validation import (
     ValueAssertionError,
     check_component_mask,
-    check_fraction,
     check_nonnegative,
     check_penalty_weights,
     check_rank,
+    check_real,
     eps_for,
 )
 from .metrics import beta_div
@@ -664,8 +664,9 @@ class BaseComponent(TransformMixin, nn.Module):
                     param = getattr(self, name)
                     # start from the projection so every iterate satisfies the constraint
                     with torch.no_grad():
-                        param.copy_(SparsityProj._project(param, check_fraction(
-                            targets[name], f"s{name}", inclusive=False), 1))
+                        target = check_real(targets[name], f"s{name}", low=0, high=1, low_open=True,
+                                            high_open=True)
+                        param.copy_(SparsityProj._project(param, target, 1))
                     projectors[name] = SparsityProj([param], targets[name], dim=1)
             mu_names = [n for n in self._trainable_names() if n not in projectors]
 

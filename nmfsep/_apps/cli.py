@@ -426,9 +426,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = _add_command(
         commands, "recipes", _list_recipes,
-        summary="list the separation recipes and what each needs",
-        description="List the recipes of 'nmfsep separate --recipe NAME': the sources each\n"
-                    "writes and whether it needs --hits or --templates.",
+        summary="list the recipes, what each needs and (--settings) their settings",
+        description="List the recipes of 'nmfsep separate --recipe NAME' (and 'transcribe''s\n"
+                    "drum-onsets): the sources each writes and whether it needs --hits or\n"
+                    "--templates; with --settings, each recipe's settings and their values.",
         epilog="examples:\n  nmfsep recipes\n  nmfsep recipes --settings drums")
     listing.add_argument("names", nargs="*", metavar="NAME",
                          help="recipes to show with --settings (default: all)")

@@ -427,9 +427,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing = _add_command(
         commands, "recipes", _list_recipes,
         summary="list the recipes, what each needs and (--settings) their settings",
-        description="List the recipes of 'nmfsep separate --recipe NAME' (and 'transcribe''s\n"
-                    "drum-onsets): the sources each writes and whether it needs --hits or\n"
-                    "--templates; with --settings, each recipe's settings and their values.",
+        description="List the recipes of 'nmfsep separate --recipe NAME' (and drum-onsets, the\n"
+                    "one 'nmfsep transcribe' runs): the sources each writes and whether it needs\n"
+                    "--hits or --templates; with --settings, each recipe's settings and values.",
         epilog="examples:\n  nmfsep recipes\n  nmfsep recipes --settings drums")
     listing.add_argument("names", nargs="*", metavar="NAME",
                          help="recipes to show with --settings (default: all)")

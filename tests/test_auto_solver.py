@@ -159,7 +159,7 @@ def test_a_rejected_extrapolation_falls_back_to_the_plain_step():
     model, twin = NMF(W=W0, H=H0), NMF(W=W0, H=H0)
     step = model._mu_step(V, 1.0, 0.0, 0.0)
     steps = ExtrapolatedSteps(step, lambda: model._loss(V, 1.0),
-                              [(model.W.data, None), (model.H.data, None)], start=50.0)
+                              [(model.W.data, None), (model.H.data, None)], start=50.0, lag=1)
     twin_step = twin._mu_step(V, 1.0, 0.0, 0.0)
     steps()  # a plain step first (nothing to extrapolate from)
     twin_step()
@@ -170,6 +170,56 @@ def test_a_rejected_extrapolation_falls_back_to_the_plain_step():
     assert torch.equal(model.W, twin.W) and torch.equal(model.H, twin.H)
     assert steps.weight == pytest.approx(50.0 / 1.5) and steps.bound == 50.0
     assert steps.loss() == pytest.approx(float(twin._loss(V, 1.0)), rel=1e-12)
+
+
+def lagged_steps(seed, lag):
+    """A model whose safeguard checks every ``lag`` steps, with an absurd weight (every
+    extrapolated stretch overshoots), and its plain-MU twin."""
+    V, W, H = planted(seed)
+    W0, H0 = start(W.shape, H.shape)
+    model, twin = NMF(W=W0, H=H0), NMF(W=W0, H=H0)
+    steps = ExtrapolatedSteps(model._mu_step(V, 1.0, 0.0, 0.0), lambda: model._loss(V, 1.0),
+                              [(model.W.data, None), (model.H.data, None)], start=50.0, lag=lag)
+    return steps, model, twin, twin._mu_step(V, 1.0, 0.0, 0.0), lambda: float(twin._loss(V, 1.0))
+
+
+def test_a_rejected_stretch_of_unchecked_steps_goes_back_to_its_checkpoint():
+    steps, model, twin, twin_step, twin_loss = lagged_steps(9, lag=3)
+    initial = twin_loss()
+    steps()  # plain (nothing to extrapolate from), unchecked
+    steps()  # extrapolated by 50, unchecked
+    assert steps.unchecked == 2
+    steps()  # the check: the loss rose, so back to the start and one plain step from there
+    twin_step()
+    assert steps.rejections == 1 and steps.unchecked == 0
+    assert torch.equal(model.W, twin.W) and torch.equal(model.H, twin.H)
+    assert steps.weight == pytest.approx(50.0 / 1.5) and steps.bound == 50.0
+    assert steps.loss() == pytest.approx(twin_loss(), rel=1e-12)
+    assert steps.loss() < initial
+
+
+def test_a_fit_stopped_between_checks_ends_on_a_checked_iterate():
+    steps, model, twin, twin_step, twin_loss = lagged_steps(10, lag=5)
+    steps()
+    steps()  # extrapolated by 50, unchecked: far above the start's loss
+    stop = steps.stopping(lambda model, n_iter, loss: False)
+    assert stop(model, 2, None) is False
+    twin_step()
+    assert steps.rejections == 1 and steps.unchecked == 0
+    assert torch.equal(model.W, twin.W) and torch.equal(model.H, twin.H)
+    assert steps.stopping(None) is None
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.5])
+def test_checked_losses_never_increase_between_sparse_checks(beta):
+    # the default lag with the loss asked every 5 steps: every recorded loss is a checked one
+    V, W, H = planted(11)
+    W0, H0 = start(W.shape, H.shape)
+    model = NMF(W=W0, H=H0)
+    model.fit(V, beta=beta, solver="auto", tol=-1, max_iter=63, check_every=5)
+    curve = torch.tensor(model.loss_curve_, dtype=F64)
+    assert_monotone(curve)
+    assert model.loss_curve_[-1] == pytest.approx(float(model._loss(V, beta)), rel=1e-9)
 
 
 def test_factors_changed_by_a_callback_are_not_extrapolated_away():

@@ -619,12 +619,14 @@ class BaseComponent(TransformMixin, nn.Module):
                     return self._loss(V, beta) + self._continuity_cost(continuity)
             else:
                 loss = lambda: self._loss(V, beta)  # noqa: E731
+            callback = scaled.callback(callback)
             if accelerate and not least_squares:
                 step = accelerated.ExtrapolatedSteps.for_model(self, step, loss)
-                loss = step.loss  # the accepted iterate's, known already
+                loss = step.loss  # checks the steps since the last check
+                callback = step.stopping(callback)  # a fit it stops ends on a checked iterate
             with flush_denormal(V.device):
                 return run_iterations(
-                    self, step, loss, options, callback=scaled.callback(callback),
+                    self, step, loss, options, callback=callback,
                     desc=f"{type(self).__name__} {solver} beta={beta:g}",
                 )
 

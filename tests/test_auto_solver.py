@@ -157,10 +157,10 @@ def test_a_rejected_extrapolation_falls_back_to_the_plain_step():
     V, W, H = planted(5)
     W0, H0 = start(W.shape, H.shape)
     model, twin = NMF(W=W0, H=H0), NMF(W=W0, H=H0)
-    step = model._mu_step(V, 1.0, 0.0, 0.0)
-    steps = ExtrapolatedSteps(step, lambda: model._loss(V, 1.0),
+    step = model.multiplicative_step(V, 1.0, 0.0, 0.0)
+    steps = ExtrapolatedSteps(step, lambda: model.divergence(V, 1.0),
                               [(model.W.data, None), (model.H.data, None)], start=50.0, lag=1)
-    twin_step = twin._mu_step(V, 1.0, 0.0, 0.0)
+    twin_step = twin.multiplicative_step(V, 1.0, 0.0, 0.0)
     steps()  # a plain step first (nothing to extrapolate from)
     twin_step()
     assert torch.equal(model.W, twin.W) and steps.rejections == 0
@@ -169,7 +169,7 @@ def test_a_rejected_extrapolation_falls_back_to_the_plain_step():
     assert steps.rejections == 1
     assert torch.equal(model.W, twin.W) and torch.equal(model.H, twin.H)
     assert steps.weight == pytest.approx(50.0 / 1.5) and steps.bound == 50.0
-    assert steps.loss() == pytest.approx(float(twin._loss(V, 1.0)), rel=1e-12)
+    assert steps.loss() == pytest.approx(float(twin.divergence(V, 1.0)), rel=1e-12)
 
 
 def lagged_steps(seed, lag):
@@ -178,9 +178,9 @@ def lagged_steps(seed, lag):
     V, W, H = planted(seed)
     W0, H0 = start(W.shape, H.shape)
     model, twin = NMF(W=W0, H=H0), NMF(W=W0, H=H0)
-    steps = ExtrapolatedSteps(model._mu_step(V, 1.0, 0.0, 0.0), lambda: model._loss(V, 1.0),
+    steps = ExtrapolatedSteps(model.multiplicative_step(V, 1.0, 0.0, 0.0), lambda: model.divergence(V, 1.0),
                               [(model.W.data, None), (model.H.data, None)], start=50.0, lag=lag)
-    return steps, model, twin, twin._mu_step(V, 1.0, 0.0, 0.0), lambda: float(twin._loss(V, 1.0))
+    return steps, model, twin, twin.multiplicative_step(V, 1.0, 0.0, 0.0), lambda: float(twin.divergence(V, 1.0))
 
 
 def test_a_rejected_stretch_of_unchecked_steps_goes_back_to_its_checkpoint():
@@ -219,7 +219,7 @@ def test_checked_losses_never_increase_between_sparse_checks(beta):
     model.fit(V, beta=beta, solver="auto", tol=-1, max_iter=63, check_every=5)
     curve = torch.tensor(model.loss_curve_, dtype=F64)
     assert_monotone(curve)
-    assert model.loss_curve_[-1] == pytest.approx(float(model._loss(V, beta)), rel=1e-9)
+    assert model.loss_curve_[-1] == pytest.approx(float(model.divergence(V, beta)), rel=1e-9)
 
 
 def test_factors_changed_by_a_callback_are_not_extrapolated_away():

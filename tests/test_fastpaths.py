@@ -115,7 +115,7 @@ def twins(model_cls, shape, **kwargs):
     fast = model_cls(shape, RANK, seed=0, **kwargs).double()
     generic = copy.deepcopy(fast)
     generic.register_forward_hook(lambda module, args, output: None)
-    assert fast._closed_form() and not generic._closed_form()
+    assert fast.has_closed_form() and not generic.has_closed_form()
     return fast, generic
 
 

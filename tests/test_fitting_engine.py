@@ -1,5 +1,5 @@
-"""The one fitting engine: options validated once for every entry point, and the frame-aligned
-deconvolutions served by the core's closed forms."""
+"""The one fitting engine: options validated once for every entry point, the models' public
+fitting protocol, and the frame-aligned deconvolutions served by the core's closed forms."""
 
 import math
 
@@ -95,6 +95,43 @@ def test_distributed_fit_of_plca_takes_neither_beta_nor_alpha():
         distributed_fit(PLCA((12, 8), 2), _rand(12, 8), alpha=-2)
 
 
+# --------------------------------------------------------------------------- the protocol
+class _Blurred(NMF):
+    """A new model through the public protocol only: templates blurred across frequency,
+    ``V ≈ H (B W)ᵀ`` with a fixed non-negative ``B``; fitted with autograd's gradient parts."""
+
+    @staticmethod
+    def reconstruct(H, W):
+        blurred = torch.nn.functional.avg_pool1d(W.t().unsqueeze(1), 3, 1, padding=1, count_include_pad=False)
+        return H @ blurred.squeeze(1)
+
+
+def test_a_subclass_fits_through_the_public_protocol():
+    H0, W0 = _rand(40, 3, seed=1), _rand(16, 3, seed=2)
+    V = _Blurred.reconstruct(H0, W0)
+    model = _Blurred(V.shape, 3, seed=3)
+    assert not model.has_closed_form() and model.learned_factors() == ["W", "H"]
+    model.fit(V, beta=2, tol=-math.inf, max_iter=400, check_every=20)
+    curve = model.loss_curve_
+    assert all(b <= a * (1 + 1e-12) for a, b in zip(curve, curve[1:]))  # MU never climbs
+    assert curve[-1] < 1e-3 * curve[0]
+    assert curve[-1] == pytest.approx(float(model.divergence(V, 2)), rel=1e-9)
+
+
+def test_the_protocol_serves_the_closed_forms_and_autograd_alike():
+    V = _rand(1, 9, 25)
+    model = NMFD(V.shape, 3, T=4, seed=0, fixed_W=[1])
+    assert model.fixed_mask("W").shape == (1, 3, 1) and model.fixed_mask("H") is None
+    assert model.prepare_target(V).shape == V.shape
+    for name in model.learned_factors():
+        for beta in (0.5, 1.0, 2.0):
+            fast = model.gradient_parts(name, V, beta)
+            generic = BaseComponent.gradient_parts(model, name, V, beta)
+            for a, b in zip(fast, generic):
+                torch.testing.assert_close(*torch.broadcast_tensors(a, b))
+    torch.testing.assert_close(model.divergence(V, 1.0), BaseComponent.divergence(model, V, 1.0))
+
+
 # --------------------------------------------------------------------------- aligned deconvolutions
 def test_aligned_models_are_the_middle_of_the_full_convolution():
     W, H = _rand(5, 2, 4, seed=1), _rand(1, 2, 13, seed=2)
@@ -127,12 +164,12 @@ def test_aligned_shapes_from_vshape_and_for_new_data():
 def test_aligned_nmfd_closed_forms_equal_autograd(beta, N):
     V = _rand(N, 7, 20, seed=5)
     model = NMFD(W=_rand(7, 3, 4, seed=6), H=_rand(N, 3, 23, seed=7), aligned=True)
-    assert model._closed_form()
+    assert model.has_closed_form()
     for name in ("W", "H"):
-        for fast, generic in zip(model._gradient_parts(name, V, beta),
-                                 BaseComponent._gradient_parts(model, name, V, beta)):
+        for fast, generic in zip(model.gradient_parts(name, V, beta),
+                                 BaseComponent.gradient_parts(model, name, V, beta)):
             torch.testing.assert_close(*torch.broadcast_tensors(fast, generic))
-    torch.testing.assert_close(model._loss(V, beta), BaseComponent._loss(model, V, beta))
+    torch.testing.assert_close(model.divergence(V, beta), BaseComponent.divergence(model, V, beta))
 
 
 @pytest.mark.parametrize("beta", [0.5, 1.0, 2.0])
@@ -143,7 +180,7 @@ def test_aligned_nmfd_fit_equals_the_autograd_fit(beta):
     fast = NMFD(V.shape, 2, T=5, aligned=True, seed=10)
     generic = NMFD(V.shape, 2, T=5, aligned=True, seed=10)
     generic.register_forward_hook(lambda module, inputs, output: None)  # no closed forms
-    assert not generic._closed_form()
+    assert not generic.has_closed_form()
     for model in (fast, generic):
         model.fit(V, beta=beta, tol=-math.inf, max_iter=300, check_every=50)
     torch.testing.assert_close(fast.W, generic.W, rtol=1e-9, atol=1e-12)

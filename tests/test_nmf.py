@@ -134,7 +134,7 @@ def test_gradient_parts_match_autograd_gradient(beta):
     V = torch.rand(2, 15, 25, dtype=F64) + 0.1
     model = NMFD(V.shape, 3, T=4, seed=0).double()
     for name in ("W", "H"):
-        negative, positive = model._gradient_parts(name, V, beta)
+        negative, positive = model.gradient_parts(name, V, beta)
         param = getattr(model, name)
         loss = beta_div(model(), V, beta)
         (grad,) = torch.autograd.grad(loss, param)
@@ -147,8 +147,8 @@ def test_closed_form_matches_generic_autograd_path(model_cls, shape, kwargs, bet
     V = torch.rand(shape, dtype=F64)
     model = model_cls(shape, 3, seed=0, **kwargs).double()
     for name in ("W", "H"):
-        fast = model._gradient_parts(name, V, beta)
-        generic = BaseComponent._gradient_parts(model, name, V, beta)
+        fast = model.gradient_parts(name, V, beta)
+        generic = BaseComponent.gradient_parts(model, name, V, beta)
         for a, b in zip(fast, generic):
             torch.testing.assert_close(a.expand_as(b), b, rtol=1e-10, atol=1e-12)
     # and a whole fit: closed form vs the autograd trainer give the same factors

@@ -215,7 +215,7 @@ def test_the_pipeline_builds_aligned_core_models():
     spec = ModelSpec("nmfd", 5, T=4)
     assert spec.activation_shape(2, 1, 10) == (1, 2, 13)
     model = spec.build(torch.rand(1, 5, 10), 2, generator=torch.Generator().manual_seed(0))
-    assert type(model).__name__ == "NMFD" and model.aligned and model._closed_form()
+    assert type(model).__name__ == "NMFD" and model.aligned and model.has_closed_form()
     assert model().shape == (1, 5, 10)
 
 
@@ -228,7 +228,7 @@ def test_separator_stems_equal_the_autograd_fit(monkeypatch, sources):
         fast = Separator(beta=beta, **options).separate(mixture, SR)
         from nmfsep.nmf import NMFD
         with monkeypatch.context() as patch:
-            patch.setattr(NMFD, "_closed_form", lambda self: False)
+            patch.setattr(NMFD, "has_closed_form", lambda self: False)
             generic = Separator(beta=beta, **options).separate(mixture, SR)
         assert fast.keys() == generic.keys()
         for name in fast:

@@ -183,7 +183,7 @@ class ScaledFit:
         from a start near 1 is fitted as ``V`` from it), else scaled to the data's total.
         Only learned factors without fixed components move.
         """
-        clean = [name for name in self.factor_exponents if self.model._fixed(name) is None]
+        clean = [name for name in self.factor_exponents if self.model.fixed_mask(name) is None]
         if not clean or not self._data_total > 0:
             return {}
         with torch.no_grad():
@@ -286,7 +286,7 @@ class ScaledFit:
     def __enter__(self) -> "ScaledFit":
         if self.active:
             for name in self.factor_exponents:
-                mask = self.model._fixed(name)
+                mask = self.model.fixed_mask(name)
                 if mask is not None and bool(mask.any()):
                     factor = getattr(self.model, name).detach()
                     self._saved[name] = (mask, factor.clone())

@@ -77,7 +77,7 @@ def auto_solver(model, beta: float) -> str:
     changes the model, no forward hooks); every other model and beta takes multiplicative
     updates.
     """
-    return "hals" if beta == 2 and isinstance(model, NMF) and model._closed_form() else "mu"
+    return "hals" if beta == 2 and isinstance(model, NMF) and model.has_closed_form() else "mu"
 
 
 
@@ -114,8 +114,8 @@ class ExtrapolatedSteps:
     >>> _ = torch.manual_seed(0)
     >>> V = torch.rand(30, 4) @ torch.rand(4, 20)
     >>> model = NMF(W=torch.rand(20, 4), H=torch.rand(30, 4))
-    >>> step = model._mu_step(V, 1.0, 0.0, 0.0)
-    >>> steps = ExtrapolatedSteps(step, lambda: model._loss(V, 1.0), [(model.W.data, None), (model.H.data, None)])
+    >>> step = model.multiplicative_step(V, 1.0, 0.0, 0.0)
+    >>> steps = ExtrapolatedSteps(step, lambda: model.divergence(V, 1.0), [(model.W.data, None), (model.H.data, None)])
     >>> before = steps.loss()
     >>> for _ in range(20):
     ...     steps()
@@ -194,8 +194,8 @@ class ExtrapolatedSteps:
     @classmethod
     def for_model(cls, model, step: Callable[[], None], loss: Callable[[], object]) -> "ExtrapolatedSteps":
         """Around a model's multiplicative ``step``: its trainable factors, with their fixed masks."""
-        return cls(step, loss, [(getattr(model, name).data, model._fixed(name))
-                                for name in model._trainable_names()])
+        return cls(step, loss, [(getattr(model, name).data, model.fixed_mask(name))
+                                for name in model.learned_factors()])
 
     def stopping(self, callback: Optional[Callable]) -> Optional[Callable]:
         """``callback`` (a fit's, ``callback(model, n_iter, loss)``), with the factors checked

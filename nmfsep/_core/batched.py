@@ -154,9 +154,9 @@ class BatchNMF(BaseComponent):
         completed = BaseComponent._complete(factor.movedim(-1, 1), rank, name, generator)
         return completed.movedim(1, -1).contiguous()
 
-    def _fixed(self, name: str) -> Optional[Tensor]:
+    def fixed_mask(self, name: str) -> Optional[Tensor]:
         # one flag per component, which broadcasts against the last axis of either factor
-        mask = super()._fixed(name)
+        mask = super().fixed_mask(name)
         return None if mask is None else mask.reshape(-1)
 
     # -- the model -------------------------------------------------------------------------
@@ -175,7 +175,7 @@ class BatchNMF(BaseComponent):
             raise ParameterError(f"V must have shape ({items}, N, {C}) for these templates, got {Vshape}")
         return (Vshape[0], Vshape[1], self.rank)
 
-    def _closed_form(self) -> bool:
+    def has_closed_form(self) -> bool:
         # a subclass that changes the model, or hooks on forward, needs the autograd path
         return (type(self).reconstruct is BatchNMF.reconstruct
                 and not self._forward_hooks and not self._forward_pre_hooks)
@@ -269,9 +269,9 @@ class BatchNMF(BaseComponent):
             W_item.copy_(twin.W)
             H_item.copy_(twin.H)
 
-    def _gradient_parts(self, name, V, beta):
-        if not self._closed_form():
-            return super()._gradient_parts(name, V, beta)
+    def gradient_parts(self, name, V, beta):
+        if not self.has_closed_form():
+            return super().gradient_parts(name, V, beta)
         workspace = fastpaths.workspace_of(self)
         W, H = self.W.detach(), self.H.detach()
         if not self.shared_W:
@@ -284,9 +284,9 @@ class BatchNMF(BaseComponent):
         return tuple(p.reshape(H.shape) if p.numel() == H.numel() else p for p in parts)
 
     @torch.no_grad()
-    def _loss(self, V, beta):
-        if not self._closed_form():
-            return super()._loss(V, beta)
+    def divergence(self, V, beta):
+        if not self.has_closed_form():
+            return super().divergence(V, beta)
         workspace = fastpaths.workspace_of(self)
         W, H = self.W.detach(), self.H.detach()
         if self.shared_W:

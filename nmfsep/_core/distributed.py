@@ -145,10 +145,10 @@ def distributed_fit(
             V_local, options, alphas={"W": W_alpha, "H": H_alpha, "Z": Z_alpha}, callback=callback,
             reduce=reduce_tensor, reduce_value=reduce, desc=f"EM x{dist.get_world_size(group)}",
         )
-    V_local = model._prepare_target(V_local)
+    V_local = model.prepare_target(V_local)
     with torch.no_grad():
         dist.broadcast(model.W.data, src=0, group=group)
-    names = model._trainable_names()
+    names = model.learned_factors()
 
     # as BaseComponent.fit: any loudness of V, one scale for every shard
     with ScaledFit(model, V_local, loss_power=beta, reduce=reduce) as scaled:
@@ -157,14 +157,14 @@ def distributed_fit(
 
         def step():
             for name in names:
-                negative, positive = model._gradient_parts(name, V_local, beta)
+                negative, positive = model.gradient_parts(name, V_local, beta)
                 if name == "W":  # the template update sums over all shards
                     negative, positive = reduce_tensor(negative), reduce_tensor(positive)
                 multiplicative_update_(getattr(model, name).data, negative, positive, beta=beta,
-                                       l1=l1, l2=l2, fixed=model._fixed(name))
+                                       l1=l1, l2=l2, fixed=model.fixed_mask(name))
 
         def loss():
-            return reduce(float(model._loss(V_local, beta)), "sum")
+            return reduce(float(model.divergence(V_local, beta)), "sum")
 
         with flush_denormal(V_local.device):
             return run_iterations(model, step, loss, options, callback=scaled.callback(callback),

@@ -11,7 +11,7 @@ Both models are a product of two matrices once NMFD's shifts are unrolled:
 and :func:`linear_loss` the loss; :func:`nmf_parts` and :func:`nmfd_parts` map the models onto
 them. Each returns ``(negative, positive)``, the inputs of
 :func:`nmfsep.updates.multiplicative_update_`, and agrees with the generic autograd path
-(``BaseComponent._gradient_parts``) to rounding; the tests check it.
+(``BaseComponent.gradient_parts``) to rounding; the tests check it.
 
 What makes them fast (``benchmarks/speed.py`` measures it):
 

@@ -264,7 +264,7 @@ def initialise_model_(
             param = getattr(model, name)
             if param is None or not param.requires_grad:
                 continue
-            mask = model._fixed(name)
+            mask = model.fixed_mask(name)
             if mask is None:
                 param.copy_(new)
             else:

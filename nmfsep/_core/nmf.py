@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable
-from typing import Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -97,6 +97,29 @@ class BaseComponent(TransformMixin, nn.Module):
         Loss before fitting and at every ``check_every`` iteration of the last ``fit``.
     n_iter_ : int
         Iterations taken by the last ``fit``.
+
+    Notes
+    -----
+    The fitting protocol. :meth:`fit`, :meth:`sparse_fit`, the chunked and the data-parallel
+    fits (:func:`nmfsep.fitting.fit_chunks`, :func:`nmfsep.fitting.distributed_fit`)
+    and the extrapolated solver reach a model only through these public methods, so a subclass
+    (a new model) plugs into all of them by overriding them:
+
+    - :meth:`reconstruct` (static) and ``forward``: the model;
+    - :meth:`learned_factors`: the names of the factors a fit updates;
+    - :meth:`fixed_mask`: which entries of a factor stay fixed;
+    - :meth:`prepare_target`: ``V`` validated against the model's shape;
+    - :meth:`gradient_parts`: the two non-negative parts of the divergence's gradient that a
+      multiplicative update divides (autograd here; closed forms in NMF and NMFD);
+    - :meth:`divergence`: the loss;
+    - :meth:`multiplicative_step`: one multiplicative update of every learned factor, with
+      the penalties, as a closure;
+    - :meth:`has_closed_form`: whether the parts come from closed forms that the least-squares
+      solvers and the chunked fits can use.
+
+    The PLCA models add :meth:`nmfsep.plca.BaseComponent.fit_em`. The loop itself,
+    :func:`nmfsep.fitting.run_iterations`, takes the step, the loss and a validated
+    :class:`nmfsep.fitting.FitOptions`.
     """
 
     def __init__(
@@ -249,8 +272,21 @@ class BaseComponent(TransformMixin, nn.Module):
                              f"shape ({expected}), got {mask.dtype} of shape {tuple(mask.shape)}")
         return mask.detach().clone()
 
-    def _fixed(self, name: str) -> Optional[Tensor]:
-        """The fixed-component mask of ``name`` shaped to broadcast against the factor."""
+    def fixed_mask(self, name: str) -> Optional[Tensor]:
+        """Which entries of factor ``name`` stay fixed (part of the fitting protocol).
+
+        Parameters
+        ----------
+        name : {"W", "H"}
+            The factor.
+
+        Returns
+        -------
+        Tensor of bool or None
+            True where the factor is held fixed, shaped to broadcast against it (one flag
+            per component along axis 1, or the factor's shape for an entry mask); None when
+            nothing is fixed.
+        """
         mask = getattr(self, f"fixed_{name}_mask", None)
         param = getattr(self, name)
         if mask is None or param is None:
@@ -307,10 +343,35 @@ class BaseComponent(TransformMixin, nn.Module):
     # the copy costs). NMF takes V as given: a copy would add V's size to its memory.
     _contiguous_target = False
 
-    def _trainable_names(self):
+    def learned_factors(self) -> List[str]:
+        """The names of the factors that a fit updates, in update order (part of the fitting
+        protocol): those present and trainable (``requires_grad``)."""
         return [n for n in ("W", "H") if getattr(self, n) is not None and getattr(self, n).requires_grad]
 
-    def _prepare_target(self, V) -> Tensor:
+    def has_closed_form(self) -> bool:
+        """Whether :meth:`gradient_parts` and :meth:`divergence` come from closed forms (no
+        autograd; part of the fitting protocol). False here; NMF and NMFD say True unless a
+        subclass changes the model or hooks on ``forward``."""
+        return False
+
+    def prepare_target(self, V) -> Tensor:
+        """``V`` validated for a fit of this model (part of the fitting protocol).
+
+        Checks that it is non-negative and finite and has the shape the model reconstructs,
+        converts it to float32 or float64 (contiguous for the shift-invariant models) and
+        moves the model to its dtype and device.
+
+        Returns
+        -------
+        Tensor
+            The data the fit iterates on.
+
+        Raises
+        ------
+        ValueError
+            On a shape the model does not reconstruct, a sparse ``V`` where the model takes
+            none, a model without ``W`` or ``H``, or nothing to learn.
+        """
         if self.W is None or self.H is None:
             raise ParameterError("fit needs both W and H on the module (build it with Vshape and rank)")
         V = check_nonnegative(V, "V")
@@ -330,12 +391,31 @@ class BaseComponent(TransformMixin, nn.Module):
         if self._contiguous_target:
             V = V.contiguous()
         self.to(device=V.device, dtype=V.dtype)
-        if not self._trainable_names():
+        if not self.learned_factors():
             raise ParameterError("nothing to fit: both W and H are held fixed (trainable_W/H=False)")
         return V
 
-    def _gradient_parts(self, name: str, V: Tensor, beta: float) -> Tuple[Tensor, Tensor]:
-        """Negative and positive parts of the gradient w.r.t. factor ``name`` (autograd)."""
+    def gradient_parts(self, name: str, V: Tensor, beta: float) -> Optional[Tuple[Tensor, Tensor]]:
+        """Negative and positive parts of the divergence's gradient w.r.t. factor ``name``
+        (part of the fitting protocol; autograd here, closed forms in NMF and NMFD).
+
+        Parameters
+        ----------
+        name : {"W", "H"}
+            The factor.
+        V : Tensor
+            The data, as :meth:`prepare_target` returned it.
+        beta : float
+            The divergence.
+
+        Returns
+        -------
+        (negative, positive) or None
+            Non-negative tensors that broadcast against the factor, whose difference
+            ``positive - negative`` is the gradient: the ratio that
+            :func:`nmfsep.updates.multiplicative_update_` applies. None when the model
+            updated the factor itself during a fit (NMF's pass over V block by block).
+        """
         param = getattr(self, name)
         with _OneParamAtATime(list(self.parameters())):
             param.requires_grad_(True)
@@ -344,7 +424,9 @@ class BaseComponent(TransformMixin, nn.Module):
             return autograd_parts(V, output, param, beta)
 
     @torch.no_grad()
-    def _loss(self, V: Tensor, beta: float) -> Tensor:
+    def divergence(self, V: Tensor, beta: float) -> Tensor:
+        """:math:`D_\\beta(V \\mid \\hat V)` of the current factors, a 0-dim tensor (part of the
+        fitting protocol; closed forms in NMF and NMFD, without the model in memory)."""
         return beta_div(self(), V.to_dense() if V.is_sparse else V, beta)
 
     #: The time axis of ``H`` that ``fit(continuity=...)`` smooths along (None: no such axis).
@@ -355,8 +437,30 @@ class BaseComponent(TransformMixin, nn.Module):
         H = self.H.detach()
         return (component_weights(continuity, H) * continuity_cost(H, self._time_axis)).sum()
 
-    def _mu_step(self, V: Tensor, beta: float, l1: float, l2: float, continuity=0.0):
-        names = self._trainable_names()
+    def multiplicative_step(self, V: Tensor, beta: float, l1: float, l2: float,
+                            continuity=0.0) -> Callable[[], None]:
+        """One multiplicative update of every learned factor, as a closure (part of the
+        fitting protocol): what :meth:`fit` iterates with ``solver="mu"``.
+
+        Parameters
+        ----------
+        V : Tensor
+            The data, as :meth:`prepare_target` returned it (and floored for ``beta <= 0``).
+        beta : float
+            The divergence.
+        l1, l2 : float
+            Weights of the L1 and L2 penalties on every factor.
+        continuity : float or Tensor
+            Weight of the temporal continuity penalty on ``H``, one or one per component
+            (see :meth:`fit`).
+
+        Returns
+        -------
+        callable
+            ``step()`` updates the factors in place (fixed entries bit-exact). It holds the
+            fit's scratch buffers, which go with it.
+        """
+        names = self.learned_factors()
         # scratch buffers that the closed-form parts and loss (NMF, NMFD) find through the model
         # and reuse every iteration, instead of allocating their large temporaries anew
         workspace = fastpaths.attach_workspace(self)
@@ -370,7 +474,7 @@ class BaseComponent(TransformMixin, nn.Module):
             continuity = continuity[continuity != 0]
 
         def update(name, negative, positive, rows=slice(None)):
-            fixed = self._fixed(name)
+            fixed = self.fixed_mask(name)
             if fixed is not None and fixed.shape[0] > 1:  # an entry mask: the updated rows' part
                 fixed = fixed[rows]
             if name == "H" and smooth:
@@ -391,7 +495,7 @@ class BaseComponent(TransformMixin, nn.Module):
                     weight = component_weights(continuity, H)
                     negative, positive = continuity_parts(H, self._time_axis)
                     smooth.update(negative=negative.mul_(weight), positive=positive.mul_(weight))
-                parts = self._gradient_parts(name, V, beta)
+                parts = self.gradient_parts(name, V, beta)
                 if parts is not None:
                     update(name, *parts)
 
@@ -589,12 +693,12 @@ class BaseComponent(TransformMixin, nn.Module):
         if accelerate:  # HALS takes no continuity: extrapolated MU does
             solver = "mu" if smoothed else accelerated.auto_solver(self, beta)
         least_squares = solver != "mu"
-        if least_squares and not (isinstance(self, NMF) and self._closed_form()):
+        if least_squares and not (isinstance(self, NMF) and self.has_closed_form()):
             raise ParameterError(
                 f"solver={solver!r} fits plain NMF only (V (N, C) ≈ H Wᵀ); use solver='mu' for "
                 f"{type(self).__name__}"
             )
-        V = self._prepare_target(V)
+        V = self.prepare_target(V)
         # the iterations see V near 1 whatever its loudness; factors and loss come back in V's units
         with ScaledFit(self, V, loss_power=beta) as scaled:
             V = scaled.data(V)
@@ -607,18 +711,18 @@ class BaseComponent(TransformMixin, nn.Module):
                 def step():
                     solvers.alternating_update_(
                         W.data, H.data, V, solver=solver, update_W=W.requires_grad,
-                        update_H=H.requires_grad, l1=l1, l2=l2, fixed_W=self._fixed("W"),
-                        fixed_H=self._fixed("H"), accelerate=accelerate,
+                        update_H=H.requires_grad, l1=l1, l2=l2, fixed_W=self.fixed_mask("W"),
+                        fixed_H=self.fixed_mask("H"), accelerate=accelerate,
                     )
             else:
                 V = floor_zeros(self._densify_if_needed(V, beta), beta)
                 continuity = scaled.scale_free_penalty(continuity)
-                step = self._mu_step(V, beta, l1, l2, continuity)
+                step = self.multiplicative_step(V, beta, l1, l2, continuity)
             if smoothed:
                 def loss():
-                    return self._loss(V, beta) + self._continuity_cost(continuity)
+                    return self.divergence(V, beta) + self._continuity_cost(continuity)
             else:
-                loss = lambda: self._loss(V, beta)  # noqa: E731
+                loss = lambda: self.divergence(V, beta)  # noqa: E731
             callback = scaled.callback(callback)
             if accelerate and not least_squares:
                 step = accelerated.ExtrapolatedSteps.for_model(self, step, loss)
@@ -655,13 +759,13 @@ class BaseComponent(TransformMixin, nn.Module):
         # one loss check, at the end: the stopping rule does not apply
         options = FitOptions(beta=beta, tol=0.0, max_iter=max_iter, verbose=verbose, check_every=max_iter)
         beta = options.beta
-        V = self._prepare_target(V)
+        V = self.prepare_target(V)
         V = V.to_dense() if V.is_sparse else V
         with ScaledFit(self, V, loss_power=beta) as scaled:  # as fit: any loudness of V
             V = floor_zeros(scaled.data(V), beta)
             targets = {"W": sW, "H": sH}
             projectors = {}
-            for name in self._trainable_names():
+            for name in self.learned_factors():
                 if targets[name] is not None:
                     param = getattr(self, name)
                     # start from the projection so every iterate satisfies the constraint
@@ -670,24 +774,24 @@ class BaseComponent(TransformMixin, nn.Module):
                                             high_open=True)
                         param.copy_(SparsityProj._project(param, target, 1))
                     projectors[name] = SparsityProj([param], targets[name], dim=1)
-            mu_names = [n for n in self._trainable_names() if n not in projectors]
+            mu_names = [n for n in self.learned_factors() if n not in projectors]
 
             def loss_closure():
                 return beta_div(self(), V, beta)
 
             def step():
-                for name in self._trainable_names():
+                for name in self.learned_factors():
                     if name in projectors:
                         with _OneParamAtATime(list(self.parameters())):
                             getattr(self, name).requires_grad_(True)
                             projectors[name].step(loss_closure)
                     elif name in mu_names:
-                        negative, positive = self._gradient_parts(name, V, beta)
+                        negative, positive = self.gradient_parts(name, V, beta)
                         multiplicative_update_(getattr(self, name).data, negative, positive, beta=beta,
-                                               fixed=self._fixed(name))
+                                               fixed=self.fixed_mask(name))
 
             with flush_denormal(V.device):
-                return run_iterations(self, step, lambda: self._loss(V, beta), options, desc="sparse_fit")
+                return run_iterations(self, step, lambda: self.divergence(V, beta), options, desc="sparse_fit")
 
 
 class NMF(BaseComponent):
@@ -746,7 +850,7 @@ class NMF(BaseComponent):
             raise ParameterError(f"V must have shape (N, {self.W.shape[0]}) for these templates, got {Vshape}")
         return (Vshape[0], self.rank)
 
-    def _closed_form(self) -> bool:
+    def has_closed_form(self) -> bool:
         # a subclass that changes the model, or hooks on forward, needs the autograd path
         return (
             type(self).reconstruct is NMF.reconstruct
@@ -759,9 +863,9 @@ class NMF(BaseComponent):
             return V.to_dense()
         return V
 
-    def _gradient_parts(self, name, V, beta):
-        if not self._closed_form():
-            return super()._gradient_parts(name, V.to_dense() if V.is_sparse else V, beta)
+    def gradient_parts(self, name, V, beta):
+        if not self.has_closed_form():
+            return super().gradient_parts(name, V.to_dense() if V.is_sparse else V, beta)
         workspace = fastpaths.workspace_of(self)
         W, H = self.W.detach(), self.H.detach()
         if name == "H" and not V.is_sparse and workspace is not None and workspace.update is not None:
@@ -772,9 +876,9 @@ class NMF(BaseComponent):
         return fastpaths.nmf_parts(name, V, W, H, beta, workspace)
 
     @torch.no_grad()
-    def _loss(self, V, beta):
-        if not self._closed_form():
-            return super()._loss(V, beta)
+    def divergence(self, V, beta):
+        if not self.has_closed_form():
+            return super().divergence(V, beta)
         if not V.is_sparse:  # from Gram matrices (beta = 2) or block by block: no H Wᵀ in memory
             return fastpaths.nmf_loss(V, self.W.detach(), self.H.detach(), beta,
                                       fastpaths.workspace_of(self))
@@ -936,23 +1040,23 @@ class NMFD(_Deconvolution):
         windows = H.unfold(2, T, 1).transpose(2, 3).reshape(N, R * T, J - T + 1)
         return torch.matmul(W.flip(2).reshape(C, R * T), windows)
 
-    def _closed_form(self) -> bool:
+    def has_closed_form(self) -> bool:
         return (
             type(self).reconstruct.__func__ is NMFD.reconstruct.__func__
             and not self._forward_hooks
             and not self._forward_pre_hooks
         )
 
-    def _gradient_parts(self, name, V, beta):
-        if not self._closed_form():
-            return super()._gradient_parts(name, V, beta)
+    def gradient_parts(self, name, V, beta):
+        if not self.has_closed_form():
+            return super().gradient_parts(name, V, beta)
         return fastpaths.nmfd_parts(name, V, self.W.detach(), self.H.detach(), beta,
                                     fastpaths.workspace_of(self), aligned=self.aligned)
 
     @torch.no_grad()
-    def _loss(self, V, beta):
-        if not self._closed_form():
-            return super()._loss(V, beta)
+    def divergence(self, V, beta):
+        if not self.has_closed_form():
+            return super().divergence(V, beta)
         # through the shifted activations: no full-size convolution, and (beta = 2) the product
         # with V is kept for the next W update
         return fastpaths.nmfd_loss(V, self.W.detach(), self.H.detach(), beta,

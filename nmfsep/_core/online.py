@@ -204,7 +204,7 @@ def fit_chunks_with(
     """
     from .nmf import NMF  # noqa: PLC0415 - nmf imports this module
 
-    if not isinstance(model, NMF) or not model._closed_form():
+    if not isinstance(model, NMF) or not model.has_closed_form():
         raise ParameterError(
             f"fitting from chunks needs a plain NMF model (V (N, C) split along its rows), got "
             f"{type(model).__name__}; concatenate the data and call fit(V) for other models"
@@ -222,8 +222,8 @@ def fit_chunks_with(
         inner_iter = 1 if keep_activations else 20
     train_W = model.W.requires_grad
     train_H = model.H is not None and model.H.requires_grad
-    fixed_W = model._fixed("W")
-    fixed_H = model._fixed("H") if keep_activations else None
+    fixed_W = model.fixed_mask("W")
+    fixed_H = model.fixed_mask("H") if keep_activations else None
     if fixed_H is not None and fixed_H.shape[0] > 1:
         raise ParameterError("chunked fits hold whole components of H fixed: give fixed_H per component, "
                          "or fit the data as one tensor to fix single entries of H")
@@ -231,7 +231,7 @@ def fit_chunks_with(
         raise ParameterError("keep_activations=True needs model.H (N, R): build the model with Vshape=(N, C)")
     if not keep_activations:
         # without kept activations model.H is not used (it may be None: NMF(W=(C, R)))
-        if model.H is not None and (not train_H or model._fixed("H") is not None):
+        if model.H is not None and (not train_H or model.fixed_mask("H") is not None):
             raise ParameterError(
                 "fixed_H and trainable_H=False hold activations of the whole data: pass "
                 "keep_activations=True (model.H with one row per row of the chunks)"

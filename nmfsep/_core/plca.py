@@ -295,7 +295,7 @@ class BaseComponent(_NMFBaseComponent):
         return self._nmf_model._activation_shape(self, Vshape)
 
     # -- fitting ---------------------------------------------------------------------------
-    def _trainable_names(self):
+    def learned_factors(self):
         return [n for n in ("W", "H", "Z") if getattr(self, n) is not None and getattr(self, n).requires_grad]
 
     @torch.no_grad()
@@ -305,9 +305,9 @@ class BaseComponent(_NMFBaseComponent):
         ``reduce`` sums a tensor over the processes of a data-parallel fit, where every
         process holds rows of ``H``: its totals are those of all the shards.
         """
-        for name in self._trainable_names():
+        for name in self.learned_factors():
             param = getattr(self, name)
-            fixed = self._fixed(name)
+            fixed = self.fixed_mask(name)
             if name == "H" and reduce is not None:
                 new = param / reduce(_component_sums(param))
             else:
@@ -335,7 +335,7 @@ class BaseComponent(_NMFBaseComponent):
     def _em_step(self, P: Tensor, norm: Tensor, alphas: Dict[str, _Alpha],
                  reduce: Optional[_Reduce] = None):
         """One EM iteration as a closure; ``reduce`` as in :meth:`_normalise_trainable_`."""
-        names = self._trainable_names()
+        names = self.learned_factors()
         params = [getattr(self, name) for name in names]
         # expected counts are computed for P = V / norm; the pseudo-counts are in V's units
         pseudo_counts = {name: (alphas[name] - 1) / norm for name in names if not _is_flat(alphas[name])}
@@ -358,7 +358,7 @@ class BaseComponent(_NMFBaseComponent):
                         totals = reduce(totals)
                     # a component whose counts all vanish keeps its distribution
                     new = torch.where(totals > 0, counts / totals, param)
-                    fixed = self._fixed(name)
+                    fixed = self.fixed_mask(name)
                     param.copy_(new if fixed is None else torch.where(fixed, param, new))
 
         return step
@@ -467,9 +467,9 @@ class BaseComponent(_NMFBaseComponent):
         """
         if self.Z is None:  # built without rank or Z (torchnmf's None): start from uniform weights
             self._start_uniform_Z()
-        if not self._trainable_names():
+        if not self.learned_factors():
             raise ParameterError("nothing to fit: W, H and Z are all held fixed (trainable_W/H/Z=False)")
-        V = self._prepare_target(V)
+        V = self.prepare_target(V)
         alphas = {name: _check_alpha(alpha, getattr(self, name), f"{name}_alpha")
                   for name, alpha in alphas.items()}
         # EM sees V near 1 whatever its loudness (its sum neither overflows nor underflows);

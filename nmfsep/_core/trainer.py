@@ -58,7 +58,7 @@ def fixed_mask_of(param: Tensor) -> Optional[Tensor]:
     module, name = entry[1](), entry[2]
     if module is None or getattr(module, name, None) is not param:
         return None
-    return module._fixed(name)
+    return module.fixed_mask(name)
 
 
 class _OneParamAtATime:

@@ -230,11 +230,11 @@ class NMFBase(nn.Module):
             The positive part, broadcastable to ``W`` (``(1, n_components)`` for ``beta = 1``
             with :class:`NMF`), and ``H_sum``.
         """
-        return self._core._gradient_parts("H", WH.detach(), float(beta))[1], H_sum
+        return self._core.gradient_parts("H", WH.detach(), float(beta))[1], H_sum
 
     def get_H_positive(self, WH: Tensor, beta: float, W_sum: Optional[Tensor]):
         """Positive part of the gradient w.r.t. ``H``: as :meth:`get_W_positive` for ``H``."""
-        return self._core._gradient_parts("W", WH.detach(), float(beta))[1].movedim(1, 0), W_sum
+        return self._core.gradient_parts("W", WH.detach(), float(beta))[1].movedim(1, 0), W_sum
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(self, X, update_W: bool = True, update_H: bool = True, beta: float = 1, tol: float = 1e-5,

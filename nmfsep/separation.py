@@ -8,6 +8,7 @@ from ._apps.batch import BatchReport, separate_many
 from ._pipeline._frontend import FrontEnd
 from ._pipeline.grouping import FEATURES, METHODS, cluster_components, component_features
 from ._pipeline.separation import Separator, write_stems
+from ._pipeline.sources import ByClustering, ByHand, ByTemplates, PerComponent
 from ._pipeline.streaming import (
            MAX_LOOKAHEAD_SECONDS,
            NMFD_MODES,
@@ -17,6 +18,7 @@ from ._pipeline.streaming import (
 )
 from ._pipeline.templates import Templates, learn_templates
 
-__all__ = ["Separator", "FrontEnd", "Templates", "learn_templates", "write_stems", "cluster_components",
+__all__ = ["Separator", "FrontEnd", "ByTemplates", "ByHand", "ByClustering", "PerComponent",
+           "Templates", "learn_templates", "write_stems", "cluster_components",
            "component_features", "FEATURES", "METHODS", "StreamingSeparator", "Trigger",
            "trigger_times", "NMFD_MODES", "MAX_LOOKAHEAD_SECONDS", "separate_many", "BatchReport"]

@@ -23,14 +23,15 @@ import torch
 from torch import Tensor
 from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywidgets
 
-from .._core._validation import check_beta, check_count, check_rank, check_real
+from .._core._validation import check_beta, check_rank, check_real
 from .._errors import ParameterError, ParameterTypeError
 from ._files import write_atomically
 from ._frontend import FrontEnd, build_front_end, check_front_end
 from ._models import LOG_FREQUENCY_MODELS, MODELS, ModelSpec
-from .grouping import FEATURES, METHODS, cluster_components
+from .grouping import cluster_components
 from .io import _audio_writer, check_audio, check_sample_rate, load
 from .masks import binary_mask, wiener_mask
+from .sources import GROUPINGS, ByClustering, ByHand, ByTemplates, PerComponent, _Assignment
 from .templates import Templates, check_source_name
 
 __all__ = ["Separator", "write_stems"]
@@ -45,13 +46,10 @@ class _Plan:
 
     front: FrontEnd
     spec: ModelSpec
-    rank: int
+    assignment: _Assignment              # rank, sources, component_source, clusters
+    grouping: object                     # ByTemplates, ByHand, ByClustering or PerComponent
     templates: Optional[Tensor]          # initial W of all components (None: random)
     fixed: Optional[Tensor]              # (rank,) bool: components held fixed
-    sources: Optional[Tuple[str, ...]]   # None until clustering names them
-    component_source: Optional[List[int]]
-    learn_once: bool                     # learn W on one chunk, then hold it for all
-    n_sources: Optional[int]             # clusters (None: sources known beforehand)
     mask: Union[float, str]
     chunk: Optional[int]                 # samples
     overlap: int                         # samples
@@ -68,8 +66,10 @@ class Separator:
     mixture's complex spectrogram and inverted. The masks sum to one over the sources, so
     **the sources always sum back to the mixture** (up to the inverse transform's rounding).
 
-    How components become sources (give at most one of ``templates``, ``components``,
-    ``n_sources``):
+    How components become sources: a grouping object, ``grouping=ByTemplates(templates,
+    n_free=2)``, ``ByHand({...})``, ``ByClustering(k)`` or ``PerComponent()`` (they validate
+    themselves when made; :mod:`nmfsep.separation`), or the same with flat keywords (give at
+    most one of ``templates``, ``components``, ``n_sources``), which build those objects:
 
     * ``templates`` (:class:`~nmfsep.separation.Templates` or a file written by
       :meth:`Templates.save`): the templates are held fixed (``fixed_W``) and name the
@@ -91,7 +91,11 @@ class Separator:
         ``front_end="cqt"``. Default: the model the templates were learned for (``"nmfd"``
         for ``(freq, R, T)`` templates), else ``"nmf"``.
     n_components : int, optional
-        Number of components of an unsupervised model (not with ``templates``).
+        Number of components of an unsupervised model (not with templates).
+    grouping : ByTemplates, ByHand, ByClustering or PerComponent, optional
+        How components become sources; not with ``templates``, ``n_free``, ``free_source``,
+        ``components``, ``n_sources``, ``cluster_features`` or ``cluster_method``, which
+        describe the same (default: those keywords' grouping, else one source per component).
     templates : Templates, str or PathLike, optional
         Fixed templates of named sources. The sample rate and front-end settings must match.
     n_free : int, default 0
@@ -226,6 +230,16 @@ class Separator:
     (['source0', 'source1'], torch.Size([1, 16000]))
     >>> bool((stems["source0"] + stems["source1"] - mixture).abs().max() < 1e-5)
     True
+
+    The same separator composed of a front end and a grouping, objects that validate
+    themselves when they are made:
+
+    >>> from nmfsep.separation import ByClustering
+    >>> from nmfsep.transforms import STFT
+    >>> composed = Separator(front_end=STFT(n_fft=512), grouping=ByClustering(2),
+    ...                      n_components=4, max_iter=50)
+    >>> all(torch.equal(composed.separate(mixture, 8000)[s], stems[s]) for s in stems)
+    True
     """
 
     def __init__(
@@ -233,6 +247,7 @@ class Separator:
         *,
         model: Optional[str] = None,
         n_components: Optional[int] = None,
+        grouping: Union[ByTemplates, ByHand, ByClustering, PerComponent, None] = None,
         templates: Union[Templates, PathLike, None] = None,
         n_free: int = 0,
         free_source: str = "other",
@@ -261,6 +276,7 @@ class Separator:
     ):
         self.model = model
         self.n_components = n_components
+        self.grouping = grouping
         self.templates = templates
         self.n_free = n_free
         self.free_source = free_source
@@ -323,19 +339,8 @@ class Separator:
             raise ParameterTypeError(f"seed must be an integer or None, got {self.seed!r}.")
         device = None if self.device is None else torch.device(self.device)
         chunk, overlap = chunk_sizes(self.chunk_duration, self.chunk_overlap, sample_rate)
-        templates = _as_templates(self.templates)
-        n_sources = None
-
-        given = [n for n in ("templates", "components", "n_sources") if getattr(self, n) is not None]
-        if len(given) > 1:
-            raise ParameterError(
-                f"give only one of templates, components and n_sources (got {', '.join(given)}): "
-                f"templates name their sources, components maps indices to sources by hand, "
-                f"n_sources clusters them."
-            )
-        if templates is None and self.n_free:
-            raise ParameterError("n_free adds free components next to templates; without templates "
-                             "use n_components.")
+        grouping = self._grouping()
+        templates = grouping.templates
 
         # model and front end
         if templates is not None:
@@ -391,53 +396,50 @@ class Separator:
                              f"leave beta=1 or use an NMF model.")
 
         # components -> sources
+        assignment = grouping.assign(self.n_components)
         init, fixed = None, None
-        if templates is not None:
-            if self.n_components is not None:
-                raise ParameterError("with templates the components are the templates' plus n_free; "
-                                 "leave n_components unset.")
-            n_free = check_count(self.n_free, "n_free", minimum=0)
-            free_source = check_source_name(self.free_source, "free_source")
-            sources = list(templates.sources)
-            if n_free and free_source not in sources:
-                sources.append(free_source)
-            component_source = list(templates.components)
-            if n_free:
-                component_source += [sources.index(free_source)] * n_free
-            rank = templates.n_components + n_free
-            fixed = torch.tensor([True] * templates.n_components + [False] * n_free)
+        if templates is not None:  # the templates held fixed, the free components learned
+            n_fixed = templates.n_components
+            fixed = torch.tensor([True] * n_fixed + [False] * (assignment.rank - n_fixed))
             init = templates.W
-            if n_free:
-                extra = torch.rand(spec.template_shape(n_free), dtype=init.dtype,
-                                   generator=_generator(self.seed))
+            if assignment.rank > n_fixed:
+                extra = torch.rand(spec.template_shape(assignment.rank - n_fixed),
+                                   dtype=init.dtype, generator=_generator(self.seed))
                 init = torch.cat([init, extra], 1)
-            learn_once = False
-        else:
-            learn_once = True
-            if self.components is not None:
-                sources, component_source, rank = _check_mapping(self.components, self.n_components)
-            else:
-                if self.n_components is None:
-                    raise ParameterError("pass n_components (the number of components to learn), or "
-                                     "templates.")
-                rank = check_rank(self.n_components, name="n_components")
-                if self.n_sources is not None:
-                    n_sources = check_rank(self.n_sources, name="n_sources")
-                    if n_sources > rank:
-                        raise ParameterError(f"n_sources={n_sources} exceeds n_components={rank}.")
-                    if self.cluster_features not in FEATURES:
-                        raise ParameterError(f"cluster_features must be one of {FEATURES}, got "
-                                         f"{self.cluster_features!r}.")
-                    if self.cluster_method not in METHODS:
-                        raise ParameterError(f"cluster_method must be one of {METHODS}, got "
-                                         f"{self.cluster_method!r}.")
-                    sources, component_source = None, None
-                else:
-                    sources = [f"component{r}" for r in range(rank)]
-                    component_source = list(range(rank))
-        return _Plan(front, spec, rank, init, fixed, None if sources is None else tuple(sources),
-                     component_source, learn_once, n_sources, mask, chunk, overlap, device,
+        return _Plan(front, spec, assignment, grouping, init, fixed, mask, chunk, overlap, device,
                      dict(beta=beta, tol=tol, max_iter=max_iter), sample_rate)
+
+    def _grouping(self):
+        """The grouping object given, or the one the flat keywords describe."""
+        flat = [n for n in ("templates", "components", "n_sources") if getattr(self, n) is not None]
+        if self.grouping is not None:
+            defaults = dict(n_free=0, free_source="other", cluster_features="timbre",
+                            cluster_method="agglomerative")
+            flat += [n for n, v in defaults.items() if getattr(self, n) != v]
+            if flat:
+                raise ParameterError(f"{flat} describe the grouping: with grouping=, set them on "
+                                     f"the grouping object.")
+            if not isinstance(self.grouping, GROUPINGS):
+                raise ParameterTypeError(
+                    f"grouping must be one of {[g.__name__ for g in GROUPINGS]} (nmfsep.separation), "
+                    f"got {type(self.grouping).__name__}.")
+            return self.grouping
+        if len(flat) > 1:
+            raise ParameterError(
+                f"give only one of templates, components and n_sources (got {', '.join(flat)}): "
+                f"templates name their sources, components maps indices to sources by hand, "
+                f"n_sources clusters them."
+            )
+        if self.templates is None and self.n_free:
+            raise ParameterError("n_free adds free components next to templates; without templates "
+                                 "use n_components.")
+        if self.templates is not None:
+            return ByTemplates(self.templates, self.n_free, self.free_source)
+        if self.components is not None:
+            return ByHand(self.components)
+        if self.n_sources is not None:
+            return ByClustering(self.n_sources, self.cluster_features, self.cluster_method)
+        return PerComponent()
 
     def _front_end(self, sample_rate: int, templates: Optional[Templates]) -> FrontEnd:
         """The front-end object given, or the one the string form and the flat settings
@@ -507,8 +509,8 @@ class Separator:
         order = list(range(len(bounds)))
         W_shared = plan.templates
         fixed = plan.fixed
-        sources, component_source = plan.sources, plan.component_source
-        if plan.learn_once and chunked:
+        sources, component_source = plan.assignment.sources, plan.assignment.component_source
+        if plan.assignment.learn_once and chunked:
             # learn on the first chunk with sound, so templates exist before the others
             first = next((k for k, (s, e) in enumerate(bounds) if mixture[:, s:e].any()), 0)
             order = [first] + [k for k in order if k != first]
@@ -528,10 +530,10 @@ class Separator:
             if sources is None:  # a clustering model met only silence
                 raise ParameterError("nothing to separate: the mixture has no energy in the front "
                                  "end's frequency range.")
-            if plan.learn_once and W_shared is None and last.model is not None:
+            if plan.assignment.learn_once and W_shared is None and last.model is not None:
                 # the templates learned here keep their meaning in every other chunk
                 W_shared = plan.spec.templates(last.model)
-                fixed = torch.ones(plan.rank, dtype=torch.bool)
+                fixed = torch.ones(plan.assignment.rank, dtype=torch.bool)
             if stems is None:
                 stems = mixture.new_zeros((len(sources),) + tuple(mixture.shape))
                 total_frames = plan.front.n_frames(n_samples)
@@ -564,27 +566,27 @@ class Separator:
         X = spectrogram.abs()
         channels, _, frames = X.shape
         shifts = (spec.n_shifts,) if spec.kind in LOG_FREQUENCY_MODELS else ()
-        act_shape = (channels, plan.rank) + shifts + (frames,)
-        n_sources = len(sources) if sources is not None else plan.n_sources
+        act_shape = (channels, plan.assignment.rank) + shifts + (frames,)
+        n_sources = len(sources) if sources is not None else plan.assignment.n_clusters
         if not X.any():  # a silent chunk: silent sources, no activity
             stems = chunk.new_zeros((n_sources,) + tuple(chunk.shape))
             if residual is not None:
                 stems += residual / n_sources
             return _ChunkResult(stems, X.new_zeros(act_shape), None, 0, spectrogram, None)
-        model = spec.build(X, plan.rank, templates=W, fixed=fixed, generator=generator)
+        model = spec.build(X, plan.assignment.rank, templates=W, fixed=fixed, generator=generator)
         n_iter = spec.fit(model, spec.target(X), verbose=verbose, **plan.fit)
         activations = spec.activations(model, channels, frames)
         new_sources = new_mapping = None
         if component_source is None:  # cluster the components into sources
             labels = cluster_components(
-                spec.templates(model), plan.n_sources, activations=activations,
-                frequencies=front.bin_frequencies(plan.sample_rate), features=self.cluster_features,
-                method=self.cluster_method, seed=self.seed,
+                spec.templates(model), plan.assignment.n_clusters, activations=activations,
+                frequencies=front.bin_frequencies(plan.sample_rate), features=plan.grouping.features,
+                method=plan.grouping.method, seed=self.seed,
             )
             component_source = labels.tolist()
-            new_sources = tuple(f"source{i}" for i in range(plan.n_sources))
+            new_sources = tuple(f"source{i}" for i in range(plan.assignment.n_clusters))
             new_mapping = component_source
-            n_sources = plan.n_sources
+            n_sources = plan.assignment.n_clusters
         parts = torch.stack([spec.part(model, members, channels, frames)
                              for members in _members(component_source, n_sources)])
         # the masks overwrite the parts (kept as masks_)
@@ -616,8 +618,9 @@ class Separator:
             On a missing or unreadable file, and as :meth:`separate`.
         """
         rate = None
-        if resample and self.templates is not None:
-            rate = _as_templates(self.templates).sample_rate
+        templates = self._grouping().templates if resample else None
+        if templates is not None:
+            rate = templates.sample_rate
         waveform, sample_rate = load(path, sample_rate=rate)
         if not waveform.any():
             raise ParameterError(f"'{path}' is silent (all samples are zero): there is nothing to separate.")
@@ -940,44 +943,6 @@ def chunk_sizes(duration, overlap, sample_rate: int) -> Tuple[Optional[int], int
             f"chunk_overlap={overlap}; chunk_duration=None processes the mixture in one piece."
         )
     return round(duration * sample_rate), round(overlap * sample_rate)
-
-
-def _as_templates(templates) -> Optional[Templates]:
-    if templates is None or isinstance(templates, Templates):
-        return templates
-    if isinstance(templates, (str, os.PathLike)):
-        return Templates.load(templates)
-    raise ParameterTypeError(f"templates must be a Templates object or a path to a templates file, got "
-                    f"{type(templates).__name__}.")
-
-
-def _check_mapping(components, n_components) -> Tuple[List[str], List[int], int]:
-    """Validate ``{source: [component indices]}``: every component in exactly one source."""
-    if not isinstance(components, Mapping) or not components:
-        raise ParameterTypeError("components must be a non-empty mapping {source: [component indices]}.")
-    sources = [check_source_name(s) for s in components]
-    indices = {}
-    for s in sources:
-        members = components[s]
-        if isinstance(members, numbers.Integral):
-            members = [members]
-        for r in members:
-            if isinstance(r, bool) or not isinstance(r, numbers.Integral) or r < 0:
-                raise ParameterError(f"components[{s!r}] must hold non-negative component indices, got {r!r}.")
-            if int(r) in indices:
-                raise ParameterError(f"component {r} is in both {indices[int(r)]!r} and {s!r}; "
-                                 f"give every component to exactly one source.")
-            indices[int(r)] = s
-    rank = max(indices) + 1 if n_components is None else check_rank(n_components, name="n_components")
-    missing = [r for r in range(rank) if r not in indices]
-    outside = [r for r in indices if r >= rank]
-    if outside:
-        raise ParameterError(f"components lists indices {outside} beyond n_components={rank}.")
-    if missing:
-        raise ParameterError(f"components {missing} belong to no source; add them to one (e.g. an "
-                         f"'other' source) so that the masks cover the whole model.")
-    component_source = [sources.index(indices[r]) for r in range(rank)]
-    return sources, component_source, rank
 
 
 # --------------------------------------------------------------------------- writing

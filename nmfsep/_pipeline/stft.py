@@ -11,13 +11,12 @@ and the module :class:`STFT`, whose ``forward`` / ``inverse`` call the functions
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor, nn
 
-from .._core._validation import check_count
+from .._core._validation import check_count, check_real
 from .._errors import ParameterError, ParameterTypeError
 from ._backend import require_torchaudio
 from ._checks import SIGNAL_DTYPES, check_finite, check_sample_rate, check_signal_type
@@ -421,9 +420,7 @@ def n_fft_for_duration(seconds: float, sample_rate: int) -> int:
         4096 at 44.1 kHz.
     """
     sample_rate = check_sample_rate(sample_rate)
-    if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real) or not (
-            math.isfinite(seconds) and seconds > 0):
-        raise ParameterError(f"seconds must be a positive window duration, got {seconds!r}.")
+    seconds = check_real(seconds, "seconds", low=0, low_open=True, unit="s")
     return 2 ** max(4, round(math.log2(seconds * sample_rate)))
 
 

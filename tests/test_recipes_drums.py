@@ -638,9 +638,9 @@ def test_generic_recipe_adapts_long_mixtures_on_fewer_excerpts(monkeypatch):
         return {}
 
     monkeypatch.setattr(drums, "separate_drums", recording)
-    drums._drums_generic_recipe(torch.zeros(SR), SR)
+    RECIPES["drums-generic"](torch.zeros(SR), SR)  # the registered recipe, with its settings
     assert {k: seen[k] for k in drums.GENERIC_CHUNK_FIT} == \
         dict(adapt_duration=20.0, n_chunk=20)
     seen.clear()
-    drums._drums_recipe(torch.zeros(SR), SR)
-    assert not set(drums.GENERIC_CHUNK_FIT) & set(seen)  # the kit recipe keeps the defaults
+    RECIPES["drums"](torch.zeros(SR), SR)  # the kit recipe keeps separate_drums' defaults
+    assert {k: seen[k] for k in drums.GENERIC_CHUNK_FIT} == dict(adapt_duration=30.0, n_chunk=None)

@@ -22,42 +22,22 @@ from typing import Callable, ClassVar, Dict, List, Optional
 from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywidgets
 
 from .._errors import ParameterError, ParameterTypeError
-from ._validation import NonFiniteError, check_beta, check_count, value_range
+from ._validation import NonFiniteError, check_beta, check_count, check_real, value_range
 from .solvers import check_solver
 
 __all__ = ["FitOptions", "run_iterations"]
 
 
-def _as_number(value, name: str) -> float:
+def _check_tol(value, name: str) -> float:
+    # any number but NaN: a negative tol (torchnmf's -math.inf) runs max_iter steps
     if isinstance(value, bool):
         raise ParameterTypeError(f"{name} must be a number, got {value!r}")
     try:
-        return float(value)
+        value = float(value)
     except (TypeError, ValueError) as err:
         raise ParameterTypeError(f"{name} must be a number, got {value!r}") from err
-
-
-def _check_tol(value, name: str) -> float:
-    value = _as_number(value, name)
-    if value != value:  # NaN; a negative tol (torchnmf's -math.inf) runs max_iter steps
+    if value != value:
         raise ParameterError(f"{name} must be a number (-math.inf runs max_iter iterations), got nan")
-    return value
-
-
-def _check_weight(value, name: str) -> float:
-    """A penalty strength: a finite number >= 0."""
-    value = _as_number(value, name)
-    if not value >= 0:
-        raise ParameterError(f"{name} must be non-negative, got {value}")
-    if not math.isfinite(value):
-        raise ParameterError(f"{name} must be finite, got {value}")
-    return value
-
-
-def _check_ratio(value, name: str) -> float:
-    value = _as_number(value, name)
-    if not 0 <= value <= 1:  # NaN too
-        raise ParameterError(f"{name} must lie in [0.0, 1.0], got {value}")
     return value
 
 
@@ -103,7 +83,7 @@ class FitOptions:
     >>> FitOptions(alpha=-1)
     Traceback (most recent call last):
     ...
-    nmfsep.ParameterError: alpha must be non-negative, got -1.0
+    nmfsep.ParameterError: alpha must be a non-negative finite number, got -1.
     """
 
     beta: float = 1.0
@@ -122,8 +102,8 @@ class FitOptions:
         "tol": _check_tol,
         "max_iter": check_count,
         "verbose": lambda value, name: bool(value),
-        "alpha": _check_weight,
-        "l1_ratio": _check_ratio,
+        "alpha": lambda value, name: check_real(value, name, low=0),
+        "l1_ratio": lambda value, name: check_real(value, name, low=0, high=1),
         "check_every": check_count,
         "solver": lambda value, name: value,  # with beta, by check_solver below
         "inner_iter": _check_inner_iter,

@@ -186,3 +186,27 @@ def test_aligned_nmfd_fit_equals_the_autograd_fit(beta):
     torch.testing.assert_close(fast.W, generic.W, rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(fast.H, generic.H, rtol=1e-9, atol=1e-12)
     assert fast.loss_curve_[-1] < 0.05 * fast.loss_curve_[0]
+
+
+def test_the_step_reduces_the_templates_statistics_through_a_hook():
+    # two identical shards, summed by the hook, fit like the stacked data (the penalty makes
+    # the sum matter: doubled parts are not a scaled ratio once l1 is added)
+    from nmfsep.updates import flush_denormal
+
+    V = _rand(30, 12, seed=11)
+    models = {}
+    for name in ("shard", "alone", "stacked"):
+        model = NMF(V.shape, 3, seed=12)
+        if name == "stacked":
+            model = NMF(W=model.W.detach(), H=torch.cat([model.H.detach()] * 2))
+        data = model.prepare_target(torch.cat([V, V]) if name == "stacked" else V)
+        reduce = (lambda part: 2 * part) if name == "shard" else None
+        step = model.multiplicative_step(data, 1.0, 0.5, 0.0, reduce=reduce)
+        with flush_denormal(V.device):
+            for _ in range(40):
+                step()
+        models[name] = model
+    shard, alone, stacked = models["shard"], models["alone"], models["stacked"]
+    torch.testing.assert_close(shard.W, stacked.W, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(shard.H, stacked.H[:30], rtol=1e-9, atol=1e-12)
+    assert (alone.W - shard.W).abs().max() > 1e-3  # without the hook: another fit

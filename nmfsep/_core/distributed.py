@@ -30,7 +30,7 @@ from .._errors import ParameterError
 from ._fitting import FitOptions, run_iterations
 from ._scaling import ScaledFit, floor_zeros
 from .plca import BaseComponent as PLCABase
-from .updates import flush_denormal, multiplicative_update_
+from .updates import flush_denormal
 
 __all__ = ["distributed_fit", "shard_rows", "bytes_per_iteration"]
 
@@ -148,20 +148,14 @@ def distributed_fit(
     V_local = model.prepare_target(V_local)
     with torch.no_grad():
         dist.broadcast(model.W.data, src=0, group=group)
-    names = model.learned_factors()
 
     # as BaseComponent.fit: any loudness of V, one scale for every shard
     with ScaledFit(model, V_local, loss_power=beta, reduce=reduce) as scaled:
         V_local = floor_zeros(scaled.data(V_local), beta, high=scaled.data_max)
         l1, l2 = scaled.penalties(options.l1, options.l2)
 
-        def step():
-            for name in names:
-                negative, positive = model.gradient_parts(name, V_local, beta)
-                if name == "W":  # the template update sums over all shards
-                    negative, positive = reduce_tensor(negative), reduce_tensor(positive)
-                multiplicative_update_(getattr(model, name).data, negative, positive, beta=beta,
-                                       l1=l1, l2=l2, fixed=model.fixed_mask(name))
+        # the template update sums over all shards
+        step = model.multiplicative_step(V_local, beta, l1, l2, reduce=reduce_tensor)
 
         def loss():
             return reduce(float(model.divergence(V_local, beta)), "sum")

@@ -438,7 +438,8 @@ class BaseComponent(TransformMixin, nn.Module):
         return (component_weights(continuity, H) * continuity_cost(H, self._time_axis)).sum()
 
     def multiplicative_step(self, V: Tensor, beta: float, l1: float, l2: float,
-                            continuity=0.0) -> Callable[[], None]:
+                            continuity=0.0, *, reduce: Optional[Callable[[Tensor], Tensor]] = None
+                            ) -> Callable[[], None]:
         """One multiplicative update of every learned factor, as a closure (part of the
         fitting protocol): what :meth:`fit` iterates with ``solver="mu"``.
 
@@ -453,6 +454,11 @@ class BaseComponent(TransformMixin, nn.Module):
         continuity : float or Tensor
             Weight of the temporal continuity penalty on ``H``, one or one per component
             (see :meth:`fit`).
+        reduce : callable, optional
+            The statistics' reduction of a data-parallel fit
+            (:func:`nmfsep.fitting.distributed_fit`): ``reduce(part)`` sums a part of the
+            templates' update over the processes, each of which holds a shard of ``V`` and
+            its activations; ``W`` is then updated alike everywhere.
 
         Returns
         -------
@@ -496,6 +502,8 @@ class BaseComponent(TransformMixin, nn.Module):
                     negative, positive = continuity_parts(H, self._time_axis)
                     smooth.update(negative=negative.mul_(weight), positive=positive.mul_(weight))
                 parts = self.gradient_parts(name, V, beta)
+                if parts is not None and reduce is not None and name == "W":
+                    parts = tuple(reduce(part) for part in parts)
                 if parts is not None:
                     update(name, *parts)
 

@@ -35,8 +35,9 @@ from nmfsep.separation import write_stems
 RECIPES = Path(__file__).resolve().parent
 #: The benchmark data of this checkout's workspace, ``../shared/bench/data``.
 DEFAULT_DATA = RECIPES.parents[1] / "shared" / "bench" / "data"
-#: The lines around the results section of a recipe's README.md (``--readme``).
-BEGIN, END = "<!-- results: written by run.py -->", "<!-- end of results -->"
+#: The lines around the results section of a recipe's README.md (``--readme``); a script with
+#: several sections names each after "results" (``<!-- results without hits: ... -->``).
+BEGIN, END = "<!-- results{}: written by run.py -->", "<!-- end of results{} -->"
 METRICS = ("SDR", "SIR", "SAR")
 
 
@@ -237,18 +238,19 @@ def markdown_table(records, seconds, stems, extra=None):
     return "\n".join(lines)
 
 
-def report(text, folder, args):
+def report(text, folder, args, section=""):
     """Print the results; with ``--readme`` they also replace the section between
-    :data:`BEGIN` and :data:`END` of ``folder/README.md``."""
+    :data:`BEGIN` and :data:`END` (with ``section`` after "results") of ``folder/README.md``."""
     print(text)
     if args.readme:
         readme = folder / "README.md"
         content = readme.read_text()
-        head, begin, rest = content.partition(BEGIN)
-        _, end, tail = rest.partition(END)
+        first, last = BEGIN.format(section), END.format(section)
+        head, begin, rest = content.partition(first)
+        _, end, tail = rest.partition(last)
         if not begin or not end:
-            raise ValueError(f"'{readme}' has no results section ({BEGIN} ... {END}).")
-        readme.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+            raise ValueError(f"'{readme}' has no results section ({first} ... {last}).")
+        readme.write_text(f"{head}{first}\n{text}\n{last}{tail}")
 
 
 def setup_note(args, settings):

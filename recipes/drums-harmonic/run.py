@@ -52,8 +52,9 @@ def main():
                                 args.out / args.split / TASK, recipe, options_of=options_of)
     records = score_estimates(args.data, args.split, TASK, args.out)
     mode = "without hits" if args.no_hits else "with the kit's hits"
-    report(f"### {TASK}, {args.split} split, {mode}\n\n{setup_note(args, settings)}\n\n"
-           + markdown_table(records, seconds, STEMS), HERE, args)
+    report(f"{TASK}, {args.split} split, {mode}; {setup_note(args, settings)}\n\n"
+           + markdown_table(records, seconds, STEMS), HERE, args,
+           section=" without hits" if args.no_hits else " with hits")
 
 
 if __name__ == "__main__":

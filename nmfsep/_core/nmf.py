@@ -438,8 +438,8 @@ class BaseComponent(TransformMixin, nn.Module):
         return (component_weights(continuity, H) * continuity_cost(H, self._time_axis)).sum()
 
     def multiplicative_step(self, V: Tensor, beta: float, l1: float, l2: float,
-                            continuity=0.0, *, reduce: Optional[Callable[[Tensor], Tensor]] = None
-                            ) -> Callable[[], None]:
+                            continuity=0.0, *, reduce: Optional[Callable[[Tensor], Tensor]] = None,
+                            names: Optional[Sequence[str]] = None) -> Callable[[], None]:
         """One multiplicative update of every learned factor, as a closure (part of the
         fitting protocol): what :meth:`fit` iterates with ``solver="mu"``.
 
@@ -459,6 +459,8 @@ class BaseComponent(TransformMixin, nn.Module):
             (:func:`nmfsep.fitting.distributed_fit`): ``reduce(part)`` sums a part of the
             templates' update over the processes, each of which holds a shard of ``V`` and
             its activations; ``W`` is then updated alike everywhere.
+        names : sequence of str, optional
+            The factors to update, in order (default :meth:`learned_factors`).
 
         Returns
         -------
@@ -466,7 +468,7 @@ class BaseComponent(TransformMixin, nn.Module):
             ``step()`` updates the factors in place (fixed entries bit-exact). It holds the
             fit's scratch buffers, which go with it.
         """
-        names = self.learned_factors()
+        names = self.learned_factors() if names is None else list(names)
         # scratch buffers that the closed-form parts and loss (NMF, NMFD) find through the model
         # and reuse every iteration, instead of allocating their large temporaries anew
         workspace = fastpaths.attach_workspace(self)
@@ -783,6 +785,8 @@ class BaseComponent(TransformMixin, nn.Module):
                         param.copy_(SparsityProj._project(param, target, 1))
                     projectors[name] = SparsityProj([param], targets[name], dim=1)
             mu_names = [n for n in self.learned_factors() if n not in projectors]
+            # the other factors take fit's multiplicative step, where the first of them comes
+            mu_step = self.multiplicative_step(V, beta, 0.0, 0.0, names=mu_names) if mu_names else None
 
             def loss_closure():
                 return beta_div(self(), V, beta)
@@ -793,10 +797,8 @@ class BaseComponent(TransformMixin, nn.Module):
                         with _OneParamAtATime(list(self.parameters())):
                             getattr(self, name).requires_grad_(True)
                             projectors[name].step(loss_closure)
-                    elif name in mu_names:
-                        negative, positive = self.gradient_parts(name, V, beta)
-                        multiplicative_update_(getattr(self, name).data, negative, positive, beta=beta,
-                                               fixed=self.fixed_mask(name))
+                    elif name == mu_names[0]:
+                        mu_step()
 
             with flush_denormal(V.device):
                 return run_iterations(self, step, lambda: self.divergence(V, beta), options, desc="sparse_fit")

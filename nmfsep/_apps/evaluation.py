@@ -20,7 +20,6 @@ undefined: they are NaN (with a :class:`RuntimeWarning`) and means skip them.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import warnings
@@ -59,16 +58,17 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 
 # --------------------------------------------------------------------------- helpers
-def _require_square_cosine_metrics():
-    """``fast_bss_eval.torch.square_cosine_metrics``, or an ImportError naming the fix."""
+def _require_fast_bss_eval():
+    """fast_bss_eval's torch correlations and Toeplitz builders ``(compute_stats_2, toeplitz,
+    block_toeplitz)``, or an ImportError naming the fix."""
     try:
-        from fast_bss_eval.torch import square_cosine_metrics  # noqa: PLC0415 - optional
+        import fast_bss_eval.torch as backend  # noqa: PLC0415 - optional
     except ImportError as err:
         raise ImportError(
             "BSS Eval metrics (SDR/SIR/SAR) need the optional package fast_bss_eval: "
             "pip install fast_bss_eval   (or pip install 'nmfsep[eval]')."
         ) from err
-    return square_cosine_metrics
+    return backend.metrics.compute_stats_2, backend.linalg.toeplitz, backend.linalg.block_toeplitz
 
 
 def _as_signal_tensor(x, name: str) -> Tensor:
@@ -146,26 +146,49 @@ def _warn_silent(names: Sequence[str], stacklevel: int) -> None:
 
 
 # --------------------------------------------------------------------------- BSS Eval
-@contextlib.contextmanager
-def _single_thread():
-    """Run the linear solves on one thread.
+def _spd_solve(matrices: Tensor, rhs: Tensor) -> Tensor:
+    """``matrices⁻¹ rhs`` for symmetric positive definite ``(..., n, n)`` matrices, by Cholesky.
 
-    With torch 2.11's oneMKL, the batched ``torch.linalg.solve`` inside fast_bss_eval
-    intermittently fails on two threads ("Parameter 6 was incorrect on entry to DLASWP",
-    then "Pivots given to lu_solve must all be greater or equal to 1"), with or without a fit
-    before it (20 of 20 calls on a loaded 2-core machine, 3 sources of 2 s, 512 taps); on one
-    thread it is exact. The solves are small, so nothing is lost.
+    fast_bss_eval's own ``torch.linalg.solve`` (batched LU) fails intermittently with torch
+    2.11's oneMKL on two threads once ``torch.set_num_threads`` has been called in the process
+    ("Parameter 6 was incorrect on entry to DLASWP", then "Pivots given to lu_solve must all be
+    greater or equal to 1"; 20 of 20 calls, 3 sources of 2 s, 512 taps). Cholesky suits the
+    correlation matrices and costs half as much. A matrix that is not numerically positive
+    definite (references that are filtered copies of one another) goes through LU one matrix
+    at a time, which does not fail.
     """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+    factor, info = torch.linalg.cholesky_ex(matrices)
+    if not bool(info.any()):
+        return torch.cholesky_solve(rhs, factor)
+    if matrices.dim() == 2:
+        return torch.linalg.solve(matrices, rhs)
+    return torch.stack([torch.linalg.solve(m, r) for m, r in zip(matrices, rhs)])
+
+
+def _square_cosines(stats, references: Tensor, estimates: Tensor, filter_length: int
+                    ) -> Tuple[Tensor, Tensor]:
+    """fast_bss_eval's ``square_cosine_metrics(references, estimates, filter_length,
+    pairwise=True)`` for unit-norm ``(S, samples)`` references and ``(E, samples)`` estimates,
+    its linear systems solved by :func:`_spd_solve`.
+
+    Returns the squared cosines ``(S, E)`` between each estimate and the filtered copies of each
+    reference, and ``(E,)`` between each estimate and the filtered copies of all references.
+    """
+    compute_stats_2, toeplitz, block_toeplitz = stats
+    # acf (2 L, S, S): the references' correlations; xcorr (L, S, E): with the estimates
+    acf, xcorr = compute_stats_2(references, estimates, length=filter_length)
+    own_acf = torch.diagonal(acf, dim1=-2, dim2=-1).transpose(-2, -1)[..., :filter_length]
+    own_xcorr = xcorr.transpose(-3, -2)  # (S, L, E)
+    coh_sdr = (own_xcorr * _spd_solve(toeplitz(own_acf), own_xcorr)).sum(-2)
+    all_xcorr = xcorr.reshape(-1, xcorr.shape[-1])  # (L S, E)
+    # (L S, L S); block_toeplitz needs two taps or more, one tap is the lag-0 block itself
+    system = block_toeplitz(acf) if filter_length > 1 else acf[0]
+    coh_sar = (all_xcorr * _spd_solve(system, all_xcorr)).sum(-2)
+    return coh_sdr, coh_sar
 
 
 def _segment_energies(
-    square_cosine_metrics, references: Tensor, estimates: Tensor, silent: Tensor, filter_length: int
+    stats, references: Tensor, estimates: Tensor, silent: Tensor, filter_length: int
 ) -> Tuple[Tensor, Tensor, Tensor]:
     """Energies of the target, interference and artifact parts of each estimate.
 
@@ -177,7 +200,6 @@ def _segment_energies(
     projections as squared cosines of unit-norm signals; times ``||e||^2`` they are energies,
     which add up over chunks and channels.
     """
-    n_sources = estimates.shape[0]
     energy = estimates.square().sum(-1)
     target = torch.zeros_like(energy)
     projected = torch.zeros_like(energy)  # target + interference
@@ -185,15 +207,11 @@ def _segment_energies(
     if active.numel():
         refs = references[active]
         refs = refs / refs.norm(dim=-1, keepdim=True)
-        # Normalise ourselves: fast_bss_eval floors norms at 1e-6, which would bias the
-        # squared cosines of very quiet (but not silent) chunks.
+        # Unit norm, a silent estimate zero (fast_bss_eval's own normalisation floors norms at
+        # 1e-6, which would bias the squared cosines of very quiet but not silent chunks).
         norm = energy.sqrt().unsqueeze(-1)
         ests = torch.where(norm > 0, estimates / torch.where(norm > 0, norm, 1.0), 0.0)
-        with _single_thread():
-            coh_sdr, coh_sar = square_cosine_metrics(
-                refs, ests, filter_length=filter_length, pairwise=True
-            )
-        coh_sar = coh_sar.reshape(-1, n_sources)[0]  # rows are broadcast copies
+        coh_sdr, coh_sar = _square_cosines(stats, refs, ests, filter_length)
         target[active] = coh_sdr[torch.arange(active.numel(), device=active.device), active]
         # Rounding can push the cosines a hair outside 0 <= target <= projected <= 1.
         target = target.clamp(0.0, 1.0)
@@ -240,7 +258,7 @@ def _bss_eval(
     clamp_db: Optional[float],
 ) -> Dict[str, Tensor]:
     """:func:`bss_eval` on validated ``(S, C, samples)`` float64 tensors."""
-    square_cosine_metrics = _require_square_cosine_metrics()
+    stats = _require_fast_bss_eval()
     n_sources, n_channels, n_samples = references.shape
     chunk = _resolve_chunk(chunk_seconds, sample_rate, n_samples, filter_length)
     bounds = _chunk_bounds(n_samples, chunk)
@@ -258,7 +276,7 @@ def _bss_eval(
         for c in range(n_channels):
             for k, (a, b) in enumerate(bounds):
                 parts = _segment_energies(
-                    square_cosine_metrics, references[:, c, a:b], estimates[:, c, a:b],
+                    stats, references[:, c, a:b], estimates[:, c, a:b],
                     silent[:, c, k], filter_length,
                 )
                 energies[:, :, c, k] = torch.stack(parts)
@@ -314,7 +332,9 @@ def bss_eval(
                                      {\|e_\mathrm{artif}\|^2}.
 
     Estimate ``j`` is compared with reference ``j`` (no permutation search). The projections
-    are computed by ``fast_bss_eval``'s torch backend, in float64, on the inputs' device.
+    are computed from ``fast_bss_eval``'s torch correlations, in float64, on the inputs' device;
+    their linear systems are solved by Cholesky (fast_bss_eval's batched LU fails
+    intermittently with oneMKL on two threads), which changes no thread setting.
 
     Parameters
     ----------
@@ -657,7 +677,7 @@ def evaluate_dirs(
     if isinstance(sources, str):
         sources = [sources]
     filter_length, aggregate, clamp_db = _check_options(filter_length, aggregate, clamp_db)
-    _require_square_cosine_metrics()  # fail before reading any file
+    _require_fast_bss_eval()  # fail before reading any file
     pairs = _pair_folders(Path(os.fspath(est_dir)), Path(os.fspath(ref_dir)), sources, mixture_name)
 
     rows: List[dict] = []

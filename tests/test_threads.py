@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from nmfsep._apps import evaluation
-from nmfsep._core import _threads, fastpaths
+from nmfsep._core import _threads, fastpaths, updates
 from nmfsep.evaluation import bss_eval
 from nmfsep.nmf import NMF, NMFD
 from nmfsep.updates import multiplicative_update_
@@ -115,7 +115,9 @@ def test_a_fit_in_another_thread_leaves_this_one_alone(no_set_num_threads):
 
 
 def test_small_updates_run_on_the_calling_thread_alone(no_set_num_threads, monkeypatch):
-    # a factor below SMALL_ON_ONE_THREAD is updated with torch on this thread only
+    # a factor between torch's grain size and SMALL_ON_ONE_THREAD is updated with torch on this
+    # thread only (below the grain size its operations run inline anyway)
+    assert updates._GRAIN_SIZE < 300 * 128 < updates.SMALL_ON_ONE_THREAD
     seen = []
     original = torch.Tensor.mul_
 
@@ -123,12 +125,13 @@ def test_small_updates_run_on_the_calling_thread_alone(no_set_num_threads, monke
         seen.append(torch.get_num_threads())
         return original(self, *args, **kwargs)
 
-    param = torch.full((5, 3), 2.0, dtype=F64)
-    negative, positive = torch.full((5, 3), 3.0, dtype=F64), torch.full((5, 3), 1.5, dtype=F64)
+    shape = (300, 128)
+    param = torch.full(shape, 2.0, dtype=F64)
+    negative, positive = torch.full(shape, 3.0, dtype=F64), torch.full(shape, 1.5, dtype=F64)
     monkeypatch.setattr(torch.Tensor, "mul_", recording)
     multiplicative_update_(param, negative, positive, beta=2)
     monkeypatch.undo()
-    torch.testing.assert_close(param, torch.full((5, 3), 4.0, dtype=F64))  # 2 * 3 / 1.5
+    torch.testing.assert_close(param, torch.full(shape, 4.0, dtype=F64))  # 2 * 3 / 1.5
     assert seen and set(seen) == ({1} if _threads.can_limit() else {2})
     assert torch.get_num_threads() == 2
 

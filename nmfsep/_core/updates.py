@@ -103,9 +103,13 @@ def _constant(value: float, like: Tensor) -> Tensor:
     return constant
 
 
-#: Factors smaller than this are updated on one thread: waking torch's thread pool costs more
-#: than their few microseconds of work (and ~10 ms per operation when the machine is busy).
+#: Factors smaller than this are updated on the calling thread alone: waking torch's thread pool
+#: costs more than their few microseconds of work (and ~10 ms per operation when the machine is
+#: busy). Up to torch's grain size (``at::internal::GRAIN_SIZE``) the update's elementwise
+#: operations run inline anyway and the limit (4 µs) is skipped, unless the orthogonality
+#: penalty's row sums (a reduction, split at smaller sizes) are taken.
 SMALL_ON_ONE_THREAD = 2 ** 18
+_GRAIN_SIZE = 32768
 
 
 def multiplicative_update_(
@@ -146,8 +150,8 @@ def multiplicative_update_(
         # nothing for the context managers below to do, and entering them costs more than a
         # small update (a streamed frame's activations: four updates of 64 numbers)
         return _update_(param, negative, positive, beta, l1, l2, orthogonal, fixed, exponent)
-    small = param.numel() < SMALL_ON_ONE_THREAD
-    with torch.no_grad(), _threads.one_thread() if small else contextlib.nullcontext():
+    limit = param.numel() < SMALL_ON_ONE_THREAD and (orthogonal or param.numel() > _GRAIN_SIZE)
+    with torch.no_grad(), _threads.one_thread() if limit else contextlib.nullcontext():
         return _update_(param, negative, positive, beta, l1, l2, orthogonal, fixed, exponent)
 
 

@@ -24,13 +24,6 @@ SR = 8000
 COMMON = dict(n_fft=256, hop_length=64, max_iter=40)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def _tone(seconds):
     t = torch.arange(round(seconds * SR), dtype=torch.float64) / SR

@@ -19,14 +19,6 @@ MODELS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # the problems here are tiny: intra-op threads only add synchronisation (slow on a busy CPU)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def component_sums(x):
     x = x.detach().double()

@@ -26,14 +26,6 @@ SR = 8000
 STFT = dict(n_fft=256, hop_length=64)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # these problems are tiny: thread start-up and barriers cost more than they save
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 # --------------------------------------------------------------------------- signals
 def tones(notes, duration):

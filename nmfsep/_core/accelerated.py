@@ -33,7 +33,7 @@ Extrapolated multiplicative updates (every other model and beta): safeguarded ex
     comes at iteration 66. The loss is asked also whenever the fit records one, and when a
     callback stops the fit: the curve and the factors a fit ends on are checked ones.
     Extrapolation's element-wise work runs in pieces under ATen's parallel grain on the
-    calling thread: woken for a factor's worth of work, the thread team cost 15-25 ms an
+    calling thread: woken for a factor's worth of work, the thread team cost 15-45 ms an
     iteration on two busy cores, as much as the update.
 
 Both keep components and entries marked fixed bit-exact (the HALS sweeps leave them out of the

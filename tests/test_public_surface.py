@@ -280,3 +280,74 @@ def test_each_public_class_and_function_has_one_public_path():
         with pytest.raises(ImportError):
             importlib.import_module(f"nmfsep.{layer}")
 
+
+
+# --------------------------------------------------------------------------- recipes apart
+RECIPES_DIR = ROOT / "nmfsep" / "_apps" / "recipes"
+# The private modules that recipes share; what two recipes need lives in them.
+SHARED_RECIPE_MODULES = {"_shared", "_kit"}
+
+
+def _private_names_from_other_recipes(source: str, module: str) -> list:
+    """``(line, "module.name")`` of every underscore name that the recipe module ``module``
+    (a source file of ``nmfsep/_apps/recipes/``) imports from another recipe module, or reads
+    as an attribute of one it imported; the shared private modules excepted."""
+    package = "nmfsep._apps.recipes"
+
+    def recipe_of(dotted: str):
+        if dotted == package:
+            return "__init__"
+        if dotted.startswith(package + "."):
+            return dotted[len(package) + 1:].split(".")[0]
+        return None
+
+    found, aliases = [], {}
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:  # relative to nmfsep/_apps/recipes/<module>.py
+                base = package if node.level == 1 else None
+                dotted = base and (f"{base}.{node.module}" if node.module else base)
+            else:
+                dotted = node.module
+            other = recipe_of(dotted or "")
+            if other is None:
+                continue
+            for alias in node.names:
+                if other == "__init__" and (RECIPES_DIR / f"{alias.name}.py").exists():
+                    aliases[alias.asname or alias.name] = alias.name  # from . import drums
+                elif alias.name.startswith("_") and other not in SHARED_RECIPE_MODULES \
+                        and other != module:
+                    found.append((node.lineno, f"{other}.{alias.name}"))
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                other = recipe_of(alias.name)
+                if other not in (None, "__init__") and alias.asname:
+                    aliases[alias.asname] = other
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                and node.value.id in aliases and node.attr.startswith("_") \
+                and not node.attr.startswith("__") \
+                and aliases[node.value.id] not in SHARED_RECIPE_MODULES:
+            found.append((node.lineno, f"{aliases[node.value.id]}.{node.attr}"))
+    return sorted(found)
+
+
+def test_the_import_check_finds_a_private_name_of_another_recipe():
+    planted = ("from .drums import DRUM_SOURCES, _fit\n"
+               "from nmfsep._apps.recipes.harmonic import _hpss\n"
+               "from ._shared import _WINDOW_SECONDS\n"
+               "from ._kit import _stft_sizes\n"
+               "from . import drums\n"
+               "import nmfsep._apps.recipes.supervised as sup\n"
+               "x = drums._start, drums.separate_drums, sup._helper, drums.__name__\n")
+    assert _private_names_from_other_recipes(planted, "transcription") == [
+        (1, "drums._fit"), (2, "harmonic._hpss"), (7, "drums._start"), (7, "supervised._helper")]
+
+
+def test_no_recipe_module_imports_private_names_of_another():
+    modules = sorted(p for p in RECIPES_DIR.glob("*.py"))
+    assert {"drums", "transcription", "drum_stream", "_kit", "_shared"} <= {p.stem for p in modules}
+    found = {p.name: _private_names_from_other_recipes(p.read_text(encoding="utf-8"), p.stem)
+             for p in modules}
+    assert {name: names for name, names in found.items() if names} == {}

@@ -14,7 +14,8 @@ import warnings
 import pytest
 import torch
 
-from nmfsep._apps.recipes.drums import GENERIC_TEMPLATES_PATH, _templates_at_rate
+from nmfsep._apps.recipes._kit import templates_at_rate
+from nmfsep._apps.recipes.drums import GENERIC_TEMPLATES_PATH
 from nmfsep.io import save
 from nmfsep.recipes import (
     DRUM_SOURCES,
@@ -241,12 +242,12 @@ def test_templates_mapped_to_another_rate_keep_their_spectrum():
     W[93, 0, :] = 1.0  # 93 * 22050 / 1024 = 2002.6 Hz
     templates = Templates(W, ("tone",), (0,), 22050, "stft",
                           dict(n_fft=1024, hop_length=256, window="hann"))
-    mapped, n_fft, hop, window = _templates_at_rate(templates, 44100, None, None)
+    mapped, n_fft, hop, window = templates_at_rate(templates, 44100, None, None)
     assert (n_fft, hop, window) == (2048, 512, "hann")  # same Hz per bin, same frame duration
     assert int(mapped[:, 0, 0].argmax()) == 93
     assert mapped.sum().item() == pytest.approx(1.0, abs=1e-6)
     with pytest.raises(ValueError, match="leave n_fft and hop_length unset"):
-        _templates_at_rate(templates, 22050, 2048, None)
+        templates_at_rate(templates, 22050, 2048, None)
 
 
 def test_generic_templates_file():
@@ -586,10 +587,10 @@ def test_chunks_bound_the_spectrograms(long_pattern, monkeypatch):
 
 
 def test_excerpts_spread_over_the_mixture():
-    from nmfsep._apps.recipes.drums import _excerpt_starts
+    from nmfsep._apps.recipes._shared import excerpt_starts
 
-    assert _excerpt_starts(100_000, 10_000, 4, 64) == [0, 30_016, 59_968, 89_984]
-    assert _excerpt_starts(100_000, 10_000, 1, 64) == [0]
+    assert excerpt_starts(100_000, 10_000, 4, 64) == [0, 30_016, 59_968, 89_984]
+    assert excerpt_starts(100_000, 10_000, 1, 64) == [0]
 
 
 def test_chunk_options_are_checked(pattern):

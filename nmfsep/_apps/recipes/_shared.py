@@ -1,4 +1,4 @@
-"""What several recipes share: chunking, the multichannel model, training examples, STFTs.
+"""What several recipes share: chunks and excerpts, the multichannel model, examples, STFTs.
 
 The drum recipes (:mod:`.drums`), the piano-bass recipe (:mod:`.supervised`) and the
 drums/harmonic recipe (:mod:`.harmonic`) model a mixture with templates held fixed, its
@@ -16,6 +16,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from nmfsep._core._validation import check_count
@@ -26,8 +27,8 @@ from nmfsep.nmf import NMFD
 from ..._errors import ParameterError, ParameterTypeError
 
 __all__ = ["CHUNK_OVERLAP", "GAIN_FRAMES", "GAIN_UPDATES", "as_waveform_list",
-           "audio_files_in", "channel_gains", "default_stft", "exemplars", "source_parts",
-           "stft_settings"]
+           "audio_files_in", "channel_gains", "default_stft", "EXCERPT_DURATION", "excerpt_starts",
+           "excerpts", "exemplars", "segment", "source_parts", "stft_settings"]
 
 #: Seconds shared by consecutive chunks of a long mixture, cross-faded (as in ``Separator``).
 CHUNK_OVERLAP = 1.0
@@ -38,6 +39,8 @@ GAIN_UPDATES = 30
 #: chunk at 44.1 kHz): a gain per source and channel is well determined by them, at a
 #: fraction of the cost of all frames.
 GAIN_FRAMES = 512
+#: Seconds of each excerpt that the templates of a long mixture are adapted on.
+EXCERPT_DURATION = 5.0
 #: Window of :func:`default_stft`: 93 ms (2048 samples at 22.05 kHz).
 _WINDOW_SECONDS = 2048 / 22050
 
@@ -71,6 +74,34 @@ def as_waveform_list(label: str, examples) -> list:
         # dictionaries are spectra: channels are averaged
         waveforms.append(waveform.reshape(-1, waveform.shape[-1]).mean(0).float())
     return waveforms
+
+
+# --------------------------------------------------------------------------- excerpts
+def segment(signal: Tensor, start: int, length: int) -> Tensor:
+    """``signal[:, start:start + length]``, with zeros after the end of the signal."""
+    piece = signal[:, start:start + length]
+    return F.pad(piece, (0, length - piece.shape[-1]))
+
+
+def excerpts(signal: Tensor, sample_rate: int, duration: Optional[float], hop: int,
+             extra: int = 0) -> Tensor:
+    """``(channels, pieces, samples)``: excerpts of :data:`EXCERPT_DURATION` seconds (plus
+    ``extra`` samples) spread over ``signal (channels, samples)``, ``duration`` seconds in
+    all; the whole signal as one piece when that is no shorter or ``duration`` is None."""
+    n_samples = signal.shape[-1]
+    excerpt = round(EXCERPT_DURATION * sample_rate)
+    count = None if duration is None else math.ceil(duration / EXCERPT_DURATION)
+    if count is None or count * excerpt >= n_samples:
+        return segment(signal, 0, n_samples + extra)[:, None]
+    return torch.stack([segment(signal, start, excerpt + extra)
+                        for start in excerpt_starts(n_samples, excerpt, count, hop)], 1)
+
+
+def excerpt_starts(n_samples: int, excerpt: int, count: int, hop: int) -> List[int]:
+    """Starts (multiples of ``hop``) of ``count`` excerpts of ``excerpt`` samples spread
+    evenly from the start to the end of ``n_samples``."""
+    last = (n_samples - excerpt) // hop
+    return [hop * round(k * last / max(count - 1, 1)) for k in range(count)]
 
 
 # --------------------------------------------------------------------------- STFT

@@ -16,7 +16,7 @@ from typing import Union
 from nmfsep.io import check_sample_rate
 from nmfsep.separation import StreamingSeparator, Templates
 
-from .drums import HitsLike, _drum_templates, _templates_at_rate
+from ._kit import HitsLike, drum_templates, templates_at_rate
 
 __all__ = ["drum_stream", "streaming_n_fft"]
 
@@ -74,13 +74,13 @@ def drum_stream(
     """
     sample_rate = check_sample_rate(sample_rate)
     n_fft = streaming_n_fft(sample_rate)
-    chosen = _drum_templates(hits, templates, sample_rate, n_fft=n_fft, hop_length=n_fft // 4,
-                             T=T)
+    chosen = drum_templates(hits, templates, sample_rate, n_fft=n_fft, hop_length=n_fft // 4,
+                            T=T)
     if chosen.sample_rate == sample_rate:  # the templates' own STFT (hits: the one above)
-        W, n_fft, hop_length, window = _templates_at_rate(chosen, sample_rate, None, None)
+        W, n_fft, hop_length, window = templates_at_rate(chosen, sample_rate, None, None)
     else:
-        W, n_fft, hop_length, window = _templates_at_rate(chosen, sample_rate, n_fft,
-                                                          n_fft // 4)
+        W, n_fft, hop_length, window = templates_at_rate(chosen, sample_rate, n_fft,
+                                                         n_fft // 4)
     streamed = Templates(W, chosen.sources, chosen.components, sample_rate, "stft",
                          dict(n_fft=n_fft, hop_length=hop_length, window=window))
     return StreamingSeparator(streamed, **streaming_options)

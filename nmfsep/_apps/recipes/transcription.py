@@ -48,14 +48,13 @@ from nmfsep.nmf import NMFD
 
 from ..._errors import ParameterError, ParameterTypeError
 from . import register_recipe, settings_of
-from .drums import (
+from ._kit import (
     DRUM_SOURCES,  # noqa: F401 - for users
-    GENERIC_CHUNK_FIT,
-    _drum_templates,
-    _excerpts,
-    _templates_at_rate,
-    separate_drums,
+    drum_templates,
+    templates_at_rate,
 )
+from ._shared import excerpts
+from .drums import GENERIC_CHUNK_FIT, separate_drums
 
 __all__ = ["pick_onsets", "struck_hihat", "drum_onsets", "onset_f_measure", "ONSET_THRESHOLDS",
            "SONG_THRESHOLDS", "KIT_THRESHOLD", "ONSET_FIT", "ANALYSIS_RATE",
@@ -335,8 +334,8 @@ def _with_accompaniment(templates, rest: Tensor, rate: int, duration=None):
     from nmfsep.nmf import NMF  # noqa: PLC0415
     from nmfsep.separation import Templates  # noqa: PLC0415
 
-    W, n_fft, hop_length, window = _templates_at_rate(templates, rate, None, None)
-    pieces = _excerpts(rest.reshape(1, -1), rate, duration, hop_length)[0]  # (pieces, samples)
+    W, n_fft, hop_length, window = templates_at_rate(templates, rate, None, None)
+    pieces = excerpts(rest.reshape(1, -1), rate, duration, hop_length)[0]  # (pieces, samples)
     spectrogram = stft(pieces, n_fft=n_fft, hop_length=hop_length, window=window).abs()
     spectrogram = spectrogram.permute(1, 0, 2).reshape(spectrogram.shape[1], -1)  # (bins, frames)
     if float(spectrogram.sum()) <= 0:  # nothing besides the drums
@@ -485,9 +484,9 @@ def drum_onsets(
         drums = hpss_cascade(signal, rate)
         signal, rest = drums, signal - drums
     options = {**ONSET_FIT, **separate_options}
-    templates = _drum_templates(hits, templates, rate, n_fft=options.get("n_fft"),
-                                hop_length=options.get("hop_length"), T=options.get("T", 16),
-                                full_kit=True)
+    templates = drum_templates(hits, templates, rate, n_fft=options.get("n_fft"),
+                               hop_length=options.get("hop_length"), T=options.get("T", 16),
+                               full_kit=True)
     if rest is not None:
         templates = _with_accompaniment(templates, rest, rate, options.get("adapt_duration"))
     # no stems unless asked for: their masks and inverse STFTs would be a fifth of the work

@@ -65,7 +65,7 @@ def test_the_reader_resolves_relative_imports():
     assert module_name(PACKAGE / "_core" / "__init__.py") == "nmfsep._core"
     names = {name for name, _ in imported_modules(PACKAGE / "_core" / "online.py")}
     assert {"nmfsep._core._fitting", "nmfsep._core.fastpaths", "torch"} <= names
-    names = {name for name, _ in imported_modules(PACKAGE / "_pipeline" / "separation.py")}
+    names = {name for name, _ in imported_modules(PACKAGE / "_pipeline" / "_models.py")}
     assert "nmfsep._core._validation" in names
 
 

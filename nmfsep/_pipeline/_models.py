@@ -28,21 +28,150 @@ The exposed activations are ``H[..., T - 1:]``, exactly one per spectrogram fram
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
 
+from .._core._validation import check_beta, check_rank, check_real
 from .._core.nmf import NMF, NMF2D, NMFD
 from .._core.plca import PLCA, SIPLCA, SIPLCA2
+from .._errors import ParameterError
 
-__all__ = ["MODELS", "LOG_FREQUENCY_MODELS", "ModelSpec"]
+if TYPE_CHECKING:
+    from ._frontend import FrontEnd
+    from .templates import Templates
+
+__all__ = ["MODELS", "LOG_FREQUENCY_MODELS", "Factorisation", "ModelSpec"]
 
 MODELS = ("nmf", "nmfd", "nmf2d", "plca", "siplca", "siplca2")
 #: Models that shift templates in frequency: they need the CQT's log-frequency axis.
 LOG_FREQUENCY_MODELS = ("nmf2d", "siplca2")
 _PLCA_MODELS = ("plca", "siplca", "siplca2")
 _TIME_KERNEL_MODELS = ("nmfd", "siplca", "nmf2d", "siplca2")
+
+
+class Factorisation:
+    """The factorisation of a :class:`~nmfsep.separation.Separator`: model, kernel sizes, fit.
+
+    Validates itself when made (what it cannot know yet, the templates' model and length and
+    the front end's number of bins, is checked when the separator resolves it).
+
+    Parameters
+    ----------
+    kind : {"nmf", "nmfd", "plca", "siplca", "nmf2d", "siplca2"}, optional
+        The model. ``nmf2d`` and ``siplca2`` shift templates in pitch and need a CQT front
+        end. Default: the model the templates were learned for (``"nmfd"`` for
+        ``(freq, R, T)`` templates), else ``"nmf"``.
+    n_components : int, optional
+        Number of components of an unsupervised model (not with templates; with a
+        :class:`~nmfsep.separation.ByHand` grouping, default its largest index plus one).
+    T : int, optional
+        Template length in frames of ``nmfd``, ``siplca``, ``nmf2d`` and ``siplca2``
+        (required without templates; taken from the templates otherwise).
+    n_shifts : int, optional
+        Pitch shifts (in CQT bins) of ``nmf2d`` / ``siplca2`` templates, which then span
+        ``n_bins - n_shifts + 1`` bins; default ``n_bins // 2`` (with templates: theirs).
+    beta : float, default 1.0
+        Beta-divergence (2 Euclidean, 1 Kullback-Leibler, 0 Itakura-Saito). The PLCA models
+        maximise a likelihood that corresponds to beta = 1.
+    max_iter : int, default 200
+    tol : float, default 1e-4
+        Stopping rule of each fit (see :meth:`nmfsep.nmf.NMF.fit`).
+
+    Raises
+    ------
+    ParameterError, ParameterTypeError
+        On an unknown model, a non-positive or non-integer ``n_components``, ``T``,
+        ``n_shifts`` or ``max_iter``, a negative ``tol``, a non-finite ``beta``, or a setting
+        the model does not have (``T`` of NMF, ``n_shifts`` of NMFD, ``beta`` of PLCA).
+
+    Examples
+    --------
+    >>> from nmfsep.separation import Factorisation
+    >>> Factorisation("nmfd", n_components=4, T=8, beta=2)
+    Factorisation(kind='nmfd', n_components=4, T=8, n_shifts=None, beta=2.0, max_iter=200, tol=0.0001)
+    >>> Factorisation("nmf", T=8)
+    Traceback (most recent call last):
+    ...
+    nmfsep.ParameterError: T applies to nmfd, siplca, nmf2d and siplca2, not model='nmf'.
+    """
+
+    def __init__(self, kind: Optional[str] = None, *, n_components: Optional[int] = None,
+                 T: Optional[int] = None, n_shifts: Optional[int] = None, beta: float = 1.0,
+                 max_iter: int = 200, tol: float = 1e-4):
+        if kind is not None and kind not in MODELS:
+            raise ParameterError(f"model must be one of {MODELS}, got {kind!r}.")
+        self.kind = kind
+        self.n_components = None if n_components is None else check_rank(n_components, name="n_components")
+        self.T = None if T is None else check_rank(T, name="T")
+        self.n_shifts = None if n_shifts is None else check_rank(n_shifts, name="n_shifts")
+        self.beta = check_beta(beta)
+        self.max_iter = check_rank(max_iter, name="max_iter")
+        self.tol = check_real(tol, "tol", low=0)
+        if kind is not None:
+            self._check_settings(kind)
+
+    def _check_settings(self, kind: str) -> None:
+        """Refuse the settings that model ``kind`` does not have."""
+        if kind not in _TIME_KERNEL_MODELS and self.T not in (None, 1):
+            raise ParameterError(f"T applies to nmfd, siplca, nmf2d and siplca2, not model={kind!r}.")
+        if kind not in LOG_FREQUENCY_MODELS and self.n_shifts is not None:
+            raise ParameterError("n_shifts applies to model='nmf2d' and 'siplca2' only.")
+        if kind in _PLCA_MODELS and self.beta != 1.0:
+            raise ParameterError(f"model={kind!r} maximises a likelihood that corresponds to beta=1; "
+                                 f"leave beta=1 or use an NMF model.")
+
+    def spec(self, front: "FrontEnd", templates: Optional["Templates"] = None) -> "ModelSpec":
+        """The model kind and kernel sizes for ``front``'s bins and the ``templates`` (if any)."""
+        if templates is not None:
+            kind = self.kind or templates.models[0]
+            if kind not in templates.models:
+                raise ParameterError(
+                    f"model={kind!r} cannot use templates of shape {tuple(templates.W.shape)}, "
+                    f"which are for {templates.models}."
+                )
+        else:
+            kind = self.kind or "nmf"
+        self._check_settings(kind)
+        if kind in LOG_FREQUENCY_MODELS and front.kind != "cqt":
+            raise ParameterError(f"model={kind!r} shifts templates in pitch and needs the "
+                                 f"log-frequency axis of front_end='cqt'.")
+        n_freqs = front.n_freqs
+        if templates is not None:
+            T = templates.T or 1
+            if self.T is not None and self.T != T:
+                raise ParameterError(f"T={self.T} differs from the templates' length {T}; leave T unset.")
+        elif kind in _TIME_KERNEL_MODELS:
+            if self.T is None:
+                raise ParameterError(f"model={kind!r} learns templates of T frames: pass T (e.g. T=8).")
+            T = self.T
+        else:
+            T = 1
+        n_shifts = 1
+        if kind in LOG_FREQUENCY_MODELS:
+            if templates is not None:
+                n_shifts = n_freqs - templates.W.shape[2] + 1
+            else:
+                n_shifts = n_freqs // 2 if self.n_shifts is None else self.n_shifts
+            if not 1 <= n_shifts <= n_freqs:
+                raise ParameterError(f"n_shifts must lie in [1, n_bins={n_freqs}], got {n_shifts}.")
+        return ModelSpec(kind, n_freqs, T=T, n_shifts=n_shifts)
+
+    @property
+    def fit_options(self) -> dict:
+        """``beta``, ``tol`` and ``max_iter`` of :meth:`ModelSpec.fit`."""
+        return dict(beta=self.beta, tol=self.tol, max_iter=self.max_iter)
+
+    def __repr__(self) -> str:
+        return (f"Factorisation(kind={self.kind!r}, n_components={self.n_components!r}, "
+                f"T={self.T!r}, n_shifts={self.n_shifts!r}, beta={self.beta!r}, "
+                f"max_iter={self.max_iter!r}, tol={self.tol!r})")
+
+    def __eq__(self, other) -> bool:
+        return type(other) is Factorisation and repr(other) == repr(self)
+
+    __hash__ = None
 
 
 def normalise_templates(W: Tensor) -> Tensor:

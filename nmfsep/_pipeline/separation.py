@@ -23,11 +23,10 @@ import torch
 from torch import Tensor
 from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywidgets
 
-from .._core._validation import check_beta, check_rank, check_real
 from .._errors import ParameterError, ParameterTypeError
 from ._files import write_atomically
 from ._frontend import FrontEnd, build_front_end, check_front_end
-from ._models import LOG_FREQUENCY_MODELS, MODELS, ModelSpec
+from ._models import LOG_FREQUENCY_MODELS, MODELS, Factorisation, ModelSpec
 from .grouping import cluster_components
 from .io import _audio_writer, check_audio, check_sample_rate, load
 from .masks import binary_mask, wiener_mask
@@ -37,7 +36,6 @@ from .templates import Templates, check_source_name
 __all__ = ["Separator", "write_stems"]
 
 PathLike = Union[str, "os.PathLike[str]"]
-_TIME_KERNEL_MODELS = ("nmfd", "siplca", "nmf2d", "siplca2")
 
 
 @dataclass
@@ -86,10 +84,14 @@ class Separator:
 
     Parameters
     ----------
-    model : {"nmf", "nmfd", "plca", "siplca", "nmf2d", "siplca2"}, optional
-        The factorisation. ``nmf2d`` and ``siplca2`` shift templates in pitch and need
-        ``front_end="cqt"``. Default: the model the templates were learned for (``"nmfd"``
-        for ``(freq, R, T)`` templates), else ``"nmf"``.
+    model : Factorisation or {"nmf", "nmfd", "plca", "siplca", "nmf2d", "siplca2"}, optional
+        The factorisation: a :class:`~nmfsep.separation.Factorisation` such as
+        ``Factorisation("nmfd", n_components=4, T=8, beta=1, max_iter=200)`` (it validates
+        itself when made), or the model's name with ``n_components``, ``T``, ``n_shifts``,
+        ``beta``, ``max_iter`` and ``tol`` below, which build the same object and are
+        refused beside one. ``nmf2d`` and ``siplca2`` shift templates in pitch and need a CQT
+        front end. Default: the model the templates were learned for (``"nmfd"`` for
+        ``(freq, R, T)`` templates), else ``"nmf"``.
     n_components : int, optional
         Number of components of an unsupervised model (not with templates).
     grouping : ByTemplates, ByHand, ByClustering or PerComponent, optional
@@ -121,18 +123,12 @@ class Separator:
     fmin, n_bins, bins_per_octave : optional
         Settings of ``front_end="cqt"``; default the templates', else 32.7 Hz (C1), up to
         Nyquist, 12.
-    T : int, optional
-        Template length in frames of ``nmfd``, ``siplca``, ``nmf2d`` and ``siplca2``
-        (required without templates; taken from the templates otherwise).
-    n_shifts : int, optional
-        Pitch shifts (in CQT bins) of ``nmf2d`` / ``siplca2`` templates, which then span
-        ``n_bins - n_shifts + 1`` bins; default ``n_bins // 2``.
-    beta : float, default 1.0
-        Beta-divergence (2 Euclidean, 1 Kullback-Leibler, 0 Itakura-Saito). The PLCA models
-        maximise a likelihood that corresponds to beta = 1.
-    max_iter : int, default 200
-    tol : float, default 1e-4
-        Stopping rule of each fit (see :meth:`nmfsep.nmf.NMF.fit`).
+    T, n_shifts, beta, max_iter, tol : optional
+        Settings of the factorisation when ``model`` is a name (see
+        :class:`~nmfsep.separation.Factorisation`): template length in frames (``nmfd``,
+        ``siplca``, ``nmf2d``, ``siplca2``; required without templates), pitch shifts of 2-D
+        templates (default ``n_bins // 2``), beta-divergence (default 1; PLCA models: 1
+        only), iterations (default 200) and tolerance (default 1e-4) of each fit.
     mask_power : float or "binary", default 2.0
         Soft-mask exponent: 1 ratio masks, 2 Wiener-like masks; ``"binary"`` for hard masks.
     chunk_duration : float or None, default 30.0
@@ -231,13 +227,14 @@ class Separator:
     >>> bool((stems["source0"] + stems["source1"] - mixture).abs().max() < 1e-5)
     True
 
-    The same separator composed of a front end and a grouping, objects that validate
-    themselves when they are made:
+    The same separator composed of a front end, a factorisation and a grouping, objects
+    that validate themselves when they are made:
 
-    >>> from nmfsep.separation import ByClustering
+    >>> from nmfsep.separation import ByClustering, Factorisation
     >>> from nmfsep.transforms import STFT
-    >>> composed = Separator(front_end=STFT(n_fft=512), grouping=ByClustering(2),
-    ...                      n_components=4, max_iter=50)
+    >>> composed = Separator(front_end=STFT(n_fft=512),
+    ...                      model=Factorisation("nmf", n_components=4, max_iter=50),
+    ...                      grouping=ByClustering(2))
     >>> all(torch.equal(composed.separate(mixture, 8000)[s], stems[s]) for s in stems)
     True
     """
@@ -245,7 +242,7 @@ class Separator:
     def __init__(
         self,
         *,
-        model: Optional[str] = None,
+        model: Union[Factorisation, str, None] = None,
         n_components: Optional[int] = None,
         grouping: Union[ByTemplates, ByHand, ByClustering, PerComponent, None] = None,
         templates: Union[Templates, PathLike, None] = None,
@@ -329,9 +326,7 @@ class Separator:
 
     # -- validation (the one place) --------------------------------------------------------
     def _resolve(self, sample_rate: int) -> _Plan:
-        beta = check_beta(self.beta)
-        max_iter = check_rank(self.max_iter, name="max_iter")
-        tol = check_real(self.tol, "tol", low=0)
+        factorisation = self._factorisation()
         mask = _check_mask_power(self.mask_power)
         if not isinstance(self.verbose, bool):
             raise ParameterTypeError(f"verbose must be True or False, got {self.verbose!r}.")
@@ -343,21 +338,8 @@ class Separator:
         templates = grouping.templates
 
         # model and front end
-        if templates is not None:
-            kind = self.model or templates.models[0]
-            if kind not in templates.models:
-                raise ParameterError(
-                    f"model={kind!r} cannot use templates of shape {tuple(templates.W.shape)}, "
-                    f"which are for {templates.models}."
-                )
-        else:
-            kind = self.model or "nmf"
-        if kind not in MODELS:
-            raise ParameterError(f"model must be one of {MODELS}, got {kind!r}.")
         front = self._front_end(sample_rate, templates)
-        if kind in LOG_FREQUENCY_MODELS and front.kind != "cqt":
-            raise ParameterError(f"model={kind!r} shifts templates in pitch and needs the "
-                                 f"log-frequency axis of front_end='cqt'.")
+        spec = factorisation.spec(front, templates)
         if templates is not None:
             templates.check_compatible(sample_rate, front)
         if chunk is not None and chunk // 2 < max(front.min_length(), 2 * front.hop_length):
@@ -366,37 +348,8 @@ class Separator:
                 f"{front.hop_length} (and n_fft): use chunks of several seconds, or None."
             )
 
-        # kernel sizes
-        n_freqs = front.n_freqs
-        if templates is not None:
-            T = templates.T or 1
-            if self.T is not None and self.T != T:
-                raise ParameterError(f"T={self.T} differs from the templates' length {T}; leave T unset.")
-        elif kind in _TIME_KERNEL_MODELS:
-            if self.T is None:
-                raise ParameterError(f"model={kind!r} learns templates of T frames: pass T (e.g. T=8).")
-            T = check_rank(self.T, name="T")
-        else:
-            if self.T not in (None, 1):
-                raise ParameterError(f"T applies to nmfd, siplca, nmf2d and siplca2, not model={kind!r}.")
-            T = 1
-        n_shifts = 1
-        if kind in LOG_FREQUENCY_MODELS:
-            if templates is not None:
-                n_shifts = n_freqs - templates.W.shape[2] + 1
-            else:
-                n_shifts = n_freqs // 2 if self.n_shifts is None else check_rank(self.n_shifts, name="n_shifts")
-            if not 1 <= n_shifts <= n_freqs:
-                raise ParameterError(f"n_shifts must lie in [1, n_bins={n_freqs}], got {n_shifts}.")
-        elif self.n_shifts is not None:
-            raise ParameterError("n_shifts applies to model='nmf2d' and 'siplca2' only.")
-        spec = ModelSpec(kind, n_freqs, T=T, n_shifts=n_shifts)
-        if spec.is_plca and beta != 1.0:
-            raise ParameterError(f"model={kind!r} maximises a likelihood that corresponds to beta=1; "
-                             f"leave beta=1 or use an NMF model.")
-
         # components -> sources
-        assignment = grouping.assign(self.n_components)
+        assignment = grouping.assign(factorisation.n_components)
         init, fixed = None, None
         if templates is not None:  # the templates held fixed, the free components learned
             n_fixed = templates.n_components
@@ -407,7 +360,24 @@ class Separator:
                                    dtype=init.dtype, generator=_generator(self.seed))
                 init = torch.cat([init, extra], 1)
         return _Plan(front, spec, assignment, grouping, init, fixed, mask, chunk, overlap, device,
-                     dict(beta=beta, tol=tol, max_iter=max_iter), sample_rate)
+                     factorisation.fit_options, sample_rate)
+
+    def _factorisation(self) -> Factorisation:
+        """The factorisation object given, or the one the flat keywords describe."""
+        flat = dict(n_components=self.n_components, T=self.T, n_shifts=self.n_shifts,
+                    beta=self.beta, max_iter=self.max_iter, tol=self.tol)
+        if isinstance(self.model, Factorisation):
+            defaults = dict(n_components=None, T=None, n_shifts=None, beta=1.0, max_iter=200,
+                            tol=1e-4)
+            given = [n for n, v in flat.items() if v is not defaults[n] and v != defaults[n]]
+            if given:
+                raise ParameterError(f"{given} are settings of the factorisation: with "
+                                     f"model=Factorisation(...), set them on the object.")
+            return self.model
+        if self.model is not None and not isinstance(self.model, str):
+            raise ParameterTypeError(f"model must be a Factorisation (nmfsep.separation) or one of "
+                                     f"{MODELS}, got {type(self.model).__name__}.")
+        return Factorisation(self.model, **flat)
 
     def _grouping(self):
         """The grouping object given, or the one the flat keywords describe."""

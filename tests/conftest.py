@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -23,3 +25,16 @@ def _seed_everything():
 
 def relative_error(estimate, reference):
     return float((estimate.detach() - reference).norm() / reference.norm())
+
+
+def harmonic_tone(seconds, sample_rate):
+    """A 220 Hz tone with four harmonics (amplitudes 1/k), float64."""
+    t = torch.arange(round(seconds * sample_rate), dtype=torch.float64) / sample_rate
+    return sum(torch.sin(2 * math.pi * k * 220 * t) / k for k in range(1, 6))
+
+
+def noise_bursts(seconds, sample_rate, seed):
+    """White-noise bursts of 50 ms, four a second (a percussive source), float64."""
+    t = torch.arange(round(seconds * sample_rate), dtype=torch.float64) / sample_rate
+    noise = torch.randn(t.shape[0], generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return ((t * 4) % 1 < 0.2).double() * noise

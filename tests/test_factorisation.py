@@ -6,7 +6,6 @@ The mixture is synthetic: a harmonic tone (220 Hz, 5 partials) and bursts of whi
 8 kHz.
 """
 
-import math
 
 import pytest
 import torch
@@ -15,18 +14,17 @@ from nmfsep import ParameterError, ParameterTypeError
 from nmfsep.separation import ByClustering, ByHand, Factorisation, Separator, learn_templates
 from nmfsep.transforms import CQT, STFT
 
+from conftest import harmonic_tone, noise_bursts
+
 SR = 8000
 
 
 def _tone(seconds):
-    t = torch.arange(round(seconds * SR), dtype=torch.float64) / SR
-    return sum(torch.sin(2 * math.pi * k * 220 * t) / k for k in range(1, 6))
+    return harmonic_tone(seconds, SR)
 
 
 def _bursts(seconds, seed):
-    t = torch.arange(round(seconds * SR), dtype=torch.float64) / SR
-    noise = torch.randn(t.shape[0], generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    return ((t * 4) % 1 < 0.2).double() * noise
+    return noise_bursts(seconds, SR, seed)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ The mixture is synthetic: a harmonic tone (220 Hz, 5 partials) and bursts of whi
 channels at different levels, at 8 kHz.
 """
 
-import math
 
 import pytest
 import torch
@@ -20,20 +19,19 @@ from nmfsep.separation import (
     learn_templates,
 )
 
+from conftest import harmonic_tone, noise_bursts
+
 SR = 8000
 COMMON = dict(n_fft=256, hop_length=64, max_iter=40)
 
 
 
 def _tone(seconds):
-    t = torch.arange(round(seconds * SR), dtype=torch.float64) / SR
-    return sum(torch.sin(2 * math.pi * k * 220 * t) / k for k in range(1, 6))
+    return harmonic_tone(seconds, SR)
 
 
 def _bursts(seconds, seed):
-    t = torch.arange(round(seconds * SR), dtype=torch.float64) / SR
-    noise = torch.randn(t.shape[0], generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    return ((t * 4) % 1 < 0.2).double() * noise
+    return noise_bursts(seconds, SR, seed)
 
 
 @pytest.fixture(scope="module")

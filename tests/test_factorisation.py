@@ -19,22 +19,14 @@ from conftest import harmonic_tone, noise_bursts
 SR = 8000
 
 
-def _tone(seconds):
-    return harmonic_tone(seconds, SR)
-
-
-def _bursts(seconds, seed):
-    return noise_bursts(seconds, SR, seed)
-
-
 @pytest.fixture(scope="module")
 def mixture():
-    return (0.3 * _tone(1.5) + 0.2 * _bursts(1.5, 0)).float()
+    return (0.3 * harmonic_tone(1.5, SR) + 0.2 * noise_bursts(1.5, SR, 0)).float()
 
 
 @pytest.fixture(scope="module")
 def templates():
-    return learn_templates({"tone": [_tone(1.0).float()], "noise": [_bursts(1.0, 1).float()]},
+    return learn_templates({"tone": [harmonic_tone(1.0, SR).float()], "noise": [noise_bursts(1.0, SR, 1).float()]},
                            sample_rate=SR, n_fft=256, hop_length=64, T=4, max_iter=30)
 
 

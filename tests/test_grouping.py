@@ -26,23 +26,15 @@ COMMON = dict(n_fft=256, hop_length=64, max_iter=40)
 
 
 
-def _tone(seconds):
-    return harmonic_tone(seconds, SR)
-
-
-def _bursts(seconds, seed):
-    return noise_bursts(seconds, SR, seed)
-
-
 @pytest.fixture(scope="module")
 def mixture():
-    tone, noise = _tone(2.0), _bursts(2.0, 0)
+    tone, noise = harmonic_tone(2.0, SR), noise_bursts(2.0, SR, 0)
     return torch.stack([0.3 * tone + 0.2 * noise, 0.1 * tone + 0.4 * noise]).float()
 
 
 @pytest.fixture(scope="module")
 def templates():
-    return learn_templates({"tone": [_tone(1.0).float()], "noise": [_bursts(1.0, 1).float()]},
+    return learn_templates({"tone": [harmonic_tone(1.0, SR).float()], "noise": [noise_bursts(1.0, SR, 1).float()]},
                            sample_rate=SR, n_fft=256, hop_length=64, max_iter=50)
 
 

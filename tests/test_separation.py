@@ -303,6 +303,13 @@ def test_chunks_overlap_only_their_neighbours():
     with pytest.raises(ValueError, match="chunk_duration >= 2 x chunk_overlap"):
         chunk_sizes(1.5, 1.0, 100)
     assert chunk_sizes(2.0, 1.0, 100) == (200, 100)
+    # the wrong type is a TypeError, a wrong value a ValueError (nmfsep's family)
+    from nmfsep import ParameterError, ParameterTypeError
+
+    with pytest.raises(ParameterTypeError, match="chunk_duration must be a positive finite number of seconds"):
+        chunk_sizes("2", 1.0, 100)
+    with pytest.raises(ParameterError, match="chunk_overlap must be a non-negative finite number of seconds"):
+        chunk_sizes(2.0, -1.0, 100)
 
 
 def test_chunked_cqt_front_end(sources):
@@ -447,6 +454,7 @@ def test_bad_inputs_raise_clear_errors(nmfd_templates, tmp_path):
     (dict(n_components=2, components={"a": [0]}, n_sources=2), ValueError, "only one of"),
     (dict(n_components=2, mask_power=0), ValueError, "mask_power"),
     (dict(n_components=2, mask_power="soft"), ValueError, "mask_power"),
+    (dict(n_components=2, mask_power=[2]), TypeError, "mask_power"),
     (dict(n_components=2, chunk_duration=1.0, chunk_overlap=1.0), ValueError, "chunk_duration"),
     (dict(n_components=2, chunk_duration=0.01, chunk_overlap=0), ValueError, "too short"),
     (dict(n_components=2, n_free=2), ValueError, "n_free"),

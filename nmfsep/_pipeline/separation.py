@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywidgets
 
+from .._core._validation import check_real
 from .._errors import ParameterError, ParameterTypeError
 from ._files import write_atomically
 from ._frontend import FrontEnd, build_front_end, check_front_end
@@ -889,13 +890,12 @@ def _generator(seed) -> Optional[torch.Generator]:
 
 
 def _check_mask_power(value) -> Union[float, str]:
-    if value == "binary":
-        return "binary"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
-            math.isfinite(value) and value > 0):
+    if isinstance(value, str):
+        if value == "binary":
+            return "binary"
         raise ParameterError(f"mask_power must be a positive number (1 ratio masks, 2 Wiener-like "
-                         f"masks) or 'binary', got {value!r}.")
-    return float(value)
+                             f"masks) or 'binary', got {value!r}.")
+    return check_real(value, "mask_power", low=0, low_open=True)
 
 
 def chunk_sizes(duration, overlap, sample_rate: int) -> Tuple[Optional[int], int]:
@@ -903,10 +903,9 @@ def chunk_sizes(duration, overlap, sample_rate: int) -> Tuple[Optional[int], int
     ``duration=None`` (one piece)."""
     if duration is None:
         return None, 0
-    for name, value in (("chunk_duration", duration), ("chunk_overlap", overlap)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-            raise ParameterError(f"{name} must be a number of seconds, got {value!r}.")
-    if duration <= 0 or overlap < 0 or 2 * overlap > duration:
+    duration = check_real(duration, "chunk_duration", low=0, low_open=True, unit="seconds")
+    overlap = check_real(overlap, "chunk_overlap", low=0, unit="seconds")
+    if 2 * overlap > duration:
         # more overlap than half a chunk would make three chunks overlap (see chunk_bounds)
         raise ParameterError(
             f"need chunk_duration >= 2 x chunk_overlap >= 0 seconds, got chunk_duration={duration}, "

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from nmfsep._apps.recipes import register_recipe, settings_of
-from nmfsep._core._validation import check_beta, check_count
+from nmfsep._core._validation import check_beta, check_count, check_real
 from nmfsep._pipeline.separation import add_chunk, chunk_bounds, chunk_sizes, masked_stems
 from nmfsep.io import check_audio
 from nmfsep.nmf import NMF
@@ -336,12 +336,8 @@ def separate_supervised(
     beta = check_beta(beta)
     max_iter = check_count(max_iter, "max_iter")
     fit_every = check_count(fit_every, "fit_every")
-    tol = float(tol)
-    if not (math.isfinite(tol) and tol >= 0):
-        raise ParameterError(f"tol must be a non-negative fraction, got {tol}.")
-    mask_power = float(mask_power)
-    if not (math.isfinite(mask_power) and mask_power > 0):
-        raise ParameterError(f"mask_power must be a positive number, got {mask_power}.")
+    tol = check_real(tol, "tol", low=0)
+    mask_power = check_real(mask_power, "mask_power", low=0, low_open=True)
     waveform = check_audio(torch.as_tensor(mixture), name="mixture")
     if waveform.ndim > 2:
         raise ParameterError(f"mixture must have shape (samples,) or (channels, samples), got "

@@ -549,6 +549,16 @@ def test_supervised_rejects_other_sample_rate(two_instruments):
         separate_supervised(low + high, 16000, dictionaries)
 
 
+def test_supervised_option_errors_are_nmfsep_parameter_errors(two_instruments):
+    from nmfsep import ParameterError, ParameterTypeError
+
+    low, high, dictionaries = two_instruments
+    with pytest.raises(ParameterTypeError, match="mask_power must be a positive finite number"):
+        separate_supervised(low + high, SR, dictionaries, mask_power="soft")
+    with pytest.raises(ParameterError, match="tol must be a non-negative finite number"):
+        separate_supervised(low + high, SR, dictionaries, tol=-0.1)
+
+
 def test_learn_templates_command_gives_the_api_dictionaries_and_quality(two_instruments, tmp_path,
                                                                          capsys):
     """A folder of note files per instrument through 'nmfsep learn-templates', then 'nmfsep

@@ -161,7 +161,7 @@ def _bandwidths(frequencies: Tensor, bins_per_octave: int, gamma: float) -> Tens
 class _Design:
     """Validated, length-independent settings of a CQT."""
 
-    sample_rate: float
+    sample_rate: int
     fmin: float
     n_bins: int
     bins_per_octave: int
@@ -265,8 +265,9 @@ class CQTFrame:
 
     Attributes
     ----------
-    sample_rate : float
-        Sampling rate in Hz.
+    sample_rate : int
+        Sampling rate in Hz, a positive whole number (``44100.0`` counts as ``44100``;
+        :func:`nmfsep.io.check_sample_rate`).
     fmin : float
         Centre frequency of bin 0 in Hz.
     n_bins : int
@@ -298,7 +299,7 @@ class CQTFrame:
         above the highest, 0 between their centres).
     """
 
-    sample_rate: float
+    sample_rate: int
     fmin: float
     n_bins: int
     bins_per_octave: int
@@ -334,7 +335,7 @@ class CQTFrame:
     @classmethod
     def build(
         cls,
-        sample_rate: float,
+        sample_rate: int,
         length: int,
         *,
         fmin: float = C1_HZ,
@@ -584,7 +585,7 @@ def cqt_frequencies(
 
 def cqt(
     waveform: Tensor,
-    sample_rate: float,
+    sample_rate: int,
     *,
     fmin: float = C1_HZ,
     fmax: Optional[float] = None,
@@ -602,8 +603,9 @@ def cqt(
     waveform : Tensor, shape (..., samples)
         Real ``float32`` or ``float64`` signal(s), on any device; leading dimensions are
         batch dimensions.
-    sample_rate : float
-        Sampling rate in Hz.
+    sample_rate : int
+        Sampling rate in Hz, a positive whole number (``44100.0`` counts as ``44100``;
+        :func:`nmfsep.io.check_sample_rate`).
     fmin : float, default 32.703 (C1)
         Centre frequency of the lowest bin in Hz, ``0 < fmin < sample_rate / 2``.
     fmax : float, optional
@@ -683,7 +685,7 @@ def cqt(
 
 def icqt(
     coefficients: Tensor,
-    sample_rate: float,
+    sample_rate: int,
     length: int,
     *,
     fmin: float = C1_HZ,
@@ -705,8 +707,9 @@ def icqt(
     coefficients : Tensor, shape (..., n_bins, n_frames)
         ``complex64`` or ``complex128`` CQT coefficients (possibly modified, e.g. masked:
         the result is then the least-squares signal whose CQT is closest to them).
-    sample_rate : float
-        Sampling rate in Hz.
+    sample_rate : int
+        Sampling rate in Hz, a positive whole number (``44100.0`` counts as ``44100``;
+        :func:`nmfsep.io.check_sample_rate`).
     length : int
         Number of output samples: the length of the original signal.
     fmin, fmax, n_bins, bins_per_octave, gamma, hop_length, frame
@@ -777,8 +780,9 @@ class CQT(nn.Module):
 
     Parameters
     ----------
-    sample_rate : float
-        Sampling rate in Hz.
+    sample_rate : int
+        Sampling rate in Hz, a positive whole number (``44100.0`` counts as ``44100``;
+        :func:`nmfsep.io.check_sample_rate`).
     fmin, fmax, n_bins, bins_per_octave, gamma, hop_length
         As in :func:`cqt`.
     power : float, optional
@@ -827,7 +831,7 @@ class CQT(nn.Module):
 
     def __init__(
         self,
-        sample_rate: float,
+        sample_rate: int,
         fmin: float = C1_HZ,
         fmax: Optional[float] = None,
         n_bins: Optional[int] = None,

@@ -376,8 +376,9 @@ def stft_frequencies(
 
     Parameters
     ----------
-    sample_rate : float
-        Sampling rate in Hz (``> 0``).
+    sample_rate : int
+        Sampling rate in Hz, a positive whole number (``44100.0`` counts as ``44100``;
+        :func:`nmfsep.io.check_sample_rate`).
     n_fft : int
         FFT size (at least 2).
     dtype, device
@@ -410,8 +411,9 @@ def n_fft_for_duration(seconds: float, sample_rate: int) -> int:
     ----------
     seconds : float
         Window duration in seconds (``> 0``).
-    sample_rate : float
-        Sampling rate in Hz (``> 0``).
+    sample_rate : int
+        Sampling rate in Hz, a positive whole number (``44100.0`` counts as ``44100``;
+        :func:`nmfsep.io.check_sample_rate`).
 
     Returns
     -------
@@ -440,8 +442,9 @@ def frames_to_time(
     ----------
     frames : int, sequence of int or Tensor
         Frame indices.
-    sample_rate : float
-        Sampling rate in Hz (``> 0``).
+    sample_rate : int
+        Sampling rate in Hz, a positive whole number (``44100.0`` counts as ``44100``;
+        :func:`nmfsep.io.check_sample_rate`).
     hop_length : int
         Samples between frames (``>= 1``).
     n_fft : int, optional

@@ -349,7 +349,7 @@ def bss_eval(
         chunk) so that memory stays bounded on long signals; by default the whole signal is
         one chunk. Needs ``sample_rate``. Each chunk (and each channel) gets its own
         filters.
-    sample_rate : float, optional
+    sample_rate : int, optional
         Sampling rate in Hz, only for ``chunk_seconds``.
     aggregate : {"global", "median"}, default "global"
         How chunks (and channels) are combined. ``"global"``: the target, interference and

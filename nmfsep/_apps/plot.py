@@ -241,7 +241,7 @@ def _factor(x, attribute: str, name: str):
 def spectrogram(
     spec,
     *,
-    sample_rate: float,
+    sample_rate: int,
     hop_length: int,
     y_axis: str = "linear",
     frequencies=None,
@@ -262,7 +262,7 @@ def spectrogram(
     spec : Tensor or ndarray, shape (freq, frames) or (1, freq, frames)
         Magnitude (``power=1``) or power (``power=2``) spectrogram; a complex spectrogram
         is shown as its magnitude.
-    sample_rate : float
+    sample_rate : int
         Sampling rate of the audio in Hz.
     hop_length : int
         Samples between frames; frame ``t`` is drawn centred on ``t * hop_length /
@@ -358,7 +358,7 @@ def templates(
         Centre frequency of each bin in Hz. Without it the y axis shows Hz when
         ``sample_rate`` is given (STFT bins, as in :func:`spectrogram`) or for
         ``y_axis="cqt"``, and bin numbers otherwise.
-    sample_rate : float, optional
+    sample_rate : int, optional
         Sampling rate in Hz, for STFT bin frequencies.
     y_axis : {"linear", "log", "cqt"}, default "linear"
         As in :func:`spectrogram`.
@@ -438,7 +438,7 @@ def activations(
         NMF activations ``(frames, R)`` (torchnmf's layout, component axis last) or NMFD
         activations ``(N, R, frames)`` (averaged over ``N``). A model with an ``H``
         attribute may be passed.
-    sample_rate : float, optional
+    sample_rate : int, optional
         Sampling rate in Hz; with ``hop_length`` the x axis is in seconds, otherwise in
         frames.
     hop_length : int, optional

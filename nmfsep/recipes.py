@@ -32,6 +32,7 @@ from ._apps.recipes.drums import (
     DRUM_SOURCES,
     FIT_BANDWIDTH,
     DrumModel,
+    DrumNMFD,
     generic_templates,
     group_hits,
     hit_templates,
@@ -40,6 +41,7 @@ from ._apps.recipes.drums import (
 )
 from ._apps.recipes.harmonic import (
     CONTINUITY,
+    PercussiveHarmonicNMF,
     fit_percussive_harmonic,
     hpss_cascade,
     hpss_masks,
@@ -64,6 +66,7 @@ from ._apps.recipes.piano_roll import (
 )
 from ._apps.recipes.supervised import (
     DICTIONARY_METHODS,
+    SupervisedNMF,
     default_stft,
     learn_instrument_dictionaries,
     separate_supervised,
@@ -89,7 +92,7 @@ __all__ = [
     "RECIPES", "Recipe", "get_recipe", "recipe_table", "register_recipe", "run_recipe",
     "settings_of", "RUN_OPTIONS", "RECIPE_OUTPUTS",
     # drums
-    "DRUM_SOURCES", "FIT_BANDWIDTH", "DrumModel", "generic_templates", "group_hits",
+    "DRUM_SOURCES", "FIT_BANDWIDTH", "DrumModel", "DrumNMFD", "generic_templates", "group_hits",
     "hit_templates", "separate_drums", "source_of_hit",
     # transcription and onset files
     "drum_onsets", "onset_f_measure", "pick_onsets", "ONSET_THRESHOLDS", "SONG_THRESHOLDS",
@@ -98,10 +101,11 @@ __all__ = [
     "HIHAT_ALONE", "RISE_WINDOW",
     "save_onsets", "write_drum_midi", "read_drum_midi", "GM_DRUM_NOTES", "ONSET_FORMATS",
     # harmonic
-    "separate_drums_harmonic", "hpss_cascade", "percussive_dictionary", "template_spectra",
+    "separate_drums_harmonic", "PercussiveHarmonicNMF", "hpss_cascade", "percussive_dictionary", "template_spectra",
     "hpss_masks", "fit_percussive_harmonic", "CONTINUITY",
     # supervised
-    "learn_instrument_dictionaries", "separate_supervised", "default_stft", "DICTIONARY_METHODS",
+    "learn_instrument_dictionaries", "separate_supervised", "SupervisedNMF", "default_stft",
+    "DICTIONARY_METHODS",
     # piano_roll
     "piano_roll", "harmonic_templates", "notes_to_roll", "binarize_roll", "frame_scores",
     "midi_to_hz", "ROLL_MODELS",

@@ -1,8 +1,10 @@
 """Source separation: mixture in, named stems out.
 
-:class:`Separator` chains the pipeline: front end (STFT or CQT) -> factorisation of the
-magnitude (NMF, NMFD, NMF2D, PLCA, SI-PLCA, SI-PLCA 2-D) -> grouping of the components into
-named sources -> soft (or binary) masks -> inverse transform. :func:`write_stems` writes the
+:class:`Separator` chains the pipeline: front end (STFT or CQT) -> a model of the sources
+(a factorisation of the magnitude, NMF, NMFD, NMF2D, PLCA, SI-PLCA, SI-PLCA 2-D, with the
+grouping of its components into named sources; or any
+:class:`~nmfsep.separation.SourceModel`, such as the recipes') -> soft (or binary) masks ->
+inverse transform, chunk by chunk in one loop for every model. :func:`write_stems` writes the
 result. Templates come from :func:`~nmfsep.separation.learn_templates`; the
 clustering of free components is in :mod:`nmfsep.separation`.
 """
@@ -23,14 +25,15 @@ import torch
 from torch import Tensor
 from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywidgets
 
-from .._core._validation import check_real
+from .._core._validation import check_count, check_real
 from .._errors import ParameterError, ParameterTypeError
 from ._files import write_atomically
 from ._frontend import FrontEnd, build_front_end, check_front_end
-from ._models import LOG_FREQUENCY_MODELS, MODELS, Factorisation, ModelSpec
+from ._models import LOG_FREQUENCY_MODELS, Factorisation, ModelSpec
 from .grouping import cluster_components
 from .io import _audio_writer, check_audio, check_sample_rate, load
 from .masks import binary_mask, wiener_mask
+from .source_models import SourceModel, SourceParts, check_source_model, fitted_bins
 from .sources import GROUPINGS, ByClustering, ByHand, ByTemplates, PerComponent, _Assignment
 from .templates import Templates, check_source_name
 
@@ -44,16 +47,11 @@ class _Plan:
     """Everything :meth:`Separator.separate` needs, validated and resolved."""
 
     front: FrontEnd
-    spec: ModelSpec
-    assignment: _Assignment              # rank, sources, component_source, clusters
-    grouping: object                     # ByTemplates, ByHand, ByClustering or PerComponent
-    templates: Optional[Tensor]          # initial W of all components (None: random)
-    fixed: Optional[Tensor]              # (rank,) bool: components held fixed
+    model: SourceModel                   # a source model, or the Factorisation's (_Factorised)
     mask: Union[float, str]
     chunk: Optional[int]                 # samples
     overlap: int                         # samples
     device: Optional[torch.device]
-    fit: dict                            # beta, tol, max_iter
     sample_rate: int
 
 
@@ -85,14 +83,18 @@ class Separator:
 
     Parameters
     ----------
-    model : Factorisation or {"nmf", "nmfd", "plca", "siplca", "nmf2d", "siplca2"}, optional
+    model : Factorisation, SourceModel or {"nmf", "nmfd", "plca", "siplca", "nmf2d", "siplca2"}, optional
         The factorisation: a :class:`~nmfsep.separation.Factorisation` such as
         ``Factorisation("nmfd", n_components=4, T=8, beta=1, max_iter=200)`` (it validates
         itself when made), or the model's name with ``n_components``, ``T``, ``n_shifts``,
         ``beta``, ``max_iter`` and ``tol`` below, which build the same object and are
         refused beside one. ``nmf2d`` and ``siplca2`` shift templates in pitch and need a CQT
         front end. Default: the model the templates were learned for (``"nmfd"`` for
-        ``(freq, R, T)`` templates), else ``"nmf"``.
+        ``(freq, R, T)`` templates), else ``"nmf"``. Or any other model of the sources that
+        answers :class:`~nmfsep.separation.SourceModel` (e.g.
+        :class:`nmfsep.recipes.DrumNMFD`): it names its sources itself, so the settings of a
+        factorisation and its grouping are refused beside it. A factorisation with its
+        grouping answers the same protocol: every model runs through the same chunk loop.
     n_components : int, optional
         Number of components of an unsupervised model (not with templates).
     grouping : ByTemplates, ByHand, ByClustering or PerComponent, optional
@@ -151,21 +153,28 @@ class Separator:
     ----------
     sources_ : tuple of str
         Source names, in the order of the returned dict.
-    source_components_ : dict of str to list of int
-        Component indices of each source.
-    templates_ : Tensor
-        The model's templates ``W`` after fitting (see the model's shapes).
-    activations_ : Tensor
+    source_components_ : dict of str to list of int, or None
+        Component indices of each source (None for a source model that is no
+        factorisation).
+    templates_ : Tensor or None
+        The model's templates ``W`` after fitting (see the model's shapes); a source
+        model's ``templates_`` attribute, if it has one.
+    activations_ : Tensor or None
         ``(channels, R, frames)`` (``(channels, R, n_shifts, frames)`` for 2-D models) with
         ``frames`` exactly the spectrogram's number of frames: ``activations_[c, r, j]`` is
-        the gain of template ``r`` *starting* at frame ``j`` in channel ``c``.
+        the gain of template ``r`` *starting* at frame ``j`` in channel ``c``. A source
+        model's are those its :class:`~nmfsep.separation.SourceParts` give, joined over the
+        chunks (None if it gives none).
     spectrogram_ : Tensor or None
-        Complex mixture representation ``(channels, freq, frames)``.
+        Complex mixture representation ``(channels, freq, frames)`` (with a source model's
+        ``lookahead`` frames after the end).
     masks_ : Tensor or None
         ``(sources, channels, freq, frames)``. ``spectrogram_`` and ``masks_`` are kept for
-        mixtures processed in one piece and are None when chunked (bounded memory).
-    model_ : torch.nn.Module
-        The fitted model (of the last chunk when chunked).
+        mixtures processed in one piece and are None when chunked (bounded memory);
+        ``masks_`` is None too after :meth:`fit`, and for a source model whose parts are
+        shared by the channels (gains) or cover some of the bins only.
+    model_ : torch.nn.Module or SourceModel
+        The fitted factorisation (of the last chunk when chunked), or the source model.
     transform_ : STFT or CQT
         The front end (e.g. ``transform_.inverse``).
     frequencies_ : Tensor, shape (freq,)
@@ -173,7 +182,8 @@ class Separator:
     sample_rate_ : int
     n_chunks_ : int
     n_iter_ : list of int
-        Iterations of the fit of every chunk (in processing order).
+        Iterations of the fit of every chunk (in processing order); empty for a source
+        model.
 
     Notes
     -----
@@ -192,7 +202,11 @@ class Separator:
     free components) is fitted on every chunk. A model grouped by ``components``,
     ``n_sources`` or one source per component learns its templates on the first non-silent
     chunk, which fixes what each component index means; the other chunks fit activations
-    only, with those templates held fixed. Chunk boundaries lie on the frame grid.
+    only, with those templates held fixed. Chunk boundaries lie on the frame grid. The one
+    chunk loop serves every model: a factorisation with its grouping answers the protocol
+    :class:`~nmfsep.separation.SourceModel` as any other source model does, whose
+    ``prepare`` sees the whole mixture before the chunks (e.g. the drum recipe's template
+    adaptation on excerpts) and whose ``parts`` each chunk's magnitude.
 
     *Silence.* An all-zero mixture raises a ValueError (nothing to separate). Silent
     chunks inside a mixture give silent sources.
@@ -243,7 +257,7 @@ class Separator:
     def __init__(
         self,
         *,
-        model: Union[Factorisation, str, None] = None,
+        model: Union[Factorisation, SourceModel, str, None] = None,
         n_components: Optional[int] = None,
         grouping: Union[ByTemplates, ByHand, ByClustering, PerComponent, None] = None,
         templates: Union[Templates, PathLike, None] = None,
@@ -327,7 +341,8 @@ class Separator:
 
     # -- validation (the one place) --------------------------------------------------------
     def _resolve(self, sample_rate: int) -> _Plan:
-        factorisation = self._factorisation()
+        source_model = self._source_model()
+        factorisation = None if source_model is not None else self._factorisation()
         mask = _check_mask_power(self.mask_power)
         if not isinstance(self.verbose, bool):
             raise ParameterTypeError(f"verbose must be True or False, got {self.verbose!r}.")
@@ -335,19 +350,22 @@ class Separator:
             raise ParameterTypeError(f"seed must be an integer or None, got {self.seed!r}.")
         device = None if self.device is None else torch.device(self.device)
         chunk, overlap = chunk_sizes(self.chunk_duration, self.chunk_overlap, sample_rate)
-        grouping = self._grouping()
-        templates = grouping.templates
+        grouping = self._grouping() if source_model is None else None
+        templates = None if grouping is None else grouping.templates
 
         # model and front end
         front = self._front_end(sample_rate, templates)
-        spec = factorisation.spec(front, templates)
-        if templates is not None:
-            templates.check_compatible(sample_rate, front)
+        if source_model is None:
+            spec = factorisation.spec(front, templates)
+            if templates is not None:
+                templates.check_compatible(sample_rate, front)
         if chunk is not None and chunk // 2 < max(front.min_length(), 2 * front.hop_length):
             raise ParameterError(
                 f"chunk_duration={self.chunk_duration} s is too short for hop_length="
                 f"{front.hop_length} (and n_fft): use chunks of several seconds, or None."
             )
+        if source_model is not None:
+            return _Plan(front, source_model, mask, chunk, overlap, device, sample_rate)
 
         # components -> sources
         assignment = grouping.assign(factorisation.n_components)
@@ -360,8 +378,25 @@ class Separator:
                 extra = torch.rand(spec.template_shape(assignment.rank - n_fixed),
                                    dtype=init.dtype, generator=_generator(self.seed))
                 init = torch.cat([init, extra], 1)
-        return _Plan(front, spec, assignment, grouping, init, fixed, mask, chunk, overlap, device,
-                     factorisation.fit_options, sample_rate)
+        model = _Factorised(spec, assignment, grouping, init, fixed, factorisation.fit_options,
+                            seed=self.seed, verbose=self.verbose)
+        return _Plan(front, model, mask, chunk, overlap, device, sample_rate)
+
+    def _source_model(self) -> Optional[SourceModel]:
+        """The source model given as ``model``, checked (None for a factorisation)."""
+        if self.model is None or isinstance(self.model, (str, Factorisation)):
+            return None
+        model = check_source_model(self.model)
+        factorisation = dict(n_components=None, T=None, n_shifts=None, beta=1.0, max_iter=200,
+                             tol=1e-4, grouping=None, templates=None, n_free=0,
+                             free_source="other", components=None, n_sources=None,
+                             cluster_features="timbre", cluster_method="agglomerative")
+        given = [n for n, v in factorisation.items()
+                 if not (getattr(self, n) is v or getattr(self, n) == v)]
+        if given:
+            raise ParameterError(f"{given} are settings of a factorisation and its grouping: a "
+                                 f"source model ({type(model).__name__}) has its own.")
+        return model
 
     def _factorisation(self) -> Factorisation:
         """The factorisation object given, or the one the flat keywords describe."""
@@ -375,10 +410,7 @@ class Separator:
                 raise ParameterError(f"{given} are settings of the factorisation: with "
                                      f"model=Factorisation(...), set them on the object.")
             return self.model
-        if self.model is not None and not isinstance(self.model, str):
-            raise ParameterTypeError(f"model must be a Factorisation (nmfsep.separation) or one of "
-                                     f"{MODELS}, got {type(self.model).__name__}.")
-        return Factorisation(self.model, **flat)
+        return Factorisation(self.model, **flat)  # a name or None (_source_model took the rest)
 
     def _grouping(self):
         """The grouping object given, or the one the flat keywords describe."""
@@ -455,6 +487,30 @@ class Separator:
             On an empty, silent or non-finite mixture, a mixture shorter than the front end
             needs, a sample rate other than the templates', or invalid parameters.
         """
+        return self._run(waveform, sample_rate, stems=True)
+
+    def fit(self, waveform, sample_rate: int) -> "Separator":
+        """Fit the model to a mixture, chunk by chunk, without masks or inverse transforms.
+
+        The same chunk loop as :meth:`separate`, for what only the fitted model is needed
+        for (e.g. onset detection from :attr:`activations_`): every attribute but
+        :attr:`masks_` is set as :meth:`separate` sets it, and a source model keeps its
+        own fitted attributes.
+
+        Parameters
+        ----------
+        waveform, sample_rate
+            As in :meth:`separate`.
+
+        Returns
+        -------
+        Separator
+            ``self``.
+        """
+        self._run(waveform, sample_rate, stems=False)
+        return self
+
+    def _run(self, waveform, sample_rate: int, *, stems: bool) -> Dict[str, Tensor]:
         waveform = check_audio(waveform, name="mixture")
         if waveform.ndim > 2:
             raise ParameterError(f"mixture must have shape (samples,) or (channels, samples), got "
@@ -469,103 +525,78 @@ class Separator:
         device = plan.device or waveform.device
         dtype = waveform.dtype if waveform.dtype in (torch.float32, torch.float64) else torch.float32
         mixture = waveform.to(device=device, dtype=dtype)
-        plan.front.to(device)
-        if mixture.shape[-1] < plan.front.min_length():
-            plan.front.analyse(mixture)  # raises the front end's error about the length
-        generator = _generator(self.seed)
+        front, model = plan.front, plan.model
+        front.to(device)
+        if mixture.shape[-1] < front.min_length():
+            front.analyse(mixture)  # raises the front end's error about the length
+        hop = front.hop_length
+        alignment = check_count(getattr(model, "chunk_alignment", 1), "chunk_alignment")
+        lookahead = hop * check_count(getattr(model, "lookahead", 0), "lookahead", minimum=0)
+        power = check_real(getattr(model, "power", 1.0), "power", low=0, low_open=True)
+        mask = plan.mask if plan.mask == "binary" else plan.mask / power
+        n_fit = fitted_bins(front, sample_rate, getattr(model, "fit_bandwidth", None))
 
         n_samples = mixture.shape[-1]
-        bounds = chunk_bounds(n_samples, plan.chunk, plan.overlap, plan.front.hop_length)
+        bounds = chunk_bounds(n_samples, plan.chunk, plan.overlap, hop * alignment)
         chunked = len(bounds) > 1
-        order = list(range(len(bounds)))
-        W_shared = plan.templates
-        fixed = plan.fixed
-        sources, component_source = plan.assignment.sources, plan.assignment.component_source
-        if plan.assignment.learn_once and chunked:
-            # learn on the first chunk with sound, so templates exist before the others
-            first = next((k for k, (s, e) in enumerate(bounds) if mixture[:, s:e].any()), 0)
-            order = [first] + [k for k in order if k != first]
+        prepare = getattr(model, "prepare", None)
+        order = None if prepare is None else prepare(mixture, sample_rate, front, bounds)
+        order = range(len(bounds)) if order is None else order
 
-        stems = activations = last = None
-        n_iter = []
+        joined = activations = sources = spectrogram = masks = None
         bar = tqdm(order, desc="chunks", disable=not (self.verbose and chunked), leave=False)
-        for step, k in enumerate(bar):
+        for k in bar:
             start, end = bounds[k]
-            last = self._separate_chunk(
-                plan, mixture[:, start:end], W_shared, fixed, component_source, sources,
-                generator, verbose=self.verbose and not chunked,
-            )
-            n_iter.append(last.n_iter)
-            if last.new_sources is not None:  # named by clustering, once
-                sources, component_source = last.new_sources, last.new_mapping
+            length = end - start + lookahead  # the look-ahead: the mixture's next samples
+            chunk = mixture[:, start:end] if not lookahead else _segment(mixture, start, length)
+            spectrogram, residual = front.analyse(chunk)
+            del chunk
+            fitted = model.parts(spectrogram[:, :n_fit].abs())
+            sources = model.sources
             if sources is None:  # a clustering model met only silence
                 raise ParameterError("nothing to separate: the mixture has no energy in the front "
                                  "end's frequency range.")
-            if plan.assignment.learn_once and W_shared is None and last.model is not None:
-                # the templates learned here keep their meaning in every other chunk
-                W_shared = plan.spec.templates(last.model)
-                fixed = torch.ones(plan.assignment.rank, dtype=torch.bool)
-            if stems is None:
-                stems = mixture.new_zeros((len(sources),) + tuple(mixture.shape))
-                total_frames = plan.front.n_frames(n_samples)
-                activations = mixture.new_zeros(last.activations.shape[:-1] + (total_frames,))
-            chunk_stems = last.stems
+            if joined is None:
+                joined = mixture.new_zeros((len(sources) if stems else 0,) + tuple(mixture.shape))
+                if fitted.activations is not None:
+                    activations = mixture.new_zeros(fitted.activations.shape[:-1]
+                                                    + (front.n_frames(n_samples),))
+            parts, masks = fitted.parts, None
+            if not stems:
+                chunk_stems = joined.new_zeros((0, mixture.shape[0], end - start))
+            elif parts is None:  # silent to the model: silent sources
+                chunk_stems = mixture.new_zeros((len(sources), mixture.shape[0], end - start))
+                if residual is not None:
+                    chunk_stems += residual[..., :end - start] / len(sources)
+            else:
+                if fitted.gains is None and parts.shape[1:3] == spectrogram.shape[:2]:
+                    masks = parts  # the masks overwrite the parts (kept as masks_)
+                chunk_stems = masked_stems(front, spectrogram, parts, length, power=mask,
+                                           gains=fitted.gains, keep=end - start,
+                                           residual=residual, masks_out=masks)
+            chunk_activations = fitted.activations
+            del parts, residual, fitted
             if chunked:  # only the model outlives a chunk: its buffers go before the next
-                last.stems = last.spectrogram = last.masks = None
-            add_chunk(stems, chunk_stems, bounds, k, activations=activations,
-                      chunk_activations=last.activations, hop=plan.front.hop_length)
-            del chunk_stems
+                spectrogram = masks = None
+            add_chunk(joined, chunk_stems, bounds, k, activations=activations,
+                      chunk_activations=chunk_activations, hop=hop)
+            del chunk_stems, chunk_activations
         self.sources_ = tuple(sources)
-        self.source_components_ = dict(zip(sources, _members(component_source, len(sources))))
-        self.model_ = last.model
-        self.templates_ = plan.spec.templates(last.model) if last.model is not None else W_shared
-        self.activations_ = activations.to(out_device)
-        self.spectrogram_ = None if chunked else last.spectrogram.to(out_device)
-        self.masks_ = None if chunked or last.masks is None else last.masks.to(out_device)
-        self.transform_ = plan.front
-        self.frequencies_ = plan.front.bin_frequencies(sample_rate)
+        factorised = isinstance(model, _Factorised)
+        self.source_components_ = (dict(zip(sources, _members(model.component_source, len(sources))))
+                                   if factorised else None)
+        self.model_ = model.model_ if factorised else model
+        self.templates_ = model.templates_ if factorised else getattr(model, "templates_", None)
+        self.activations_ = None if activations is None else activations.to(out_device)
+        self.spectrogram_ = None if chunked else spectrogram.to(out_device)
+        self.masks_ = None if chunked or masks is None else masks.to(out_device)
+        self.transform_ = front
+        self.frequencies_ = front.bin_frequencies(sample_rate)
         self.sample_rate_ = sample_rate
         self.n_chunks_ = len(bounds)
-        self.n_iter_ = n_iter
-        stems = stems.to(device=out_device, dtype=waveform.dtype)
-        return {name: stems[i] for i, name in enumerate(sources)}
-
-    def _separate_chunk(self, plan: _Plan, chunk: Tensor, W, fixed, component_source, sources,
-                        generator, *, verbose: bool) -> "_ChunkResult":
-        front, spec = plan.front, plan.spec
-        spectrogram, residual = front.analyse(chunk)
-        X = spectrogram.abs()
-        channels, _, frames = X.shape
-        shifts = (spec.n_shifts,) if spec.kind in LOG_FREQUENCY_MODELS else ()
-        act_shape = (channels, plan.assignment.rank) + shifts + (frames,)
-        n_sources = len(sources) if sources is not None else plan.assignment.n_clusters
-        if not X.any():  # a silent chunk: silent sources, no activity
-            stems = chunk.new_zeros((n_sources,) + tuple(chunk.shape))
-            if residual is not None:
-                stems += residual / n_sources
-            return _ChunkResult(stems, X.new_zeros(act_shape), None, 0, spectrogram, None)
-        model = spec.build(X, plan.assignment.rank, templates=W, fixed=fixed, generator=generator)
-        n_iter = spec.fit(model, spec.target(X), verbose=verbose, **plan.fit)
-        activations = spec.activations(model, channels, frames)
-        new_sources = new_mapping = None
-        if component_source is None:  # cluster the components into sources
-            labels = cluster_components(
-                spec.templates(model), plan.assignment.n_clusters, activations=activations,
-                frequencies=front.bin_frequencies(plan.sample_rate), features=plan.grouping.features,
-                method=plan.grouping.method, seed=self.seed,
-            )
-            component_source = labels.tolist()
-            new_sources = tuple(f"source{i}" for i in range(plan.assignment.n_clusters))
-            new_mapping = component_source
-            n_sources = plan.assignment.n_clusters
-        parts = torch.stack([spec.part(model, members, channels, frames)
-                             for members in _members(component_source, n_sources)])
-        # the masks overwrite the parts (kept as masks_)
-        masks = parts
-        stems = masked_stems(front, spectrogram, parts, chunk.shape[-1], power=plan.mask,
-                             residual=residual, masks_out=masks)
-        return _ChunkResult(stems, activations, model, n_iter, spectrogram, masks, new_sources,
-                            new_mapping)
+        self.n_iter_ = model.n_iter_ if factorised else []
+        joined = joined.to(device=out_device, dtype=waveform.dtype)
+        return {name: joined[i] for i, name in enumerate(sources)} if stems else {}
 
     def separate_file(self, path: PathLike, *, resample: bool = False) -> Dict[str, Tensor]:
         """Load an audio file and separate it (see :meth:`separate`).
@@ -598,16 +629,82 @@ class Separator:
         return self.separate(waveform, sample_rate)
 
 
-@dataclass
-class _ChunkResult:
-    stems: Tensor                           # (sources, channels, samples)
-    activations: Tensor                     # aligned with the chunk's frames
-    model: Optional[torch.nn.Module]        # None for a silent chunk
-    n_iter: int
-    spectrogram: Tensor
-    masks: Optional[Tensor]
-    new_sources: Optional[Tuple[str, ...]] = None  # names found by clustering
-    new_mapping: Optional[List[int]] = None        # and their components
+class _Factorised:
+    """A :class:`Factorisation` with its grouping, as the :class:`SourceModel` that
+    :class:`Separator`'s chunk loop fits (one per :meth:`Separator.separate`).
+
+    Components named by templates (and free components) are fitted on every chunk; a model
+    grouped by hand, by clustering or one source per component learns its templates on the
+    first chunk with sound (:meth:`prepare` puts it first) and holds them fixed in the
+    others, so every component index keeps its meaning.
+    """
+
+    power = 1.0
+    lookahead = 0
+    fit_bandwidth = None
+    chunk_alignment = 1
+
+    def __init__(self, spec: ModelSpec, assignment: _Assignment, grouping, templates: Optional[Tensor],
+                 fixed: Optional[Tensor], fit: dict, *, seed: Optional[int], verbose: bool):
+        self.spec, self.assignment, self.grouping = spec, assignment, grouping
+        self.initial_templates, self.initial_fixed = templates, fixed
+        self.fit, self.seed, self.verbose = fit, seed, verbose
+
+    def prepare(self, mixture: Tensor, sample_rate: int, front: FrontEnd,
+                bounds: Sequence[Tuple[int, int]]) -> List[int]:
+        self.frequencies = front.bin_frequencies(sample_rate)
+        self.generator = _generator(self.seed)
+        self.W, self.fixed = self.initial_templates, self.initial_fixed
+        self.sources, self.component_source = self.assignment.sources, self.assignment.component_source
+        self.model_, self.n_iter_ = None, []
+        self.verbose_fit = self.verbose and len(bounds) == 1
+        order = list(range(len(bounds)))
+        if self.assignment.learn_once and len(bounds) > 1:
+            # learn on the first chunk with sound, so templates exist before the others
+            first = next((k for k, (s, e) in enumerate(bounds) if mixture[:, s:e].any()), 0)
+            order = [first] + [k for k in order if k != first]
+        return order
+
+    @property
+    def templates_(self) -> Optional[Tensor]:
+        """The last chunk's templates (the shared ones after a silent last chunk)."""
+        return self.spec.templates(self.model_) if self.model_ is not None else self.W
+
+    def parts(self, X: Tensor) -> SourceParts:
+        spec, assignment = self.spec, self.assignment
+        channels, _, frames = X.shape
+        if not X.any():  # a silent chunk: silent sources, no activity
+            shifts = (spec.n_shifts,) if spec.kind in LOG_FREQUENCY_MODELS else ()
+            self.model_ = None
+            self.n_iter_.append(0)
+            return SourceParts(None, activations=X.new_zeros((channels, assignment.rank) + shifts
+                                                             + (frames,)))
+        model = spec.build(X, assignment.rank, templates=self.W, fixed=self.fixed,
+                           generator=self.generator)
+        self.n_iter_.append(spec.fit(model, spec.target(X), verbose=self.verbose_fit, **self.fit))
+        activations = spec.activations(model, channels, frames)
+        if self.component_source is None:  # cluster the components into sources, once
+            labels = cluster_components(
+                spec.templates(model), assignment.n_clusters, activations=activations,
+                frequencies=self.frequencies, features=self.grouping.features,
+                method=self.grouping.method, seed=self.seed,
+            )
+            self.component_source = labels.tolist()
+            self.sources = tuple(f"source{i}" for i in range(assignment.n_clusters))
+        parts = torch.stack([spec.part(model, members, channels, frames)
+                             for members in _members(self.component_source, len(self.sources))])
+        if assignment.learn_once and self.W is None:
+            # the templates learned here keep their meaning in every other chunk
+            self.W = spec.templates(model)
+            self.fixed = torch.ones(assignment.rank, dtype=torch.bool)
+        self.model_ = model
+        return SourceParts(parts, activations=activations)
+
+
+def _segment(signal: Tensor, start: int, length: int) -> Tensor:
+    """``signal[:, start:start + length]``, with zeros after the end of the signal."""
+    piece = signal[:, start:start + length]
+    return torch.nn.functional.pad(piece, (0, length - piece.shape[-1]))
 
 
 def add_chunk(stems: Tensor, chunk_stems: Tensor, bounds: Sequence[Tuple[int, int]], k: int, *,
@@ -615,8 +712,8 @@ def add_chunk(stems: Tensor, chunk_stems: Tensor, bounds: Sequence[Tuple[int, in
               hop: int = 1, crossfade: bool = True) -> None:
     """Cross-fade chunk ``k``'s stems into the whole mixture's, in place.
 
-    Serves :class:`Separator`, the drum and piano-bass recipes
-    (:func:`nmfsep.recipes.separate_drums`) and the drums/harmonic cascade
+    Serves :class:`Separator` (whose loop runs the drum and piano-bass recipes,
+    :func:`nmfsep.recipes.separate_drums`) and the drums/harmonic cascade
     (:func:`nmfsep.recipes.hpss_cascade`). Every chunk loop goes through here, so this is
     also where the memory its buffers took goes back to the system
     (:func:`release_freed_memory`): otherwise the C heap keeps it and the process grows with

@@ -3,9 +3,11 @@
 The drum recipes (:mod:`.drums`), the piano-bass recipe (:mod:`.supervised`) and the
 drums/harmonic recipe (:mod:`.harmonic`) model a mixture with templates held fixed, its
 sources' parts scaled by a gain per source and channel (:func:`channel_gains`), and turn
-the parts into stems through the pipeline's one parts -> masks -> inverse path
-(``masked_stems`` of the pipeline's separation module). No recipe imports another's private
-names: what two of them need lives here.
+the parts into stems through the pipeline's one parts -> masks -> inverse path: they are
+:class:`~nmfsep.separation.Separator` configurations with source models of their own
+(:class:`~nmfsep.recipes.DrumNMFD`, :class:`~nmfsep.recipes.SupervisedNMF`,
+:class:`~nmfsep.recipes.PercussiveHarmonicNMF`). No recipe imports another's private names:
+what two of them need lives here.
 """
 
 from __future__ import annotations

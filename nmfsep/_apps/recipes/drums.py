@@ -51,12 +51,15 @@ is cleaner than the mean's, and one fit of the activations serves all channels. 
 frequency as well, the convolutive model, let a source's gains reshape its spectrum: on a
 synthetic panned kit they took 6 dB off the stems.)
 
-Long mixtures (over ``chunk_duration``, 30 s) are separated in chunks so that memory does not
-grow with their length: steps 1 and 2 run once on excerpts spread over the mixture
-(``adapt_duration``, 30 s in all), then every chunk's activations are fitted with the adapted
-templates held fixed, and its masks and inverse STFT are cross-faded into the stems
-(:func:`nmfsep._pipeline.separation.add_chunk`, as :class:`~nmfsep.separation.Separator` does);
-the gains of a multichannel mixture are re-estimated on every chunk from the previous ones.
+The recipe is a :class:`~nmfsep.separation.Separator` of the STFT the templates were made
+with and the source model :class:`DrumNMFD` (steps 1 and 2), with ``mask_power`` (step 3):
+the separator's one chunk loop and parts -> masks -> inverse path run it. Long mixtures (over
+``chunk_duration``, 30 s) are separated in chunks so that memory does not grow with their
+length: steps 1 and 2 run once on excerpts spread over the mixture (``adapt_duration``, 30 s
+in all; :meth:`DrumNMFD.prepare`), then every chunk's activations are fitted with the adapted
+templates held fixed (``T - 1`` frames of look-ahead after the chunk), and its masks and
+inverse STFT are cross-faded into the stems; the gains of a multichannel mixture are
+re-estimated on every chunk from the previous ones.
 
 Dittmar & Müller, "Reverse engineering the Amen break -- score-informed separation and
 restoration applied to drum recordings", IEEE/ACM TASLP 2016, adapt NMFD templates
@@ -76,17 +79,11 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from nmfsep._core._validation import check_count, check_real
-from nmfsep._errors import ParameterError
-from nmfsep._pipeline.separation import (
-    add_chunk,
-    chunk_bounds,
-    chunk_sizes,
-    masked_stems,
-    source_masks,
-)
+from nmfsep._errors import ParameterError, ParameterTypeError
+from nmfsep._pipeline.separation import source_masks
 from nmfsep.io import check_audio, check_sample_rate
 from nmfsep.nmf import NMFD
-from nmfsep.separation import Templates
+from nmfsep.separation import Separator, SourceModel, SourceParts, Templates, fitted_bins
 from nmfsep.transforms import STFT
 
 from . import register_recipe, settings_of
@@ -108,7 +105,6 @@ from ._shared import (
     EXCERPT_DURATION,
     channel_gains,
     excerpts,
-    segment,
     source_parts,
 )
 
@@ -121,6 +117,7 @@ __all__ = [
     "CHUNK_OVERLAP",
     "EXCERPT_DURATION",
     "DrumModel",
+    "DrumNMFD",
     "source_of_hit",
     "group_hits",
     "hit_templates",
@@ -298,6 +295,177 @@ def _fit_drum_model(V: Tensor, W: Tensor, components: Tensor, n_sources: int, *,
     return W, H, gains
 
 
+# --------------------------------------------------------------------------- the source model
+class DrumNMFD(SourceModel):
+    r"""The drum recipes' model of the sources: NMFD with fixed, adapted drum templates.
+
+    A :class:`~nmfsep.separation.SourceModel` for :class:`~nmfsep.separation.Separator`
+    (``Separator(front_end=STFT(...), model=DrumNMFD(templates), ...)``, which is what
+    :func:`separate_drums` runs): steps 1 and 2 of the module docstring on the mixture's
+    ``|X| ** spectrogram_power`` up to ``fit_bandwidth``, one fit on the channels' mean and
+    a gain per source and channel. A mixture in one piece is fitted whole; a mixture in
+    chunks has its templates adapted once (:meth:`prepare`) on excerpts spread over it
+    (``adapt_duration``), then every chunk's activations fitted with them held fixed
+    (``n_chunk`` updates, ``chunk_solver``), ``T - 1`` frames of look-ahead after each chunk.
+    It validates its settings when made.
+
+    Parameters
+    ----------
+    templates : Templates
+        STFT NMFD templates ``(freq, R, T)`` of the drum sources (:func:`hit_templates`,
+        :func:`generic_templates`); at another sample rate or STFT than the separator's they
+        are mapped onto its bins.
+    spectrogram_power, n_iter, n_rounds, n_adapt, n_refit, n_chunk, chunk_solver, \
+fit_bandwidth, adapt_duration, verbose
+        As in :func:`separate_drums`.
+
+    Attributes
+    ----------
+    sources : tuple of str
+        The templates' sources.
+    power : float
+        ``spectrogram_power``: the parts are in ``|X| ** power``.
+    lookahead : int
+        ``T - 1`` frames.
+    components_ : Tensor, shape (R,)
+        Index in ``sources`` of every template (after :meth:`prepare`).
+    templates_ : Tensor, shape (n_fit, R, T)
+        The adapted templates in the model domain, unit sum (after the first chunk, or
+        :meth:`prepare` of a mixture in chunks).
+    gains_ : Tensor, shape (sources, channels) or None
+        The mean of the chunks' channel gains (None for one channel).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from nmfsep.recipes import DrumNMFD, hit_templates
+    >>> from nmfsep.separation import Separator
+    >>> from nmfsep.transforms import STFT
+    >>> sr, t = 8000, torch.arange(1600) / 8000
+    >>> kick = torch.sin(2 * torch.pi * 60 * t) * torch.exp(-25 * t)
+    >>> hat = torch.randn(1600, generator=torch.Generator().manual_seed(0)) * torch.exp(-80 * t)
+    >>> templates = hit_templates({"kick": [kick], "hihat": [0.3 * hat]}, sr, n_fft=256, T=8,
+    ...                           sources=("kick", "hihat"))
+    >>> mixture = torch.cat([kick, 0.3 * hat, kick, 0.3 * hat])
+    >>> separator = Separator(front_end=STFT(n_fft=256, hop_length=64),
+    ...                       model=DrumNMFD(templates, n_rounds=1), chunk_duration=None)
+    >>> stems = separator.separate(mixture, sr)
+    >>> list(stems), bool((stems["kick"] + stems["hihat"] - mixture).abs().max() < 1e-4)
+    (['kick', 'hihat'], True)
+    """
+
+    def __init__(self, templates: Templates, *, spectrogram_power: float = 1.5, n_iter: int = 40,
+                 n_rounds: int = 2, n_adapt: int = 30, n_refit: int = 30,
+                 n_chunk: Optional[int] = None, chunk_solver: str = "mu",
+                 fit_bandwidth: Optional[float] = FIT_BANDWIDTH,
+                 adapt_duration: Optional[float] = 30.0, verbose: bool = False):
+        if not isinstance(templates, Templates) or templates.front_end != "stft" or \
+                templates.W.dim() != 3:
+            raise ParameterTypeError(
+                f"templates must be STFT NMFD Templates (freq, R, T), got {templates!r}; make "
+                f"them with hit_templates or 'nmfsep learn-templates FILES --recipe drums'.")
+        self.templates = templates
+        self.sources = templates.sources
+        self.power = check_real(spectrogram_power, "spectrogram_power", low=0, low_open=True)
+        self.lookahead = templates.W.shape[2] - 1
+        self.n_iter = check_count(n_iter, "n_iter")
+        self.n_rounds = check_count(n_rounds, "n_rounds", minimum=0)
+        self.n_adapt = check_count(n_adapt, "n_adapt")
+        self.n_refit = check_count(n_refit, "n_refit")
+        self.n_chunk = self.n_refit if n_chunk is None else check_count(n_chunk, "n_chunk")
+        if chunk_solver not in ("mu", "auto"):
+            raise ParameterError(f"chunk_solver must be 'mu' or 'auto', got {chunk_solver!r}.")
+        self.chunk_solver = chunk_solver
+        self.fit_bandwidth = None if fit_bandwidth is None else \
+            check_real(fit_bandwidth, "fit_bandwidth", low=0, low_open=True)
+        self.adapt_duration = None if adapt_duration is None else \
+            check_real(adapt_duration, "adapt_duration", low=0, low_open=True)
+        if not isinstance(verbose, bool):
+            raise ParameterTypeError(f"verbose must be True or False, got {verbose!r}.")
+        self.verbose = verbose
+
+    def __repr__(self) -> str:
+        return (f"DrumNMFD({len(self.sources)} sources, {self.templates.n_components} templates "
+                f"of {self.lookahead + 1} frames, spectrogram_power={self.power})")
+
+    @property
+    def gains_(self) -> Optional[Tensor]:
+        return None if self._gain_sum is None else (self._gain_sum / self._n_gains)[..., 0, 0]
+
+    def _fit_options(self) -> dict:
+        return dict(n_iter=self.n_iter, n_rounds=self.n_rounds, n_adapt=self.n_adapt,
+                    n_refit=self.n_refit, verbose=self.verbose)
+
+    def prepare(self, mixture: Tensor, sample_rate: int, front, bounds) -> None:
+        """The templates mapped onto ``front``'s bins up to ``fit_bandwidth``; for a mixture
+        in chunks, adapted (with the channel gains) on excerpts spread over it."""
+        if getattr(front, "kind", None) != "stft":
+            raise ParameterError(f"DrumNMFD models an STFT: give the separator "
+                                 f"front_end=STFT(...), got {front!r}.")
+        settings = front.settings
+        W, _, hop_length, window = templates_at_rate(self.templates, sample_rate,
+                                                     settings["n_fft"], settings["hop_length"])
+        if window != settings["window"]:
+            raise ParameterError(f"the templates were made with the {window!r} window, the "
+                                 f"front end has {settings['window']!r}.")
+        tiny = torch.finfo(W.dtype).tiny
+        W = W.to(mixture.device) ** self.power
+        W = W / W.sum((0, 2), keepdim=True).clamp_min(tiny)
+        n_fit = fitted_bins(front, sample_rate, self.fit_bandwidth)
+        if n_fit < W.shape[0]:  # the band's bins only, the templates at unit sum there
+            W = W[:n_fit] / W[:n_fit].sum((0, 2), keepdim=True).clamp_min(tiny)
+        self.components_ = torch.tensor(self.templates.components, device=mixture.device)
+        self.templates_, self._adapted, self._gains = W, False, None
+        self._gain_sum, self._n_gains = None, 0
+        self._n_channels = mixture.shape[0]
+        if len(bounds) > 1:
+            # templates (and channel gains) adapted once, on excerpts spread over the mixture;
+            # T - 1 frames after each let hits near its end use whole templates
+            pieces = excerpts(mixture, sample_rate, self.adapt_duration, hop_length,
+                              self.lookahead * hop_length)
+            # contiguous: from torch.stft's frames-major layout every NMFD fit would copy its
+            # V (strided passes are up to 2.4x slower), and the adaptation runs several fits
+            V = front.analyse(pieces.reshape(-1, pieces.shape[-1]))[0].contiguous()
+            V = V[:, :n_fit].abs().pow_(self.power)
+            V = V.view(mixture.shape[0], -1, *V.shape[1:])  # (channels, pieces, freq, frames)
+            del pieces
+            self.templates_, _, self._gains = _fit_drum_model(
+                V, W, self.components_, len(self.sources), **self._fit_options(),
+                refit_last=False)
+            self._adapted = True
+        return None
+
+    def parts(self, magnitude: Tensor) -> SourceParts:
+        """The sources' parts of one chunk's ``|X|`` ``(channels, n_fit, frames)``: the whole
+        model (steps 1 and 2) in one piece, the activations alone with adapted templates."""
+        V = magnitude.contiguous().pow_(self.power)  # see prepare: one copy for all the fits
+        W, components, n_sources = self.templates_, self.components_, len(self.sources)
+        if not self._adapted:  # in one piece: the model of the whole mixture
+            V = V.unsqueeze(1)  # (channels, one piece, freq, frames)
+            W, H, gains = _fit_drum_model(V, W, components, n_sources, **self._fit_options())
+            self.templates_, self._adapted = W, True
+            parts = source_parts(W, H, components, n_sources)
+            gains = None if self._n_channels == 1 else channel_gains(parts, V, gains)
+        else:
+            gains = self._gains
+            mean = V if self._n_channels == 1 else V.mean(0, keepdim=True)
+            if mean.any():
+                H = _fit_activations(mean, W, _start(mean, W), self.n_chunk, self.chunk_solver)
+                parts = source_parts(W, H, components, n_sources)
+                if self._n_channels > 1:  # from the previous chunk's gains
+                    gains = channel_gains(parts, V.unsqueeze(1), gains)
+            else:  # silence: no activity (the masks split it equally), the gains kept
+                H = _start(mean, W).zero_()
+                parts = source_parts(W, H, components, n_sources)
+            del mean
+        del V
+        self._gains = gains
+        if gains is not None:
+            self._gain_sum = gains if self._gain_sum is None else self._gain_sum + gains
+            self._n_gains += 1
+        return SourceParts(parts, gains, H)
+
+
 def separate_drums(
     mixture,
     sample_rate: int,
@@ -447,122 +615,39 @@ def separate_drums(
         raise ParameterError(f"mixture must have shape (samples,) or (channels, samples), got "
                          f"{tuple(waveform.shape)}.")
     T = check_count(T, "T")
-    power = check_real(spectrogram_power, "spectrogram_power", low=0, low_open=True)
     mask_power = check_real(mask_power, "mask_power", low=0, low_open=True)
-    if fit_bandwidth is not None:
-        fit_bandwidth = check_real(fit_bandwidth, "fit_bandwidth", low=0, low_open=True)
-    n_iter = check_count(n_iter, "n_iter")
-    n_rounds = check_count(n_rounds, "n_rounds", minimum=0)
-    n_adapt = check_count(n_adapt, "n_adapt")
-    n_refit = check_count(n_refit, "n_refit")
-    n_chunk = n_refit if n_chunk is None else check_count(n_chunk, "n_chunk")
-    if chunk_solver not in ("mu", "auto"):
-        raise ParameterError(f"chunk_solver must be 'mu' or 'auto', got {chunk_solver!r}.")
-    if adapt_duration is not None:
-        adapt_duration = check_real(adapt_duration, "adapt_duration", low=0, low_open=True)
-
     templates = drum_templates(hits, templates, sample_rate, n_fft=n_fft, hop_length=hop_length,
                                T=T)
-    W, n_fft, hop_length, window = templates_at_rate(templates, sample_rate, n_fft, hop_length)
-    T = W.shape[2]
-    sources = templates.sources
-
-    out_device, out_dtype = waveform.device, waveform.dtype
-    work_device = torch.device(device) if device is not None else out_device
-    signal = waveform.reshape(-1, waveform.shape[-1]).to(device=work_device, dtype=torch.float32)
-    n_samples = signal.shape[-1]
+    model = DrumNMFD(templates, spectrogram_power=spectrogram_power, n_iter=n_iter,
+                     n_rounds=n_rounds, n_adapt=n_adapt, n_refit=n_refit, n_chunk=n_chunk,
+                     chunk_solver=chunk_solver, fit_bandwidth=fit_bandwidth,
+                     adapt_duration=adapt_duration, verbose=verbose)
+    # the STFT the templates ask for at this rate (DrumNMFD maps them onto its bins)
+    _, n_fft, hop_length, window = templates_at_rate(templates, sample_rate, n_fft, hop_length)
+    n_samples = waveform.shape[-1]
     if n_samples <= n_fft // 2:
         raise ParameterError(f"the mixture has {n_samples} samples; n_fft={n_fft} needs more than "
                          f"{n_fft // 2}.")
-    W = W.to(work_device) ** power
-    W = W / W.sum((0, 2), keepdim=True).clamp_min(torch.finfo(W.dtype).tiny)
-    components = torch.tensor(templates.components, device=work_device)
-    n_bins = n_fft // 2 + 1
-    n_fit = n_bins if fit_bandwidth is None else \
-        min(n_bins, int(fit_bandwidth * n_fft / sample_rate) + 1)
-    if n_fit < n_bins:  # the band's bins only, the templates at unit sum there
-        W = W[:n_fit] / W[:n_fit].sum((0, 2), keepdim=True).clamp_min(torch.finfo(W.dtype).tiny)
-    n_sources = len(sources)
-    # T - 1 frames after a piece's end let hits near its end use whole templates (silence
-    # after the mixture's end, the mixture's next frames inside it)
-    extra = (T - 1) * hop_length
-
-    front = STFT(n_fft=n_fft, hop_length=hop_length, window=window).to(work_device)
-
-    def spectrograms(pieces: Tensor):
-        # contiguous: from torch.stft's frames-major layout every NMFD fit would copy its V
-        # (strided passes are up to 2.4x slower), and the recipe runs several fits
-        spectrogram = front.analyse(pieces)[0].contiguous()
-        return spectrogram, spectrogram[:, :n_fit].abs().pow_(power)
-
-    fit = dict(n_iter=n_iter, n_rounds=n_rounds, n_adapt=n_adapt, n_refit=n_refit,
-               verbose=verbose)
-    bounds = chunk_bounds(n_samples, *chunk_sizes(chunk_duration, CHUNK_OVERLAP, sample_rate),
-                          hop_length)
-    n_channels = signal.shape[0]
-
-    def parts_and_gains(H: Tensor, V: Tensor, gains: Optional[Tensor]):
-        # the sources' parts (one model for all channels) and a multichannel model's channel
-        # gains (from the previous gains)
-        parts = source_parts(W, H, components, n_sources)
-        return parts, None if n_channels == 1 else channel_gains(parts, V, gains)
-
-    if len(bounds) == 1:  # in one piece: the model of the whole mixture
-        spectrogram, V = spectrograms(segment(signal, 0, n_samples + extra))
-        V = V.unsqueeze(1)  # (channels, one piece, freq, frames)
-        W, H, gains = _fit_drum_model(V, W, components, n_sources, **fit)
-        parts, gains = parts_and_gains(H, V, gains)
-        del V  # only the fit needs it
-        estimates = None if not stems else \
-            masked_stems(front, spectrogram, parts, n_samples + extra, power=mask_power / power,
-                         gains=gains, keep=n_samples)
-        del spectrogram, parts
-        mean_gains = gains
+    separator = Separator(front_end=STFT(n_fft=n_fft, hop_length=hop_length, window=window),
+                          model=model, mask_power=mask_power, chunk_duration=chunk_duration,
+                          chunk_overlap=CHUNK_OVERLAP, verbose=verbose, device=device)
+    signal = waveform.reshape(-1, n_samples).float()
+    if stems:
+        estimates = separator.separate(signal, sample_rate)
+        shape = (-1, n_samples) if waveform.ndim == 2 else (1, n_samples)
+        stems = {source: estimates[source].reshape(shape).to(dtype=waveform.dtype)
+                 for source in model.sources}
+        del estimates
     else:
-        # templates (and channel gains) adapted once, on excerpts spread over the mixture;
-        # then every chunk's activations with those templates, gains, masks and stems
-        pieces = excerpts(signal, sample_rate, adapt_duration, hop_length, extra)
-        V = spectrograms(pieces.reshape(-1, pieces.shape[-1]))[1]
-        V = V.view(n_channels, -1, *V.shape[1:])  # (channels, pieces, freq, frames)
-        del pieces
-        W, _, gains = _fit_drum_model(V, W, components, n_sources, **fit, refit_last=False)
-        del V
-        # no stems: zero of them, so the chunks still go through add_chunk (activations)
-        estimates = signal.new_zeros((n_sources if stems else 0, *signal.shape))
-        H = signal.new_zeros((1, W.shape[1], n_samples // hop_length + 1))
-        mean_gains, n_gains = None, 0
-        for k, (start, end) in enumerate(tqdm(bounds, desc="drums chunks", disable=not verbose,
-                                              leave=False)):
-            spectrogram, V = spectrograms(segment(signal, start, end - start + extra))
-            mean = V if n_channels == 1 else V.mean(0, keepdim=True)
-            if mean.any():
-                H_k = _fit_activations(mean, W, _start(mean, W), n_chunk, chunk_solver)
-                parts, new_gains = parts_and_gains(H_k, V.unsqueeze(1), gains)
-                gains = gains if new_gains is None else new_gains
-            else:  # silence: no activity (the masks split it equally), the gains kept
-                H_k = _start(mean, W).zero_()
-                parts = source_parts(W, H_k, components, n_sources)
-            del V, mean
-            chunk = estimates.new_zeros((0, n_channels, end - start)) if not stems else \
-                masked_stems(front, spectrogram, parts, end - start + extra,
-                             power=mask_power / power, gains=gains, keep=end - start)
-            add_chunk(estimates, chunk, bounds, k, activations=H, chunk_activations=H_k,
-                      hop=hop_length)
-            del spectrogram, chunk, parts
-            if gains is not None:
-                mean_gains = gains if mean_gains is None else mean_gains + gains
-                n_gains += 1
-        if mean_gains is not None:
-            mean_gains = mean_gains / n_gains
-    shape = (-1, n_samples) if waveform.ndim == 2 else (1, n_samples)
-    stems = None if not stems else {
-        source: estimates[s].reshape(shape).to(device=out_device, dtype=out_dtype)
-        for s, source in enumerate(sources)}
+        separator.fit(signal, sample_rate)
+        stems = None
     if not return_model:
         return stems
-    model = DrumModel(sources, components.cpu(), W.cpu(), H.cpu(), sample_rate, n_fft, hop_length,
-                      power, None if mean_gains is None else mean_gains[..., 0, 0].cpu())
-    return stems, model
+    gains = model.gains_
+    result = DrumModel(model.sources, model.components_.cpu(), model.templates_.cpu(),
+                       separator.activations_.cpu(), sample_rate, n_fft, hop_length, model.power,
+                       None if gains is None else gains.cpu())
+    return stems, result
 
 
 # --------------------------------------------------------------------------- recipes

@@ -37,12 +37,16 @@ single-frame templates, the percussive ones fixed, and ``fit(continuity=...)`` o
 harmonic activations only.
 
 Each part gives a soft mask (power ``mask_power``) applied to the complex STFT; the two
-estimates sum to the mixture.
+estimates sum to the mixture. The dictionary method is a
+:class:`~nmfsep.separation.Separator` of the STFT and the source model
+:class:`PercussiveHarmonicNMF` (in one piece); the cascade is a chain of median filters with a
+chunk loop of its own (local filters: its chunks are joined without cross-fades).
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from pathlib import Path
 from typing import Dict, Mapping, NamedTuple, Optional, Sequence, Union
@@ -56,19 +60,19 @@ from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywid
 from nmfsep._apps.recipes import register_recipe, settings_of
 from nmfsep._apps.recipes.drums import generic_templates
 from nmfsep._core._validation import check_count, check_real
-from nmfsep._pipeline.separation import add_chunk, chunk_bounds, chunk_sizes, masked_stems
+from nmfsep._pipeline.separation import add_chunk, chunk_bounds, chunk_sizes
 from nmfsep.functional import istft, stft
 from nmfsep.io import check_audio, check_sample_rate, load
 from nmfsep.masks import wiener_mask
 from nmfsep.nmf import NMF, NMFD
-from nmfsep.separation import Templates
+from nmfsep.separation import Separator, SourceModel, SourceParts, Templates
 from nmfsep.transforms import STFT
 
 from ..._errors import ParameterError, ParameterTypeError
 from ._shared import as_waveform_list, audio_files_in, exemplars, stft_settings
 
-__all__ = ["separate_drums_harmonic", "hpss_cascade", "percussive_dictionary", "template_spectra",
-           "hpss_masks",
+__all__ = ["separate_drums_harmonic", "PercussiveHarmonicNMF", "hpss_cascade",
+           "percussive_dictionary", "template_spectra", "hpss_masks",
            "fit_percussive_harmonic", "CONTINUITY"]
 
 #: Default weight of the temporal continuity prior: with drum spectra known in advance (hits
@@ -669,7 +673,7 @@ def template_spectra(templates: Templates, sample_rate: int, n_fft: int, *,
     Examples
     --------
     >>> import torch
-    >>> from nmfsep.separation import Templates
+    >>> from nmfsep.separation import Separator, SourceModel, SourceParts, Templates
     >>> t = Templates(torch.rand(513, 2, 4), ("kick", "snare"), (0, 1), 22050, "stft",
     ...               dict(n_fft=1024, hop_length=256, window="hann"))
     >>> template_spectra(t, 22050, 2048, threshold_db=100.0).shape
@@ -714,6 +718,91 @@ def _initial_percussive(V: Tensor, n_percussive: int, harmonic_size: int, percus
     model.fit(data, beta=1, max_iter=50, tol=1e-4)
     W = model.W.detach()
     return W / W.sum(0).clamp_min(torch.finfo(W.dtype).tiny)
+
+
+class PercussiveHarmonicNMF(SourceModel):
+    r"""The drums/harmonic recipe's dictionary model: fixed percussive atoms and free harmonic
+    components with a temporal continuity prior.
+
+    A :class:`~nmfsep.separation.SourceModel` for :class:`~nmfsep.separation.Separator`
+    (``Separator(front_end=STFT(...), model=PercussiveHarmonicNMF(...), chunk_duration=None)``,
+    which is what :func:`separate_drums_harmonic` runs with ``method="dictionary"``): the
+    magnitude ``V`` of the mixture is fitted by :func:`fit_percussive_harmonic`, the
+    ``percussive`` atoms joined by ``n_percussive`` spectra of the HPSS percussive part of
+    ``V`` itself (so the recipe gives it the whole mixture, in one piece). Its sources are
+    ``"drums"`` and ``"harmonic"``. It validates its settings when made.
+
+    Parameters
+    ----------
+    percussive : Tensor, shape (freq, Rp), optional
+        Fixed percussive spectra (:func:`percussive_dictionary`, :func:`template_spectra`).
+    n_percussive : int, default 0
+        Percussive spectra learned from the HPSS percussive part of ``V`` and added to them.
+    n_harmonic, continuity, max_iter, seed, verbose
+        As in :func:`separate_drums_harmonic` (``continuity`` default 0.3,
+        ``CONTINUITY["fixed"]``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from nmfsep.recipes import PercussiveHarmonicNMF
+    >>> from nmfsep.separation import Separator
+    >>> from nmfsep.transforms import STFT
+    >>> t = torch.arange(16000) / 8000
+    >>> clicks = torch.zeros(16000)
+    >>> clicks[::2000] = 1.0
+    >>> mixture = 0.3 * torch.sin(2 * torch.pi * 220 * t) + clicks
+    >>> model = PercussiveHarmonicNMF(n_percussive=4, n_harmonic=4, max_iter=30)
+    >>> separator = Separator(front_end=STFT(n_fft=512, hop_length=128), model=model,
+    ...                       chunk_duration=None)
+    >>> stems = separator.separate(mixture, 8000)
+    >>> list(stems), bool((stems["drums"] + stems["harmonic"] - mixture).abs().max() < 1e-5)
+    (['drums', 'harmonic'], True)
+    """
+
+    sources = ("drums", "harmonic")
+
+    def __init__(self, percussive: Optional[Tensor] = None, *, n_percussive: int = 0,
+                 n_harmonic: int = 20, continuity: float = CONTINUITY["fixed"],
+                 max_iter: int = 100, seed: Optional[int] = 0, verbose: bool = False):
+        if percussive is not None and (not isinstance(percussive, Tensor) or percussive.ndim != 2):
+            raise ParameterTypeError(f"percussive must be a tensor of spectra (freq, Rp), got "
+                                     f"{type(percussive).__name__}.")
+        self.percussive = percussive
+        self.n_percussive = check_count(n_percussive, "n_percussive", minimum=0)
+        if percussive is None and not self.n_percussive:
+            raise ParameterError("without hits the percussive part needs drum_templates or "
+                                 "n_percussive > 0.")
+        self.n_harmonic = check_count(n_harmonic, "n_harmonic")
+        self.continuity = check_real(continuity, "continuity", low=0)
+        self.max_iter = check_count(max_iter, "max_iter")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise ParameterTypeError(f"seed must be an integer or None, got {seed!r}.")
+        self.seed, self.verbose = seed, verbose
+
+    def __repr__(self) -> str:
+        atoms = 0 if self.percussive is None else self.percussive.shape[1]
+        return (f"PercussiveHarmonicNMF({atoms} percussive atoms, n_percussive="
+                f"{self.n_percussive}, n_harmonic={self.n_harmonic}, "
+                f"continuity={self.continuity})")
+
+    def prepare(self, mixture: Tensor, sample_rate: int, front, bounds) -> None:
+        """A new random generator from ``seed``: every mixture gets the same starts."""
+        self._generator = torch.Generator().manual_seed(int(self.seed)) \
+            if self.seed is not None else None
+        return None
+
+    def parts(self, magnitude: Tensor) -> SourceParts:
+        """The percussive and harmonic parts ``(2, channels, freq, frames)`` of ``|X|``."""
+        V = magnitude
+        blocks = [] if self.percussive is None else [self.percussive]
+        if self.n_percussive:
+            blocks.append(_initial_percussive(V, self.n_percussive, 17, 17, self._generator))
+        W_p = torch.cat([b.to(V) for b in blocks], 1)
+        parts = fit_percussive_harmonic(V, W_p, self.n_harmonic, continuity=self.continuity,
+                                        max_iter=self.max_iter, generator=self._generator,
+                                        verbose=self.verbose)
+        return SourceParts(torch.stack([parts["percussive"], parts["harmonic"]]))
 
 
 def separate_drums_harmonic(
@@ -835,7 +924,6 @@ def separate_drums_harmonic(
     if continuity is not None:
         continuity = check_real(continuity, "continuity", low=0)
     settings = stft_settings(sample_rate, n_fft, hop_length, window)
-    generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
     if method == "auto":
         method = "dictionary" if hits is not None or not (
             isinstance(drum_templates, str) and drum_templates == "generic") else "cascade"
@@ -845,37 +933,31 @@ def separate_drums_harmonic(
         return {"drums": drums.to(device=out_device, dtype=out_dtype),
                 "harmonic": harmonic.to(device=out_device, dtype=out_dtype)}
 
-    front = STFT(**settings).to(work.device)
-    spectrogram = front.analyse(work)[0]
-    V = spectrogram.abs()
     if hits is not None:
-        W_p = percussive_dictionary(hits, sample_rate, threshold_db=threshold_db, **settings).W
-        fixed_dictionary = True
+        percussive = percussive_dictionary(hits, sample_rate, threshold_db=threshold_db,
+                                           **settings).W
+        fixed_dictionary, n_percussive = True, 0
     else:
-        blocks = []
+        percussive = None
         if isinstance(drum_templates, str) and drum_templates == "generic":
             drum_templates = generic_templates()
         elif isinstance(drum_templates, (str, os.PathLike)):
             drum_templates = Templates.load(drum_templates)
         if drum_templates is not None:
-            blocks.append(template_spectra(drum_templates, sample_rate, settings["n_fft"],
-                                           threshold_db=threshold_db))
+            percussive = template_spectra(drum_templates, sample_rate, settings["n_fft"],
+                                          threshold_db=threshold_db)
         n_percussive = check_count(n_percussive, "n_percussive", minimum=0)
-        if n_percussive:
-            blocks.append(_initial_percussive(V, n_percussive, 17, 17, generator))
-        if not blocks:
-            raise ParameterError("without hits the percussive part needs drum_templates or "
-                             "n_percussive > 0.")
-        W_p = torch.cat([b.to(V) for b in blocks], 1)
         fixed_dictionary = drum_templates is not None
     if continuity is None:
         continuity = CONTINUITY["fixed" if fixed_dictionary else "free"]
-    parts = fit_percussive_harmonic(V, W_p, n_harmonic, continuity=continuity,
-                                    max_iter=max_iter, generator=generator, verbose=verbose)
-    stems = masked_stems(front, spectrogram, torch.stack([parts["percussive"], parts["harmonic"]]),
-                         work.shape[-1], power=mask_power)
-    stems = stems.to(device=out_device, dtype=out_dtype)
-    return {"drums": stems[0], "harmonic": stems[1]}
+    model = PercussiveHarmonicNMF(percussive, n_percussive=n_percussive, n_harmonic=n_harmonic,
+                                  continuity=continuity, max_iter=max_iter, seed=seed,
+                                  verbose=verbose)
+    # in one piece: the HPSS-learned spectra and the continuity prior see the whole mixture
+    separator = Separator(front_end=STFT(**settings), model=model, mask_power=mask_power,
+                          chunk_duration=None)
+    stems = separator.separate(work, sample_rate)
+    return {name: stems[name].to(device=out_device, dtype=out_dtype) for name in model.sources}
 
 
 # --------------------------------------------------------------------------- recipe

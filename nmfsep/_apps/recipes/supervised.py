@@ -15,6 +15,9 @@ Two ways to build a dictionary:
 * ``method="nmf"``: ``n_components`` spectra per instrument learned by KL-NMF
   (:func:`nmfsep.separation.learn_templates`); smaller, hence faster, but less specific.
 
+The recipe is a :class:`~nmfsep.separation.Separator` of the dictionaries' STFT and the
+source model :class:`SupervisedNMF`, which fits the activations of every chunk.
+
 The defaults (93 ms windows with a quarter hop, i.e. STFT 2048 / 512 at 22.05 kHz; exemplars
 every 256 samples; beta = 0.5; Wiener masks of power 2) were chosen on the benchmark's dev
 split; see ``recipes/piano-bass/README.md`` for the measurements.
@@ -32,10 +35,9 @@ from torch import Tensor
 
 from nmfsep._apps.recipes import register_recipe, settings_of
 from nmfsep._core._validation import check_beta, check_count, check_real
-from nmfsep._pipeline.separation import add_chunk, chunk_bounds, chunk_sizes, masked_stems
 from nmfsep.io import check_audio
 from nmfsep.nmf import NMF
-from nmfsep.separation import Templates, learn_templates
+from nmfsep.separation import Separator, SourceModel, SourceParts, Templates, learn_templates
 from nmfsep.transforms import STFT
 
 from ..._errors import ParameterError, ParameterTypeError
@@ -49,8 +51,8 @@ from ._shared import (
     stft_settings,
 )
 
-__all__ = ["learn_instrument_dictionaries", "separate_supervised", "default_stft",
-           "DICTIONARY_METHODS"]
+__all__ = ["learn_instrument_dictionaries", "separate_supervised", "SupervisedNMF",
+           "default_stft", "DICTIONARY_METHODS"]
 
 #: Ways :func:`learn_instrument_dictionaries` builds a dictionary.
 DICTIONARY_METHODS = ("exemplars", "nmf")
@@ -211,30 +213,111 @@ def _interpolate_frames(H: Tensor, every: int, frames: int) -> Tensor:
     return H[..., left] * (1 - weight) + H[..., right] * weight
 
 
-def _separate_piece(signal: Tensor, *, W: Tensor, components: Tensor, n_sources: int,
-                    n_fit: int, beta: float, max_iter: int, tol: float, mask_power: float,
-                    fit_every: int, n_fft: int, hop: int, window: str) -> Tuple[Tensor, int]:
-    """Stems ``(sources, channels, samples)`` of ``signal (channels, samples)`` and the number
-    of iterations of its activation fit (:func:`separate_supervised`, one piece)."""
-    front = STFT(n_fft, hop, window=window).to(signal.device)
-    spectrogram = front.analyse(signal)[0]  # (channels, bins, frames)
-    channels, _, frames = spectrogram.shape
-    magnitude = spectrogram[:, :n_fit, ::fit_every].abs()
-    # one fit for all channels, on their mean magnitude (a source's spectrum is the same in
-    # every channel up to its level there)
-    V = magnitude.mean(0)
-    if not V.any():  # silence: shared equally
-        return (signal / n_sources).expand(n_sources, *signal.shape), 0
-    H, n_iter = _fit_activations(V, W[:n_fit], beta=beta, max_iter=max_iter, tol=tol)
-    gains = None
-    if channels > 1:  # each source's level in each channel (its panning), as the drum recipes
-        gains = channel_gains(source_parts(W[:n_fit, :, None], H[None], components, n_sources),
-                              magnitude[:, None])
-    H = _interpolate_frames(H[None], fit_every, frames)  # (1, R, frames), shared by the channels
-    parts = source_parts(W[:n_fit, :, None], H, components, n_sources)
-    stems = masked_stems(front, spectrogram, parts, signal.shape[-1], power=mask_power,
-                         gains=gains)
-    return stems, n_iter
+class SupervisedNMF(SourceModel):
+    r"""The piano-bass recipe's model of the sources: NMF with fixed dictionaries.
+
+    A :class:`~nmfsep.separation.SourceModel` for :class:`~nmfsep.separation.Separator`
+    (``Separator(front_end=STFT(...), model=SupervisedNMF(dictionaries), ...)``, which is
+    what :func:`separate_supervised` runs). Every chunk's magnitude up to ``fit_bandwidth``
+    is explained by all dictionaries together, held fixed: the activations of every
+    ``fit_every``-th frame are fitted to the channels' mean (beta-divergence,
+    ``solver="auto"``) and interpolated in between, and every source's part takes a gain
+    per channel. Chunks start on the fitted frames' grid (``chunk_alignment``), so a chunk
+    fits the frames the whole mixture would. It validates its settings when made.
+
+    Parameters
+    ----------
+    dictionaries : Templates
+        Spectra ``(freq, R)`` of every instrument, from :func:`learn_instrument_dictionaries`,
+        for the separator's STFT.
+    beta, max_iter, tol, fit_bandwidth, fit_every
+        As in :func:`separate_supervised`.
+
+    Attributes
+    ----------
+    sources : tuple of str
+        The instruments.
+    chunk_alignment : int
+        ``fit_every``.
+    n_iter_ : list of int
+        Iterations of every chunk's fit (0 for a chunk silent in the band).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from nmfsep.recipes import SupervisedNMF, learn_instrument_dictionaries
+    >>> from nmfsep.separation import Separator
+    >>> from nmfsep.transforms import STFT
+    >>> sr, t = 8000, torch.arange(16000) / 8000
+    >>> low, high = torch.sin(2 * torch.pi * 110 * t), torch.sin(2 * torch.pi * 880 * t)
+    >>> dictionaries = learn_instrument_dictionaries({"low": low, "high": high}, sr,
+    ...                                             n_fft=512, hop_length=128)
+    >>> separator = Separator(front_end=STFT(n_fft=512, hop_length=128),
+    ...                       model=SupervisedNMF(dictionaries, max_iter=30))
+    >>> stems = separator.separate(0.5 * low + 0.2 * high, sr)
+    >>> error = (stems["low"][0] - 0.5 * low).pow(2).sum() / (0.5 * low).pow(2).sum()
+    >>> bool(error < 1e-4)  # -40 dB
+    True
+    """
+
+    def __init__(self, dictionaries: Templates, *, beta: float = 0.5, max_iter: int = 100,
+                 tol: float = 1e-2, fit_bandwidth: Optional[float] = 5500.0, fit_every: int = 3):
+        if not isinstance(dictionaries, Templates) or dictionaries.W.dim() != 2:
+            raise ParameterTypeError("dictionaries must be Templates of spectra (freq, R) from "
+                                     "learn_instrument_dictionaries, or the path of a saved one.")
+        self.dictionaries = dictionaries
+        self.sources = dictionaries.sources
+        self.beta = check_beta(beta)
+        self.max_iter = check_count(max_iter, "max_iter")
+        self.chunk_alignment = self.fit_every = check_count(fit_every, "fit_every")
+        self.tol = check_real(tol, "tol", low=0)
+        if fit_bandwidth is not None:
+            fit_bandwidth = float(fit_bandwidth)
+            if not (math.isfinite(fit_bandwidth) and fit_bandwidth > 0):
+                raise ParameterError(f"fit_bandwidth must be a positive number of Hz, got "
+                                     f"{fit_bandwidth}.")
+        self.fit_bandwidth = fit_bandwidth
+
+    def __repr__(self) -> str:
+        return (f"SupervisedNMF({self.sources}, {self.dictionaries.n_components} atoms, "
+                f"beta={self.beta}, fit_every={self.fit_every})")
+
+    def prepare(self, mixture: Tensor, sample_rate: int, front, bounds) -> None:
+        """The dictionaries on the mixture's device; a front end of other bins is refused."""
+        if self.dictionaries.sample_rate != sample_rate:
+            raise ParameterError(f"the dictionaries were learned at {self.dictionaries.sample_rate} "
+                                 f"Hz, the mixture is at {sample_rate} Hz: resample it (or learn "
+                                 f"new ones).")
+        if front.n_freqs != self.dictionaries.W.shape[0]:
+            raise ParameterError(f"the dictionaries have {self.dictionaries.W.shape[0]} bins, the "
+                                 f"front end {front.n_freqs}: use their STFT settings "
+                                 f"{self.dictionaries.settings}.")
+        self._W = self.dictionaries.W.to(device=mixture.device, dtype=torch.float32)
+        self._components = torch.as_tensor(self.dictionaries.components, device=mixture.device)
+        self.n_iter_ = []
+        return None
+
+    def parts(self, magnitude: Tensor) -> SourceParts:
+        """Every instrument's part ``(sources, 1, n_fit, frames)`` of one chunk's ``|X|``, and
+        its gains in every channel."""
+        channels, n_fit, frames = magnitude.shape
+        n_sources = len(self.sources)
+        W = self._W[:n_fit]
+        magnitude = magnitude[..., ::self.fit_every]
+        # one fit for all channels, on their mean magnitude (a source's spectrum is the same
+        # in every channel up to its level there)
+        V = magnitude.mean(0)
+        if not V.any():  # silence in the band: shared equally
+            self.n_iter_.append(0)
+            return SourceParts(magnitude.new_zeros((n_sources, 1, n_fit, frames)))
+        H, n_iter = _fit_activations(V, W, beta=self.beta, max_iter=self.max_iter, tol=self.tol)
+        self.n_iter_.append(n_iter)
+        gains = None
+        if channels > 1:  # each source's level in each channel (its panning), as the drum recipes
+            gains = channel_gains(source_parts(W[:, :, None], H[None], self._components, n_sources),
+                                  magnitude[:, None])
+        H = _interpolate_frames(H[None], self.fit_every, frames)  # (1, R, frames), all channels
+        return SourceParts(source_parts(W[:, :, None], H, self._components, n_sources), gains)
 
 
 def separate_supervised(
@@ -264,9 +347,10 @@ def separate_supervised(
     Channels share one fit, on the mean of their magnitudes; every channel then takes each
     instrument's part times a gain per chunk (the drum recipes' instantaneous mixing model,
     KL updates of the gains alone), so that a panned instrument's mask is larger in the
-    channel where it is louder. Long
-    mixtures are separated ``chunk_duration`` seconds at a time (1 s overlaps, cross-faded
-    with :func:`nmfsep._pipeline.separation.add_chunk`): with the atoms fixed every frame is
+    channel where it is louder. The recipe is a :class:`~nmfsep.separation.Separator` of the
+    dictionaries' STFT and the source model :class:`SupervisedNMF`. Long
+    mixtures are separated ``chunk_duration`` seconds at a time (1 s overlaps, cross-faded,
+    chunks starting on the fitted frames' grid): with the atoms fixed every frame is
     its own problem, so memory stays that of one chunk besides the audio.
 
     Parameters
@@ -330,14 +414,9 @@ def separate_supervised(
     """
     if isinstance(dictionaries, (str, os.PathLike)):
         dictionaries = Templates.load(dictionaries)
-    if not isinstance(dictionaries, Templates) or dictionaries.W.dim() != 2:
-        raise ParameterTypeError("dictionaries must be Templates of spectra (freq, R) from "
-                        "learn_instrument_dictionaries, or the path of a saved one.")
-    beta = check_beta(beta)
-    max_iter = check_count(max_iter, "max_iter")
-    fit_every = check_count(fit_every, "fit_every")
-    tol = check_real(tol, "tol", low=0)
     mask_power = check_real(mask_power, "mask_power", low=0, low_open=True)
+    model = SupervisedNMF(dictionaries, beta=beta, max_iter=max_iter, tol=tol,
+                          fit_bandwidth=fit_bandwidth, fit_every=fit_every)
     waveform = check_audio(torch.as_tensor(mixture), name="mixture")
     if waveform.ndim > 2:
         raise ParameterError(f"mixture must have shape (samples,) or (channels, samples), got "
@@ -347,45 +426,18 @@ def separate_supervised(
         raise ParameterError(f"the dictionaries were learned at {dictionaries.sample_rate} Hz, the "
                          f"mixture is at {sample_rate} Hz: resample it (or learn new ones).")
     n_fft, hop, window = settings["n_fft"], settings["hop_length"], settings.get("window", "hann")
-    device = waveform.device if device is None else torch.device(device)
-    signal = waveform.reshape(-1, waveform.shape[-1]).to(device=device, dtype=torch.float32)
-    if signal.shape[-1] <= n_fft // 2:
-        raise ParameterError(f"the mixture has {signal.shape[-1]} samples; n_fft={n_fft} needs "
+    n_samples = waveform.shape[-1]
+    if n_samples <= n_fft // 2:
+        raise ParameterError(f"the mixture has {n_samples} samples; n_fft={n_fft} needs "
                          f"more than {n_fft // 2}.")
-    W = dictionaries.W.to(device=device, dtype=torch.float32)
-    n_bins = W.shape[0]
-    n_fit = n_bins
-    if fit_bandwidth is not None:
-        fit_bandwidth = float(fit_bandwidth)
-        if not (math.isfinite(fit_bandwidth) and fit_bandwidth > 0):
-            raise ParameterError(f"fit_bandwidth must be a positive number of Hz, got "
-                             f"{fit_bandwidth}.")
-        n_fit = min(n_bins, max(2, int(fit_bandwidth * n_fft / sample_rate) + 1))
-    fit = dict(W=W, components=torch.as_tensor(dictionaries.components, device=device),
-               n_sources=len(dictionaries.sources), n_fit=n_fit, beta=beta, max_iter=max_iter,
-               tol=tol, mask_power=mask_power, fit_every=fit_every, n_fft=n_fft, hop=hop,
-               window=window)
-    n_samples = signal.shape[-1]
-    # chunk starts on the fitted frames' grid: a chunk fits the frames the whole would
-    bounds = chunk_bounds(n_samples, *chunk_sizes(chunk_duration, CHUNK_OVERLAP, sample_rate),
-                          hop * fit_every)
-    if len(bounds) == 1:
-        stems, counts = _separate_piece(signal, **fit)
-        counts = [counts]
-    else:
-        stems = signal.new_zeros((len(dictionaries.sources), *signal.shape))
-        counts = []
-        for k, (start, end) in enumerate(bounds):
-            piece, n_iter = _separate_piece(signal[:, start:end], **fit)
-            add_chunk(stems, piece, bounds, k)
-            counts.append(n_iter)
-            del piece
+    separator = Separator(front_end=STFT(n_fft, hop, window=window), model=model,
+                          mask_power=mask_power, chunk_duration=chunk_duration,
+                          chunk_overlap=CHUNK_OVERLAP, device=device)
+    stems = separator.separate(waveform.reshape(-1, n_samples).float(), sample_rate)
     if verbose:
-        print(f"piano-bass: {len(bounds)} chunk(s), iterations {counts}")
-    sources = dictionaries.sources
-    stems = stems.to(device=waveform.device, dtype=waveform.dtype)
-    shape = tuple(waveform.shape) if waveform.ndim == 2 else (1, waveform.shape[-1])
-    return {name: stems[s].reshape(shape) for s, name in enumerate(sources)}
+        print(f"piano-bass: {separator.n_chunks_} chunk(s), iterations {model.n_iter_}")
+    shape = tuple(waveform.shape) if waveform.ndim == 2 else (1, n_samples)
+    return {name: stems[name].to(dtype=waveform.dtype).reshape(shape) for name in model.sources}
 
 
 # --------------------------------------------------------------------------- recipe

@@ -1,0 +1,229 @@
+"""The source-model protocol of ``Separator`` (``nmfsep.separation.SourceModel``): a custom
+model is accepted and its parts become the stems, the recipes' models through a Separator
+give the recipe functions' stems, and a bad model is refused by name."""
+
+import pytest
+import torch
+
+from nmfsep import ParameterError, ParameterTypeError
+from nmfsep.recipes import (
+    DrumNMFD,
+    PercussiveHarmonicNMF,
+    SupervisedNMF,
+    hit_templates,
+    learn_instrument_dictionaries,
+    separate_drums,
+    separate_drums_harmonic,
+    separate_supervised,
+)
+from nmfsep.separation import Factorisation, Separator, SourceModel, SourceParts, fitted_bins
+from nmfsep.transforms import STFT
+
+SR = 8000
+N_FFT, HOP = 512, 128
+CUT = 64  # bins under it belong to the low source (1000 Hz at 8 kHz, n_fft 512)
+
+
+def two_tones(seconds=6.0, channels=1):
+    t = torch.arange(int(seconds * SR)) / SR
+    low = 0.5 * torch.sin(2 * torch.pi * 220 * t) * (1 + 0.5 * torch.sin(2 * torch.pi * 0.7 * t))
+    high = 0.3 * torch.sin(2 * torch.pi * 2500 * t)
+    if channels == 2:
+        return torch.stack([low, 0.5 * low]), torch.stack([0.2 * high, high])
+    return low[None], high[None]
+
+
+class BandSplit(SourceModel):
+    """An oracle of two sources in separate bands: the low one below bin ``CUT``."""
+
+    sources = ("low", "high")
+
+    def __init__(self, power=1.0, lookahead=0, fit_bandwidth=None):
+        self.power, self.lookahead, self.fit_bandwidth = power, lookahead, fit_bandwidth
+        self.prepared, self.seen = [], []
+
+    def prepare(self, mixture, sample_rate, front, bounds):
+        self.prepared.append(len(bounds))
+        return list(range(len(bounds)))[::-1]  # any order the model asks for
+
+    def parts(self, magnitude):
+        self.seen.append(tuple(magnitude.shape))
+        low = magnitude.clone()
+        low[:, CUT:] = 0
+        parts = torch.stack([low, magnitude - low]) ** self.power
+        return SourceParts(parts, activations=magnitude.sum(1, keepdim=True))
+
+
+def band_split_by_hand(mixture):
+    front = STFT(n_fft=N_FFT, hop_length=HOP)
+    spectrogram = front.analyse(mixture)[0]
+    low = spectrogram.clone()
+    low[:, CUT:] = 0
+    length = mixture.shape[-1]
+    return {"low": front.synthesise(low, length), "high": front.synthesise(spectrogram - low, length)}
+
+
+@pytest.mark.parametrize("chunk_duration", [None, 2.0])
+def test_a_custom_model_gives_its_stems(chunk_duration):
+    low, high = two_tones()
+    mixture = low + high
+    model = BandSplit()
+    separator = Separator(front_end=STFT(n_fft=N_FFT, hop_length=HOP), model=model,
+                          chunk_duration=chunk_duration, chunk_overlap=0.5)
+    stems = separator.separate(mixture, SR)
+    assert list(stems) == ["low", "high"] and separator.sources_ == ("low", "high")
+    # binary parts give binary masks: the stems are the bands of the mixture
+    expected = band_split_by_hand(mixture)
+    for name, reference in (("low", low), ("high", high)):
+        torch.testing.assert_close(stems[name], expected[name], atol=2e-5, rtol=0)
+        assert (stems[name] - reference).pow(2).sum() < 1e-3 * reference.pow(2).sum()
+    torch.testing.assert_close(stems["low"] + stems["high"], mixture, atol=1e-5, rtol=0)
+    n_chunks = 1 if chunk_duration is None else 4
+    assert model.prepared == [n_chunks] and len(model.seen) == n_chunks == separator.n_chunks_
+    # the chunks' activations joined on the whole mixture's frames
+    whole = STFT(n_fft=N_FFT, hop_length=HOP).analyse(mixture)[0].abs().sum(1, keepdim=True)
+    torch.testing.assert_close(separator.activations_, whole, rtol=1e-4, atol=1e-4)
+    assert separator.model_ is model and separator.source_components_ is None
+
+
+def test_the_model_declares_power_lookahead_and_band():
+    low, high = two_tones(3.0)
+    mixture = low + high
+    front = STFT(n_fft=N_FFT, hop_length=HOP)
+    # parts of |X| ** 2 with masks of power 2 / 2 are the masks of |X| with power 1
+    squared = Separator(front_end=front, model=BandSplit(power=2.0), mask_power=2.0,
+                        chunk_duration=None).separate(mixture, SR)
+    plain = Separator(front_end=front, model=BandSplit(), mask_power=1.0,
+                      chunk_duration=None).separate(mixture, SR)
+    for name in plain:
+        torch.testing.assert_close(squared[name], plain[name], atol=1e-6, rtol=0)
+    # the look-ahead frames and only the bins up to the bandwidth reach the model
+    model = BandSplit(lookahead=3, fit_bandwidth=2000.0)
+    stems = Separator(front_end=front, model=model, chunk_duration=None).separate(mixture, SR)
+    n_fit = fitted_bins(front, SR, 2000.0)
+    assert n_fit == 2000 * N_FFT // SR + 1
+    assert model.seen == [(1, n_fit, front.n_frames(mixture.shape[-1]) + 3)]
+    assert stems["low"].shape == mixture.shape
+    torch.testing.assert_close(stems["low"] + stems["high"], mixture, atol=1e-5, rtol=0)
+
+
+def test_fit_runs_the_loop_without_stems():
+    low, high = two_tones()
+    mixture = low + high
+    model = Factorisation("nmf", n_components=3, max_iter=20)
+    separated = Separator(model=model, n_fft=N_FFT, chunk_duration=2.0, chunk_overlap=0.5)
+    separated.separate(mixture, SR)
+    fitted = Separator(model=model, n_fft=N_FFT, chunk_duration=2.0, chunk_overlap=0.5)
+    assert fitted.fit(mixture, SR) is fitted
+    assert torch.equal(fitted.activations_, separated.activations_)
+    assert torch.equal(fitted.templates_, separated.templates_)
+    assert fitted.n_iter_ == separated.n_iter_ and fitted.masks_ is None
+
+
+class NoParts:
+    sources = ("a",)
+
+
+@pytest.mark.parametrize("model, missing", [(object(), "sources, parts"), (NoParts(), "parts"),
+                                            (3, "sources, parts")])
+def test_a_bad_model_is_refused_by_what_it_lacks(model, missing):
+    with pytest.raises(ParameterTypeError, match=f"source model .*lacks {missing}"):
+        Separator(model=model).separate(two_tones(1.0)[0], SR)
+
+
+def test_a_source_model_refuses_factorisation_settings():
+    with pytest.raises(ParameterError, match=r"\['n_components', 'n_sources'\] are settings of "
+                                             r"a factorisation"):
+        Separator(model=BandSplit(), n_components=3, n_sources=2).separate(two_tones(1.0)[0], SR)
+
+
+# --------------------------------------------------------------------------- the recipes' models
+@pytest.fixture(scope="module")
+def drums():
+    g = torch.Generator().manual_seed(0)
+    t = torch.arange(1600) / SR
+    kick = torch.sin(2 * torch.pi * 60 * t) * torch.exp(-25 * t)
+    hat = torch.randn(1600, generator=g) * torch.exp(-80 * t) * 0.3
+    mixture = torch.zeros(2, 9 * SR)
+    for k, start in enumerate(range(0, 9 * SR - 3600, 4000)):
+        mixture[:, start:start + 1600] += kick * torch.tensor([[1.0], [0.4]])
+        mixture[:, start + 2000:start + 3600] += hat * (0.5 + 0.1 * (k % 3))
+    return mixture, {"kick": [kick], "hihat": [hat]}
+
+
+@pytest.mark.parametrize("chunk_duration", [None, 3.0])
+def test_the_drum_recipe_is_its_separator(drums, chunk_duration):
+    mixture, hits = drums
+    options = dict(n_rounds=1, n_iter=20, n_adapt=10, n_refit=10, adapt_duration=2.0,
+                   fit_bandwidth=3000.0)
+    recipe, result = separate_drums(mixture, SR, hits=hits, n_fft=256, T=8,
+                                    chunk_duration=chunk_duration, return_model=True, **options)
+    templates = hit_templates(hits, SR, n_fft=256, T=8, sources=tuple(hits))
+    model = DrumNMFD(templates, **options)
+    separator = Separator(front_end=STFT(n_fft=256, hop_length=64), model=model,
+                          chunk_duration=chunk_duration)
+    stems = separator.separate(mixture, SR)
+    assert list(stems) == list(recipe) == ["kick", "hihat"]
+    assert separator.n_chunks_ == (1 if chunk_duration is None else 4)
+    for name in stems:
+        assert torch.equal(stems[name], recipe[name])
+    assert torch.equal(separator.activations_, result.activations)
+    assert torch.equal(model.templates_, result.templates)
+    assert torch.equal(model.gains_, result.gains) and model.gains_.shape == (2, 2)
+    # the kick is twice as loud on the left: its gains say so
+    assert result.gains[0, 0] > 2 * result.gains[0, 1]
+
+
+def test_the_drum_model_validates_itself(drums):
+    templates = hit_templates(drums[1], SR, n_fft=256, T=8, sources=("kick", "hihat"))
+    with pytest.raises(ParameterError, match="n_adapt"):
+        DrumNMFD(templates, n_adapt=0)
+    with pytest.raises(ParameterError, match="chunk_solver"):
+        DrumNMFD(templates, chunk_solver="lbfgs")
+    with pytest.raises(ParameterTypeError, match="STFT NMFD Templates"):
+        DrumNMFD(templates.W)
+    with pytest.raises(ParameterError, match="models an STFT"):
+        Separator(front_end="cqt", model=DrumNMFD(templates)).separate(drums[0], SR)
+
+
+def test_the_piano_bass_recipe_is_its_separator():
+    low, high = two_tones(8.0, channels=2)
+    dictionaries = learn_instrument_dictionaries({"low": low[0], "high": high[1]}, SR,
+                                                 n_fft=N_FFT, hop_length=HOP)
+    mixture = low + high
+    recipe = separate_supervised(mixture, SR, dictionaries, max_iter=30, chunk_duration=3.0)
+    model = SupervisedNMF(dictionaries, max_iter=30)
+    separator = Separator(front_end=STFT(n_fft=N_FFT, hop_length=HOP), model=model,
+                          chunk_duration=3.0)
+    stems = separator.separate(mixture, SR)
+    for name in stems:
+        assert torch.equal(stems[name], recipe[name])
+    assert separator.n_chunks_ == 4 == len(model.n_iter_)
+    assert (stems["low"] - low).pow(2).sum() < 0.01 * low.pow(2).sum()
+    with pytest.raises(ParameterError, match="fit_every"):
+        SupervisedNMF(dictionaries, fit_every=0)
+
+
+def test_the_drums_harmonic_dictionary_recipe_is_its_separator():
+    t = torch.arange(2 * SR) / SR
+    clicks = torch.zeros(2 * SR)
+    clicks[::2000] = 1.0
+    tone = 0.3 * torch.sin(2 * torch.pi * 220 * t)
+    mixture = (tone + clicks)[None]
+    recipe = separate_drums_harmonic(mixture, SR, method="dictionary", drum_templates=None,
+                                     n_percussive=4, n_harmonic=4, n_fft=N_FFT,
+                                     hop_length=HOP, max_iter=30, seed=3)
+    model = PercussiveHarmonicNMF(n_percussive=4, n_harmonic=4, max_iter=30, seed=3,
+                                  continuity=1.0)  # CONTINUITY["free"]: no fixed dictionary
+    separator = Separator(front_end=STFT(n_fft=N_FFT, hop_length=HOP), model=model,
+                          chunk_duration=None)
+    stems = separator.separate(mixture, SR)
+    assert list(stems) == list(recipe) == ["drums", "harmonic"]
+    for name in stems:
+        assert torch.equal(stems[name], recipe[name])
+    # a second run starts from the same seed: the same stems
+    again = separator.separate(mixture, SR)
+    assert all(torch.equal(again[name], stems[name]) for name in stems)
+    assert (stems["harmonic"][0] - tone).pow(2).sum() < 0.1 * tone.pow(2).sum()
+    with pytest.raises(ParameterError, match="n_percussive > 0"):
+        PercussiveHarmonicNMF()

@@ -51,7 +51,8 @@ class BandSplit(SourceModel):
         low = magnitude.clone()
         low[:, CUT:] = 0
         parts = torch.stack([low, magnitude - low]) ** self.power
-        return SourceParts(parts, activations=magnitude.sum(1, keepdim=True))
+        frames = magnitude.shape[-1] - self.lookahead  # the look-ahead frames have none
+        return SourceParts(parts, activations=magnitude[..., :frames].sum(1, keepdim=True))
 
 
 def band_split_by_hand(mixture):
@@ -227,3 +228,13 @@ def test_the_drums_harmonic_dictionary_recipe_is_its_separator():
     assert (stems["harmonic"][0] - tone).pow(2).sum() < 0.1 * tone.pow(2).sum()
     with pytest.raises(ParameterError, match="n_percussive > 0"):
         PercussiveHarmonicNMF()
+
+
+class WrongParts(BandSplit):
+    def parts(self, magnitude):
+        return SourceParts(super().parts(magnitude).parts[:, :, :-1])  # one bin short
+
+
+def test_parts_of_the_wrong_shape_are_refused_by_name():
+    with pytest.raises(ParameterError, match=r"WrongParts.parts gave parts of shape \(2, 1, 256, "):
+        Separator(front_end=STFT(n_fft=N_FFT), model=WrongParts()).separate(two_tones(1.0)[0], SR)

@@ -556,6 +556,7 @@ class Separator:
             if sources is None:  # a clustering model met only silence
                 raise ParameterError("nothing to separate: the mixture has no energy in the front "
                                  "end's frequency range.")
+            _check_parts(fitted, model, len(sources), spectrogram.shape, n_fit, lookahead // hop)
             if joined is None:
                 joined = mixture.new_zeros((len(sources) if stems else 0,) + tuple(mixture.shape))
                 if fitted.activations is not None:
@@ -699,6 +700,33 @@ class _Factorised:
             self.fixed = torch.ones(assignment.rank, dtype=torch.bool)
         self.model_ = model
         return SourceParts(parts, activations=activations)
+
+
+def _check_parts(fitted, model, n_sources: int, shape: Tuple[int, int, int], n_fit: int,
+                 lookahead: int) -> None:
+    """A ParameterError unless ``fitted`` is :class:`SourceParts` of ``n_sources`` sources
+    for a spectrogram of ``shape`` (channels, bins, frames) fitted on ``n_fit`` bins, with
+    activations for its frames less the ``lookahead``."""
+    channels, _, frames = shape
+    name = type(model).__name__
+    if not isinstance(fitted, SourceParts):
+        raise ParameterTypeError(f"{name}.parts must return SourceParts (nmfsep.separation), got "
+                                 f"{type(fitted).__name__}.")
+    parts, gains = fitted.parts, fitted.gains
+    if parts is not None and (parts.dim() != 4 or parts.shape[0] != n_sources
+                              or parts.shape[1] not in (1, channels)
+                              or tuple(parts.shape[2:]) != (n_fit, frames)):
+        raise ParameterError(
+            f"{name}.parts gave parts of shape {tuple(parts.shape)}; for {n_sources} sources, "
+            f"{channels} channel(s), {n_fit} bins and {frames} frames they must be "
+            f"({n_sources}, {channels} or 1, {n_fit}, {frames}).")
+    if gains is not None and tuple(gains.shape) != (n_sources, channels, 1, 1):
+        raise ParameterError(f"{name}.parts gave gains of shape {tuple(gains.shape)}; they must be "
+                             f"({n_sources}, {channels}, 1, 1).")
+    if fitted.activations is not None and fitted.activations.shape[-1] != frames - lookahead:
+        raise ParameterError(f"{name}.parts gave activations of {fitted.activations.shape[-1]} "
+                             f"frames, the chunk has {frames - lookahead} (and {lookahead} of "
+                             f"look-ahead).")
 
 
 def _segment(signal: Tensor, start: int, length: int) -> Tensor:

@@ -43,9 +43,10 @@ class SourceParts:
         chunk is silent to the model, and its stems are silent.
     gains : Tensor, shape (sources, channels, 1, 1), optional
         Every source's level in every channel, multiplying parts shared by the channels.
-    activations : Tensor, shape (..., frames), optional
-        The chunk's activations, one per frame of its spectrogram; the separator joins the
-        chunks' into :attr:`~nmfsep.separation.Separator.activations_`.
+    activations : Tensor, shape (..., frames - lookahead), optional
+        The chunk's activations, one per frame of its spectrogram but the look-ahead ones;
+        the separator joins the chunks' into
+        :attr:`~nmfsep.separation.Separator.activations_`.
     """
 
     parts: Optional[Tensor]

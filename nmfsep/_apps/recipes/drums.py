@@ -315,8 +315,9 @@ class DrumNMFD(SourceModel):
         STFT NMFD templates ``(freq, R, T)`` of the drum sources (:func:`hit_templates`,
         :func:`generic_templates`); at another sample rate or STFT than the separator's they
         are mapped onto its bins.
-    spectrogram_power, n_iter, n_rounds, n_adapt, n_refit, n_chunk, chunk_solver, \
-fit_bandwidth, adapt_duration, verbose
+    spectrogram_power, n_iter, n_rounds, n_adapt, n_refit, n_chunk, chunk_solver
+        As in :func:`separate_drums`.
+    fit_bandwidth, adapt_duration, verbose
         As in :func:`separate_drums`.
 
     Attributes

@@ -645,3 +645,23 @@ def test_generic_recipe_adapts_long_mixtures_on_fewer_excerpts(monkeypatch):
     seen.clear()
     RECIPES["drums"](torch.zeros(SR), SR)  # the kit recipe keeps separate_drums' defaults
     assert {k: seen[k] for k in drums.GENERIC_CHUNK_FIT} == dict(adapt_duration=30.0, n_chunk=None)
+
+
+def test_channel_gains_are_a_fit_of_the_one_engine():
+    # V_c ≈ Σ_s G_sc Λ_s with the parts Λ fixed: the gains are 30 KL multiplicative updates
+    # (an NMF fit whose templates are the parts), the textbook loop's numbers to float32
+    # rounding, and a planted mixing is recovered
+    from nmfsep._apps.recipes._shared import GAIN_UPDATES, channel_gains
+
+    g = torch.Generator().manual_seed(3)
+    parts = torch.rand(3, 1, 40, 300, generator=g) + 0.05
+    truth = torch.tensor([[0.9, 0.1], [0.5, 0.5], [0.2, 0.8]])
+    V = (truth.view(3, 2, 1, 1) * parts).sum(0).unsqueeze(1)        # (channels, 1, freq, frames)
+    gains = channel_gains(parts, V)
+    P, X = parts.flatten(1).double(), V.flatten(1).double()          # (S, values), (C, values)
+    G = (X.mean(1) / P.sum(0).mean()).expand(3, -1).clone()
+    for _ in range(GAIN_UPDATES):
+        G *= (P @ (X / (G.T @ P)).T) / P.sum(1, keepdim=True)
+    assert gains.shape == (3, 2, 1, 1)
+    assert torch.allclose(gains[..., 0, 0].double(), G, rtol=1e-5, atol=0)
+    assert (gains[..., 0, 0] - truth).abs().max() < 0.05

@@ -24,7 +24,7 @@ from torch import Tensor
 from nmfsep._core._validation import check_count
 from nmfsep._pipeline.stft import DEFAULT_WINDOW, STFT, n_fft_for_duration
 from nmfsep.io import AUDIO_SUFFIXES, check_audio
-from nmfsep.nmf import NMFD
+from nmfsep.nmf import NMF, NMFD
 
 from ..._errors import ParameterError, ParameterTypeError
 
@@ -170,7 +170,8 @@ def source_parts(W: Tensor, H: Tensor, components: Tensor, n_sources: int) -> Te
 def channel_gains(parts: Tensor, V: Tensor, gains: Optional[Tensor] = None) -> Tensor:
     r"""Gains ``(sources, channels, 1, 1)`` of the model :math:`V_c \approx \sum_s G_{s,c}
     \Lambda_s` of every channel (instantaneous mixing): :data:`GAIN_UPDATES` KL
-    multiplicative updates on at most :data:`GAIN_FRAMES` frames (evenly spaced) of ``V``
+    multiplicative updates (an :class:`~nmfsep.nmf.NMF` fit whose templates, the parts, are
+    held fixed) on at most :data:`GAIN_FRAMES` frames (evenly spaced) of ``V``
     ``(channels, pieces, freq, frames)`` with the sources' parts ``(sources, pieces, freq,
     frames)`` fixed, from ``gains`` (None: every source at each channel's level over the
     model's).
@@ -194,8 +195,8 @@ def channel_gains(parts: Tensor, V: Tensor, gains: Optional[Tensor] = None) -> T
     # least start (a multiplicative update cannot revive a zero gain)
     level = (V.mean(1) / parts.sum(0).mean().clamp_min(tiny)).expand(parts.shape[0], -1)
     G = level.clone() if gains is None else torch.maximum(gains[..., 0, 0], 1e-3 * level)
-    total = parts.sum(1, keepdim=True).clamp_min(tiny)                     # (S, 1)
-    for _ in range(GAIN_UPDATES):
-        ratio = V / (G.T @ parts).clamp_min_(tiny)                          # (C, values)
-        G *= (parts @ ratio.T) / total
-    return G[..., None, None]
+    # the one fitting engine: V (C, values) ≈ Gᵀ parts, an NMF whose templates (the parts)
+    # are held fixed and whose activations are the gains
+    model = NMF(W=parts.T, H=G.T, trainable_W=False)
+    model.fit(V, beta=1, tol=-math.inf, max_iter=GAIN_UPDATES, check_every=GAIN_UPDATES)
+    return model.H.detach().T[..., None, None]

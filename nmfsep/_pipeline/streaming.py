@@ -397,7 +397,10 @@ class StreamingSeparator:
     # ----------------------------------------------------------------------------- frames
     def _fit(self, V: Tensor) -> Tensor:
         """The frame's activations ``(channels, R)``, warm-started from the previous frame's
-        (updated in place)."""
+        (updated in place). An inner solve of a few updates, like a HALS sweep inside one step,
+        not a fit of :func:`~nmfsep.fitting.run_iterations`: its loss checks and bookkeeping
+        would cost more than a frame's updates (four of 64 numbers), and a frame has a time
+        budget (issue 16)."""
         H = self._H
         # a floor lets templates silent in the previous frame come back (a multiplicative
         # update cannot move a zero): 1 % of the frame's level shared by the templates

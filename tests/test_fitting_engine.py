@@ -10,6 +10,7 @@ from nmfsep import ParameterError, ParameterTypeError
 from nmfsep.fitting import FitOptions, distributed_fit, fit_chunks, run_iterations
 from nmfsep.nmf import NMF, NMF2D, NMFD, BaseComponent, BatchNMF
 from nmfsep.plca import PLCA, SIPLCA
+from nmfsep.trainer import BetaMu
 
 
 def _rand(*shape, seed=0):
@@ -19,9 +20,10 @@ def _rand(*shape, seed=0):
 # --------------------------------------------------------------------------- options
 # every entry point that takes an option; each is called with that option only
 ENTRY_POINTS = {
-    "NMF.fit": (("beta", "tol", "max_iter", "alpha", "l1_ratio", "check_every", "solver"),
+    "NMF.fit": (("beta", "tol", "max_iter", "alpha", "l1_ratio", "check_every", "solver", "orthogonal"),
                 lambda **o: NMF((12, 8), 2, seed=0).fit(_rand(12, 8), **o)),
-    "NMFD.fit": (("beta", "tol", "max_iter", "alpha", "l1_ratio", "check_every", "solver"),
+    "NMFD.fit": (("beta", "tol", "max_iter", "alpha", "l1_ratio", "check_every", "solver",
+                  "orthogonal"),
                  lambda **o: NMFD((1, 8, 12), 2, T=3, seed=0).fit(_rand(1, 8, 12), **o)),
     "BatchNMF.fit": (("beta", "tol", "max_iter", "alpha", "l1_ratio", "check_every"),
                      lambda **o: BatchNMF((2, 12, 8), 2, seed=0).fit(_rand(2, 12, 8), **o)),
@@ -56,6 +58,8 @@ BAD = [
     ("alpha", "strong", ParameterTypeError, r"alpha must be a non-negative finite number, got str"),
     ("l1_ratio", 1.5, ParameterError, r"l1_ratio must be a number in \[0, 1\], got 1.5"),
     ("solver", "newton", ParameterError, "solver must be one of 'mu', 'hals'"),
+    ("orthogonal", -1, ParameterError, "orthogonal must be a non-negative finite number, got -1"),
+    ("orthogonal", math.nan, ParameterError, "orthogonal must be a non-negative finite number"),
 ]
 
 
@@ -210,3 +214,69 @@ def test_the_step_reduces_the_templates_statistics_through_a_hook():
     torch.testing.assert_close(shard.W, stacked.W, rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(shard.H, stacked.H[:30], rtol=1e-9, atol=1e-12)
     assert (alone.W - shard.W).abs().max() > 1e-3  # without the hook: another fit
+
+
+# --------------------------------------------------------------------------- penalties
+def _column_cosine(X):
+    """Mean cosine between distinct columns (components) of X."""
+    unit = X / X.norm(dim=0, keepdim=True)
+    gram = unit.T @ unit
+    R = X.shape[1]
+    return float((gram.sum() - gram.diagonal().sum()) / (R * (R - 1)))
+
+
+@pytest.mark.parametrize("beta, level", [(2.0, 1.0), (1.0, 1.0), (0.5, 1.0), (2.0, 1e8), (1.0, 1e8)])
+def test_orthogonal_penalty_is_betamu_s_in_the_one_loop(beta, level):
+    # fit(orthogonal=mu) is BetaMu(orthogonal=mu)'s trajectory, the update kernel's penalty,
+    # also for loud data (1e8: fitted normalised, the penalty scaled as L2's)
+    V = _rand(40, 30, seed=5) @ _rand(30, 25, seed=6) * level
+    fitted, stepped = NMF(V.shape, 4, seed=1).double(), NMF(V.shape, 4, seed=1).double()
+    for model in (fitted, stepped):
+        for factor in (model.W, model.H):
+            factor.data *= level ** 0.5
+    mu = 0.3 * level ** (beta - 1)  # the penalty in the loss's units
+    fitted.fit(V, beta=beta, tol=-math.inf, max_iter=20, orthogonal=mu)
+    trainer = BetaMu(stepped.parameters(), beta=beta, orthogonal=mu)
+    for _ in range(20):
+        trainer.step(lambda: (V, stepped()))
+    assert torch.allclose(fitted.W, stepped.W, rtol=1e-10, atol=0)
+    assert torch.allclose(fitted.H, stepped.H, rtol=1e-10, atol=0)
+    unpenalised = NMF(V.shape, 4, seed=1).double()
+    for factor in (unpenalised.W, unpenalised.H):
+        factor.data *= level ** 0.5
+    unpenalised.fit(V, beta=beta, tol=-math.inf, max_iter=20)
+    assert not torch.allclose(unpenalised.H, fitted.H, rtol=1e-3)
+
+
+def test_orthogonal_penalty_recovers_one_active_component_per_row():
+    # planted: every row (frame) has one active component; the unpenalised fit mixes them
+    g = torch.Generator().manual_seed(0)
+    N, C, R = 200, 30, 4
+    labels = torch.randint(0, R, (N,), generator=g)
+    H0 = torch.zeros(N, R, dtype=torch.float64)
+    H0[torch.arange(N), labels] = 0.5 + torch.rand(N, generator=g, dtype=torch.float64)
+    W0 = torch.rand(C, R, generator=g, dtype=torch.float64) + 0.2
+    V = H0 @ W0.T
+    cosines = {}
+    for mu in (0.0, 0.3):
+        model = NMF(V.shape, R, seed=3).double()
+        model.fit(V, beta=2, tol=-math.inf, max_iter=300, orthogonal=mu)
+        cosines[mu] = _column_cosine(model.H.detach())
+        if mu:
+            assert (model().detach() - V).norm() < 0.01 * V.norm()
+            assert abs(_column_cosine(model.W.detach()) - _column_cosine(W0)) < 0.01
+    assert cosines[0.0] > 0.1 and cosines[0.3] < 0.01
+
+
+def test_orthogonal_penalty_keeps_fixed_components_and_refuses_other_solvers():
+    V = _rand(30, 20, seed=2)
+    model = NMF(V.shape, 4, fixed_W=[0, 2], seed=0).double()
+    W0 = model.W.detach().clone()
+    for solver in ("mu", "auto"):
+        model.fit(V, beta=2, max_iter=15, orthogonal=0.5, solver=solver)
+        assert torch.equal(model.W[:, [0, 2]], W0[:, [0, 2]])
+    for solver in ("hals", "anls", "pgd"):
+        with pytest.raises(ParameterError, match="orthogonal is a penalty of the multiplicative"):
+            model.fit(V, beta=2, orthogonal=0.5, solver=solver)
+    with pytest.raises(ParameterError, match="orthogonal penalises the whole factors"):
+        NMF(W=(20, 2), seed=0).fit(list(V.split(10)), orthogonal=0.5)

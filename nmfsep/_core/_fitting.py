@@ -75,6 +75,9 @@ class FitOptions:
     inner_iter : int or None
         Chunked data: updates of each chunk's activations per epoch (>= 0; None: the
         default of :func:`nmfsep.fitting.fit_chunks`).
+    orthogonal : float
+        Weight of the penalty on the overlap of the components (finite, >= 0; the
+        multiplicative updates of ``NMF`` / ``NMFD`` fits, see their ``fit``).
 
     Examples
     --------
@@ -95,6 +98,7 @@ class FitOptions:
     check_every: int = 10
     solver: str = "mu"
     inner_iter: Optional[int] = None
+    orthogonal: float = 0.0
 
     #: The check of every field: ``check(value, name)`` returns the canonical value or raises.
     constraints: ClassVar[Dict[str, Callable]] = {
@@ -107,6 +111,7 @@ class FitOptions:
         "check_every": check_count,
         "solver": lambda value, name: value,  # with beta, by check_solver below
         "inner_iter": _check_inner_iter,
+        "orthogonal": lambda value, name: check_real(value, name, low=0),
     }
 
     def __post_init__(self):

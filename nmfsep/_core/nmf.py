@@ -439,7 +439,8 @@ class BaseComponent(TransformMixin, nn.Module):
 
     def multiplicative_step(self, V: Tensor, beta: float, l1: float, l2: float,
                             continuity=0.0, *, reduce: Optional[Callable[[Tensor], Tensor]] = None,
-                            names: Optional[Sequence[str]] = None) -> Callable[[], None]:
+                            names: Optional[Sequence[str]] = None,
+                            orthogonal: float = 0.0) -> Callable[[], None]:
         """One multiplicative update of every learned factor, as a closure (part of the
         fitting protocol): what :meth:`fit` iterates with ``solver="mu"``.
 
@@ -461,6 +462,9 @@ class BaseComponent(TransformMixin, nn.Module):
             its activations; ``W`` is then updated alike everywhere.
         names : sequence of str, optional
             The factors to update, in order (default :meth:`learned_factors`).
+        orthogonal : float
+            Weight of the penalty on the overlap of the components, on every factor (see
+            :meth:`fit`).
 
         Returns
         -------
@@ -490,7 +494,7 @@ class BaseComponent(TransformMixin, nn.Module):
                 positive = add_on_components(positive, smooth["positive"][rows], active)
             multiplicative_update_(
                 getattr(self, name).data[rows], negative, positive, beta=beta, l1=l1, l2=l2,
-                fixed=fixed,
+                orthogonal=orthogonal, fixed=fixed,
             )
 
         # a fast path may update a factor itself, block by block (its parts are then None)
@@ -530,6 +534,7 @@ class BaseComponent(TransformMixin, nn.Module):
         inner_iter: Optional[int] = None,
         keep_activations: bool = False,
         continuity=0.0,
+        orthogonal: float = 0.0,
     ) -> int:
         r"""Learn the factors by minimising :math:`D_\beta(V \mid \hat V)`.
 
@@ -603,6 +608,16 @@ class BaseComponent(TransformMixin, nn.Module):
             objective. Fixed components of ``H`` stay bit-exact. Unlike ``alpha``'s
             penalties, the updates are not proven monotone; in practice the objective
             falls.
+        orthogonal : float, default 0.0
+            Weight :math:`\mu` of a penalty on the overlap of the components, on every learned
+            factor ``X`` (components along its axis 1):
+            :math:`\frac{\mu}{2} \sum_{k \neq l} \sum_i x_{ik} x_{il}`, whose gradient
+            :math:`\mu (\sum_l x_{il} - x_{ik})` joins the positive part of the
+            multiplicative update (as in :class:`nmfsep.trainer.BetaMu`'s ``orthogonal``).
+            It drives the components of every row (a frame's activations, a frequency's
+            template values) apart, towards one active component each. Solver ``'mu'``
+            (``'auto'`` then means extrapolated MU), whole data (not chunks); like
+            ``alpha``'s penalties it is in the loss's units and not part of ``loss_curve_``.
 
         Returns
         -------
@@ -670,8 +685,15 @@ class BaseComponent(TransformMixin, nn.Module):
 
         options = FitOptions(beta=beta, tol=tol, max_iter=max_iter, verbose=verbose, alpha=alpha,
                              l1_ratio=l1_ratio, check_every=check_every, solver=solver,
-                             inner_iter=inner_iter)
+                             inner_iter=inner_iter, orthogonal=orthogonal)
         beta, solver = options.beta, options.solver
+        if options.orthogonal:
+            if solver not in ("mu", "auto"):
+                raise ParameterError(f"orthogonal is a penalty of the multiplicative updates: use "
+                                     f"solver='mu' (or 'auto'), got solver={solver!r}")
+            if online.is_chunk_source(V):
+                raise ParameterError("orthogonal penalises the whole factors: fit one tensor V, "
+                                     "or chunked data with orthogonal=0")
         continuity = check_penalty_weights(continuity, self.rank, "continuity")
         smoothed = isinstance(continuity, Tensor) or continuity != 0
         if smoothed:
@@ -701,7 +723,7 @@ class BaseComponent(TransformMixin, nn.Module):
         # "auto": HALS swept to a stall or extrapolated MU (nmfsep.fitting)
         accelerate = solver == "auto"
         if accelerate:  # HALS takes no continuity: extrapolated MU does
-            solver = "mu" if smoothed else accelerated.auto_solver(self, beta)
+            solver = "mu" if smoothed or options.orthogonal else accelerated.auto_solver(self, beta)
         least_squares = solver != "mu"
         if least_squares and not (isinstance(self, NMF) and self.has_closed_form()):
             raise ParameterError(
@@ -727,7 +749,10 @@ class BaseComponent(TransformMixin, nn.Module):
             else:
                 V = floor_zeros(self._densify_if_needed(V, beta), beta)
                 continuity = scaled.scale_free_penalty(continuity)
-                step = self.multiplicative_step(V, beta, l1, l2, continuity)
+                # quadratic in the factors, as L2: scaled with it on normalised data
+                orthogonal = scaled.penalties(0.0, options.orthogonal)[1]
+                step = self.multiplicative_step(V, beta, l1, l2, continuity,
+                                                orthogonal=orthogonal)
             if smoothed:
                 def loss():
                     return self.divergence(V, beta) + self._continuity_cost(continuity)

@@ -41,6 +41,7 @@ from ._apps.recipes.drums import (
 )
 from ._apps.recipes.harmonic import (
     CONTINUITY,
+    HPSSCascade,
     PercussiveHarmonicNMF,
     fit_percussive_harmonic,
     hpss_cascade,
@@ -101,8 +102,8 @@ __all__ = [
     "HIHAT_ALONE", "RISE_WINDOW",
     "save_onsets", "write_drum_midi", "read_drum_midi", "GM_DRUM_NOTES", "ONSET_FORMATS",
     # harmonic
-    "separate_drums_harmonic", "PercussiveHarmonicNMF", "hpss_cascade", "percussive_dictionary", "template_spectra",
-    "hpss_masks", "fit_percussive_harmonic", "CONTINUITY",
+    "separate_drums_harmonic", "PercussiveHarmonicNMF", "HPSSCascade", "hpss_cascade",
+    "percussive_dictionary", "template_spectra", "hpss_masks", "fit_percussive_harmonic", "CONTINUITY",
     # supervised
     "learn_instrument_dictionaries", "separate_supervised", "SupervisedNMF", "default_stft",
     "DICTIONARY_METHODS",

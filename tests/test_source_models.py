@@ -8,9 +8,11 @@ import torch
 from nmfsep import ParameterError, ParameterTypeError
 from nmfsep.recipes import (
     DrumNMFD,
+    HPSSCascade,
     PercussiveHarmonicNMF,
     SupervisedNMF,
     hit_templates,
+    hpss_cascade,
     learn_instrument_dictionaries,
     separate_drums,
     separate_drums_harmonic,
@@ -238,3 +240,119 @@ class WrongParts(BandSplit):
 def test_parts_of_the_wrong_shape_are_refused_by_name():
     with pytest.raises(ParameterError, match=r"WrongParts.parts gave parts of shape \(2, 1, 256, "):
         Separator(front_end=STFT(n_fft=N_FFT), model=WrongParts()).separate(two_tones(1.0)[0], SR)
+
+
+# --------------------------------------------------------------------------- exact context
+class LocalBandSplit(BandSplit):
+    """A model with a local non-linear filter: the low source's part is the running maximum
+    over 5 frames of a low-passed ``|X|``, which a frame's neighbours change (and so the
+    chunks' edges). An output sample hears the samples within its reach."""
+
+    context = N_FFT + 2 * HOP
+
+    def parts(self, magnitude):
+        self.seen.append(tuple(magnitude.shape))
+        weight = torch.linspace(1.0, 0.0, magnitude.shape[-2])[:, None] ** 4
+        low = torch.nn.functional.max_pool1d(magnitude * weight, 5, 1, 2)
+        return SourceParts(torch.stack([low, magnitude]))
+
+
+def test_exact_context_chunks_join_to_the_one_piece_result():
+    low, high = two_tones(8.0, channels=2)
+    mixture = low + high
+    front = STFT(n_fft=N_FFT, hop_length=HOP)
+    whole = Separator(front_end=front, model=LocalBandSplit(), chunk_duration=None).separate(
+        mixture, SR)
+    model = LocalBandSplit()
+    separator = Separator(front_end=front, model=model, chunk_duration=2.0)
+    chunked = separator.separate(mixture, SR)
+    assert separator.n_chunks_ == 4 and len(model.seen) == 4
+    for name in whole:  # no cross-fades: every sample is the one-piece result's
+        torch.testing.assert_close(chunked[name], whole[name], atol=1e-6, rtol=0)
+    # cross-faded chunks without the context differ from it near the joins
+    model.context = None
+    faded = Separator(front_end=front, model=model, chunk_duration=2.0,
+                      chunk_overlap=0.1).separate(mixture, SR)
+    assert (faded["low"] - whole["low"]).abs().max() > 1e-3
+
+
+def test_the_drums_harmonic_cascade_recipe_is_its_separator():
+    t = torch.arange(12 * SR) / SR
+    clicks = torch.zeros(12 * SR)
+    clicks[500::2000] = 1.0
+    tone = 0.3 * torch.sin(2 * torch.pi * 220 * t)
+    mixture = torch.stack([tone + clicks, 0.5 * tone - clicks])
+    recipe = separate_drums_harmonic(mixture, SR)  # method "cascade" without hits
+    model = HPSSCascade(SR)
+    separator = Separator(front_end=model.front_end, model=model, chunk_duration=None)
+    stems = separator.separate(mixture, SR)
+    assert list(stems) == list(recipe) == ["drums", "harmonic"]
+    assert all(torch.equal(stems[name], recipe[name]) for name in stems)
+    assert (stems["harmonic"][0] - tone).pow(2).sum() < 0.1 * tone.pow(2).sum()
+    for refine in (True, False):
+        model = HPSSCascade(SR, refine=refine)
+        separator = Separator(front_end=model.front_end, model=model, chunk_duration=4.0,
+                              chunk_overlap=0.0)
+        chunked = separator.separate(mixture, SR)
+        assert separator.n_chunks_ == 5  # 4 s chunks overlapping by 2 x 0.86 s of context
+        assert torch.equal(chunked["drums"], hpss_cascade(mixture, SR, chunk_duration=4.0,
+                                                          refine=refine))
+        whole = hpss_cascade(mixture, SR, chunk_duration=None, refine=refine)
+        torch.testing.assert_close(chunked["drums"], whole, atol=1e-6, rtol=0)
+        assert torch.equal(chunked["harmonic"], mixture - chunked["drums"])
+
+
+class Stems(BandSplit):
+    """Gives the chunk's stems itself: all of it to the first source."""
+
+    complex_input = True
+
+    def __init__(self, shape_error=False, **kwargs):
+        super().__init__(**kwargs)
+        self.shape_error = shape_error
+
+    def parts(self, spectrogram, waveform):
+        self.seen.append((spectrogram.dtype, tuple(waveform.shape)))
+        stems = torch.stack([waveform, torch.zeros_like(waveform)])
+        return SourceParts(None, stems=stems[..., 1:] if self.shape_error else stems)
+
+
+def test_complex_input_context_and_stems_are_checked():
+    mixture = sum(two_tones(3.0))
+    front = STFT(n_fft=N_FFT, hop_length=HOP)
+    model = Stems()
+    stems = Separator(front_end=front, model=model, chunk_duration=None).separate(mixture, SR)
+    assert model.seen == [(torch.complex64, tuple(mixture.shape))]
+    assert torch.equal(stems["low"], mixture) and not stems["high"].any()
+    with pytest.raises(ParameterError, match=r"Stems.parts gave stems of shape \(2, 1, 23999\)"):
+        Separator(front_end=front, model=Stems(shape_error=True)).separate(mixture, SR)
+    with pytest.raises(ParameterError, match="fit_bandwidth must be None"):
+        Separator(front_end=front, model=Stems(fit_bandwidth=1000.0)).separate(mixture, SR)
+    bad = Stems()
+    bad.complex_input = "yes"
+    with pytest.raises(ParameterTypeError, match="complex_input must be True or False"):
+        Separator(front_end=front, model=bad).separate(mixture, SR)
+    for context in (-1, 2.5):
+        bad = LocalBandSplit()
+        bad.context = context
+        with pytest.raises((ParameterError, ParameterTypeError), match="context"):
+            Separator(front_end=front, model=bad).separate(mixture, SR)
+    long = LocalBandSplit()
+    long.context = SR  # 1 s on either side: chunks of 2 s are too short
+    with pytest.raises(ParameterError, match="too short for the context of LocalBandSplit"):
+        Separator(front_end=front, model=long, chunk_duration=2.0).separate(
+            sum(two_tones(8.0)), SR)
+
+
+def test_the_cascade_model_validates_itself():
+    model = HPSSCascade(SR)
+    assert model.context > 0 and model.chunk_alignment >= 1 and model.complex_input
+    with pytest.raises(ParameterError, match="margin"):
+        HPSSCascade(SR, margin=-1.0)
+    with pytest.raises(ParameterTypeError, match="refine"):
+        HPSSCascade(SR, refine="no")
+    mixture = sum(two_tones(3.0))
+    with pytest.raises(ParameterError, match="stage 1 STFT"):
+        Separator(front_end=STFT(n_fft=N_FFT), model=model).separate(mixture, SR)
+    with pytest.raises(ParameterError, match="set up for 8000 Hz"):
+        Separator(front_end=model.front_end, model=model).separate(mixture, 2 * SR)

@@ -535,9 +535,16 @@ class Separator:
         power = check_real(getattr(model, "power", 1.0), "power", low=0, low_open=True)
         mask = plan.mask if plan.mask == "binary" else plan.mask / power
         n_fit = fitted_bins(front, sample_rate, getattr(model, "fit_bandwidth", None))
+        context, complex_input = _context_options(model, front.n_freqs, n_fit)
 
         n_samples = mixture.shape[-1]
-        bounds = chunk_bounds(n_samples, plan.chunk, plan.overlap, hop * alignment)
+        overlap = plan.overlap if context is None else 2 * context + hop * alignment
+        if context is not None and plan.chunk is not None and plan.chunk < 2 * overlap:
+            raise ParameterError(
+                f"chunk_duration={self.chunk_duration} s is too short for the context of "
+                f"{type(model).__name__} ({context} samples on either side): use at least "
+                f"{2 * overlap / sample_rate:.1f} s, or None.")
+        bounds = chunk_bounds(n_samples, plan.chunk, overlap, hop * alignment)
         chunked = len(bounds) > 1
         prepare = getattr(model, "prepare", None)
         order = None if prepare is None else prepare(mixture, sample_rate, front, bounds)
@@ -550,13 +557,17 @@ class Separator:
             length = end - start + lookahead  # the look-ahead: the mixture's next samples
             chunk = mixture[:, start:end] if not lookahead else _segment(mixture, start, length)
             spectrogram, residual = front.analyse(chunk)
+            waveform_in = chunk if complex_input else None  # the chunk itself, for such a model
             del chunk
-            fitted = model.parts(spectrogram[:, :n_fit].abs())
+            fitted = (model.parts(spectrogram, waveform_in) if complex_input
+                      else model.parts(spectrogram[:, :n_fit].abs()))
+            del waveform_in
             sources = model.sources
             if sources is None:  # a clustering model met only silence
                 raise ParameterError("nothing to separate: the mixture has no energy in the front "
                                  "end's frequency range.")
-            _check_parts(fitted, model, len(sources), spectrogram.shape, n_fit, lookahead // hop)
+            _check_parts(fitted, model, len(sources), spectrogram.shape, n_fit, lookahead // hop,
+                         end - start)
             if joined is None:
                 joined = mixture.new_zeros((len(sources) if stems else 0,) + tuple(mixture.shape))
                 if fitted.activations is not None:
@@ -565,6 +576,8 @@ class Separator:
             parts, masks = fitted.parts, None
             if not stems:
                 chunk_stems = joined.new_zeros((0, mixture.shape[0], end - start))
+            elif fitted.stems is not None:  # the model's own last step
+                chunk_stems = fitted.stems
             elif parts is None:  # silent to the model: silent sources
                 chunk_stems = mixture.new_zeros((len(sources), mixture.shape[0], end - start))
                 if residual is not None:
@@ -580,7 +593,7 @@ class Separator:
             if chunked:  # only the model outlives a chunk: its buffers go before the next
                 spectrogram = masks = None
             add_chunk(joined, chunk_stems, bounds, k, activations=activations,
-                      chunk_activations=chunk_activations, hop=hop)
+                      chunk_activations=chunk_activations, hop=hop, crossfade=context is None)
             del chunk_stems, chunk_activations
         self.sources_ = tuple(sources)
         factorised = isinstance(model, _Factorised)
@@ -702,16 +715,36 @@ class _Factorised:
         return SourceParts(parts, activations=activations)
 
 
+def _context_options(model, n_freqs: int, n_fit: int) -> Tuple[Optional[int], bool]:
+    """A source model's ``context`` (samples, or None) and ``complex_input``, checked."""
+    context = getattr(model, "context", None)
+    if context is not None:
+        context = check_count(context, "context", minimum=0)
+    complex_input = getattr(model, "complex_input", False)
+    if not isinstance(complex_input, bool):
+        raise ParameterTypeError(f"complex_input must be True or False, got {complex_input!r}.")
+    if complex_input and n_fit != n_freqs:
+        raise ParameterError("a model with complex_input is given every bin: its fit_bandwidth "
+                             "must be None.")
+    return context, complex_input
+
+
 def _check_parts(fitted, model, n_sources: int, shape: Tuple[int, int, int], n_fit: int,
-                 lookahead: int) -> None:
+                 lookahead: int, samples: int) -> None:
     """A ParameterError unless ``fitted`` is :class:`SourceParts` of ``n_sources`` sources
     for a spectrogram of ``shape`` (channels, bins, frames) fitted on ``n_fit`` bins, with
-    activations for its frames less the ``lookahead``."""
+    activations for its frames less the ``lookahead`` (or stems of ``samples`` samples)."""
     channels, _, frames = shape
     name = type(model).__name__
     if not isinstance(fitted, SourceParts):
         raise ParameterTypeError(f"{name}.parts must return SourceParts (nmfsep.separation), got "
                                  f"{type(fitted).__name__}.")
+    if fitted.stems is not None and (fitted.parts is not None or tuple(fitted.stems.shape) != (
+            n_sources, channels, samples)):
+        raise ParameterError(
+            f"{name}.parts gave stems of shape {tuple(fitted.stems.shape)}"
+            f"{' and parts' if fitted.parts is not None else ''}; stems come instead of parts "
+            f"(None), of shape ({n_sources}, {channels}, {samples}).")
     parts, gains = fitted.parts, fitted.gains
     if parts is not None and (parts.dim() != 4 or parts.shape[0] != n_sources
                               or parts.shape[1] not in (1, channels)
@@ -740,12 +773,11 @@ def add_chunk(stems: Tensor, chunk_stems: Tensor, bounds: Sequence[Tuple[int, in
               hop: int = 1, crossfade: bool = True) -> None:
     """Cross-fade chunk ``k``'s stems into the whole mixture's, in place.
 
-    Serves :class:`Separator` (whose loop runs the drum and piano-bass recipes,
-    :func:`nmfsep.recipes.separate_drums`) and the drums/harmonic cascade
-    (:func:`nmfsep.recipes.hpss_cascade`). Every chunk loop goes through here, so this is
-    also where the memory its buffers took goes back to the system
-    (:func:`release_freed_memory`): otherwise the C heap keeps it and the process grows with
-    the number of chunks.
+    Serves :class:`Separator`'s one chunk loop (which runs the drum, piano-bass and
+    drums/harmonic recipes; the cascade, :func:`nmfsep.recipes.hpss_cascade`, with
+    ``crossfade=False``). Every chunk loop goes through here, so this is also where the
+    memory its buffers took goes back to the system (:func:`release_freed_memory`):
+    otherwise the C heap keeps it and the process grows with the number of chunks.
 
     Parameters
     ----------

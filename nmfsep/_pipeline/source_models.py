@@ -40,18 +40,23 @@ class SourceParts:
         ``|X| ** power`` (the model's :attr:`SourceModel.power`), per channel or one shared
         by all channels (with ``gains``); ``n_fit`` the bins the model was given. The masks
         are the parts' shares of their sum (:func:`~nmfsep.masks.wiener_mask`). None: the
-        chunk is silent to the model, and its stems are silent.
+        chunk is silent to the model, and its stems are silent (unless ``stems`` is given).
     gains : Tensor, shape (sources, channels, 1, 1), optional
         Every source's level in every channel, multiplying parts shared by the channels.
     activations : Tensor, shape (..., frames - lookahead), optional
         The chunk's activations, one per frame of its spectrogram but the look-ahead ones;
         the separator joins the chunks' into
         :attr:`~nmfsep.separation.Separator.activations_`.
+    stems : Tensor, shape (sources, channels, samples), optional
+        Instead of ``parts`` (which must then be None): the chunk's stems themselves, for a
+        model whose last step is no mask of the mixture's spectrogram (e.g. a mask of a
+        residual at another resolution); ``samples`` the chunk's, look-ahead excluded.
     """
 
     parts: Optional[Tensor]
     gains: Optional[Tensor] = None
     activations: Optional[Tensor] = None
+    stems: Optional[Tensor] = None
 
 
 class SourceModel(Protocol):
@@ -87,6 +92,19 @@ class SourceModel(Protocol):
     chunk_alignment : int, default 1
         Chunks start on multiples of this many frames (a model that fits every ``k``-th
         frame only: its chunks then fit the frames the whole mixture would).
+    context : int or None, default None
+        Exact-context chunking, for a model whose every output sample depends on the mixture
+        within ``context`` samples on either side only (local filters): consecutive chunks
+        then overlap by ``2 * context`` samples plus one alignment step (``chunk_alignment``
+        frames; the separator's ``chunk_overlap`` is not used), and the stems are copied
+        from the middle of each overlap to the middle of the next without cross-fades: the
+        joined stems equal the whole mixture's. Chunks must be at least twice that overlap.
+        None: chunks cross-faded over ``chunk_overlap``.
+    complex_input : bool, default False
+        :meth:`parts` is given the chunk's complex spectrogram (every bin;
+        ``fit_bandwidth`` must be None) and the chunk's waveform, ``parts(spectrogram,
+        waveform)``, instead of ``|X|``: for a model that re-analyses the chunk (e.g. a
+        residual at another resolution, with the front end :meth:`prepare` was given).
 
     Examples
     --------
@@ -117,6 +135,8 @@ class SourceModel(Protocol):
     lookahead: int = 0
     fit_bandwidth: Optional[float] = None
     chunk_alignment: int = 1
+    context: Optional[int] = None
+    complex_input: bool = False
 
     def prepare(self, mixture: Tensor, sample_rate: int, front: "FrontEnd",
                 bounds: Sequence[Tuple[int, int]]) -> Optional[Sequence[int]]:
@@ -150,6 +170,9 @@ class SourceModel(Protocol):
         magnitude : Tensor, shape (channels, n_fit, frames)
             The chunk's magnitude spectrogram ``|X|`` over the bins :func:`fitted_bins`
             keeps (all of them without ``fit_bandwidth``), ``lookahead`` frames included.
+            With ``complex_input``: the chunk's complex spectrogram ``(channels, freq,
+            frames)``, followed by its waveform ``(channels, samples)`` (look-ahead
+            included) as a second argument.
 
         Returns
         -------

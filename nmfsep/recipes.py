@@ -58,6 +58,7 @@ from ._apps.recipes.learning import (
 )
 from ._apps.recipes.piano_roll import (
     ROLL_MODELS,
+    PitchActivations,
     binarize_roll,
     frame_scores,
     harmonic_templates,
@@ -108,7 +109,7 @@ __all__ = [
     "learn_instrument_dictionaries", "separate_supervised", "SupervisedNMF", "default_stft",
     "DICTIONARY_METHODS",
     # piano_roll
-    "piano_roll", "harmonic_templates", "notes_to_roll", "binarize_roll", "frame_scores",
+    "piano_roll", "PitchActivations", "harmonic_templates", "notes_to_roll", "binarize_roll", "frame_scores",
     "midi_to_hz", "ROLL_MODELS",
     # drum_stream
     "drum_stream", "streaming_n_fft",

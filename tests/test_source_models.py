@@ -356,3 +356,28 @@ def test_the_cascade_model_validates_itself():
         Separator(front_end=STFT(n_fft=N_FFT), model=model).separate(mixture, SR)
     with pytest.raises(ParameterError, match="set up for 8000 Hz"):
         Separator(front_end=model.front_end, model=model).separate(mixture, 2 * SR)
+
+
+def test_the_piano_roll_recipe_is_its_separator():
+    # the roll of a planted A3 + E4 through Separator.fit equals the recipe's; the model fits
+    # its own CQT, in one piece
+    from nmfsep.recipes import PitchActivations, piano_roll
+    from nmfsep.transforms import CQT
+
+    sr = 22050
+    t = torch.arange(sr) / sr
+    mixture = sum((torch.sin(2 * torch.pi * 220 * h * t) + 0.5 * torch.sin(2 * torch.pi * 330 * h * t)) / h
+                  for h in range(1, 6))
+    settings = dict(lowest_pitch=40, n_pitches=32, frame_rate=50, max_iter=20)
+    roll, times = piano_roll(mixture, sr, **settings)
+    model = PitchActivations(sr, **settings)
+    Separator(front_end=model.front_end, model=model, chunk_duration=None).fit(mixture, sr)
+    assert torch.equal(model.roll_, roll) and torch.equal(model.times_, times)
+    assert {int(p) + 40 for p in roll.sum(1).topk(2).indices} == {57, 64}
+    with pytest.raises(ParameterError, match="its own CQT"):
+        Separator(front_end=CQT(sr, fmin=50.0, n_bins=100, bins_per_octave=24),
+                  model=PitchActivations(sr, **settings), chunk_duration=None).fit(mixture, sr)
+    with pytest.raises(ParameterError, match="one channel in one piece"):
+        model = PitchActivations(sr, **settings)
+        Separator(front_end=model.front_end, model=model, chunk_duration=None).fit(
+            torch.stack([mixture, mixture]), sr)

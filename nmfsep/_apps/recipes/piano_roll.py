@@ -33,12 +33,13 @@ from torch import Tensor
 from nmfsep._core._validation import check_count, check_real
 from nmfsep.io import check_audio
 from nmfsep.nmf import NMF2D
+from nmfsep.separation import Separator, SourceModel, SourceParts
 from nmfsep.transforms import CQT
 
 from ..._errors import ParameterError
 from . import register_recipe, settings_of
 
-__all__ = ["piano_roll", "harmonic_templates", "notes_to_roll", "binarize_roll", "frame_scores",
+__all__ = ["piano_roll", "PitchActivations", "harmonic_templates", "notes_to_roll", "binarize_roll", "frame_scores",
            "midi_to_hz", "ROLL_MODELS"]
 
 #: Shift-invariant models :func:`piano_roll` can use.
@@ -216,43 +217,102 @@ def piano_roll(
     waveform = waveform.reshape(-1, waveform.shape[-1]).mean(0)
     if waveform.dtype not in (torch.float32, torch.float64):
         waveform = waveform.float()
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real) \
-            or sample_rate <= 0:
-        raise ParameterError(f"sample_rate must be a positive number of Hz, got {sample_rate!r}.")
-    if model not in ROLL_MODELS:
-        raise ParameterError(f"model must be one of {ROLL_MODELS}, got {model!r}.")
-    lowest_pitch = check_count(lowest_pitch, "lowest_pitch", minimum=0)
-    n_pitches = check_count(n_pitches, "n_pitches")
-    bins_per_octave = check_count(bins_per_octave, "bins_per_octave", minimum=12)
-    n_harmonics = check_count(n_harmonics, "n_harmonics")
-    n_components = check_count(n_components, "n_components")
-    max_iter = check_count(max_iter, "max_iter")
-    frame_rate = check_real(frame_rate, "frame_rate", low=0, low_open=True)
+    pitches = PitchActivations(
+        sample_rate, lowest_pitch=lowest_pitch, n_pitches=n_pitches,
+        bins_per_octave=bins_per_octave, n_harmonics=n_harmonics, n_components=n_components,
+        model=model, frame_rate=frame_rate, learn_templates=learn_templates, max_iter=max_iter,
+        seed=seed, verbose=verbose)
+    # the CQT's model in one piece, no masks: the roll is what it gives
+    Separator(front_end=pitches.front_end, model=pitches, chunk_duration=None,
+              device="cpu").fit(waveform, pitches.sample_rate)
+    return pitches.roll_, pitches.times_
 
-    spread = 1
-    fmin, n_bins, per_semitone, K = _cqt_layout(sample_rate, lowest_pitch, n_pitches,
-                                                bins_per_octave, n_harmonics, spread)
-    transform = CQT(sample_rate, fmin=fmin, n_bins=n_bins, bins_per_octave=bins_per_octave,
-                    power=1.0)
-    magnitude = transform(waveform)
-    group = max(1, round(transform.frame_rate / frame_rate))
-    # the CQT's frames cover the signal zero-padded to a fast FFT size: keep those inside it
-    inside = min(magnitude.shape[-1], math.ceil(waveform.shape[-1] / transform.hop_length))
-    frames = inside // group
-    if frames < 1:
-        raise ParameterError("the mixture is shorter than one frame of the roll; lower frame_rate.")
-    V = magnitude[:, : frames * group].reshape(n_bins, frames, group).sum(-1)
-    V = V.to(torch.float64 if waveform.dtype == torch.float64 else torch.float32)
 
-    generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
-    W = harmonic_templates(n_components, bins_per_octave, n_harmonics, spread=spread,
-                           dtype=V.dtype)
-    n_shifts = n_bins - K + 1
-    activations = _fit_shift_invariant(V, W, n_shifts, model, learn_templates, max_iter,
-                                       generator, verbose)  # (shifts, frames)
-    roll = activations.reshape(n_pitches, per_semitone, frames).sum(1)
-    centres = torch.arange(frames, dtype=torch.float64) * group + (group - 1) / 2
-    return roll, centres / transform.frame_rate
+class PitchActivations(SourceModel):
+    r"""The piano-roll recipe's model: NMF2D / SI-PLCA2 with harmonic templates on a CQT.
+
+    A :class:`~nmfsep.separation.SourceModel` for
+    :meth:`~nmfsep.separation.Separator.fit` (what :func:`piano_roll` runs:
+    ``Separator(front_end=model.front_end, model=model, chunk_duration=None).fit(mono,
+    sample_rate)``): the CQT's frames are summed in groups to ``frame_rate``, the shift-invariant
+    model fitted, and the roll kept. Its one source, ``"notes"``, is the whole CQT (no masks).
+    The settings are :func:`piano_roll`'s, checked when it is made.
+
+    Attributes
+    ----------
+    front_end : CQT
+        The CQT whose bins the model's shifts cover (``sample_rate``'s).
+    roll_ : Tensor, shape (n_pitches, frames)
+        The pitch activations, after a fit.
+    times_ : Tensor, shape (frames,)
+        Centre of each of the roll's frames in seconds (float64).
+    """
+
+    sources = ("notes",)
+
+    def __init__(self, sample_rate: int, *, lowest_pitch: int = 24, n_pitches: int = 67,
+                 bins_per_octave: int = 24, n_harmonics: int = 6, n_components: int = 2,
+                 model: str = "siplca2", frame_rate: float = 100.0,
+                 learn_templates: bool = True, max_iter: int = 30, seed: Optional[int] = 0,
+                 verbose: bool = False):
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real) \
+                or sample_rate <= 0:
+            raise ParameterError(f"sample_rate must be a positive number of Hz, got "
+                                 f"{sample_rate!r}.")
+        if model not in ROLL_MODELS:
+            raise ParameterError(f"model must be one of {ROLL_MODELS}, got {model!r}.")
+        self.sample_rate = sample_rate
+        self.lowest_pitch = check_count(lowest_pitch, "lowest_pitch", minimum=0)
+        self.n_pitches = check_count(n_pitches, "n_pitches")
+        self.bins_per_octave = check_count(bins_per_octave, "bins_per_octave", minimum=12)
+        self.n_harmonics = check_count(n_harmonics, "n_harmonics")
+        self.n_components = check_count(n_components, "n_components")
+        self.max_iter = check_count(max_iter, "max_iter")
+        self.frame_rate = check_real(frame_rate, "frame_rate", low=0, low_open=True)
+        self.model, self.learn_templates, self.seed, self.verbose = (
+            model, learn_templates, seed, verbose)
+        self._spread = 1
+        fmin, self._n_bins, self._per_semitone, self._K = _cqt_layout(
+            sample_rate, self.lowest_pitch, self.n_pitches, self.bins_per_octave,
+            self.n_harmonics, self._spread)
+        self.front_end = CQT(sample_rate, fmin=fmin, n_bins=self._n_bins,
+                             bins_per_octave=self.bins_per_octave)
+
+    def prepare(self, mixture: Tensor, sample_rate: int, front, bounds) -> None:
+        """Checks that the separator runs this model's CQT, in one piece, on one channel."""
+        if front is not self.front_end:
+            raise ParameterError("PitchActivations models its own CQT: give the separator "
+                                 "front_end=model.front_end.")
+        if len(bounds) > 1 or mixture.shape[0] != 1:
+            raise ParameterError("PitchActivations fits one channel in one piece: "
+                                 "chunk_duration=None and a mono mixture.")
+        self._n_samples, self._dtype = mixture.shape[-1], mixture.dtype
+        return None
+
+    def parts(self, magnitude: Tensor) -> SourceParts:
+        """The roll of the CQT magnitude ``(1, bins, frames)`` (kept as :attr:`roll_`); the
+        whole CQT as the one source's part."""
+        transform = self.front_end
+        group = max(1, round(transform.frame_rate / self.frame_rate))
+        # the CQT's frames cover the signal zero-padded to a fast FFT size: keep those inside it
+        inside = min(magnitude.shape[-1], math.ceil(self._n_samples / transform.hop_length))
+        frames = inside // group
+        if frames < 1:
+            raise ParameterError("the mixture is shorter than one frame of the roll; lower "
+                                 "frame_rate.")
+        V = magnitude[0, :, : frames * group].reshape(self._n_bins, frames, group).sum(-1)
+        V = V.to(torch.float64 if self._dtype == torch.float64 else torch.float32)
+        generator = torch.Generator().manual_seed(int(self.seed)) if self.seed is not None \
+            else None
+        W = harmonic_templates(self.n_components, self.bins_per_octave, self.n_harmonics,
+                               spread=self._spread, dtype=V.dtype)
+        n_shifts = self._n_bins - self._K + 1
+        activations = _fit_shift_invariant(V, W, n_shifts, self.model, self.learn_templates,
+                                           self.max_iter, generator, self.verbose)
+        self.roll_ = activations.reshape(self.n_pitches, self._per_semitone, frames).sum(1)
+        centres = torch.arange(frames, dtype=torch.float64) * group + (group - 1) / 2
+        self.times_ = centres / transform.frame_rate
+        return SourceParts(magnitude.unsqueeze(0))
 
 
 def _fit_shift_invariant(V: Tensor, W: Tensor, n_shifts: int, model: str, learn: bool,

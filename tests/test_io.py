@@ -279,7 +279,7 @@ def test_one_sample_rate_rule_at_every_entry_point():
     import nmfsep
     from nmfsep.functional import frames_to_time, stft_frequencies
     from nmfsep.io import check_sample_rate
-    from nmfsep.recipes import drum_onsets, separate_drums
+    from nmfsep.recipes import drum_onsets, piano_roll, separate_drums
     from nmfsep.separation import Separator
     from nmfsep.transforms import CQT
 
@@ -293,10 +293,13 @@ def test_one_sample_rate_rule_at_every_entry_point():
         "Separator": lambda rate: Separator(n_components=2).separate(mixture, rate),
         "separate_drums": lambda rate: separate_drums(mixture, rate),
         "drum_onsets": lambda rate: drum_onsets(mixture, rate),
+        "piano_roll": lambda rate: piano_roll(mixture, rate),
     }
     for name, call in entry_points.items():
         with pytest.raises(nmfsep.ParameterTypeError, match="must be a whole number of Hz"):
             call(16000.5)
+        with pytest.raises(nmfsep.ParameterTypeError, match="must be a whole number of Hz"):
+            call(True)
         with pytest.raises(nmfsep.ParameterError, match="must be a positive number of Hz"):
             call(0)
     assert check_sample_rate(16000.0) == 16000 and isinstance(check_sample_rate(16000.0), int)

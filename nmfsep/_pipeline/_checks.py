@@ -39,7 +39,9 @@ def check_sample_rate(sample_rate, name: str = "sample_rate") -> int:
     type or a fraction, a ``ValueError`` (:class:`nmfsep.ParameterError`) for zero or less.
     """
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Integral):
-        if isinstance(sample_rate, numbers.Real) and float(sample_rate).is_integer():
+        # a bool is Real and whole, but no rate (True would pass as 1 Hz)
+        if not isinstance(sample_rate, bool) and isinstance(sample_rate, numbers.Real) \
+                and float(sample_rate).is_integer():
             sample_rate = int(sample_rate)
         else:
             raise ParameterTypeError(f"{name} must be a whole number of Hz, got {sample_rate!r}.")

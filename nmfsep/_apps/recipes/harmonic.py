@@ -405,22 +405,20 @@ class HPSSCascade(SourceModel):
         self.low_cutoff = check_real(low_cutoff, "low_cutoff", low=0)
         self.low_margin = check_real(low_margin, "low_margin", low=0)
         self.mid_margin = check_real(mid_margin, "mid_margin", low=0)
-        if not isinstance(mid_band, Sequence) or len(mid_band) != 2 or \
-                check_real(mid_band[0], "mid_band", low=0) > check_real(mid_band[1], "mid_band",
-                                                                        low=0):
+        band = [check_real(f, "mid_band", low=0) for f in mid_band] \
+            if isinstance(mid_band, Sequence) and len(mid_band) == 2 else None
+        if band is None or band[0] > band[1]:
             raise ParameterError(f"mid_band must be a pair (lower, upper) of frequencies in Hz, "
                                  f"lower first, got {mid_band!r}.")
         self.mid_band = tuple(mid_band)
-        windows = [check_real(w, name, low=0) for w, name in ((long_window, "long_window"),
-                                                              (short_window, "short_window"))]
+        windows = [check_real(w, name, low=0, low_open=True)
+                   for w, name in ((long_window, "long_window"), (short_window, "short_window"))]
         kernels = []
         for name, pair in (("harmonic_kernel", harmonic_kernel),
                            ("percussive_kernel", percussive_kernel)):
             if not isinstance(pair, Sequence) or len(pair) != 2:
                 raise ParameterError(f"{name} must be a pair (stage 1, stage 2), got {pair!r}.")
-            kernels.append([check_real(v, name, low=0) for v in pair])
-        if min(windows) <= 0 or min(min(k) for k in kernels) <= 0:
-            raise ParameterError("windows and kernels must be positive.")
+            kernels.append([check_real(v, name, low=0, low_open=True) for v in pair])
         for name, value in (("refine", refine), ("verbose", verbose)):
             if not isinstance(value, bool):
                 raise ParameterTypeError(f"{name} must be True or False, got {value!r}.")
@@ -505,10 +503,11 @@ class HPSSCascade(SourceModel):
 
 def _cascade_separator(model: HPSSCascade, chunk_duration: Optional[float],
                        device=None) -> Separator:
-    """The separator that runs ``model``: its front end, power-2 masks, exact-context chunks
-    (which overlap by the model's ``context``, not by a ``chunk_overlap``)."""
-    return Separator(front_end=model.front_end, model=model, mask_power=2.0,
-                     chunk_duration=chunk_duration, chunk_overlap=0.0, device=device)
+    """The separator that runs ``model``: its front end and exact-context chunks (which
+    overlap by the model's ``context``, not by a ``chunk_overlap``; the model gives the stems,
+    so no mask setting applies)."""
+    return Separator(front_end=model.front_end, model=model, chunk_duration=chunk_duration,
+                     chunk_overlap=0.0, device=device)
 
 
 def hpss_cascade(

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from nmfsep._core._validation import check_count, check_real
-from nmfsep.io import check_audio
+from nmfsep.io import check_audio, check_sample_rate
 from nmfsep.nmf import NMF2D
 from nmfsep.separation import Separator, SourceModel, SourceParts
 from nmfsep.transforms import CQT
@@ -255,10 +255,7 @@ class PitchActivations(SourceModel):
                  model: str = "siplca2", frame_rate: float = 100.0,
                  learn_templates: bool = True, max_iter: int = 30, seed: Optional[int] = 0,
                  verbose: bool = False):
-        if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real) \
-                or sample_rate <= 0:
-            raise ParameterError(f"sample_rate must be a positive number of Hz, got "
-                                 f"{sample_rate!r}.")
+        sample_rate = check_sample_rate(sample_rate)
         if model not in ROLL_MODELS:
             raise ParameterError(f"model must be one of {ROLL_MODELS}, got {model!r}.")
         self.sample_rate = sample_rate

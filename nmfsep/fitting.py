@@ -4,11 +4,11 @@ processes, the choice of solver, and the engine every fit runs on, its options v
 ``distributed``, ``accelerated`` and ``_fitting`` modules)."""
 
 from ._core._fitting import FitOptions, run_iterations
-from ._core.accelerated import ExtrapolatedSteps, auto_solver
+from ._core.accelerated import ExtrapolatedSteps, SquaredExtrapolation, auto_solver
 from ._core.distributed import bytes_per_iteration, distributed_fit, shard_rows
 from ._core.online import fit_chunks, is_chunk_source
-from ._core.solvers import SOLVERS, check_solver
+from ._core.solvers import EXTRAPOLATIONS, SOLVERS, check_solver
 
 __all__ = ["fit_chunks", "is_chunk_source", "distributed_fit", "shard_rows",
-           "bytes_per_iteration", "SOLVERS", "check_solver", "auto_solver", "ExtrapolatedSteps",
-           "FitOptions", "run_iterations"]
+           "bytes_per_iteration", "SOLVERS", "EXTRAPOLATIONS", "check_solver", "auto_solver",
+           "ExtrapolatedSteps", "SquaredExtrapolation", "FitOptions", "run_iterations"]

@@ -1,13 +1,15 @@
-"""fit(solver="auto"): accelerated HALS at beta = 2, extrapolated MU elsewhere.
+"""fit(solver="auto"): accelerated HALS at beta = 2, MU with squared extrapolation elsewhere.
 
 Planted factors, monotone losses, bit-exact fixed components, and more progress than MU in the
 same number of iterations (iterations, not timings: speed is measured in benchmarks/).
 """
 
+import math
+
 import pytest
 import torch
 
-from nmfsep._core.accelerated import ExtrapolatedSteps, auto_solver
+from nmfsep._core.accelerated import ExtrapolatedSteps, SquaredExtrapolation, auto_solver
 from nmfsep._core.solvers import (
     SWEEP_COLUMN_OVERHEAD,
     SWEEP_SLOWDOWN,
@@ -235,6 +237,173 @@ def test_factors_changed_by_a_callback_are_not_extrapolated_away():
 
     model.fit(V, beta=1, solver="auto", tol=-1, max_iter=15, callback=zero_first_component)
     assert bool((model.H[:, 0] == 0).all()) and bool((model.H[:, 1:] > 0).all())
+
+
+# -- squared extrapolation (SQUAREM), what "auto" runs around MU ----------------------------------------
+
+def squarem_twins(seed, beta=1.0, loss_override=None):
+    """A model under SquaredExtrapolation and its plain-MU twin, from the same start."""
+    V, W, H = planted(seed)
+    W0, H0 = start(W.shape, H.shape)
+    model, twin = NMF(W=W0, H=H0), NMF(W=W0, H=H0)
+    loss = loss_override(model, V) if loss_override else (lambda: model.divergence(V, beta))
+    steps = SquaredExtrapolation(model.multiplicative_step(V, beta, 0.0, 0.0), loss,
+                                 [(model.W.data, None), (model.H.data, None)])
+    return steps, model, twin, twin.multiplicative_step(V, beta, 0.0, 0.0), V
+
+
+def test_squared_extrapolation_jumps_along_the_two_steps_path():
+    # a cycle: two plain steps x1, x2 from x0, then one step from the jump the S3 rule gives
+    steps, model, twin, twin_step, V = squarem_twins(12)
+    x0 = [twin.W.detach().clone(), twin.H.detach().clone()]
+    steps()
+    twin_step()
+    assert torch.equal(model.W, twin.W) and torch.equal(model.H, twin.H) and steps.phase == 1
+    x1 = [twin.W.detach().clone(), twin.H.detach().clone()]
+    steps()
+    twin_step()
+    x2 = [twin.W.detach().clone(), twin.H.detach().clone()]
+    r = [b - a for a, b in zip(x0, x1)]
+    v = [c - 2 * b + a for a, b, c in zip(x0, x1, x2)]
+    length = (sum(float((t * t).sum()) for t in r) / sum(float((t * t).sum()) for t in v)) ** 0.5
+    assert steps.bound == 1.0  # the first jump is capped at alpha = 1, where it lands on x2
+    steps()  # the jump (alpha clamped to [1, bound]) and the third step
+    alpha = min(max(length, 1.0), 1.0)
+    jump = [a + 2 * alpha * b + alpha ** 2 * c for a, b, c in zip(x0, r, v)]
+    assert all(torch.allclose(j, x, rtol=1e-12, atol=1e-15) for j, x in zip(jump, x2))
+    twin_step()
+    assert torch.allclose(model.W, twin.W, rtol=1e-12) and torch.allclose(model.H, twin.H, rtol=1e-12)
+    assert steps.phase == 0 and steps.rejections == 0
+    assert steps.checked_loss == pytest.approx(float(twin.divergence(V, 1.0)), rel=1e-12)
+    # accepted at the bound: the next jump may be 4 times longer
+    assert steps.bound == SquaredExtrapolation.GROWTH
+    for _ in range(2):
+        steps()
+    x0 = steps.checked
+    x1, x2 = steps.first, steps.second
+    r = [b - a for a, b in zip(x0, x1)]
+    v = [c - 2 * b + a for a, b, c in zip(x0, x1, x2)]
+    length = (sum(float((t * t).sum()) for t in r) / sum(float((t * t).sum()) for t in v)) ** 0.5
+    alpha = min(max(length, 1.0), steps.bound)
+    assert alpha > 1  # a real jump, past the plain steps
+    jump = [a + 2 * alpha * b + alpha ** 2 * c for a, b, c in zip(x0, r, v)]
+    jump = [torch.where(j > 0, j, 0.1 * c) for j, c in zip(jump, x2)]
+    steps._jump()
+    assert steps.length == pytest.approx(alpha)
+    assert torch.allclose(model.W, jump[0], rtol=1e-12) and torch.allclose(model.H, jump[1], rtol=1e-12)
+
+
+def test_a_rejected_jump_falls_back_to_the_two_plain_steps():
+    # the check is told the jump's loss is higher: the factors must be x2, two plain steps from x0
+    calls = []
+
+    def lying_loss(model, V):
+        def loss():
+            calls.append(1)
+            true = float(model.divergence(V, 1.0))
+            return math.inf if len(calls) == 2 else true  # call 2 is the check of the jump
+        return loss
+
+    steps, model, twin, twin_step, V = squarem_twins(13, loss_override=lying_loss)
+    for _ in range(3):
+        steps()
+    twin_step()
+    twin_step()
+    assert steps.rejections == 1 and steps.phase == 0
+    assert torch.equal(model.W, twin.W) and torch.equal(model.H, twin.H)
+    assert steps.checked_loss == pytest.approx(float(twin.divergence(V, 1.0)), rel=1e-12)
+    # the bound was reached (1) and shrinks no further than 1; the fallback's alpha 1 then grows it
+    assert steps.bound == SquaredExtrapolation.GROWTH
+
+
+def test_squared_extrapolation_asked_mid_cycle_keeps_the_cycle_and_its_losses_monotone():
+    calls = []
+
+    def counted_loss(model, V):
+        def loss():
+            calls.append(1)
+            return float(model.divergence(V, 1.0))
+        return loss
+
+    steps, model, twin, twin_step, V = squarem_twins(14, loss_override=counted_loss)
+    initial = steps.loss()
+    steps()
+    twin_step()
+    first = steps.loss()  # after one plain step: its loss, and the cycle goes on
+    assert first == pytest.approx(float(twin.divergence(V, 1.0)), rel=1e-12) and first < initial
+    assert steps.phase == 1 and torch.equal(model.W, twin.W)
+    assert steps.loss() == first and len(calls) == 2  # asked again, nothing moved: no new loss
+    steps()
+    second = steps.loss()
+    steps()  # the jump and its check: kept only at or under the last loss asked
+    assert steps.phase == 0 and steps.checked_loss <= second <= first
+    assert len(calls) == 4
+
+
+def test_a_rejected_jump_reuses_the_loss_asked_of_the_plain_steps():
+    calls = []
+
+    def lying_loss(model, V):
+        def loss():
+            calls.append(1)
+            true = float(model.divergence(V, 1.0))
+            return math.inf if len(calls) == 3 else true  # call 3 is the check of the jump
+        return loss
+
+    steps, model, twin, twin_step, V = squarem_twins(16, loss_override=lying_loss)
+    steps()
+    steps()
+    second = steps.loss()  # call 2: x2's loss
+    steps()  # call 3 turns the jump down: back to x2, whose loss is known
+    twin_step()
+    twin_step()
+    assert steps.rejections == 1 and len(calls) == 3
+    assert torch.equal(model.W, twin.W) and torch.equal(model.H, twin.H)
+    assert steps.checked_loss == second == pytest.approx(float(twin.divergence(V, 1.0)), rel=1e-12)
+
+
+def test_squared_extrapolation_never_revives_zeros_nor_moves_fixed_entries():
+    V, W, H = planted(15)
+    W0, H0 = start(W.shape, H.shape)
+    H0[:, 1] = 0  # MU keeps a zero at zero: the jump must too
+    fixed_W = torch.zeros_like(W0, dtype=torch.bool)
+    fixed_W[::3] = True
+    model = NMF(W=W0, H=H0, fixed_W=fixed_W)
+    steps = SquaredExtrapolation.for_model(model, model.multiplicative_step(V, 0.5, 0.0, 0.0),
+                                           lambda: model.divergence(V, 0.5))
+    for _ in range(30):
+        steps()
+    assert steps.bound > 1  # jumps longer than the plain steps were taken and kept
+    assert bool((model.H[:, 1] == 0).all()) and bool((model.H[:, [0, 2, 3, 4]] > 0).all())
+    assert torch.equal(model.W[fixed_W], W0[fixed_W]) and not torch.equal(model.W[~fixed_W], W0[~fixed_W])
+
+
+@pytest.mark.parametrize("extrapolation, chosen", [("squarem", SquaredExtrapolation),
+                                                   ("geometric", ExtrapolatedSteps)])
+def test_the_extrapolation_option_chooses_the_acceleration(monkeypatch, extrapolation, chosen):
+    made = []
+    for cls in (SquaredExtrapolation, ExtrapolatedSteps):
+        original = cls.for_model.__func__
+        monkeypatch.setattr(cls, "for_model", classmethod(
+            lambda c, *a, _original=original, **k: made.append(c) or _original(c, *a, **k)))
+    V, W, H = planted(17)
+    W0, H0 = start(W.shape, H.shape)
+    model = NMF(W=W0, H=H0)
+    curve = per_iteration_losses(model, V, 1.0, "auto", 30, extrapolation=extrapolation)
+    assert made == [chosen]
+    assert_monotone(curve)
+    mu = per_iteration_losses(NMF(W=W0, H=H0), V, 1.0, "mu", 30)
+    assert curve[-1] < mu[-1]
+
+
+def test_the_extrapolation_option_is_validated():
+    V, W, H = planted(18)
+    with pytest.raises(ValueError, match="extrapolation must be one of 'squarem', 'geometric'"):
+        NMF(W=W, H=H).fit(V, solver="auto", extrapolation="linear")
+    with pytest.raises(ValueError, match="solver='auto'"):
+        NMF(W=W, H=H).fit(V, solver="mu", extrapolation="geometric")
+    with pytest.raises(ValueError, match="extrapolation must be one of"):
+        BatchNMF(W=W.unsqueeze(0), H=H.unsqueeze(0)).fit(V.unsqueeze(0), solver="auto", extrapolation=None)
 
 
 # -- speed in iterations -------------------------------------------------------------------------------

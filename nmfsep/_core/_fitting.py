@@ -23,7 +23,7 @@ from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywid
 
 from .._errors import ParameterError, ParameterTypeError
 from ._validation import NonFiniteError, check_beta, check_count, check_real, value_range
-from .solvers import check_solver
+from .solvers import EXTRAPOLATIONS, check_solver
 
 __all__ = ["FitOptions", "run_iterations"]
 
@@ -38,6 +38,12 @@ def _check_tol(value, name: str) -> float:
         raise ParameterTypeError(f"{name} must be a number, got {value!r}") from err
     if value != value:
         raise ParameterError(f"{name} must be a number (-math.inf runs max_iter iterations), got nan")
+    return value
+
+
+def _check_extrapolation(value, name: str) -> str:
+    if value not in EXTRAPOLATIONS:
+        raise ParameterError(f"{name} must be one of {', '.join(map(repr, EXTRAPOLATIONS))}, got {value!r}")
     return value
 
 
@@ -78,6 +84,9 @@ class FitOptions:
     orthogonal : float
         Weight of the penalty on the overlap of the components (finite, >= 0; the
         multiplicative updates of ``NMF`` / ``NMFD`` fits, see their ``fit``).
+    extrapolation : str
+        How ``solver="auto"`` accelerates multiplicative updates, one of
+        :data:`nmfsep.fitting.EXTRAPOLATIONS`.
 
     Examples
     --------
@@ -99,6 +108,7 @@ class FitOptions:
     solver: str = "mu"
     inner_iter: Optional[int] = None
     orthogonal: float = 0.0
+    extrapolation: str = "squarem"
 
     #: The check of every field: ``check(value, name)`` returns the canonical value or raises.
     constraints: ClassVar[Dict[str, Callable]] = {
@@ -112,6 +122,7 @@ class FitOptions:
         "solver": lambda value, name: value,  # with beta, by check_solver below
         "inner_iter": _check_inner_iter,
         "orthogonal": lambda value, name: check_real(value, name, low=0),
+        "extrapolation": _check_extrapolation,
     }
 
     def __post_init__(self):

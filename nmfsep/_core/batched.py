@@ -196,6 +196,7 @@ class BatchNMF(BaseComponent):
         solver: str = "mu",
         init: Optional[str] = None,
         seed: Optional[int] = None,
+        extrapolation: str = "squarem",
     ) -> int:
         r"""Learn every item's factors by minimising :math:`\sum_b D_\beta(V_b \mid H_b W_b^\top)`.
 
@@ -210,7 +211,7 @@ class BatchNMF(BaseComponent):
         solver : {'mu', 'auto'}
             Multiplicative updates (any beta); ``'auto'``: with safeguarded extrapolation
             (:mod:`nmfsep.fitting`; the items share its one loss and extrapolation
-            weight). The least-squares solvers of ``NMF`` are not batched: fit each item with
+            length). The least-squares solvers of ``NMF`` are not batched: fit each item with
             ``NMF(...).fit(V[b], solver=...)`` for them.
         init : {None, 'random', 'nndsvd', 'nndsvda', 'nndsvdar'}
             None keeps the current factors; otherwise each item is initialised from its own
@@ -219,6 +220,8 @@ class BatchNMF(BaseComponent):
             non-trainable factors are kept.
         seed : int, optional
             Seed of ``init`` (the model's ``seed``, then torch's global generator, when None).
+        extrapolation : {'squarem', 'geometric'}, default 'squarem'
+            As :meth:`nmfsep.nmf.NMF.fit`.
 
         Returns
         -------
@@ -245,7 +248,8 @@ class BatchNMF(BaseComponent):
             )
         # init through _initialise_ below, from the data the iterations see (any loudness)
         return super().fit(V, beta, tol, max_iter, verbose, alpha, l1_ratio, check_every=check_every,
-                           callback=callback, solver=solver, init=init, seed=seed)
+                           callback=callback, solver=solver, init=init, seed=seed,
+                           extrapolation=extrapolation)
 
     def _stacked(self, V: Tensor, H: Tensor) -> Tuple[Tensor, Tensor]:
         """Shared templates: the items' rows as one NMF, ``V (B N, C)`` and ``H (B N, R)`` (views)."""

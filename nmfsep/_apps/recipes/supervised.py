@@ -184,14 +184,16 @@ def _fit_activations(V: Tensor, W: Tensor, *, beta: float, max_iter: int, tol: f
     number of iterations run: an :class:`~nmfsep.nmf.NMF` with ``W`` held fixed, fitted with
     ``solver="auto"`` (multiplicative updates with safeguarded extrapolation,
     :mod:`nmfsep.fitting`) until the loss falls by under ``tol`` of the initial loss
-    in ``check_every`` iterations.
+    in ``check_every`` iterations. The extrapolation is Ang & Gillis's geometric one, not
+    ``fit``'s default SQUAREM: on the benchmark's dev mixtures (thousands of atoms, 20-25
+    iterations) SQUAREM's losses ended 1-4 % higher, the stems 0.3-0.4 dB lower.
 
     Every frame starts from its own level, the same for all atoms (with fixed atoms there is no
     symmetry to break)."""
     start = (V.sum(0, keepdim=True) / W.sum()).expand(W.shape[1], -1)
     model = NMF(W=W, H=start.t().contiguous(), trainable_W=False)
     n_iter = model.fit(V.t().contiguous(), beta=beta, tol=tol, max_iter=max_iter,
-                       check_every=check_every, solver="auto")
+                       check_every=check_every, solver="auto", extrapolation="geometric")
     return model.H.detach().t(), n_iter
 
 

@@ -241,20 +241,26 @@ def test_factors_changed_by_a_callback_are_not_extrapolated_away():
 
 # -- squared extrapolation (SQUAREM), what "auto" runs around MU ----------------------------------------
 
-def squarem_twins(seed, beta=1.0, loss_override=None):
-    """A model under SquaredExtrapolation and its plain-MU twin, from the same start."""
+def squarem_twins(seed, beta=1.0, refuse_call=None):
+    """A model under SquaredExtrapolation and its plain-MU twin, from the same start, and the
+    list of the loss's calls; call number ``refuse_call`` (1-based) says the loss is infinite."""
     V, W, H = planted(seed)
     W0, H0 = start(W.shape, H.shape)
     model, twin = NMF(W=W0, H=H0), NMF(W=W0, H=H0)
-    loss = loss_override(model, V) if loss_override else (lambda: model.divergence(V, beta))
+    calls = []
+
+    def loss():
+        calls.append(1)
+        return math.inf if len(calls) == refuse_call else float(model.divergence(V, beta))
+
     steps = SquaredExtrapolation(model.multiplicative_step(V, beta, 0.0, 0.0), loss,
                                  [(model.W.data, None), (model.H.data, None)])
-    return steps, model, twin, twin.multiplicative_step(V, beta, 0.0, 0.0), V
+    return steps, model, twin, twin.multiplicative_step(V, beta, 0.0, 0.0), V, calls
 
 
 def test_squared_extrapolation_jumps_along_the_two_steps_path():
     # a cycle: two plain steps x1, x2 from x0, then one step from the jump the S3 rule gives
-    steps, model, twin, twin_step, V = squarem_twins(12)
+    steps, model, twin, twin_step, V, _ = squarem_twins(12)
     x0 = [twin.W.detach().clone(), twin.H.detach().clone()]
     steps()
     twin_step()
@@ -295,16 +301,7 @@ def test_squared_extrapolation_jumps_along_the_two_steps_path():
 
 def test_a_rejected_jump_falls_back_to_the_two_plain_steps():
     # the check is told the jump's loss is higher: the factors must be x2, two plain steps from x0
-    calls = []
-
-    def lying_loss(model, V):
-        def loss():
-            calls.append(1)
-            true = float(model.divergence(V, 1.0))
-            return math.inf if len(calls) == 2 else true  # call 2 is the check of the jump
-        return loss
-
-    steps, model, twin, twin_step, V = squarem_twins(13, loss_override=lying_loss)
+    steps, model, twin, twin_step, V, _ = squarem_twins(13, refuse_call=2)  # call 2: the check
     for _ in range(3):
         steps()
     twin_step()
@@ -317,15 +314,7 @@ def test_a_rejected_jump_falls_back_to_the_two_plain_steps():
 
 
 def test_squared_extrapolation_asked_mid_cycle_keeps_the_cycle_and_its_losses_monotone():
-    calls = []
-
-    def counted_loss(model, V):
-        def loss():
-            calls.append(1)
-            return float(model.divergence(V, 1.0))
-        return loss
-
-    steps, model, twin, twin_step, V = squarem_twins(14, loss_override=counted_loss)
+    steps, model, twin, twin_step, V, calls = squarem_twins(14)
     initial = steps.loss()
     steps()
     twin_step()
@@ -341,16 +330,7 @@ def test_squared_extrapolation_asked_mid_cycle_keeps_the_cycle_and_its_losses_mo
 
 
 def test_a_rejected_jump_reuses_the_loss_asked_of_the_plain_steps():
-    calls = []
-
-    def lying_loss(model, V):
-        def loss():
-            calls.append(1)
-            true = float(model.divergence(V, 1.0))
-            return math.inf if len(calls) == 3 else true  # call 3 is the check of the jump
-        return loss
-
-    steps, model, twin, twin_step, V = squarem_twins(16, loss_override=lying_loss)
+    steps, model, twin, twin_step, V, calls = squarem_twins(16, refuse_call=3)  # call 3: the check
     steps()
     steps()
     second = steps.loss()  # call 2: x2's loss

@@ -82,7 +82,8 @@ def auto_solver(model, beta: float) -> str:
 
 class _SafeguardedSteps:
     """What both accelerations share: the factors a monotone ``step`` updates in place (with
-    their fixed masks), the loss, and a fit's callback checked before it stops the fit."""
+    their fixed masks), the loss, and a fit's callback checked before it stops the fit
+    (through the subclass's ``loss()``, which leaves the factors on a checked iterate)."""
 
     def __init__(self, step: Callable[[], None], loss: Callable[[], object],
                  factors: Sequence[Tuple[Tensor, Optional[Tensor]]]):
@@ -110,9 +111,6 @@ class _SafeguardedSteps:
             return verdict
 
         return checked
-
-    def loss(self) -> float:  # pragma: no cover - each acceleration defines it
-        raise NotImplementedError
 
     def _differs_from(self, kept: List[Tensor]) -> bool:
         """Whether the factors differ from ``kept`` (a fit's callback changed them)."""

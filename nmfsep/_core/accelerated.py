@@ -137,11 +137,19 @@ class ExtrapolatedSteps(_SafeguardedSteps):
     """Safeguarded extrapolation around a monotone ``step`` (Ang & Gillis 2019), the loss
     checked every ``lag`` steps.
 
-    Call it once per iteration, in place of ``step``. Every ``lag`` steps (and whenever
-    :meth:`loss` is asked) the loss is compared with the last checked one: not higher, the
-    factors become the new checkpoint; higher, they go back to the checkpoint and a plain
-    ``step`` is taken from there. Between checks the factors are the steps' unchecked
-    iterates.
+    Call it once per iteration, in place of ``step``. After an accepted iteration the next one
+    starts from ``X (X / X_prev)^b``: the step of the multiplicative updates, additive in
+    ``log X``, taken ``b`` times more. Ang & Gillis step linearly, ``X + b (X - X_prev)``
+    clipped at zero, where MU can never move an entry again; the geometric step keeps entries
+    positive, and on a 1000 x 513 spectrogram, rank 16, KL, it ended 200 iterations 0.3 %
+    lower than the linear one. Every ``lag`` steps (and whenever :meth:`loss` is asked) the
+    loss is compared with the last checked one: not higher, the factors become the new
+    checkpoint and ``b`` keeps the growth it took after each extrapolated iteration
+    (``b ← min(b̄, 1.05 b)``, ``b̄ ← min(1, 1.01 b̄)``); higher, they go back to the
+    checkpoint, ``b̄`` to the ``b`` that started the failed stretch, ``b`` to that over 1.5,
+    and a plain ``step`` is taken from there. Between checks the factors are the steps'
+    unchecked iterates. Lag 3 took the least time to the reference losses of
+    ``benchmarks/README.md`` (lags 1-4 measured there).
 
     Parameters
     ----------

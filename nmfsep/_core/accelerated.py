@@ -336,11 +336,15 @@ class SquaredExtrapolation(_SafeguardedSteps):
         self.checked: Optional[List[Tensor]] = None
         self.first: Optional[List[Tensor]] = None
         self.second: Optional[List[Tensor]] = None
-        self.latest: Optional[List[Tensor]] = None  # the copy the factors equal between calls
         self.checked_loss: Optional[float] = None  # the latest loss known: x₀'s, or x₁'s / x₂'s when asked
         self.second_loss: Optional[float] = None  # x₂'s, when it was asked
         self.phase = 0  # steps taken in the current cycle
         self.current = False  # whether checked_loss is the loss of the factors as they are
+
+    @property
+    def latest(self) -> List[Tensor]:
+        """The copy the factors equal between calls: x₀, x₁ or x₂ after 0, 1 or 2 steps."""
+        return (self.checked, self.first, self.second)[self.phase]
 
     def loss(self) -> float:
         """The loss of the factors as they are: the checkpoint's, or that of plain steps from it
@@ -356,8 +360,7 @@ class SquaredExtrapolation(_SafeguardedSteps):
     def _restart(self) -> None:
         """The factors as they are (at the start, or changed by a fit's callback) become the
         checkpoint, and a new cycle starts from them."""
-        self.checked = self._copies(self.checked)
-        self.latest, self.phase = self.checked, 0
+        self.checked, self.phase = self._copies(self.checked), 0
         self.checked_loss, self.current = float(self._loss()), True
 
     def __call__(self) -> None:
@@ -368,9 +371,9 @@ class SquaredExtrapolation(_SafeguardedSteps):
         self._step()
         self.phase, self.current = self.phase + 1, False
         if self.phase == 1:
-            self.first = self.latest = self._copies(self.first)
+            self.first = self._copies(self.first)
         elif self.phase == 2:
-            self.second = self.latest = self._copies(self.second)
+            self.second = self._copies(self.second)
         else:
             self._check()
 
@@ -409,7 +412,7 @@ class SquaredExtrapolation(_SafeguardedSteps):
             at_bound = self.bound == 1.0
         if at_bound:
             self.bound *= self.GROWTH
-        self.latest, self.phase, self.current, self.second_loss = self.checked, 0, True, None
+        self.phase, self.current, self.second_loss = 0, True, None
 
 
 #: Elements per piece of the safeguard's element-wise work: under ATen's parallel grain size

@@ -83,10 +83,11 @@ class FitOptions:
         default of :func:`nmfsep.fitting.fit_chunks`).
     orthogonal : float
         Weight of the penalty on the overlap of the components (finite, >= 0; the
-        multiplicative updates of ``NMF`` / ``NMFD`` fits, see their ``fit``).
+        multiplicative updates of ``NMF`` / ``NMFD`` fits, see their ``fit``): solver
+        ``"mu"`` or ``"auto"``.
     extrapolation : str
         How ``solver="auto"`` accelerates multiplicative updates, one of
-        :data:`nmfsep.fitting.EXTRAPOLATIONS`.
+        :data:`nmfsep.fitting.EXTRAPOLATIONS`; another than the default only with ``"auto"``.
 
     Examples
     --------
@@ -130,6 +131,12 @@ class FitOptions:
             value = self.constraints[field.name](getattr(self, field.name), field.name)
             object.__setattr__(self, field.name, value)
         check_solver(self.solver, self.beta)  # a least-squares solver needs beta = 2
+        if self.orthogonal and self.solver not in ("mu", "auto"):
+            raise ParameterError(f"orthogonal is a penalty of the multiplicative updates: use "
+                                 f"solver='mu' (or 'auto'), got solver={self.solver!r}")
+        if self.extrapolation != type(self).extrapolation and self.solver != "auto":
+            raise ParameterError(f"extrapolation chooses how solver='auto' accelerates; use "
+                                 f"solver='auto' or leave extrapolation out, got solver={self.solver!r}")
 
     @property
     def l1(self) -> float:

@@ -622,9 +622,9 @@ class BaseComponent(TransformMixin, nn.Module):
         extrapolation : {'squarem', 'geometric'}, default 'squarem'
             How ``solver='auto'`` accelerates the multiplicative updates of one tensor V:
             ``'squarem'``, squared extrapolation (:class:`nmfsep.fitting.SquaredExtrapolation`;
-            2.6-3.3x fewer iterations than MU to MU's 200-iteration loss in
-            ``benchmarks/README.md``'s cases) or ``'geometric'``, Ang & Gillis's
-            (:class:`nmfsep.fitting.ExtrapolatedSteps`; 2.5-3x fewer), which did better
+            3.5-4.4x fewer iterations than MU to MU's 200-iteration loss in
+            ``benchmarks/README.md``'s cases, 2.6-3.3x less time) or ``'geometric'``, Ang &
+            Gillis's (:class:`nmfsep.fitting.ExtrapolatedSteps`; 1.9-2.9x fewer), which did better
             where few iterations of a large fixed dictionary's activations are run (the
             ``piano-bass`` recipe). Given with another solver it is a ValueError.
 
@@ -696,16 +696,9 @@ class BaseComponent(TransformMixin, nn.Module):
                              l1_ratio=l1_ratio, check_every=check_every, solver=solver,
                              inner_iter=inner_iter, orthogonal=orthogonal, extrapolation=extrapolation)
         beta, solver = options.beta, options.solver
-        if options.extrapolation != FitOptions.extrapolation and solver != "auto":
-            raise ParameterError(f"extrapolation chooses how solver='auto' accelerates; use solver='auto' "
-                                 f"or leave extrapolation out, got solver={solver!r}")
-        if options.orthogonal:
-            if solver not in ("mu", "auto"):
-                raise ParameterError(f"orthogonal is a penalty of the multiplicative updates: use "
-                                     f"solver='mu' (or 'auto'), got solver={solver!r}")
-            if online.is_chunk_source(V):
-                raise ParameterError("orthogonal penalises the whole factors: fit one tensor V, "
-                                     "or chunked data with orthogonal=0")
+        if options.orthogonal and online.is_chunk_source(V):  # its solver: FitOptions checks it
+            raise ParameterError("orthogonal penalises the whole factors: fit one tensor V, "
+                                 "or chunked data with orthogonal=0")
         continuity = check_penalty_weights(continuity, self.rank, "continuity")
         smoothed = isinstance(continuity, Tensor) or continuity != 0
         if smoothed:

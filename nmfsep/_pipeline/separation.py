@@ -387,12 +387,13 @@ class Separator:
         if self.model is None or isinstance(self.model, (str, Factorisation)):
             return None
         model = check_source_model(self.model)
-        factorisation = dict(n_components=None, T=None, n_shifts=None, beta=1.0, max_iter=200,
-                             tol=1e-4, grouping=None, templates=None, n_free=0,
-                             free_source="other", components=None, n_sources=None,
-                             cluster_features="timbre", cluster_method="agglomerative")
-        given = [n for n, v in factorisation.items()
-                 if not (getattr(self, n) is v or getattr(self, n) == v)]
+        settings = ("n_components", "T", "n_shifts", "beta", "max_iter", "tol", "grouping",
+                    "templates", "n_free", "free_source", "components", "n_sources",
+                    "cluster_features", "cluster_method")
+        # their defaults read from the signature: one place says what "not given" means
+        defaults = {n: p.default for n, p in inspect.signature(Separator.__init__).parameters.items()}
+        given = [n for n in settings
+                 if not (getattr(self, n) is defaults[n] or getattr(self, n) == defaults[n])]
         if given:
             raise ParameterError(f"{given} are settings of a factorisation and its grouping: a "
                                  f"source model ({type(model).__name__}) has its own.")

@@ -2,6 +2,8 @@
 
 import gc
 import math
+import subprocess
+import sys
 import weakref
 
 import pytest
@@ -172,6 +174,24 @@ def test_sparse_coo_target_matches_dense():
         torch.testing.assert_close(sparse.W, dense.W, rtol=1e-3, atol=1e-5)
         torch.testing.assert_close(torch.tensor(sparse.loss_curve_), torch.tensor(dense.loss_curve_),
                                    rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e12])  # in the safe band; rescaled by the fit
+def test_sparse_fit_gives_the_user_no_torch_warning(scale):
+    # torch warns once per process about sparse invariant checks: a fresh process per case
+    # shows whether nmfsep's first sparse tensor (the rescaled V, or the ratio V / model) sets it off
+    script = f"""
+import warnings, torch
+from nmfsep._core._scaling import scale_exponent
+from nmfsep.nmf import NMF
+V = torch.rand(40, 30) * (torch.rand(40, 30) < 0.2) * {scale!r}
+assert (scale_exponent(float(V.max())) != 0) == ({scale!r} > 1)
+sparse = V.to_sparse()  # to_sparse does not set it off
+warnings.simplefilter("error")
+NMF(V.shape, 3, seed=0).fit(sparse, beta=1, tol=0, max_iter=3)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
 
 
 def test_dtype_device_and_batch_follow_V():

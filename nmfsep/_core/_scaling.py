@@ -21,7 +21,7 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from ._validation import value_range
+from ._validation import sparse_with_values, value_range
 
 __all__ = ["SAFE_EXPONENTS", "MISMATCH_EXPONENT", "scale_exponent", "ScaledFit", "robust_total",
            "times_total", "floor_zeros"]
@@ -218,7 +218,7 @@ class ScaledFit:
             return V
         if V.is_sparse:
             values = scale_by_pow2_(V.values().clone(), -2 * self.exponent)
-            return torch.sparse_coo_tensor(V.indices(), values, V.shape).coalesce()
+            return sparse_with_values(V, values)
         return scale_by_pow2_(V.clone(), -2 * self.exponent)
 
     def penalties(self, l1: float, l2: float) -> Tuple[float, float]:

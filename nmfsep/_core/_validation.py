@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import warnings
 from typing import Optional, Sequence
 
 import torch
@@ -55,6 +56,26 @@ def as_float_tensor(x, name: str = "V") -> Tensor:
     if not x.is_floating_point():
         x = x.to(torch.get_default_dtype())
     return x
+
+
+def sparse_with_values(V: Tensor, values: Tensor) -> Tensor:
+    """A sparse COO tensor with the indices of a coalesced sparse ``V`` and new ``values``.
+
+    The indices are V's, already valid: torch's invariant checks are skipped, and so is the
+    warning torch gives once per process when a sparse tensor is built without the caller
+    opting in or out of them, which would reach a user who never built one.
+
+    Examples
+    --------
+    >>> V = torch.tensor([[0.0, 2.0], [3.0, 0.0]]).to_sparse()
+    >>> sparse_with_values(V, V.values() * 2).to_dense()
+    tensor([[0., 4.],
+            [6., 0.]])
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
+        return torch.sparse_coo_tensor(V.indices(), values, V.shape, is_coalesced=True,
+                                       check_invariants=False)
 
 
 def value_range(tensor: Tensor) -> tuple:

@@ -42,7 +42,7 @@ from torch import Tensor
 
 from .._errors import ParameterError
 from . import _threads
-from ._validation import eps_for
+from ._validation import eps_for, sparse_with_values
 from .metrics import beta_div
 from .updates import data_weights, denormals_flushed
 
@@ -730,8 +730,7 @@ def _sparse_ratio(V: Tensor, W: Tensor, H: Tensor) -> Tensor:
     """``V / (H Wᵀ)`` evaluated at the stored entries of a coalesced sparse ``V``."""
     rows, cols = V.indices()
     model = (H[rows] * W[cols]).sum(1) + eps_for(V.dtype)
-    return torch.sparse_coo_tensor(V.indices(), V.values() / model, V.shape, is_coalesced=True,
-                                   check_invariants=False)
+    return sparse_with_values(V, V.values() / model)
 
 
 # -- NMFD ---------------------------------------------------------------------------------------

@@ -114,10 +114,11 @@ def test_a_fit_in_another_thread_leaves_this_one_alone(no_set_num_threads):
     assert errors == [] and counts == {2}
 
 
-def test_small_updates_run_on_the_calling_thread_alone(no_set_num_threads, monkeypatch):
-    # a factor between torch's grain size and SMALL_ON_ONE_THREAD is updated with torch on this
-    # thread only (below the grain size its operations run inline anyway)
-    assert updates._GRAIN_SIZE < 300 * 128 < updates.SMALL_ON_ONE_THREAD
+@pytest.mark.parametrize("shape", [(300, 128), (600, 512)])
+def test_updates_run_on_the_calling_thread_alone(no_set_num_threads, monkeypatch, shape):
+    # a factor above torch's grain size is updated with torch on this thread only, however large
+    # (below the grain size its operations run inline anyway)
+    assert updates._GRAIN_SIZE < shape[0] * shape[1]
     seen = []
     original = torch.Tensor.mul_
 
@@ -125,7 +126,6 @@ def test_small_updates_run_on_the_calling_thread_alone(no_set_num_threads, monke
         seen.append(torch.get_num_threads())
         return original(self, *args, **kwargs)
 
-    shape = (300, 128)
     param = torch.full(shape, 2.0, dtype=F64)
     negative, positive = torch.full(shape, 3.0, dtype=F64), torch.full(shape, 1.5, dtype=F64)
     monkeypatch.setattr(torch.Tensor, "mul_", recording)

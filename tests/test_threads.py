@@ -137,6 +137,34 @@ def test_updates_run_on_the_calling_thread_alone(no_set_num_threads, monkeypatch
 
 
 @needs_limits
+@pytest.mark.parametrize("extrapolation", ["squarem", "geometric"])
+def test_the_safeguards_bookkeeping_runs_on_the_calling_thread_alone(no_set_num_threads, monkeypatch,
+                                                                     extrapolation):
+    # oneMKL's dot splits even a piece under ATen's grain size among its threads, whose team
+    # then spins into the next pass over V: the jumps, copies and comparisons take one thread
+    from nmfsep._core import accelerated
+
+    seen = {}
+    for name in ("dot", "equal", "where", "clamp_min"):
+        original = getattr(torch, name)
+
+        def recording(*args, _original=original, _name=name, **kwargs):
+            if threading.current_thread() is threading.main_thread():
+                seen.setdefault(_name, set()).add(torch.get_num_threads())
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(torch, name, recording)
+    monkeypatch.setattr(accelerated, "PIECE", 64)  # several pieces per factor
+    V, rank = _nmf_problem((300, 40))
+    model = NMF(V.shape, rank, seed=0)
+    model.fit(V, beta=1, max_iter=12, tol=-1, solver="auto", extrapolation=extrapolation)
+    monkeypatch.undo()
+    expected = {"squarem": {"dot", "equal", "where"}, "geometric": {"equal", "clamp_min"}}[extrapolation]
+    assert set(seen) == expected and all(counts == {1} for counts in seen.values()), seen
+    assert torch.get_num_threads() == 2
+
+
+@needs_limits
 def test_one_thread_restores_the_count_after_an_error():
     before = torch.get_num_threads()
     with pytest.raises(RuntimeError, match="inside"):

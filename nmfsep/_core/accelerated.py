@@ -28,8 +28,9 @@ Both keep components and entries marked fixed bit-exact (the HALS sweeps leave t
 block problem; the jumps write only the free entries) and never increase the loss by
 more than rounding: HALS sweeps and multiplicative updates are monotone, and extrapolated
 iterates are kept only when their loss is not higher. Their element-wise work on the factors
-runs in pieces under ATen's parallel grain on the calling thread: woken for a factor's worth
-of work, the thread team cost 15-45 ms an iteration on two busy cores, as much as the update.
+runs on the calling thread alone, in cache-sized pieces: woken for a factor's worth of work,
+torch's thread team cost 15-45 ms an iteration on two busy cores, as much as the update, and on
+a quiet machine it spins on into the next pass and slows it down (see :data:`PIECE`).
 
 Measurements (``benchmarks/speed.py --sections time-to-loss``, ``benchmarks/README.md``;
 float32, two CPU cores): at beta = 2, NMF V 4000 x 1025, rank 32, to scikit-learn coordinate

@@ -85,6 +85,10 @@ def test_factorisation_settings_reach_the_fit(mixture):
     (dict(max_iter=0), ParameterError, "max_iter must be at least 1"),
     (dict(max_iter="10"), ParameterTypeError, "max_iter"),
     (dict(tol=-1e-3), ParameterError, "tol"),
+    (dict(solver="newton"), ParameterError, "solver must be one of"),
+    (dict(kind="nmf", solver="hals"), ParameterError, "minimises the Euclidean distance"),
+    (dict(kind="nmfd", T=4, beta=2, solver="hals"), ParameterError, "fits model='nmf' only"),
+    (dict(kind="plca", solver="auto"), ParameterError, "fits by EM"),
 ])
 def test_factorisation_refuses_bad_settings_when_made(kwargs, error, match):
     with pytest.raises(error, match=match):
@@ -105,11 +109,25 @@ def test_settings_that_depend_on_templates_or_front_end_are_checked_at_separate(
 
 
 @pytest.mark.parametrize("flat", [dict(n_components=2), dict(T=4), dict(n_shifts=3), dict(beta=2),
-                                  dict(max_iter=10), dict(tol=0)])
+                                  dict(max_iter=10), dict(tol=0), dict(solver="auto")])
 def test_factorisation_refused_beside_its_flat_keywords(mixture, flat):
     separator = Separator(model=Factorisation("nmf", n_components=2), **flat)
     with pytest.raises(ParameterError, match=f"{list(flat)[0]}.*settings of the factorisation"):
         separator.separate(mixture, SR)
+
+
+@pytest.mark.parametrize("kind, T", [("nmf", None), ("nmfd", 4)])
+def test_the_solver_reaches_the_fit(mixture, kind, T):
+    # from the same start, 30 updates of "auto" end lower than 30 of "mu" (the default):
+    # equal losses would mean that one of them never reached the model's fit
+    losses = {}
+    for solver in ("mu", "auto"):
+        separator = Separator(model=Factorisation(kind, n_components=3, T=T, max_iter=30, tol=0, solver=solver),
+                              n_fft=256, hop_length=64, chunk_duration=None)
+        separator.separate(mixture, SR)
+        assert separator.n_iter_ == [30]
+        losses[solver] = separator.model_.loss_curve_[-1]
+    assert losses["auto"] < 0.99 * losses["mu"], losses
 
 
 def test_model_of_another_type_is_refused(mixture):
@@ -119,6 +137,7 @@ def test_model_of_another_type_is_refused(mixture):
 
 def test_factorisation_equality_and_repr():
     a = Factorisation("nmfd", n_components=4, T=8, beta=1)
-    assert a == Factorisation("nmfd", n_components=4, T=8, beta=1.0, max_iter=200, tol=1e-4)
+    assert a == Factorisation("nmfd", n_components=4, T=8, beta=1.0, max_iter=200, tol=1e-4, solver="mu")
     assert a != Factorisation("nmfd", n_components=4, T=9)
+    assert a != Factorisation("nmfd", n_components=4, T=8, solver="auto")
     assert "model=Factorisation(kind='nmfd'" in repr(Separator(model=a))

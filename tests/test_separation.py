@@ -441,6 +441,8 @@ def test_bad_inputs_raise_clear_errors(nmfd_templates, tmp_path):
         separator.separate_file(tmp_path / "missing.wav")
     with pytest.raises(ValueError, match="silent"):
         learn_templates({"x": [torch.zeros(4000)]}, sample_rate=SR)
+    with pytest.raises(ValueError, match="solver must be 'mu' or 'auto'"):
+        learn_templates({"x": [torch.rand(4000)]}, sample_rate=SR, solver="hals")
 
 
 @pytest.mark.parametrize("params, error, match", [
@@ -461,6 +463,8 @@ def test_bad_inputs_raise_clear_errors(nmfd_templates, tmp_path):
     (dict(n_components=2, model="plca", beta=2), ValueError, "beta=1"),
     (dict(n_components=2, fmin=50.0), ValueError, "do not apply"),
     (dict(n_components=2, beta=float("nan")), ValueError, "beta"),
+    (dict(n_components=2, solver="hals"), ValueError, "minimises the Euclidean distance"),
+    (dict(n_components=2, model="nmfd", T=3, beta=2, solver="anls"), ValueError, "fits model='nmf' only"),
     (dict(n_components=2, templates=3), TypeError, "Templates object"),
 ])
 def test_invalid_parameters(params, error, match):

@@ -138,6 +138,8 @@ def test_a_source_model_refuses_factorisation_settings():
     with pytest.raises(ParameterError, match=r"\['n_components', 'n_sources'\] are settings of "
                                              r"a factorisation"):
         Separator(model=BandSplit(), n_components=3, n_sources=2).separate(two_tones(1.0)[0], SR)
+    with pytest.raises(ParameterError, match=r"\['solver'\] are settings of a factorisation"):
+        Separator(model=BandSplit(), solver="auto").separate(two_tones(1.0)[0], SR)
 
 
 # --------------------------------------------------------------------------- the recipes' models

@@ -36,6 +36,7 @@ from torch import Tensor, nn
 from .._core._validation import check_beta, check_rank, check_real
 from .._core.nmf import NMF, NMF2D, NMFD
 from .._core.plca import PLCA, SIPLCA, SIPLCA2
+from .._core.solvers import check_solver
 from .._errors import ParameterError
 
 if TYPE_CHECKING:
@@ -78,19 +79,28 @@ class Factorisation:
     max_iter : int, default 200
     tol : float, default 1e-4
         Stopping rule of each fit (see :meth:`nmfsep.nmf.NMF.fit`).
+    solver : str, default "mu"
+        Solver of the NMF models' fits (:data:`nmfsep.fitting.SOLVERS`, see
+        :meth:`nmfsep.nmf.NMF.fit`). ``"auto"`` takes 3-4x fewer iterations to a given
+        loss; at the same ``tol`` its unsupervised fits stopped about as soon as ``"mu"``'s,
+        1-14 % lower (NMF and NMFD of the ``audio_examples`` mixtures), while with fixed
+        templates both stopped after the same iterations at the same quality (within 0.04
+        dB) and ``"auto"``'s cost 1.1-1.5x more. ``"hals"``, ``"anls"`` and ``"pgd"`` fit
+        ``nmf`` at ``beta=2`` only; the PLCA models fit by EM (leave the default).
 
     Raises
     ------
     ParameterError, ParameterTypeError
-        On an unknown model, a non-positive or non-integer ``n_components``, ``T``,
+        On an unknown model or solver, a non-positive or non-integer ``n_components``, ``T``,
         ``n_shifts`` or ``max_iter``, a negative ``tol``, a non-finite ``beta``, or a setting
-        the model does not have (``T`` of NMF, ``n_shifts`` of NMFD, ``beta`` of PLCA).
+        the model does not have (``T`` of NMF, ``n_shifts`` of NMFD, ``beta`` or ``solver`` of
+        PLCA, a least-squares solver of NMFD).
 
     Examples
     --------
     >>> from nmfsep.separation import Factorisation
     >>> Factorisation("nmfd", n_components=4, T=8, beta=2)
-    Factorisation(kind='nmfd', n_components=4, T=8, n_shifts=None, beta=2.0, max_iter=200, tol=0.0001)
+    Factorisation(kind='nmfd', n_components=4, T=8, n_shifts=None, beta=2.0, max_iter=200, tol=0.0001, solver='mu')
     >>> Factorisation("nmf", T=8)
     Traceback (most recent call last):
     ...
@@ -99,7 +109,7 @@ class Factorisation:
 
     def __init__(self, kind: Optional[str] = None, *, n_components: Optional[int] = None,
                  T: Optional[int] = None, n_shifts: Optional[int] = None, beta: float = 1.0,
-                 max_iter: int = 200, tol: float = 1e-4):
+                 max_iter: int = 200, tol: float = 1e-4, solver: str = "mu"):
         if kind is not None and kind not in MODELS:
             raise ParameterError(f"model must be one of {MODELS}, got {kind!r}.")
         self.kind = kind
@@ -109,6 +119,7 @@ class Factorisation:
         self.beta = check_beta(beta)
         self.max_iter = check_rank(max_iter, name="max_iter")
         self.tol = check_real(tol, "tol", low=0)
+        self.solver = check_solver(solver, self.beta)
         if kind is not None:
             self._check_settings(kind)
 
@@ -121,6 +132,11 @@ class Factorisation:
         if kind in _PLCA_MODELS and self.beta != 1.0:
             raise ParameterError(f"model={kind!r} maximises a likelihood that corresponds to beta=1; "
                                  f"leave beta=1 or use an NMF model.")
+        if kind in _PLCA_MODELS and self.solver != "mu":
+            raise ParameterError(f"model={kind!r} fits by EM; leave solver='mu' or use an NMF model.")
+        if kind != "nmf" and self.solver not in ("mu", "auto"):
+            raise ParameterError(f"solver={self.solver!r} fits model='nmf' only; use solver='mu' or "
+                                 f"'auto' for model={kind!r}.")
 
     def spec(self, front: "FrontEnd", templates: Optional["Templates"] = None) -> "ModelSpec":
         """The model kind and kernel sizes for ``front``'s bins and the ``templates`` (if any)."""
@@ -160,13 +176,13 @@ class Factorisation:
 
     @property
     def fit_options(self) -> dict:
-        """``beta``, ``tol`` and ``max_iter`` of :meth:`ModelSpec.fit`."""
-        return dict(beta=self.beta, tol=self.tol, max_iter=self.max_iter)
+        """``beta``, ``tol``, ``max_iter`` and ``solver`` of :meth:`ModelSpec.fit`."""
+        return dict(beta=self.beta, tol=self.tol, max_iter=self.max_iter, solver=self.solver)
 
     def __repr__(self) -> str:
         return (f"Factorisation(kind={self.kind!r}, n_components={self.n_components!r}, "
                 f"T={self.T!r}, n_shifts={self.n_shifts!r}, beta={self.beta!r}, "
-                f"max_iter={self.max_iter!r}, tol={self.tol!r})")
+                f"max_iter={self.max_iter!r}, tol={self.tol!r}, solver={self.solver!r})")
 
     def __eq__(self, other) -> bool:
         return type(other) is Factorisation and repr(other) == repr(self)
@@ -285,11 +301,11 @@ class ModelSpec:
         return _CLASSES[self.kind](**kwargs).to(device)
 
     def fit(self, model: nn.Module, V: Tensor, *, beta: float, tol: float, max_iter: int,
-            verbose: bool) -> int:
-        """Fit ``model`` to ``V``; returns the number of iterations."""
+            verbose: bool, solver: str = "mu") -> int:
+        """Fit ``model`` to ``V``; returns the number of iterations (PLCA: EM, whatever ``solver``)."""
         if self.is_plca:  # the model keeps V's sum as norm_
             return int(model.fit(V, tol=tol, max_iter=max_iter, verbose=verbose)[0])
-        return int(model.fit(V, beta=beta, tol=tol, max_iter=max_iter, verbose=verbose))
+        return int(model.fit(V, beta=beta, tol=tol, max_iter=max_iter, verbose=verbose, solver=solver))
 
     # -- data out --------------------------------------------------------------------------
     def templates(self, model: nn.Module) -> Tensor:

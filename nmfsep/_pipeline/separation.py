@@ -126,12 +126,13 @@ class Separator:
     fmin, n_bins, bins_per_octave : optional
         Settings of ``front_end="cqt"``; default the templates', else 32.7 Hz (C1), up to
         Nyquist, 12.
-    T, n_shifts, beta, max_iter, tol : optional
+    T, n_shifts, beta, max_iter, tol, solver : optional
         Settings of the factorisation when ``model`` is a name (see
         :class:`~nmfsep.separation.Factorisation`): template length in frames (``nmfd``,
         ``siplca``, ``nmf2d``, ``siplca2``; required without templates), pitch shifts of 2-D
         templates (default ``n_bins // 2``), beta-divergence (default 1; PLCA models: 1
-        only), iterations (default 200) and tolerance (default 1e-4) of each fit.
+        only), iterations (default 200), tolerance (default 1e-4) and solver (default
+        ``"mu"``) of each fit.
     mask_power : float or "binary", default 2.0
         Soft-mask exponent: 1 ratio masks, 2 Wiener-like masks; ``"binary"`` for hard masks.
     chunk_duration : float or None, default 30.0
@@ -279,6 +280,7 @@ class Separator:
         beta: float = 1.0,
         max_iter: int = 200,
         tol: float = 1e-4,
+        solver: str = "mu",
         mask_power: Union[float, str] = 2.0,
         chunk_duration: Optional[float] = 30.0,
         chunk_overlap: float = 1.0,
@@ -308,6 +310,7 @@ class Separator:
         self.beta = beta
         self.max_iter = max_iter
         self.tol = tol
+        self.solver = solver
         self.mask_power = mask_power
         self.chunk_duration = chunk_duration
         self.chunk_overlap = chunk_overlap
@@ -387,7 +390,7 @@ class Separator:
         if self.model is None or isinstance(self.model, (str, Factorisation)):
             return None
         model = check_source_model(self.model)
-        settings = ("n_components", "T", "n_shifts", "beta", "max_iter", "tol", "grouping",
+        settings = ("n_components", "T", "n_shifts", "beta", "max_iter", "tol", "solver", "grouping",
                     "templates", "n_free", "free_source", "components", "n_sources",
                     "cluster_features", "cluster_method")
         # their defaults read from the signature: one place says what "not given" means
@@ -402,10 +405,9 @@ class Separator:
     def _factorisation(self) -> Factorisation:
         """The factorisation object given, or the one the flat keywords describe."""
         flat = dict(n_components=self.n_components, T=self.T, n_shifts=self.n_shifts,
-                    beta=self.beta, max_iter=self.max_iter, tol=self.tol)
+                    beta=self.beta, max_iter=self.max_iter, tol=self.tol, solver=self.solver)
         if isinstance(self.model, Factorisation):
-            defaults = dict(n_components=None, T=None, n_shifts=None, beta=1.0, max_iter=200,
-                            tol=1e-4)
+            defaults = {n: p.default for n, p in inspect.signature(Separator.__init__).parameters.items()}
             given = [n for n, v in flat.items() if v is not defaults[n] and v != defaults[n]]
             if given:
                 raise ParameterError(f"{given} are settings of the factorisation: with "

@@ -346,6 +346,7 @@ def learn_templates(
     beta: float = 1.0,
     max_iter: int = 200,
     tol: float = 1e-4,
+    solver: str = "mu",
     seed: Optional[int] = 0,
     verbose: bool = False,
     device: Optional[Union[str, torch.device]] = None,
@@ -387,6 +388,8 @@ def learn_templates(
         Beta-divergence of the fit (1: Kullback-Leibler).
     max_iter, tol : int, float
         Stopping rule of each fit (see :meth:`nmfsep.nmf.NMF.fit`).
+    solver : {"mu", "auto"}, default "mu"
+        Solver of each fit (see :class:`~nmfsep.separation.Factorisation`).
     seed : int, optional
         Seed of the initialisation (0 by default, so results are reproducible).
     verbose : bool, default False
@@ -438,6 +441,8 @@ def learn_templates(
         T = check_rank(T, name="T")
     counts = _per_source(n_components_per_source, sources, "n_components_per_source")
     beta = check_beta(beta)
+    if solver not in ("mu", "auto"):
+        raise ParameterError(f"solver must be 'mu' or 'auto', got {solver!r}.")
     device = torch.device("cpu") if device is None else torch.device(device)
     front.to(device)
     generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
@@ -454,7 +459,8 @@ def learn_templates(
         init = _initial_templates(spectrograms, spec, counts[source], generator)
         model = spec.build(X, counts[source], templates=init, generator=generator,
                            onsets_inside=True)
-        spec.fit(model, spec.target(X), beta=beta, tol=tol, max_iter=max_iter, verbose=verbose)
+        spec.fit(model, spec.target(X), beta=beta, tol=tol, max_iter=max_iter, verbose=verbose,
+                 solver=solver)
         blocks.append(normalise_templates(spec.templates(model)).cpu())
         components += [index] * counts[source]
     return Templates(torch.cat(blocks, 1), sources, tuple(components), sample_rate, front.kind,

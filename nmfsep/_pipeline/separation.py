@@ -321,7 +321,13 @@ class Separator:
     # -- scikit-learn conventions ----------------------------------------------------------
     @classmethod
     def _param_names(cls) -> List[str]:
-        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+        return list(cls._defaults())
+
+    @classmethod
+    def _defaults(cls) -> dict:
+        """The constructor parameters' defaults, read from its signature: one place says what
+        "not given" means."""
+        return {n: p.default for n, p in inspect.signature(cls.__init__).parameters.items() if n != "self"}
 
     def get_params(self, deep: bool = True) -> dict:
         """The constructor parameters, as given."""
@@ -337,7 +343,7 @@ class Separator:
         return self
 
     def __repr__(self) -> str:
-        defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
+        defaults = self._defaults()
         changed = [f"{k}={v!r}" for k, v in self.get_params().items()
                    if not (v is defaults[k] or (type(v) is type(defaults[k]) and v == defaults[k]))]
         return f"Separator({', '.join(changed)})"
@@ -393,8 +399,7 @@ class Separator:
         settings = ("n_components", "T", "n_shifts", "beta", "max_iter", "tol", "solver", "grouping",
                     "templates", "n_free", "free_source", "components", "n_sources",
                     "cluster_features", "cluster_method")
-        # their defaults read from the signature: one place says what "not given" means
-        defaults = {n: p.default for n, p in inspect.signature(Separator.__init__).parameters.items()}
+        defaults = self._defaults()
         given = [n for n in settings
                  if not (getattr(self, n) is defaults[n] or getattr(self, n) == defaults[n])]
         if given:
@@ -407,7 +412,7 @@ class Separator:
         flat = dict(n_components=self.n_components, T=self.T, n_shifts=self.n_shifts,
                     beta=self.beta, max_iter=self.max_iter, tol=self.tol, solver=self.solver)
         if isinstance(self.model, Factorisation):
-            defaults = {n: p.default for n, p in inspect.signature(Separator.__init__).parameters.items()}
+            defaults = self._defaults()
             given = [n for n, v in flat.items() if v is not defaults[n] and v != defaults[n]]
             if given:
                 raise ParameterError(f"{given} are settings of the factorisation: with "

@@ -137,9 +137,14 @@ class _SafeguardedSteps:
 
         return checked
 
+    def _stale(self) -> bool:
+        """Whether there is no checkpoint yet, or the factors differ from the copy the steps
+        left (``self.latest``: a fit's callback changed them): the subclass then restarts."""
+        return self.checked is None or self._differs_from(self.latest)
+
     @_on_calling_thread
     def _differs_from(self, kept: List[Tensor]) -> bool:
-        """Whether the factors differ from ``kept`` (a fit's callback changed them)."""
+        """Whether the factors differ from ``kept``."""
         return not all(torch.equal(x, k) for (X, _), buffer in zip(self.factors, kept)
                        for x, k in _pieces(X, buffer))
 
@@ -235,15 +240,11 @@ class ExtrapolatedSteps(_SafeguardedSteps):
     def loss(self) -> float:
         """The loss of the factors as they are, checked: unchecked steps are accepted or
         replaced by a plain step from the checkpoint (see the class)."""
-        if self.checked is None or self._changed():
+        if self._stale():
             self._restart()
         elif self.unchecked:
             self._check()
         return self.checked_loss
-
-    def _changed(self) -> bool:
-        """Whether the factors differ from what the steps left (a fit's callback changed them)."""
-        return self._differs_from(self.latest)
 
     def _restart(self) -> None:
         """The factors as they are become the checkpoint, with no direction to extrapolate."""
@@ -268,7 +269,7 @@ class ExtrapolatedSteps(_SafeguardedSteps):
                     torch.where(f, n, x, out=x)
 
     def __call__(self) -> None:
-        if self.checked is None or self._changed():
+        if self._stale():
             # the start, or factors changed from outside (a fit's callback): extrapolating from
             # the stale iterates would undo that change, so start afresh from here
             self._restart()
@@ -378,7 +379,7 @@ class SquaredExtrapolation(_SafeguardedSteps):
     def loss(self) -> float:
         """The loss of the factors as they are: the checkpoint's, or that of plain steps from it
         (see the class)."""
-        if self.checked is None or self._differs_from(self.latest):
+        if self._stale():
             self._restart()
         elif not self.current:
             self.checked_loss, self.current = float(self._loss()), True
@@ -393,7 +394,7 @@ class SquaredExtrapolation(_SafeguardedSteps):
         self.checked_loss, self.current = float(self._loss()), True
 
     def __call__(self) -> None:
-        if self.checked is None or self._differs_from(self.latest):
+        if self._stale():
             self._restart()
         if self.phase == 2:
             self._jump()

@@ -38,13 +38,10 @@ def check_sample_rate(sample_rate, name: str = "sample_rate") -> int:
     Returns it as an ``int``; a ``TypeError`` (:class:`nmfsep.ParameterTypeError`) for another
     type or a fraction, a ``ValueError`` (:class:`nmfsep.ParameterError`) for zero or less.
     """
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Integral):
-        # a bool is Real and whole, but no rate (True would pass as 1 Hz)
-        if not isinstance(sample_rate, bool) and isinstance(sample_rate, numbers.Real) \
-                and float(sample_rate).is_integer():
-            sample_rate = int(sample_rate)
-        else:
-            raise ParameterTypeError(f"{name} must be a whole number of Hz, got {sample_rate!r}.")
+    whole = isinstance(sample_rate, numbers.Integral) or (
+        isinstance(sample_rate, numbers.Real) and float(sample_rate).is_integer())
+    if isinstance(sample_rate, bool) or not whole:  # a bool is whole, but True is no 1 Hz
+        raise ParameterTypeError(f"{name} must be a whole number of Hz, got {sample_rate!r}.")
     sample_rate = int(sample_rate)
     if sample_rate < 1:
         raise ParameterError(f"{name} must be a positive number of Hz, got {sample_rate}.")

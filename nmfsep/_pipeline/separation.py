@@ -329,6 +329,11 @@ class Separator:
         "not given" means."""
         return {n: p.default for n, p in inspect.signature(cls.__init__).parameters.items() if n != "self"}
 
+    def _given(self, names: Sequence[str]) -> List[str]:
+        """Those of the parameters ``names`` set to something else than their default."""
+        defaults = self._defaults()
+        return [n for n in names if not (getattr(self, n) is defaults[n] or getattr(self, n) == defaults[n])]
+
     def get_params(self, deep: bool = True) -> dict:
         """The constructor parameters, as given."""
         return {name: getattr(self, name) for name in self._param_names()}
@@ -399,9 +404,7 @@ class Separator:
         settings = ("n_components", "T", "n_shifts", "beta", "max_iter", "tol", "solver", "grouping",
                     "templates", "n_free", "free_source", "components", "n_sources",
                     "cluster_features", "cluster_method")
-        defaults = self._defaults()
-        given = [n for n in settings
-                 if not (getattr(self, n) is defaults[n] or getattr(self, n) == defaults[n])]
+        given = self._given(settings)
         if given:
             raise ParameterError(f"{given} are settings of a factorisation and its grouping: a "
                                  f"source model ({type(model).__name__}) has its own.")
@@ -412,8 +415,7 @@ class Separator:
         flat = dict(n_components=self.n_components, T=self.T, n_shifts=self.n_shifts,
                     beta=self.beta, max_iter=self.max_iter, tol=self.tol, solver=self.solver)
         if isinstance(self.model, Factorisation):
-            defaults = self._defaults()
-            given = [n for n, v in flat.items() if v is not defaults[n] and v != defaults[n]]
+            given = self._given(flat)
             if given:
                 raise ParameterError(f"{given} are settings of the factorisation: with "
                                      f"model=Factorisation(...), set them on the object.")

@@ -258,6 +258,17 @@ def squarem_twins(seed, beta=1.0, refuse_call=None):
     return steps, model, twin, twin.multiplicative_step(V, beta, 0.0, 0.0), V, calls
 
 
+def expected_jump(x0, x1, x2, bound):
+    """SQUAREM's S3 jump by hand: alpha = |r| / |v| clamped to [1, bound], x0 + 2 alpha r +
+    alpha² v, entries at or under zero set to a tenth of x2's."""
+    r = [b - a for a, b in zip(x0, x1)]
+    v = [c - 2 * b + a for a, b, c in zip(x0, x1, x2)]
+    length = (sum(float((t * t).sum()) for t in r) / sum(float((t * t).sum()) for t in v)) ** 0.5
+    alpha = min(max(length, 1.0), bound)
+    jump = [a + 2 * alpha * b + alpha ** 2 * c for a, b, c in zip(x0, r, v)]
+    return alpha, [torch.where(j > 0, j, 0.1 * c) for j, c in zip(jump, x2)]
+
+
 def test_squared_extrapolation_jumps_along_the_two_steps_path():
     # a cycle: two plain steps x1, x2 from x0, then one step from the jump the S3 rule gives
     steps, model, twin, twin_step, V, _ = squarem_twins(12)
@@ -269,13 +280,9 @@ def test_squared_extrapolation_jumps_along_the_two_steps_path():
     steps()
     twin_step()
     x2 = [twin.W.detach().clone(), twin.H.detach().clone()]
-    r = [b - a for a, b in zip(x0, x1)]
-    v = [c - 2 * b + a for a, b, c in zip(x0, x1, x2)]
-    length = (sum(float((t * t).sum()) for t in r) / sum(float((t * t).sum()) for t in v)) ** 0.5
     assert steps.bound == 1.0  # the first jump is capped at alpha = 1, where it lands on x2
+    _, jump = expected_jump(x0, x1, x2, steps.bound)
     steps()  # the jump (alpha clamped to [1, bound]) and the third step
-    alpha = min(max(length, 1.0), 1.0)
-    jump = [a + 2 * alpha * b + alpha ** 2 * c for a, b, c in zip(x0, r, v)]
     assert all(torch.allclose(j, x, rtol=1e-12, atol=1e-15) for j, x in zip(jump, x2))
     twin_step()
     assert torch.allclose(model.W, twin.W, rtol=1e-12) and torch.allclose(model.H, twin.H, rtol=1e-12)
@@ -285,15 +292,8 @@ def test_squared_extrapolation_jumps_along_the_two_steps_path():
     assert steps.bound == SquaredExtrapolation.GROWTH
     for _ in range(2):
         steps()
-    x0 = steps.checked
-    x1, x2 = steps.first, steps.second
-    r = [b - a for a, b in zip(x0, x1)]
-    v = [c - 2 * b + a for a, b, c in zip(x0, x1, x2)]
-    length = (sum(float((t * t).sum()) for t in r) / sum(float((t * t).sum()) for t in v)) ** 0.5
-    alpha = min(max(length, 1.0), steps.bound)
+    alpha, jump = expected_jump(steps.checked, steps.first, steps.second, steps.bound)
     assert alpha > 1  # a real jump, past the plain steps
-    jump = [a + 2 * alpha * b + alpha ** 2 * c for a, b, c in zip(x0, r, v)]
-    jump = [torch.where(j > 0, j, 0.1 * c) for j, c in zip(jump, x2)]
     steps._jump()
     assert steps.length == pytest.approx(alpha)
     assert torch.allclose(model.W, jump[0], rtol=1e-12) and torch.allclose(model.H, jump[1], rtol=1e-12)
